@@ -1,0 +1,40 @@
+/**
+ * The one description of the system's stateful resources. The CDK stack and the
+ * local runtime both build from it, so a key name or queue setting lives here only.
+ */
+
+/** DynamoDB single table: apps, templates, campaigns, uploads and recipients. */
+export const table = {
+  /** Name used by the local runtime; CloudFormation names the deployed table. */
+  localName: 'csv-campaigns',
+  partitionKey: 'pk',
+  sortKey: 'sk',
+  /** One sparse global index for listings (campaigns by status, recipients by status). */
+  indexes: [{ name: 'gsi1', partitionKey: 'gsi1pk', sortKey: 'gsi1sk' }],
+  /** Epoch seconds; items with it (idempotency markers, finished schedules) expire. */
+  ttlAttribute: 'expiresAt',
+} as const;
+
+/** S3 bucket for uploaded CSV files and rejection reports. */
+export const uploadsBucket = {
+  localName: 'csv-campaigns-uploads',
+  /** `uploads/<appId>/<campaignId>/<uploadId>.csv`: objects created here start an import. */
+  uploadsPrefix: 'uploads/',
+  /** `reports/<appId>/<campaignId>/<uploadId>-rejections.csv`. */
+  reportsPrefix: 'reports/',
+} as const;
+
+/** SQS queue carrying batches of recipients to the delivery consumers. */
+export const deliveryQueue = {
+  localName: 'csv-campaigns-delivery',
+  /** At least six times the consumer's timeout, as AWS advises for Lambda event sources. */
+  visibilityTimeoutSeconds: 180,
+  consumerTimeoutSeconds: 30,
+  /** Receives before a message moves to the dead-letter queue. */
+  maxReceiveCount: 5,
+  retentionSeconds: 4 * 24 * 3600,
+  deadLetter: {
+    localName: 'csv-campaigns-delivery-dlq',
+    retentionSeconds: 14 * 24 * 3600,
+  },
+} as const;

@@ -1,0 +1,24 @@
+/**
+ * The DynamoDB client, created once per process. Region, credentials and endpoint
+ * (`AWS_ENDPOINT_URL_DYNAMODB` or `AWS_ENDPOINT_URL`) come from the standard AWS
+ * environment, so the same code talks to DynamoDB, LocalStack or DynamoDB Local.
+ */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { tableConfig } from '#shared/config.ts';
+
+const config = tableConfig();
+
+/** Name of the single table. */
+export const tableName = config.TABLE_NAME;
+
+/** Number of shard partitions a campaign's recipients are spread over. */
+export const recipientShards = config.RECIPIENT_SHARDS;
+
+/** Low-level client, for commands the document client does not wrap. */
+export const dynamodb = new DynamoDBClient({});
+
+/** Document client: plain JavaScript values in and out, `undefined` fields dropped. */
+export const documents = DynamoDBDocumentClient.from(dynamodb, {
+  marshallOptions: { removeUndefinedValues: true },
+});

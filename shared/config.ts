@@ -1,0 +1,58 @@
+/**
+ * Configuration, read from the environment once per section and checked with zod.
+ * Each adapter asks for the section it needs at module scope, so a Lambda that lacks
+ * a variable it uses fails at cold start with a message naming that variable.
+ */
+import { z } from 'zod';
+
+const booleanFlag = z
+  .enum(['true', 'false', '1', '0', ''])
+  .optional()
+  .transform((v) => v === 'true' || v === '1');
+
+function section<T extends z.ZodRawShape>(name: string, shape: T): () => z.infer<z.ZodObject<T>> {
+  let cached: z.infer<z.ZodObject<T>> | undefined;
+  return () => {
+    if (cached) return cached;
+    const parsed = z.object(shape).safeParse(process.env);
+    if (!parsed.success) {
+      const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+      throw new Error(`Invalid ${name} configuration: ${problems}`);
+    }
+    cached = parsed.data;
+    return cached;
+  };
+}
+
+/** DynamoDB table holding every item of the system. */
+export const tableConfig = section('table', {
+  TABLE_NAME: z.string().min(1),
+  RECIPIENT_SHARDS: z.coerce.number().int().min(1).max(256).default(16),
+});
+
+/** S3 bucket for uploads and rejection reports. */
+export const bucketConfig = section('bucket', {
+  BUCKET_NAME: z.string().min(1),
+  /** Path-style addressing, for emulators reached by IP address. */
+  S3_FORCE_PATH_STYLE: booleanFlag,
+});
+
+/** SQS delivery queue. */
+export const queueConfig = section('queue', {
+  DELIVERY_QUEUE_URL: z.url(),
+});
+
+/** Limits and waits of the upload API. */
+export const uploadConfig = section('upload', {
+  DIRECT_UPLOAD_MAX_BYTES: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(4 * 1024 * 1024),
+  PRESIGNED_UPLOAD_MAX_BYTES: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(50 * 1024 * 1024),
+  UPLOAD_WAIT_SECONDS: z.coerce.number().min(0).max(28).default(20),
+});
