@@ -10,6 +10,8 @@ import { freePort } from './free-port.ts';
 
 export interface DynamoDbLocal {
   readonly endpoint: string;
+  /** Process group of the JVM and its guard, for checks that nothing outlives `stop`. */
+  readonly processGroup: number;
   stop(): Promise<void>;
 }
 
@@ -62,7 +64,8 @@ export async function startDynamoDbLocal(options: { heapMb?: number } = {}): Pro
     if (child.process.exitCode !== null) {
       throw new Error(`DynamoDB Local exited during start-up (is Java 17+ installed?): ${output}`);
     }
-    if (await answers(endpoint)) return { endpoint, stop: () => child.stop() };
+    if (await answers(endpoint))
+      return { endpoint, processGroup: child.process.pid as number, stop: () => child.stop() };
     await new Promise((r) => setTimeout(r, 100));
   }
   await child.stop();

@@ -17,6 +17,8 @@ export interface EmbeddedAws {
   readonly mode: 'emulators' | 'endpoint';
   /** Environment for code that uses the resources: endpoints, names, region, credentials. */
   readonly env: Record<string, string>;
+  /** Process groups of the emulators started here (none against an endpoint). */
+  readonly processGroups: number[];
   /** Milliseconds from the call to resources ready. */
   readonly startupMs: number;
   /** Sets the receiver of `ObjectCreated` events under the uploads prefix. */
@@ -45,6 +47,7 @@ export async function startEmbeddedAws(options: EmbeddedAwsOptions = {}): Promis
     let s3Endpoint: string;
     let sqsEndpoint: string;
     const credentials: Record<string, string> = {};
+    const processGroups: number[] = [];
     if (external) {
       dynamodbEndpoint = s3Endpoint = sqsEndpoint = external;
     } else {
@@ -54,6 +57,7 @@ export async function startEmbeddedAws(options: EmbeddedAwsOptions = {}): Promis
       const heapMb = options.dynamoDbHeapMb ?? (Number(process.env.DYNAMODB_LOCAL_HEAP_MB) || undefined);
       const [dynamo, fauxqs] = await Promise.all([startDynamoDbLocal({ heapMb }), startFauxqsProcess()]);
       stops.push(dynamo.stop, fauxqs.stop);
+      processGroups.push(dynamo.processGroup, fauxqs.processGroup);
       dynamodbEndpoint = dynamo.endpoint;
       s3Endpoint = sqsEndpoint = fauxqs.endpoint;
     }
@@ -93,6 +97,7 @@ export async function startEmbeddedAws(options: EmbeddedAwsOptions = {}): Promis
     return {
       mode: external ? 'endpoint' : 'emulators',
       env,
+      processGroups,
       startupMs: Math.round(performance.now() - started),
       onObjectCreated(next) {
         listener = next;

@@ -4,6 +4,8 @@ import { spawnManaged } from './child-process.ts';
 
 export interface Fauxqs {
   readonly endpoint: string;
+  /** Process group of the fauxqs child. */
+  readonly processGroup: number;
   stop(): Promise<void>;
 }
 
@@ -27,7 +29,11 @@ export async function startFauxqsProcess(): Promise<Fauxqs> {
   const timeout = setTimeout(() => child.stop(), 30_000);
   try {
     const port = await ready;
-    return { endpoint: `http://127.0.0.1:${port}`, stop: () => child.stop() };
+    return {
+      endpoint: `http://127.0.0.1:${port}`,
+      processGroup: child.process.pid as number,
+      stop: () => child.stop(),
+    };
   } catch (error) {
     await child.stop();
     throw error;
