@@ -3,15 +3,20 @@
  * Gateway, and the event sources (S3 notifications, SQS polling, schedules) that call
  * the very handlers Lambda runs. `npm start` and the integration tests both use it.
  */
+import { type FunctionName, functions } from '../functions.ts';
 import { type ApiFunctionName, apiFunctions } from '../routes.ts';
+import { type AsyncInvoker, asyncInvoker, type EventHandler } from './async-invoker.ts';
 import { type EmbeddedAws, startEmbeddedAws } from './embedded-aws.ts';
 import { type ApiHandler, type HttpFront, startHttpFront } from './http-front.ts';
+import { type SchedulerEmulator, startSchedulerEmulator } from './scheduler-emulator.ts';
 
 export interface LocalRuntime {
   readonly url: string;
   readonly aws: EmbeddedAws;
   readonly appId: string;
   readonly apiKey: string;
+  /** Resolves when no asynchronous invocation (import, scheduled send) is running or retrying. */
+  idle(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -21,6 +26,13 @@ export interface LocalRuntimeOptions {
   host?: string;
   /** Extra environment for the handlers (limits, waits), applied before they load. */
   env?: Record<string, string>;
+  /** Delays before the two retries of a failed asynchronous invocation (Lambda: ~1 and ~2 minutes). */
+  retryDelaysMs?: readonly number[];
+}
+
+/** Local ARN of a function, as the scheduler and the send API name it. */
+export function localFunctionArn(name: FunctionName): string {
+  return `arn:aws:lambda:${process.env.AWS_REGION ?? 'us-east-1'}:000000000000:function:${name}`;
 }
 
 /** Defaults the deployed functions get from the CDK stack; the caller's environment wins. */
@@ -38,9 +50,58 @@ const handlerDefaults: Record<string, string> = {
 export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Promise<LocalRuntime> {
   const aws = await startEmbeddedAws();
   let front: HttpFront | undefined;
+  let scheduler: SchedulerEmulator | undefined;
+  const invokers = new Map<FunctionName, AsyncInvoker<unknown>>();
   try {
     for (const [key, value] of Object.entries(handlerDefaults)) process.env[key] ??= value;
-    Object.assign(process.env, aws.env, options.env);
+    Object.assign(process.env, aws.env);
+
+    // Asynchronous invocations (S3 notifications, schedules) of the event functions.
+    const invoker = (name: FunctionName): AsyncInvoker<unknown> => {
+      let found = invokers.get(name);
+      if (!found) {
+        const spec = functions[name];
+        found = asyncInvoker(
+          () =>
+            import(new URL(`../../${spec.entry}`, import.meta.url).href).then(
+              (module: { handler: EventHandler<unknown> }) => module.handler,
+            ),
+          {
+            functionName: name,
+            timeoutSeconds: spec.timeoutSeconds,
+            retryDelaysMs: options.retryDelaysMs,
+            onFailure: (error, attempt) =>
+              console.error(
+                `${name}: asynchronous invocation failed (attempt ${attempt} of 3): ${String(error)}`,
+              ),
+          },
+        );
+        invokers.set(name, found);
+      }
+      return found;
+    };
+    aws.onObjectCreated((event) => invoker('importCsv').invoke(event));
+    const region = process.env.AWS_REGION ?? 'us-east-1';
+    scheduler = await startSchedulerEmulator({
+      region,
+      invoke: (target) => {
+        const name = (Object.keys(functions) as FunctionName[]).find(
+          (n) => localFunctionArn(n) === target.Arn,
+        );
+        if (!name) {
+          console.error(`scheduler: no local function for target ${target.Arn}`);
+          return;
+        }
+        invoker(name).invoke(JSON.parse(target.Input ?? '{}'));
+      },
+    });
+    Object.assign(process.env, {
+      AWS_ENDPOINT_URL_SCHEDULER: scheduler.endpoint,
+      SCHEDULE_GROUP_NAME: 'default',
+      SCHEDULER_ROLE_ARN: 'arn:aws:iam::000000000000:role/csv-campaigns-scheduler',
+      SEND_FUNCTION_ARN: localFunctionArn('sendCampaign'),
+    });
+    Object.assign(process.env, options.env);
 
     const { addApiKey } = await import('#shared/store/apps.ts');
     const appId = process.env.LOCAL_APP_ID as string;
@@ -60,18 +121,25 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     front = await startHttpFront({ port: options.port ?? 0, host: options.host, handlerFor });
 
     const started = front;
+    const startedScheduler = scheduler;
     return {
       url: started.url,
       aws,
       appId,
       apiKey,
+      async idle() {
+        for (const i of invokers.values()) await i.idle();
+      },
       async stop() {
         await started.stop();
+        await startedScheduler.stop();
+        for (const i of invokers.values()) await i.stop();
         await aws.stop();
       },
     };
   } catch (error) {
     await front?.stop();
+    await scheduler?.stop();
     await aws.stop();
     throw error;
   }

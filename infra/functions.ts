@@ -1,0 +1,28 @@
+/**
+ * Every Lambda function of the system: its entry under `functions/` and the limits the
+ * CDK stack gives it. The local runtime loads the same entries.
+ */
+import { apiFunctions } from './routes.ts';
+
+export interface FunctionSpec {
+  entry: string;
+  timeoutSeconds: number;
+  memoryMb: number;
+}
+
+const api = (entry: string): FunctionSpec => ({ entry, timeoutSeconds: 29, memoryMb: 512 });
+
+export const functions = {
+  templatesApi: api(apiFunctions.templates),
+  campaignsApi: api(apiFunctions.campaigns),
+  uploadsApi: api(apiFunctions.uploads),
+  notificationsApi: api(apiFunctions.notifications),
+  /** S3-triggered CSV importer. */
+  importCsv: { entry: 'functions/import-csv.ts', timeoutSeconds: 900, memoryMb: 1024 },
+  /** Reads a campaign's recipients and puts batches on the delivery queue. */
+  sendCampaign: { entry: 'functions/send-campaign.ts', timeoutSeconds: 900, memoryMb: 1024 },
+  /** SQS consumer that delivers batches of recipients. */
+  deliverBatch: { entry: 'functions/deliver-batch.ts', timeoutSeconds: 30, memoryMb: 512 },
+} as const satisfies Record<string, FunctionSpec>;
+
+export type FunctionName = keyof typeof functions;
