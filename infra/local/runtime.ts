@@ -8,6 +8,7 @@ import { type ApiFunctionName, apiFunctions } from '../routes.ts';
 import { type AsyncInvoker, asyncInvoker, type EventHandler } from './async-invoker.ts';
 import { type EmbeddedAws, startEmbeddedAws } from './embedded-aws.ts';
 import { type ApiHandler, type HttpFront, startHttpFront } from './http-front.ts';
+import { type LambdaEmulator, startLambdaEmulator } from './lambda-emulator.ts';
 import { type SchedulerEmulator, startSchedulerEmulator } from './scheduler-emulator.ts';
 
 export interface LocalRuntime {
@@ -51,6 +52,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
   const aws = await startEmbeddedAws();
   let front: HttpFront | undefined;
   let scheduler: SchedulerEmulator | undefined;
+  let lambda: LambdaEmulator | undefined;
   const invokers = new Map<FunctionName, AsyncInvoker<unknown>>();
   try {
     for (const [key, value] of Object.entries(handlerDefaults)) process.env[key] ??= value;
@@ -82,12 +84,14 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     };
     aws.onObjectCreated((event) => invoker('importCsv').invoke(event));
     const region = process.env.AWS_REGION ?? 'us-east-1';
+    const functionNamed = (nameOrArn: string) =>
+      (Object.keys(functions) as FunctionName[]).find(
+        (n) => n === nameOrArn || localFunctionArn(n) === nameOrArn,
+      );
     scheduler = await startSchedulerEmulator({
       region,
       invoke: (target) => {
-        const name = (Object.keys(functions) as FunctionName[]).find(
-          (n) => localFunctionArn(n) === target.Arn,
-        );
+        const name = functionNamed(target.Arn);
         if (!name) {
           console.error(`scheduler: no local function for target ${target.Arn}`);
           return;
@@ -95,7 +99,15 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
         invoker(name).invoke(JSON.parse(target.Input ?? '{}'));
       },
     });
+    lambda = await startLambdaEmulator({
+      invokeAsync: (nameOrArn, payload) => {
+        const name = functionNamed(nameOrArn);
+        if (name) invoker(name).invoke(payload);
+        return name !== undefined;
+      },
+    });
     Object.assign(process.env, {
+      AWS_ENDPOINT_URL_LAMBDA: lambda.endpoint,
       AWS_ENDPOINT_URL_SCHEDULER: scheduler.endpoint,
       SCHEDULE_GROUP_NAME: 'default',
       SCHEDULER_ROLE_ARN: 'arn:aws:iam::000000000000:role/csv-campaigns-scheduler',
@@ -122,6 +134,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
 
     const started = front;
     const startedScheduler = scheduler;
+    const startedLambda = lambda;
     return {
       url: started.url,
       aws,
@@ -133,6 +146,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       async stop() {
         await started.stop();
         await startedScheduler.stop();
+        await startedLambda.stop();
         for (const i of invokers.values()) await i.stop();
         await aws.stop();
       },
@@ -140,6 +154,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
   } catch (error) {
     await front?.stop();
     await scheduler?.stop();
+    await lambda?.stop();
     await aws.stop();
     throw error;
   }

@@ -168,3 +168,37 @@ describe('local SQS event source', () => {
     }
   });
 });
+
+describe('local Lambda Invoke API', () => {
+  it('queues an asynchronous invocation of a known function with its payload', async () => {
+    const { InvokeCommand, LambdaClient, ResourceNotFoundException } = await import('@aws-sdk/client-lambda');
+    const { startLambdaEmulator } = await import('#infra/local/lambda-emulator.ts');
+    const invoked: Array<[string, unknown]> = [];
+    const emulator = await startLambdaEmulator({
+      invokeAsync: (name, payload) => {
+        if (name !== 'sendCampaign') return false;
+        invoked.push([name, payload]);
+        return true;
+      },
+    });
+    const client = new LambdaClient({ region, endpoint: emulator.endpoint, credentials });
+    try {
+      const result = await client.send(
+        new InvokeCommand({
+          FunctionName: 'sendCampaign',
+          InvocationType: 'Event',
+          Payload: Buffer.from(JSON.stringify({ campaignId: 'c1' })),
+        }),
+      );
+      expect(result.StatusCode).toBe(202);
+      expect(invoked).toEqual([['sendCampaign', { campaignId: 'c1' }]]);
+      await expect(
+        client.send(
+          new InvokeCommand({ FunctionName: 'nope', InvocationType: 'Event', Payload: Buffer.from('{}') }),
+        ),
+      ).rejects.toBeInstanceOf(ResourceNotFoundException);
+    } finally {
+      await emulator.stop();
+    }
+  });
+});
