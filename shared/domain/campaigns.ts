@@ -37,10 +37,14 @@ export function newCampaign(
     status: 'draft',
     recipientCount: 0,
     scheduledAt: null,
-    counts: Object.fromEntries(RECIPIENT_STATUSES.map((s) => [s, 0])) as Campaign['counts'],
+    counts: countsOf({}),
     createdAt: ids.now,
     updatedAt: ids.now,
   };
+}
+
+function countsOf(counts: Partial<Campaign['counts']>): Campaign['counts'] {
+  return Object.fromEntries(RECIPIENT_STATUSES.map((s) => [s, counts[s] ?? 0])) as Campaign['counts'];
 }
 
 /** A campaign as the API returns it: every documented field present (`tag` null when unset). */
@@ -70,7 +74,8 @@ export function campaignView(campaign: Campaign): CampaignView {
     status: campaign.status,
     recipientCount: campaign.recipientCount,
     scheduledAt: campaign.scheduledAt,
-    counts: campaign.counts,
+    // In status order, whatever order the stored map comes back in.
+    counts: countsOf(campaign.counts),
     createdAt: campaign.createdAt,
     updatedAt: campaign.updatedAt,
     ...(campaign.completedAt ? { completedAt: campaign.completedAt } : {}),

@@ -217,5 +217,16 @@ export type TemplateView = Omit<Template, 'title'> & { title: string | null };
 
 /** The API's view of a template. */
 export function templateView(template: Template): TemplateView {
-  return { ...template, title: template.title ?? null };
+  // Field by field, in a stable order: stored maps come back in any order.
+  return {
+    id: template.id,
+    appId: template.appId,
+    name: template.name,
+    title: template.title ?? null,
+    body: template.body,
+    variableSchema: template.variableSchema,
+    status: template.status,
+    createdAt: template.createdAt,
+    updatedAt: template.updatedAt,
+  };
 }
