@@ -6,18 +6,17 @@ import {
   parseCampaignStatusFilter,
 } from '#shared/domain/campaigns.ts';
 import { newId } from '#shared/domain/keys.ts';
-import { NotFoundError, TemplateNotApprovedError } from '#shared/errors.ts';
+import { TemplateNotApprovedError } from '#shared/errors.ts';
 import { createApiHandler } from '#shared/http/api-handler.ts';
 import { encodeCursor, jsonBody, page, pathParameter, query } from '#shared/http/request.ts';
 import { data, list } from '#shared/http/responses.ts';
 import { createCampaign, getCampaign, listCampaigns } from '#shared/store/campaigns.ts';
-import { findTemplate } from '#shared/store/templates.ts';
+import { getTemplate } from '#shared/store/templates.ts';
 
 export const handler = createApiHandler({
   'POST /api/campaigns': async ({ event, appId }) => {
     const input = jsonBody(event, createCampaignBody);
-    const template = await findTemplate(appId, input.templateId);
-    if (!template) throw new NotFoundError('Template', input.templateId);
+    const template = await getTemplate(appId, input.templateId);
     if (template.status !== 'approved') throw new TemplateNotApprovedError(template.id, template.status);
     const campaign = newCampaign(input, { id: newId('cmp'), appId, now: new Date().toISOString() });
     await createCampaign(campaign);

@@ -7,17 +7,10 @@ import {
   updatedTemplate,
   updateTemplateBody,
 } from '#shared/domain/templates.ts';
-import { NotFoundError } from '#shared/errors.ts';
 import { createApiHandler } from '#shared/http/api-handler.ts';
 import { encodeCursor, jsonBody, page, pathParameter } from '#shared/http/request.ts';
 import { data, list } from '#shared/http/responses.ts';
-import { createTemplate, findTemplate, listTemplates, replaceTemplate } from '#shared/store/templates.ts';
-
-async function getTemplate(appId: string, id: string) {
-  const template = await findTemplate(appId, id);
-  if (!template) throw new NotFoundError('Template', id);
-  return template;
-}
+import { createTemplate, getTemplate, listTemplates, replaceTemplate } from '#shared/store/templates.ts';
 
 export const handler = createApiHandler({
   'POST /api/templates': async ({ event, appId }) => {

@@ -3,7 +3,7 @@ import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { documents, tableName } from '#shared/adapters/dynamodb.ts';
 import { appPk, templateSk } from '#shared/domain/keys.ts';
 import type { Template } from '#shared/domain/model.ts';
-import { ConflictError } from '#shared/errors.ts';
+import { ConflictError, NotFoundError } from '#shared/errors.ts';
 import type { Page } from '#shared/http/request.ts';
 import { type PageOf, queryPage } from './paging.ts';
 
@@ -32,6 +32,13 @@ export async function findTemplate(appId: string, id: string): Promise<Template 
     new GetCommand({ TableName: tableName, Key: { pk: appPk(appId), sk: templateSk(id) } }),
   );
   return Item ? fromItem(Item) : undefined;
+}
+
+/** The app's template, or a 404 (also when the id belongs to another app). */
+export async function getTemplate(appId: string, id: string): Promise<Template> {
+  const template = await findTemplate(appId, id);
+  if (!template) throw new NotFoundError('Template', id);
+  return template;
 }
 
 /**
