@@ -5,7 +5,7 @@
  */
 import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { documents, tableName } from '#shared/adapters/dynamodb.ts';
-import { assertTransition } from '#shared/domain/campaign-status.ts';
+import { canTransition } from '#shared/domain/campaign-status.ts';
 import { appPk, campaignSk, campaignsByStatusPk } from '#shared/domain/keys.ts';
 import type { Campaign, CampaignStatus } from '#shared/domain/model.ts';
 import { ConflictError, NotFoundError } from '#shared/errors.ts';
@@ -78,6 +78,7 @@ export type TransitionUpdates = Partial<
  * `from`, so of two racing requests exactly one wins. Also moves the campaign in the
  * by-status index. Returns the campaign after the change.
  *
+ * @throws Error when some `from` → `to` is not a transition of the state machine.
  * @throws NotFoundError when the app has no such campaign.
  * @throws ConflictError when its status is not one of `from` (details give the status).
  */
@@ -89,8 +90,13 @@ export async function transitionCampaign(
   updates: TransitionUpdates = {},
   now: string = new Date().toISOString(),
 ): Promise<Campaign> {
-  // A `from` the state machine does not allow is a bug in the caller, not a race.
-  for (const status of from) assertTransition(status, to);
+  // A `from` the state machine does not allow is a bug in the caller, not a race: a 500.
+  const invalid = from.filter((status) => !canTransition(status, to));
+  if (from.length === 0 || invalid.length > 0) {
+    throw new Error(
+      `transitionCampaign: ${invalid.join(', ') || '(no status)'} -> ${to} is not a campaign transition`,
+    );
+  }
   const names: Record<string, string> = { '#status': 'status', '#updatedAt': 'updatedAt' };
   const values: Record<string, unknown> = {
     ':to': to,

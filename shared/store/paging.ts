@@ -10,6 +10,7 @@ import type { Page } from '#shared/http/request.ts';
 
 type Key = Record<string, unknown>;
 
+/** One page of a listing. */
 export interface PageOf<T> {
   items: T[];
   /** `ExclusiveStartKey` of the next page, or undefined on the last one. */
