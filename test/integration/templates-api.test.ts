@@ -250,7 +250,7 @@ describe('templates API', () => {
         body: 'b',
         variableSchema: { n: { type: 'string', min: 1 } },
       });
-      expect(extra.message).toContain('min: unknown field');
+      expect(extra.message).toContain('variableSchema.n.min: unknown field; remove it');
     });
 
     it('rejects an update with an unknown status, listing the valid ones', async () => {
