@@ -6,19 +6,16 @@ import {
   parseCampaignStatusFilter,
 } from '#shared/domain/campaigns.ts';
 import { newId } from '#shared/domain/keys.ts';
-import { TemplateNotApprovedError } from '#shared/errors.ts';
 import { createApiHandler } from '#shared/http/api-handler.ts';
 import { encodeCursor, jsonBody, page, pathParameter, query } from '#shared/http/request.ts';
 import { data, list } from '#shared/http/responses.ts';
 import { createCampaign, getCampaign, listCampaigns } from '#shared/store/campaigns.ts';
-import { getTemplate } from '#shared/store/templates.ts';
 
 export const handler = createApiHandler({
   'POST /api/campaigns': async ({ event, appId }) => {
     const input = jsonBody(event, createCampaignBody);
-    const template = await getTemplate(appId, input.templateId);
-    if (template.status !== 'approved') throw new TemplateNotApprovedError(template.id, template.status);
     const campaign = newCampaign(input, { id: newId('cmp'), appId, now: new Date().toISOString() });
+    // Checks in the same write that the template is this app's and approved (404 / 400).
     await createCampaign(campaign);
     return data(campaignView(campaign), 201);
   },

@@ -3,12 +3,12 @@
  * status (`shared/domain/keys.ts`). Status changes go through `transitionCampaign`
  * only: a conditional write, so racing requests never both move a campaign.
  */
-import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { documents, tableName } from '#shared/adapters/dynamodb.ts';
 import { canTransition } from '#shared/domain/campaign-status.ts';
-import { appPk, campaignSk, campaignsByStatusPk } from '#shared/domain/keys.ts';
+import { appPk, campaignSk, campaignsByStatusPk, templateSk } from '#shared/domain/keys.ts';
 import type { Campaign, CampaignStatus } from '#shared/domain/model.ts';
-import { ConflictError, NotFoundError } from '#shared/errors.ts';
+import { ConflictError, NotFoundError, TemplateNotApprovedError } from '#shared/errors.ts';
 import type { Page } from '#shared/http/request.ts';
 import { type PageOf, queryPage } from './paging.ts';
 
@@ -20,21 +20,59 @@ function fromItem(item: Record<string, unknown>): Campaign {
   return campaign as unknown as Campaign;
 }
 
-/** Stores a new campaign, indexed by its status. */
+/**
+ * Stores a new campaign, indexed by its status, in one transaction with a check that
+ * its template is still approved: a template archived meanwhile cannot gain a campaign.
+ *
+ * @throws NotFoundError when the app has no such template.
+ * @throws TemplateNotApprovedError when the template is not approved.
+ */
 export async function createCampaign(campaign: Campaign): Promise<void> {
-  await documents.send(
-    new PutCommand({
-      TableName: tableName,
-      Item: {
-        pk: appPk(campaign.appId),
-        sk: campaignSk(campaign.id),
-        gsi1pk: campaignsByStatusPk(campaign.appId, campaign.status),
-        gsi1sk: campaign.id,
-        ...campaign,
-      },
-      ConditionExpression: 'attribute_not_exists(pk)',
-    }),
-  );
+  const templateKey = { pk: appPk(campaign.appId), sk: templateSk(campaign.templateId) };
+  await documents
+    .send(
+      new TransactWriteCommand({
+        TransactItems: [
+          {
+            ConditionCheck: {
+              TableName: tableName,
+              Key: templateKey,
+              ConditionExpression: '#status = :approved',
+              ExpressionAttributeNames: { '#status': 'status' },
+              ExpressionAttributeValues: { ':approved': 'approved' },
+              ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+            },
+          },
+          {
+            Put: {
+              TableName: tableName,
+              Item: {
+                pk: appPk(campaign.appId),
+                sk: campaignSk(campaign.id),
+                gsi1pk: campaignsByStatusPk(campaign.appId, campaign.status),
+                gsi1sk: campaign.id,
+                ...campaign,
+              },
+              ConditionExpression: 'attribute_not_exists(pk)',
+            },
+          },
+        ],
+      }),
+    )
+    .catch((error: unknown) => {
+      const reasons = (
+        error as { CancellationReasons?: { Code?: string; Item?: { status?: { S?: string } } }[] }
+      ).CancellationReasons;
+      const template = reasons?.[0];
+      if (
+        (error as { name?: string }).name !== 'TransactionCanceledException' ||
+        template?.Code !== 'ConditionalCheckFailed'
+      )
+        throw error;
+      // The template as it was, in the low-level attribute format.
+      if (!template.Item) throw new NotFoundError('Template', campaign.templateId);
+      throw new TemplateNotApprovedError(campaign.templateId, template.Item.status?.S ?? 'unknown');
+    });
 }
 
 /** The app's campaign, or undefined (also when the id belongs to another app). */

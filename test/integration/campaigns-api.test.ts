@@ -222,6 +222,29 @@ describe('campaigns API', () => {
   });
 });
 
+describe('campaign store', () => {
+  it('refuses to store a campaign whose template is no longer approved, as when archived meanwhile', async () => {
+    const { api, appId } = await client();
+    const templateId = await approvedTemplate(api);
+    await api.put(`/api/templates/${templateId}`, { status: 'archived' });
+    const { createCampaign } = await store();
+    const { newCampaign } = await import('#shared/domain/campaigns.ts');
+    const campaign = newCampaign(
+      { name: 'late', templateId },
+      { id: 'cmp_late', appId, now: new Date().toISOString() },
+    );
+
+    await expect(createCampaign(campaign)).rejects.toMatchObject({
+      code: 'ERR_TEMPLATE_NOT_APPROVED',
+      details: { templateId, status: 'archived' },
+    });
+    await expect(createCampaign({ ...campaign, templateId: 'tpl_gone' })).rejects.toMatchObject({
+      code: 'ERR_NOT_FOUND',
+    });
+    expect((await api.get('/api/campaigns/cmp_late')).status).toBe(404);
+  });
+});
+
 describe('campaign transitions', () => {
   it('lets exactly one of two concurrent transitions of a campaign win', async () => {
     const { api, appId } = await client();
