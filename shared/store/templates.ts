@@ -9,7 +9,7 @@ import { type PageOf, queryPage } from './paging.ts';
 
 const TEMPLATE_PREFIX = templateSk('');
 
-/** The template's item as the API shows it, without table keys. */
+/** The template without table keys. */
 function fromItem(item: Record<string, unknown>): Template {
   const { pk: _pk, sk: _sk, ...template } = item;
   return template as unknown as Template;
