@@ -24,7 +24,9 @@ export function describeIssues(error: z.ZodError): { field: string; problem: str
   return error.issues.map((issue) => {
     const field = issue.path.length > 0 ? issue.path.join('.') : '(body)';
     if (issue.code === 'unrecognized_keys') {
-      return { field: issue.keys.join(', '), problem: 'unknown field; remove it' };
+      // Each unknown key with its path, so a nested one (`variableSchema.name.min`) is found.
+      const keys = issue.keys.map((key) => [...issue.path, key].join('.'));
+      return { field: keys.join(', '), problem: 'unknown field; remove it' };
     }
     return { field, problem: issue.message };
   });

@@ -5,7 +5,6 @@
  */
 import { afterAll, beforeAll } from 'vitest';
 import { type LocalRuntime, type LocalRuntimeOptions, startLocalRuntime } from '#infra/local/runtime.ts';
-import { addApiKey } from '#test/support/apps.ts';
 
 export interface Credentials {
   appId: string;
@@ -38,6 +37,8 @@ export function useRuntime(options: LocalRuntimeOptions = {}): { readonly curren
 /** A fresh app with its own key, so tests never see each other's data. */
 export async function newApp(prefix = 'app'): Promise<Credentials> {
   const appId = `${prefix}-${Math.random().toString(36).slice(2, 10)}`;
+  // Loaded on use: the store reads TABLE_NAME when it loads, which the runtime sets in beforeAll.
+  const { addApiKey } = await import('#test/support/apps.ts');
   return { appId, apiKey: await addApiKey(appId) };
 }
 

@@ -1,0 +1,93 @@
+/**
+ * Campaign rules of the API (API.md, Campaigns), pure: the create request and its
+ * limits, a new campaign's initial shape, and the shape the API shows.
+ */
+import { z } from 'zod';
+import { BadRequestError } from '#shared/errors.ts';
+import { CAMPAIGN_STATUSES, type Campaign, type CampaignStatus, RECIPIENT_STATUSES } from './model.ts';
+
+/** Limits of a campaign's fields (documented in docs/api-quickstart.md). */
+export const CAMPAIGN_LIMITS = {
+  nameMaxLength: 200,
+  tagMaxLength: 100,
+  idMaxLength: 100,
+} as const;
+
+/** Body of `POST /api/campaigns`. */
+export const createCampaignBody = z
+  .object({
+    name: z.string().trim().min(1).max(CAMPAIGN_LIMITS.nameMaxLength),
+    templateId: z.string().min(1).max(CAMPAIGN_LIMITS.idMaxLength),
+    tag: z.string().trim().min(1).max(CAMPAIGN_LIMITS.tagMaxLength).optional(),
+  })
+  .strict();
+export type CreateCampaignInput = z.infer<typeof createCampaignBody>;
+
+/** A new draft campaign: no recipients, every count 0. */
+export function newCampaign(
+  input: CreateCampaignInput,
+  ids: { id: string; appId: string; now: string },
+): Campaign {
+  return {
+    id: ids.id,
+    appId: ids.appId,
+    name: input.name,
+    templateId: input.templateId,
+    ...(input.tag === undefined ? {} : { tag: input.tag }),
+    status: 'draft',
+    recipientCount: 0,
+    scheduledAt: null,
+    counts: countsOf({}),
+    createdAt: ids.now,
+    updatedAt: ids.now,
+  };
+}
+
+function countsOf(counts: Partial<Campaign['counts']>): Campaign['counts'] {
+  return Object.fromEntries(RECIPIENT_STATUSES.map((s) => [s, counts[s] ?? 0])) as Campaign['counts'];
+}
+
+/** A campaign as the API returns it: every documented field present (`tag` null when unset). */
+export interface CampaignView {
+  id: string;
+  appId: string;
+  name: string;
+  templateId: string;
+  tag: string | null;
+  status: CampaignStatus;
+  recipientCount: number;
+  scheduledAt: string | null;
+  counts: Campaign['counts'];
+  createdAt: string;
+  updatedAt: string;
+  completedAt?: string;
+}
+
+/** The API's view of a campaign; internal bookkeeping (the running import) stays inside. */
+export function campaignView(campaign: Campaign): CampaignView {
+  return {
+    id: campaign.id,
+    appId: campaign.appId,
+    name: campaign.name,
+    templateId: campaign.templateId,
+    tag: campaign.tag ?? null,
+    status: campaign.status,
+    recipientCount: campaign.recipientCount,
+    scheduledAt: campaign.scheduledAt,
+    // In status order, whatever order the stored map comes back in.
+    counts: countsOf(campaign.counts),
+    createdAt: campaign.createdAt,
+    updatedAt: campaign.updatedAt,
+    ...(campaign.completedAt ? { completedAt: campaign.completedAt } : {}),
+  };
+}
+
+/** `?status=` of a campaign listing: a campaign status, or a 400 listing the valid ones. */
+export function parseCampaignStatusFilter(value: string | undefined): CampaignStatus | undefined {
+  if (value === undefined) return undefined;
+  if ((CAMPAIGN_STATUSES as readonly string[]).includes(value)) return value as CampaignStatus;
+  throw new BadRequestError(
+    `status '${value}' is not a campaign status; use one of ${CAMPAIGN_STATUSES.join(', ')}.`,
+    { field: 'status', allowed: CAMPAIGN_STATUSES },
+  );
+}

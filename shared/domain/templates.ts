@@ -1,0 +1,232 @@
+/**
+ * Template rules (API.md, Templates), pure: the request shapes and their limits, the
+ * variable schema and placeholder checks, and the status lifecycle
+ * `draft` → `approved` → `archived` (or `draft` → `archived`). An approved or archived
+ * template's content is frozen: campaigns that use it must render what was approved.
+ */
+import { isDeepStrictEqual } from 'node:util';
+import { z } from 'zod';
+import { BadRequestError, ConflictError } from '#shared/errors.ts';
+import {
+  type Template,
+  type TemplateStatus,
+  VARIABLE_KEY_PATTERN,
+  type VariableSchema,
+  variableSpec,
+} from './model.ts';
+
+/** Limits of a template's fields (documented in docs/api-quickstart.md). */
+export const TEMPLATE_LIMITS = {
+  nameMaxLength: 200,
+  titleMaxLength: 200,
+  bodyMaxLength: 10_000,
+  variableKeys: 50,
+  variableKeyMaxLength: 64,
+  variableMaxLength: 10_000,
+} as const;
+
+/** The recipient's id column: never a variable key. */
+export const RESERVED_VARIABLE_KEY = 'user_id';
+
+const content = {
+  name: z.string().trim().min(1).max(TEMPLATE_LIMITS.nameMaxLength),
+  title: z.string().max(TEMPLATE_LIMITS.titleMaxLength),
+  body: z.string().min(1).max(TEMPLATE_LIMITS.bodyMaxLength),
+  variableSchema: z.record(
+    z.string(),
+    variableSpec.extend({
+      maxLength: z.number().int().positive().max(TEMPLATE_LIMITS.variableMaxLength).optional(),
+    }),
+  ),
+};
+
+/** Body of `POST /api/templates`. */
+export const createTemplateBody = z
+  .object({
+    name: content.name,
+    title: content.title.optional(),
+    body: content.body,
+    variableSchema: content.variableSchema.default({}),
+  })
+  .strict();
+export type CreateTemplateInput = z.infer<typeof createTemplateBody>;
+
+/** Body of `PUT /api/templates/{id}`: a new status, content changes (drafts only), or both. */
+export const updateTemplateBody = z
+  .object({
+    status: z.enum(['draft', 'approved', 'archived']).optional(),
+    name: content.name.optional(),
+    title: content.title.optional(),
+    body: content.body.optional(),
+    variableSchema: content.variableSchema.optional(),
+  })
+  .strict()
+  .refine((value) => Object.keys(value).length > 0, {
+    message: 'send at least one of status, name, title, body, variableSchema',
+  });
+export type UpdateTemplateInput = z.infer<typeof updateTemplateBody>;
+
+/** Allowed status changes; staying in the same status is always allowed (a no-op). */
+export const TEMPLATE_TRANSITIONS: Readonly<Record<TemplateStatus, readonly TemplateStatus[]>> = {
+  draft: ['approved', 'archived'],
+  approved: ['archived'],
+  archived: [],
+};
+
+const PLACEHOLDER = /\{\{([^{}]*)\}\}/g;
+
+/** The keys named by `{{key}}` placeholders in `text` (whitespace inside the braces is ignored). */
+export function placeholders(text: string): string[] {
+  return [...text.matchAll(PLACEHOLDER)].map((match) => (match[1] ?? '').trim());
+}
+
+/**
+ * Checks a variable schema: identifier keys, never `user_id`, a `default` of the
+ * key's type (within `maxLength`), `maxLength` only on strings. Throws a 400 naming
+ * the key.
+ */
+export function assertValidVariableSchema(schema: VariableSchema): void {
+  const keys = Object.keys(schema);
+  if (keys.length > TEMPLATE_LIMITS.variableKeys) {
+    throw new BadRequestError(
+      `variableSchema has ${keys.length} keys; at most ${TEMPLATE_LIMITS.variableKeys} are allowed.`,
+      { field: 'variableSchema' },
+    );
+  }
+  for (const key of keys) {
+    const field = `variableSchema.${key}`;
+    if (key === RESERVED_VARIABLE_KEY) {
+      throw new BadRequestError(
+        `variableSchema key '${key}' is reserved for the recipient id; rename the variable.`,
+        { field, key },
+      );
+    }
+    if (!VARIABLE_KEY_PATTERN.test(key) || key.length > TEMPLATE_LIMITS.variableKeyMaxLength) {
+      throw new BadRequestError(
+        `variableSchema key '${key}' is invalid: use letters, digits and '_', not starting with a digit, at most ${TEMPLATE_LIMITS.variableKeyMaxLength} characters.`,
+        { field, key },
+      );
+    }
+    const spec = schema[key];
+    if (!spec) continue;
+    if (spec.maxLength !== undefined && spec.type !== 'string') {
+      throw new BadRequestError(
+        `variableSchema key '${key}': maxLength applies only to type 'string', not '${spec.type}'.`,
+        { field: `${field}.maxLength`, key },
+      );
+    }
+    if (spec.default !== undefined) {
+      if (typeof spec.default !== spec.type) {
+        throw new BadRequestError(
+          `variableSchema key '${key}': default must be a ${spec.type}, got ${typeof spec.default}.`,
+          { field: `${field}.default`, key },
+        );
+      }
+      if (typeof spec.default === 'string' && spec.maxLength !== undefined) {
+        if (spec.default.length > spec.maxLength) {
+          throw new BadRequestError(
+            `variableSchema key '${key}': default is longer than its maxLength ${spec.maxLength}.`,
+            { field: `${field}.default`, key },
+          );
+        }
+      }
+    }
+  }
+}
+
+/** Checks that every `{{key}}` in `title` and `body` is a key of `schema`; a 400 names the first that is not. */
+export function assertPlaceholdersDeclared(
+  texts: { title?: string | undefined; body: string },
+  schema: VariableSchema,
+): void {
+  for (const field of ['title', 'body'] as const) {
+    for (const key of placeholders(texts[field] ?? '')) {
+      if (!Object.hasOwn(schema, key)) {
+        throw new BadRequestError(
+          `${field} uses placeholder '{{${key}}}', which is not a key of variableSchema; add '${key}' to variableSchema or remove the placeholder.`,
+          { field, key },
+        );
+      }
+    }
+  }
+}
+
+/** A new draft template, checked. */
+export function newTemplate(
+  input: CreateTemplateInput,
+  ids: { id: string; appId: string; now: string },
+): Template {
+  assertValidVariableSchema(input.variableSchema);
+  assertPlaceholdersDeclared(input, input.variableSchema);
+  return {
+    id: ids.id,
+    appId: ids.appId,
+    name: input.name,
+    ...(input.title === undefined ? {} : { title: input.title }),
+    body: input.body,
+    variableSchema: input.variableSchema,
+    status: 'draft',
+    createdAt: ids.now,
+    updatedAt: ids.now,
+  };
+}
+
+const CONTENT_FIELDS = ['name', 'title', 'body', 'variableSchema'] as const;
+
+/**
+ * The template after `change`, or a 409 when its status forbids it: content changes
+ * only while `draft` (resending an approved template's current content is accepted),
+ * status changes only along `TEMPLATE_TRANSITIONS`.
+ */
+export function updatedTemplate(current: Template, change: UpdateTemplateInput, now: string): Template {
+  const changed = CONTENT_FIELDS.filter(
+    (field) => change[field] !== undefined && !isDeepStrictEqual(change[field], current[field]),
+  );
+  if (changed.length > 0 && current.status !== 'draft') {
+    throw new ConflictError(
+      `Template '${current.id}' is ${current.status}: its ${changed.join(', ')} can no longer change. Create a new template (POST /api/templates) with the new content instead.`,
+      { templateId: current.id, status: current.status, fields: changed },
+    );
+  }
+  const to = change.status ?? current.status;
+  if (to !== current.status && !TEMPLATE_TRANSITIONS[current.status].includes(to)) {
+    const allowed = TEMPLATE_TRANSITIONS[current.status];
+    throw new ConflictError(
+      `Template '${current.id}' is ${current.status} and cannot become ${to}${allowed.length > 0 ? `; it can become ${allowed.join(' or ')}` : ''}.`,
+      { templateId: current.id, status: current.status, allowed },
+    );
+  }
+  const next: Template = {
+    ...current,
+    ...(change.name === undefined ? {} : { name: change.name }),
+    ...(change.title === undefined ? {} : { title: change.title }),
+    ...(change.body === undefined ? {} : { body: change.body }),
+    ...(change.variableSchema === undefined ? {} : { variableSchema: change.variableSchema }),
+    status: to,
+  };
+  if (changed.length === 0 && to === current.status) return current;
+  if (changed.length > 0) {
+    assertValidVariableSchema(next.variableSchema);
+    assertPlaceholdersDeclared(next, next.variableSchema);
+  }
+  return { ...next, updatedAt: now };
+}
+
+/** A template as the API returns it: every documented field present (`title` null when unset). */
+export type TemplateView = Omit<Template, 'title'> & { title: string | null };
+
+/** The API's view of a template. */
+export function templateView(template: Template): TemplateView {
+  // Field by field, in a stable order: stored maps come back in any order.
+  return {
+    id: template.id,
+    appId: template.appId,
+    name: template.name,
+    title: template.title ?? null,
+    body: template.body,
+    variableSchema: template.variableSchema,
+    status: template.status,
+    createdAt: template.createdAt,
+    updatedAt: template.updatedAt,
+  };
+}

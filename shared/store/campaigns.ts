@@ -1,0 +1,180 @@
+/**
+ * Campaigns in the single table, under their app's partition, and on `gsi1` by
+ * status (`shared/domain/keys.ts`). Status changes go through `transitionCampaign`
+ * only: a conditional write, so racing requests never both move a campaign.
+ */
+import { GetCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { documents, tableName } from '#shared/adapters/dynamodb.ts';
+import { canTransition } from '#shared/domain/campaign-status.ts';
+import { appPk, campaignSk, campaignsByStatusPk, templateSk } from '#shared/domain/keys.ts';
+import type { Campaign, CampaignStatus } from '#shared/domain/model.ts';
+import { ConflictError, NotFoundError, TemplateNotApprovedError } from '#shared/errors.ts';
+import type { Page } from '#shared/http/request.ts';
+import { type PageOf, queryPage } from './paging.ts';
+
+const CAMPAIGN_PREFIX = campaignSk('');
+
+/** The campaign without table keys. */
+function fromItem(item: Record<string, unknown>): Campaign {
+  const { pk: _pk, sk: _sk, gsi1pk: _gsi1pk, gsi1sk: _gsi1sk, ...campaign } = item;
+  return campaign as unknown as Campaign;
+}
+
+/**
+ * Stores a new campaign, indexed by its status, in one transaction with a check that
+ * its template is still approved: a template archived meanwhile cannot gain a campaign.
+ *
+ * @throws NotFoundError when the app has no such template.
+ * @throws TemplateNotApprovedError when the template is not approved.
+ */
+export async function createCampaign(campaign: Campaign): Promise<void> {
+  const templateKey = { pk: appPk(campaign.appId), sk: templateSk(campaign.templateId) };
+  await documents
+    .send(
+      new TransactWriteCommand({
+        TransactItems: [
+          {
+            ConditionCheck: {
+              TableName: tableName,
+              Key: templateKey,
+              ConditionExpression: '#status = :approved',
+              ExpressionAttributeNames: { '#status': 'status' },
+              ExpressionAttributeValues: { ':approved': 'approved' },
+              ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+            },
+          },
+          {
+            Put: {
+              TableName: tableName,
+              Item: {
+                pk: appPk(campaign.appId),
+                sk: campaignSk(campaign.id),
+                gsi1pk: campaignsByStatusPk(campaign.appId, campaign.status),
+                gsi1sk: campaign.id,
+                ...campaign,
+              },
+              ConditionExpression: 'attribute_not_exists(pk)',
+            },
+          },
+        ],
+      }),
+    )
+    .catch((error: unknown) => {
+      const reasons = (
+        error as { CancellationReasons?: { Code?: string; Item?: { status?: { S?: string } } }[] }
+      ).CancellationReasons;
+      const template = reasons?.[0];
+      if (
+        (error as { name?: string }).name !== 'TransactionCanceledException' ||
+        template?.Code !== 'ConditionalCheckFailed'
+      )
+        throw error;
+      // The template as it was, in the low-level attribute format.
+      if (!template.Item) throw new NotFoundError('Template', campaign.templateId);
+      throw new TemplateNotApprovedError(campaign.templateId, template.Item.status?.S ?? 'unknown');
+    });
+}
+
+/** The app's campaign, or undefined (also when the id belongs to another app). */
+export async function findCampaign(appId: string, id: string): Promise<Campaign | undefined> {
+  const { Item } = await documents.send(
+    new GetCommand({ TableName: tableName, Key: { pk: appPk(appId), sk: campaignSk(id) } }),
+  );
+  return Item ? fromItem(Item) : undefined;
+}
+
+/** The app's campaign, or a 404. */
+export async function getCampaign(appId: string, id: string): Promise<Campaign> {
+  const campaign = await findCampaign(appId, id);
+  if (!campaign) throw new NotFoundError('Campaign', id);
+  return campaign;
+}
+
+/** A page of the app's campaigns, oldest first; with `status`, only those in it. */
+export async function listCampaigns(
+  appId: string,
+  page: Page,
+  status?: CampaignStatus,
+): Promise<PageOf<Campaign>> {
+  const { items, lastKey } = await queryPage(
+    status
+      ? { partition: campaignsByStatusPk(appId, status), index: 'gsi1' }
+      : { partition: appPk(appId), skPrefix: CAMPAIGN_PREFIX },
+    page,
+  );
+  return { items: items.map(fromItem), lastKey };
+}
+
+/** Fields a transition may set along with the status. */
+export type TransitionUpdates = Partial<
+  Omit<Campaign, 'id' | 'appId' | 'status' | 'createdAt' | 'updatedAt'>
+>;
+
+/**
+ * Moves a campaign from one of `from` to `to`, setting `updates` too, in one
+ * conditional write: it succeeds only if the campaign's status is still one of
+ * `from`, so of two racing requests exactly one wins. Also moves the campaign in the
+ * by-status index. Returns the campaign after the change.
+ *
+ * @throws Error when some `from` → `to` is not a transition of the state machine.
+ * @throws NotFoundError when the app has no such campaign.
+ * @throws ConflictError when its status is not one of `from` (details give the status).
+ */
+export async function transitionCampaign(
+  appId: string,
+  id: string,
+  from: readonly CampaignStatus[],
+  to: CampaignStatus,
+  updates: TransitionUpdates = {},
+  now: string = new Date().toISOString(),
+): Promise<Campaign> {
+  // A `from` the state machine does not allow is a bug in the caller, not a race: a 500.
+  const invalid = from.filter((status) => !canTransition(status, to));
+  if (from.length === 0 || invalid.length > 0) {
+    throw new Error(
+      `transitionCampaign: ${invalid.join(', ') || '(no status)'} -> ${to} is not a campaign transition`,
+    );
+  }
+  const names: Record<string, string> = { '#status': 'status', '#updatedAt': 'updatedAt' };
+  const values: Record<string, unknown> = {
+    ':to': to,
+    ':gsi1pk': campaignsByStatusPk(appId, to),
+    ':now': now,
+  };
+  const sets = ['#status = :to', 'gsi1pk = :gsi1pk', '#updatedAt = :now'];
+  Object.entries(updates).forEach(([field, value], i) => {
+    if (value === undefined) return;
+    names[`#u${i}`] = field;
+    values[`:u${i}`] = value;
+    sets.push(`#u${i} = :u${i}`);
+  });
+  const fromValues = from.map((status, i) => {
+    values[`:from${i}`] = status;
+    return `:from${i}`;
+  });
+  try {
+    const { Attributes } = await documents.send(
+      new UpdateCommand({
+        TableName: tableName,
+        Key: { pk: appPk(appId), sk: campaignSk(id) },
+        UpdateExpression: `SET ${sets.join(', ')}`,
+        ConditionExpression: `attribute_exists(pk) AND #status IN (${fromValues.join(', ')})`,
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
+        ReturnValues: 'ALL_NEW',
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      }),
+    );
+    return fromItem(Attributes ?? {});
+  } catch (error) {
+    if ((error as { name?: string }).name !== 'ConditionalCheckFailedException') throw error;
+    // The item as it was, in the low-level attribute format.
+    const old = (error as { Item?: { status?: { S?: string } } }).Item;
+    if (!old) throw new NotFoundError('Campaign', id);
+    const status = old.status?.S ?? 'unknown';
+    throw new ConflictError(
+      `Campaign '${id}' is ${status}; it can become ${to} only from ${from.join(' or ')}.`,
+      { campaignId: id, status, requested: to },
+    );
+  }
+}

@@ -1,0 +1,228 @@
+import { describe, expect, it } from 'vitest';
+import type { Template } from '#shared/domain/model.ts';
+import {
+  assertPlaceholdersDeclared,
+  assertValidVariableSchema,
+  createTemplateBody,
+  newTemplate,
+  placeholders,
+  updatedTemplate,
+  updateTemplateBody,
+} from '#shared/domain/templates.ts';
+import { BadRequestError, ConflictError } from '#shared/errors.ts';
+
+const ids = { id: 'tpl_1', appId: 'app-1', now: '2026-01-01T00:00:00.000Z' };
+const later = '2026-01-02T00:00:00.000Z';
+
+function draft(overrides: Partial<Template> = {}): Template {
+  return {
+    ...newTemplate(
+      {
+        name: 'Welcome',
+        title: 'Hi {{name}}',
+        body: 'Your code is {{code}}',
+        variableSchema: {
+          name: { type: 'string', maxLength: 20 },
+          code: { type: 'number', required: true },
+        },
+      },
+      ids,
+    ),
+    ...overrides,
+  };
+}
+
+function badRequest(run: () => unknown): BadRequestError {
+  try {
+    run();
+  } catch (error) {
+    expect(error).toBeInstanceOf(BadRequestError);
+    return error as BadRequestError;
+  }
+  throw new Error('expected a BadRequestError');
+}
+
+function conflict(run: () => unknown): ConflictError {
+  try {
+    run();
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConflictError);
+    return error as ConflictError;
+  }
+  throw new Error('expected a ConflictError');
+}
+
+describe('placeholders', () => {
+  it('finds every {{key}} in order, ignoring whitespace inside the braces', () => {
+    expect(placeholders('Hi {{ name }}, {{code}} and {{name}}')).toEqual(['name', 'code', 'name']);
+  });
+
+  it('finds nothing in text without double braces', () => {
+    expect(placeholders('Hi {name}, {{ and }')).toEqual([]);
+  });
+});
+
+describe('variable schema', () => {
+  it('accepts identifier keys with defaults of their own type', () => {
+    expect(() =>
+      assertValidVariableSchema({
+        first_name: { type: 'string', default: 'there', maxLength: 10 },
+        _count: { type: 'number', default: 3 },
+        vip: { type: 'boolean', default: false, required: true },
+      }),
+    ).not.toThrow();
+  });
+
+  it('rejects the key user_id, naming it', () => {
+    const error = badRequest(() => assertValidVariableSchema({ user_id: { type: 'string' } }));
+    expect(error.message).toContain("'user_id'");
+    expect(error.details).toMatchObject({ key: 'user_id' });
+  });
+
+  it.each(['1st', 'first-name', 'first name', 'a.b', ''])('rejects the key %j, naming it', (key) => {
+    const error = badRequest(() => assertValidVariableSchema({ [key]: { type: 'string' } }));
+    expect(error.message).toContain(`'${key}'`);
+  });
+
+  it('rejects a default whose type differs from the key type', () => {
+    const error = badRequest(() => assertValidVariableSchema({ age: { type: 'number', default: '3' } }));
+    expect(error.message).toMatch(/age.*default must be a number/);
+  });
+
+  it('rejects maxLength on a key that is not a string', () => {
+    const error = badRequest(() => assertValidVariableSchema({ age: { type: 'number', maxLength: 3 } }));
+    expect(error.message).toMatch(/age.*maxLength applies only to type 'string'/);
+  });
+
+  it('rejects a string default longer than its maxLength', () => {
+    const error = badRequest(() =>
+      assertValidVariableSchema({ code: { type: 'string', maxLength: 2, default: 'abc' } }),
+    );
+    expect(error.message).toMatch(/code.*longer than its maxLength 2/);
+  });
+
+  it('rejects more than 50 keys', () => {
+    const schema = Object.fromEntries(
+      Array.from({ length: 51 }, (_, i) => [`k${i}`, { type: 'string' as const }]),
+    );
+    expect(badRequest(() => assertValidVariableSchema(schema)).message).toContain('at most 50');
+  });
+});
+
+describe('placeholder check', () => {
+  it('rejects a placeholder in the body that is not a schema key, naming it', () => {
+    const error = badRequest(() =>
+      assertPlaceholdersDeclared({ body: 'Hi {{nmae}}' }, { name: { type: 'string' } }),
+    );
+    expect(error.message).toContain("'{{nmae}}'");
+    expect(error.details).toEqual({ field: 'body', key: 'nmae' });
+  });
+
+  it('rejects a placeholder in the title that is not a schema key', () => {
+    const error = badRequest(() => assertPlaceholdersDeclared({ title: '{{x}}', body: 'ok' }, {}));
+    expect(error.details).toEqual({ field: 'title', key: 'x' });
+  });
+
+  it('rejects {{user_id}}, which is never a schema key', () => {
+    expect(() => assertPlaceholdersDeclared({ body: 'for {{user_id}}' }, {})).toThrow(BadRequestError);
+  });
+});
+
+describe('create request', () => {
+  it('makes a draft with the given content and no title when none is sent', () => {
+    const input = createTemplateBody.parse({ name: 'N', body: 'plain' });
+    expect(newTemplate(input, ids)).toEqual({
+      id: 'tpl_1',
+      appId: 'app-1',
+      name: 'N',
+      body: 'plain',
+      variableSchema: {},
+      status: 'draft',
+      createdAt: ids.now,
+      updatedAt: ids.now,
+    });
+  });
+
+  it('rejects unknown fields, in the body and in a variable spec', () => {
+    expect(createTemplateBody.safeParse({ name: 'N', body: 'b', colour: 'red' }).success).toBe(false);
+    expect(
+      createTemplateBody.safeParse({
+        name: 'N',
+        body: 'b',
+        variableSchema: { a: { type: 'string', min: 1 } },
+      }).success,
+    ).toBe(false);
+  });
+
+  it('rejects a name over 200 and a body over 10,000 characters', () => {
+    expect(createTemplateBody.safeParse({ name: 'x'.repeat(201), body: 'b' }).success).toBe(false);
+    expect(createTemplateBody.safeParse({ name: 'n', body: 'x'.repeat(10_001) }).success).toBe(false);
+    expect(createTemplateBody.safeParse({ name: 'x'.repeat(200), body: 'x'.repeat(10_000) }).success).toBe(
+      true,
+    );
+  });
+
+  it('rejects an empty update', () => {
+    expect(updateTemplateBody.safeParse({}).success).toBe(false);
+  });
+});
+
+describe('updates', () => {
+  it('lets a draft change its content and stamps updatedAt', () => {
+    const next = updatedTemplate(draft(), { body: 'New {{code}}' }, later);
+    expect(next).toMatchObject({ body: 'New {{code}}', status: 'draft', updatedAt: later });
+  });
+
+  it('checks placeholders against the schema after a draft edit', () => {
+    expect(() => updatedTemplate(draft(), { variableSchema: {} }, later)).toThrow(BadRequestError);
+  });
+
+  it.each([
+    ['draft', 'approved'],
+    ['draft', 'archived'],
+    ['approved', 'archived'],
+  ] as const)('moves a template from %s to %s', (from, to) => {
+    expect(updatedTemplate(draft({ status: from }), { status: to }, later).status).toBe(to);
+  });
+
+  it.each([
+    ['approved', 'draft'],
+    ['archived', 'draft'],
+    ['archived', 'approved'],
+  ] as const)('refuses to move a template from %s to %s', (from, to) => {
+    const error = conflict(() => updatedTemplate(draft({ status: from }), { status: to }, later));
+    expect(error.message).toContain(`is ${from} and cannot become ${to}`);
+  });
+
+  it('refuses content changes to an approved template and says to create a new one', () => {
+    const error = conflict(() => updatedTemplate(draft({ status: 'approved' }), { body: 'changed' }, later));
+    expect(error.message).toContain('Create a new template');
+    expect(error.details).toMatchObject({ fields: ['body'] });
+  });
+
+  it('refuses content changes to an archived template', () => {
+    expect(() => updatedTemplate(draft({ status: 'archived' }), { name: 'other' }, later)).toThrow(
+      ConflictError,
+    );
+  });
+
+  it('accepts an approved template resent with its current content', () => {
+    const approved = draft({ status: 'approved' });
+    const next = updatedTemplate(
+      approved,
+      {
+        status: 'archived',
+        name: approved.name,
+        body: approved.body,
+        variableSchema: { ...approved.variableSchema },
+      },
+      later,
+    );
+    expect(next.status).toBe('archived');
+  });
+
+  it('returns the same template when nothing changes', () => {
+    const approved = draft({ status: 'approved' });
+    expect(updatedTemplate(approved, { status: 'approved' }, later)).toBe(approved);
+  });
+});
