@@ -24,8 +24,10 @@ import { InvalidVariablesError } from '#shared/errors.ts';
 
 /** One thing wrong with the inline variables. */
 export interface VariableProblem {
-  /** The target it concerns; absent for the shared `template.variables`. */
+  /** The target it concerns; absent for the shared values or the object as a whole. */
   userId?: string;
+  /** Set on problems with the shared values (`template.variables` of a one-call send). */
+  shared?: true;
   /** The variable key it concerns; absent when the whole object is wrong. */
   key?: string;
   message: string;
@@ -132,7 +134,7 @@ export function checkInlineVariables(
     // Keep the valid shared values, so a bad one is not also reported as missing per user.
     const check = collect(schema, input.shared);
     shared = check.values;
-    problems.push(...check.problems);
+    for (const problem of check.problems) problems.push({ ...problem, shared: true });
   }
 
   let perUser: Record<string, unknown> = {};
@@ -176,7 +178,12 @@ export function checkInlineVariables(
 
 /** One line per problem: `user 'u1': 'name' must be a string, got a number`. */
 export function describeProblem(problem: VariableProblem): string {
-  const where = problem.userId === undefined ? 'template.variables' : `user '${problem.userId}'`;
+  const where =
+    problem.userId !== undefined
+      ? `user '${problem.userId}'`
+      : problem.shared
+        ? 'template.variables'
+        : 'variables';
   return `${where}: ${problem.message}`;
 }
 

@@ -165,7 +165,9 @@ describe('checkInlineVariables', () => {
     const problems = problemsOf(
       checkInlineVariables(schema, { userIds: ['u1'], shared: { name: 'Ada', bogus: 1 } }),
     );
-    expect(problems).toEqual([{ key: 'bogus', message: "'bogus' is not a variable of the template" }]);
+    expect(problems).toEqual([
+      { key: 'bogus', shared: true, message: "'bogus' is not a variable of the template" },
+    ]);
   });
 
   it('reports variables given for a user id that is not a target', () => {
@@ -202,15 +204,16 @@ describe('invalidVariablesError', () => {
   it('is a 400 ERR_INVALID_VARIABLES whose message names users and keys', () => {
     const error = invalidVariablesError([
       { userId: 'u1', key: 'name', message: "'name' is required and has no default" },
-      { key: 'bogus', message: "'bogus' is not a variable of the template" },
+      { key: 'bogus', shared: true, message: "'bogus' is not a variable of the template" },
+      { message: 'variables must be an object keyed by user id, got an array' },
     ]);
     expect(error).toBeInstanceOf(InvalidVariablesError);
     expect(error.status).toBe(400);
     expect(error.code).toBe('ERR_INVALID_VARIABLES');
     expect(error.message).toBe(
-      "Invalid variables: user 'u1': 'name' is required and has no default; template.variables: 'bogus' is not a variable of the template.",
+      "Invalid variables: user 'u1': 'name' is required and has no default; template.variables: 'bogus' is not a variable of the template; variables: variables must be an object keyed by user id, got an array.",
     );
-    expect(error.details).toEqual({ problems: expect.any(Array), total: 2 });
+    expect(error.details).toEqual({ problems: expect.any(Array), total: 3 });
   });
 
   it('lists the first problems and counts the rest', () => {
