@@ -168,7 +168,14 @@ export class DeliveryBatchPacker {
     if (!Number.isInteger(this.#maxRecipients) || this.#maxRecipients < 1) {
       throw new RangeError(`maxRecipients must be a positive integer, got ${this.#maxRecipients}`);
     }
-    const empty = JSON.stringify(headerObject(header));
+    const object = headerObject(header);
+    // A bad header would make every message poison; refuse it here, where the bug is.
+    const check = deliveryBatchSchema.safeParse({ ...object, recipients: [{ userId: 'x', variables: {} }] });
+    if (!check.success) {
+      const problems = check.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+      throw new RangeError(`Invalid delivery message header: ${problems}`);
+    }
+    const empty = JSON.stringify(object);
     // `{...,"recipients":[]}` without the closing `]}`.
     this.#prefix = empty.slice(0, -CLOSE.length);
     this.#fixedBytes = Buffer.byteLength(this.#prefix) + CLOSE.length;
@@ -179,6 +186,12 @@ export class DeliveryBatchPacker {
    * have gone over a limit. Throws `RecipientTooLargeError` when it fits in no message.
    */
   add(recipient: DeliveryRecipient): string | undefined {
+    // One recipient the consumer cannot parse would fail its whole message.
+    if (typeof recipient.userId !== 'string' || recipient.userId === '') {
+      throw new RangeError(
+        `A recipient's userId must be a non-empty string, got ${JSON.stringify(recipient.userId)}`,
+      );
+    }
     const json = JSON.stringify({ userId: recipient.userId, variables: recipient.variables });
     const bytes = Buffer.byteLength(json);
     if (this.#fixedBytes + bytes > this.#maxBytes) {

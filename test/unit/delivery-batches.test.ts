@@ -126,6 +126,16 @@ describe('packDeliveryBatches', () => {
     expect(JSON.parse(packer.flush() ?? '').recipients).toEqual([{ userId: 'small', variables: {} }]);
   });
 
+  it('refuses a header or a recipient the consumer could not parse', () => {
+    expect(() => new DeliveryBatchPacker({ ...campaign, appId: '' } as DeliveryBatchHeader)).toThrow(
+      /Invalid delivery message header: appId/,
+    );
+    expect(() => new DeliveryBatchPacker({ kind: 'email' } as unknown as DeliveryBatchHeader)).toThrow(
+      RangeError,
+    );
+    expect(() => new DeliveryBatchPacker(campaign).add({ userId: '', variables: {} })).toThrow(/userId/);
+  });
+
   it('rejects limits SQS would refuse', () => {
     expect(() => new DeliveryBatchPacker(campaign, { maxBytes: SQS_MAX_BYTES + 1 })).toThrow(RangeError);
     expect(() => new DeliveryBatchPacker(campaign, { maxRecipients: 0 })).toThrow(RangeError);
