@@ -44,15 +44,12 @@ async function appendWhole(path: string, data: Buffer): Promise<void> {
   }
 }
 
-/** Creates an outbox channel appending to `path` (its folder is created when missing). */
+/** Creates an outbox channel appending to `path` (its folder is created whenever missing). */
 export function createOutboxChannel(options: OutboxChannelOptions): DeliveryChannel {
   const now = options.now ?? (() => new Date());
-  let folder: Promise<unknown> | undefined;
   return {
     name: 'outbox',
     async deliver(message: DeliveryMessage): Promise<void> {
-      folder ??= mkdir(dirname(options.path), { recursive: true });
-      await folder;
       const entry: OutboxEntry = {
         deliveredAt: now().toISOString(),
         campaignId: message.campaignId,
@@ -61,7 +58,15 @@ export function createOutboxChannel(options: OutboxChannelOptions): DeliveryChan
         body: message.body,
         idempotencyKey: message.idempotencyKey,
       };
-      await appendWhole(options.path, Buffer.from(`${JSON.stringify(entry)}\n`, 'utf8'));
+      const line = Buffer.from(`${JSON.stringify(entry)}\n`, 'utf8');
+      try {
+        await appendWhole(options.path, line);
+      } catch (error) {
+        // The folder is missing (first delivery, or a test wiped `.data`): create it, once more.
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+        await mkdir(dirname(options.path), { recursive: true });
+        await appendWhole(options.path, line);
+      }
     },
   };
 }

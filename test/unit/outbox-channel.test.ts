@@ -60,6 +60,15 @@ describe('outbox channel', () => {
     expect(new Set(entries.map((e) => e.userId)).size).toBe(300);
   });
 
+  it('recreates its folder when it was removed between deliveries', async () => {
+    const path = join(dir, 'data', 'outbox.jsonl');
+    const channel = createOutboxChannel({ path });
+    await channel.deliver(message('u1'));
+    await rm(join(dir, 'data'), { recursive: true });
+    await channel.deliver(message('u2'));
+    expect((await readOutbox(path)).map((e) => e.userId)).toEqual(['u2']);
+  });
+
   it('keeps appending after the file was removed', async () => {
     const path = join(dir, 'outbox.jsonl');
     const channel = createOutboxChannel({ path });
