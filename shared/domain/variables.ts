@@ -84,7 +84,8 @@ function collect(
     return { values: {}, problems: [{ ...at, message }] };
   }
   const problems: VariableProblem[] = [];
-  const values: Record<string, VariableValue> = {};
+  // Entries, then fromEntries: a key named `__proto__` stays a plain property.
+  const values: [string, VariableValue][] = [];
   for (const [key, value] of Object.entries(input)) {
     const spec = Object.hasOwn(schema, key) ? schema[key] : undefined;
     if (spec === undefined) {
@@ -94,9 +95,9 @@ function collect(
     if (value === '') continue;
     const problem = checkValue(spec, value);
     if (problem !== undefined) problems.push({ ...at, key, message: `'${key}' ${problem}` });
-    else values[key] = value as VariableValue;
+    else values.push([key, value as VariableValue]);
   }
-  return { values, problems };
+  return { values: Object.fromEntries(values), problems };
 }
 
 /** The keys that every target must end up with a value for. */

@@ -66,6 +66,13 @@ describe('checkVariables', () => {
     ]);
   });
 
+  it('keeps a schema key named __proto__ as a plain value', () => {
+    const odd = JSON.parse('{"__proto__":{"type":"string"}}') as VariableSchema;
+    const result = checkVariables(odd, JSON.parse('{"__proto__":"x"}'));
+    expect(result.ok && Object.hasOwn(result.values, '__proto__')).toBe(true);
+    expect(result.ok && Object.getPrototypeOf(result.values)).toBe(Object.prototype);
+  });
+
   it('drops empty strings, which count as absent like an empty CSV cell', () => {
     expect(checkVariables(schema, { name: '', greeting: '' })).toEqual({ ok: true, values: {} });
   });
