@@ -147,6 +147,15 @@ function headerObject(header: DeliveryBatchHeader): Record<string, unknown> {
 const CLOSE = ']}';
 
 /**
+ * SQS refuses a body containing U+FFFE or U+FFFF (JSON.stringify already escapes
+ * control characters and lone surrogates). They can only occur inside JSON strings,
+ * where the `\uXXXX` escape means the same text.
+ */
+function toSqsSafe(json: string): string {
+  return json.replace(/[\uFFFE\uFFFF]/g, (c) => `\\u${c.charCodeAt(0).toString(16)}`);
+}
+
+/**
  * Packs recipients into message bodies one at a time, so a producer reading pages of
  * recipients never holds more than one message. Sizes are counted incrementally: each
  * recipient is serialised once.
@@ -192,7 +201,9 @@ export class DeliveryBatchPacker {
         `A recipient's userId must be a non-empty string, got ${JSON.stringify(recipient.userId)}`,
       );
     }
-    const json = JSON.stringify({ userId: recipient.userId, variables: recipient.variables });
+    const json = toSqsSafe(
+      JSON.stringify({ userId: recipient.userId, variables: recipient.variables ?? {} }),
+    );
     const bytes = Buffer.byteLength(json);
     if (this.#fixedBytes + bytes > this.#maxBytes) {
       throw new RecipientTooLargeError(recipient.userId, this.#fixedBytes + bytes, this.#maxBytes);

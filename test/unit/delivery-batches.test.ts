@@ -126,6 +126,15 @@ describe('packDeliveryBatches', () => {
     expect(JSON.parse(packer.flush() ?? '').recipients).toEqual([{ userId: 'small', variables: {} }]);
   });
 
+  it('escapes the characters SQS refuses, keeping the values intact', () => {
+    const odd = { s: 'a\uFFFEb\uFFFFc\u0000d\uD800e' };
+    const [body] = [...packDeliveryBatches(campaign, [{ userId: 'u', variables: odd }])];
+    // SQS allows #x9 | #xA | #xD | #x20-#xD7FF | #xE000-#xFFFD | #x10000-#x10FFFF.
+    expect(body).not.toMatch(/[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/);
+    expect(body).not.toMatch(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])/);
+    expect(parseDeliveryBatch(body ?? '').recipients[0]?.variables).toEqual(odd);
+  });
+
   it('refuses a header or a recipient the consumer could not parse', () => {
     expect(() => new DeliveryBatchPacker({ ...campaign, appId: '' } as DeliveryBatchHeader)).toThrow(
       /Invalid delivery message header: appId/,
