@@ -58,7 +58,7 @@ export const uploadConfig = section('upload', {
 });
 
 /** An unset and an empty variable both mean "not given". */
-const optional = <T extends z.ZodType>(schema: T) =>
+const optionalVariable = <T extends z.ZodType>(schema: T) =>
   z.preprocess((v) => (v === '' ? undefined : v), schema.optional());
 
 /** The delivery channel of the deliver consumer (docs/delivery.md). */
@@ -68,9 +68,9 @@ export const deliveryConfig = section('delivery', {
   /** The outbox file, relative to the working directory (on Lambda, use /tmp/…). */
   OUTBOX_PATH: z.string().min(1).default('.data/outbox.jsonl'),
   /** Where the webhook channel POSTs; required with `DELIVERY_CHANNEL=webhook`. */
-  WEBHOOK_URL: optional(z.url({ protocol: /^https?$/ })),
+  WEBHOOK_URL: optionalVariable(z.url({ protocol: /^https?$/ })),
   /** Key of the `Webhook-Signature` HMAC; no signature without it. */
-  WEBHOOK_SECRET: optional(z.string()),
+  WEBHOOK_SECRET: optionalVariable(z.string()),
   /** Per-attempt timeout, response included. */
   WEBHOOK_TIMEOUT_MS: z.coerce.number().int().positive().default(5_000),
   /** Tries per message, the first included. */
