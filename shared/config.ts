@@ -56,3 +56,28 @@ export const uploadConfig = section('upload', {
     .default(50 * 1024 * 1024),
   UPLOAD_WAIT_SECONDS: z.coerce.number().min(0).max(28).default(20),
 });
+
+/** An unset and an empty variable both mean "not given". */
+const optionalVariable = <T extends z.ZodType>(schema: T) =>
+  z.preprocess((v) => (v === '' ? undefined : v), schema.optional());
+
+/** The delivery channel of the deliver consumer (docs/delivery.md). */
+export const deliveryConfig = section('delivery', {
+  /** `outbox` (a JSON-lines file; the default, for local runs) or `webhook`. */
+  DELIVERY_CHANNEL: z.enum(['outbox', 'webhook']).default('outbox'),
+  /** The outbox file, relative to the working directory (on Lambda, use /tmp/…). */
+  OUTBOX_PATH: z.string().min(1).default('.data/outbox.jsonl'),
+  /** Where the webhook channel POSTs; required with `DELIVERY_CHANNEL=webhook`. */
+  WEBHOOK_URL: optionalVariable(z.url({ protocol: /^https?$/ })),
+  /** Key of the `Webhook-Signature` HMAC; no signature without it. */
+  WEBHOOK_SECRET: optionalVariable(z.string()),
+  /** Per-attempt timeout, response included. */
+  WEBHOOK_TIMEOUT_MS: z.coerce.number().int().positive().default(5_000),
+  /** Tries per message, the first included. */
+  WEBHOOK_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(10).default(3),
+  /** Backoff base and cap (exponential, full jitter). */
+  WEBHOOK_BASE_DELAY_MS: z.coerce.number().int().min(0).default(200),
+  WEBHOOK_MAX_DELAY_MS: z.coerce.number().int().min(0).default(2_000),
+  /** Longest Retry-After waited for in process; a longer one hands the message back to the queue. */
+  WEBHOOK_MAX_RETRY_AFTER_MS: z.coerce.number().int().min(0).default(5_000),
+});

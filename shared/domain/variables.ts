@@ -1,0 +1,203 @@
+/**
+ * Inline variables: the JSON values a one-call send (`template.variables`, `variables`)
+ * or an inline recipient add (`variables`) gives, checked against a template's
+ * `variableSchema`.
+ *
+ * The rules mirror the CSV rules (API.md) so a recipient gets the same stored
+ * variables whichever way it was added:
+ *
+ * - every key must be a key of the schema (unknown keys are rejected);
+ * - a value must have the key's JSON type: `string`, `number` (finite) or `boolean`;
+ *   nothing is coerced (`"42"` is not a number) and `null` is not a value;
+ * - a string is at most `maxLength` characters, counted in Unicode code points;
+ * - an empty string counts as absent, like an empty CSV cell: the key's `default`
+ *   applies when rendering;
+ * - a `required` key without a `default` must have a value for every target, from
+ *   the per-user variables or the shared ones (`template.variables`).
+ *
+ * Values are returned as given (defaults are not copied in: rendering applies them,
+ * so a recipient's stored variables hold only what was supplied).
+ */
+
+import type { VariableSchema, VariableSpec, VariableValue } from '#shared/domain/model.ts';
+import { InvalidVariablesError } from '#shared/errors.ts';
+
+/** One thing wrong with the inline variables. */
+export interface VariableProblem {
+  /** The target it concerns; absent for the shared values or the object as a whole. */
+  userId?: string;
+  /** Set on problems with the shared values (`template.variables` of a one-call send). */
+  shared?: true;
+  /** The variable key it concerns; absent when the whole object is wrong. */
+  key?: string;
+  message: string;
+}
+
+export type VariableCheck =
+  | { ok: true; values: Record<string, VariableValue> }
+  | { ok: false; problems: VariableProblem[] };
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+function describeType(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'number' && !Number.isFinite(value)) return String(value);
+  return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
+}
+
+/** The problem with one value, or undefined when it fits its spec. */
+function checkValue(spec: VariableSpec, value: unknown): string | undefined {
+  const ok =
+    spec.type === 'number' ? typeof value === 'number' && Number.isFinite(value) : typeof value === spec.type;
+  if (!ok) return `must be a ${spec.type}, got ${describeType(value)}`;
+  if (typeof value === 'string' && spec.maxLength !== undefined) {
+    const length = [...value].length;
+    if (length > spec.maxLength) return `must be at most ${spec.maxLength} characters, got ${length}`;
+  }
+  return undefined;
+}
+
+/**
+ * Checks one object of variables (types, `maxLength`, unknown keys). It does not check
+ * required keys: those may come from elsewhere (see `checkInlineVariables`).
+ * Empty strings are dropped from the returned values (they count as absent).
+ */
+export function checkVariables(schema: VariableSchema, input: unknown, userId?: string): VariableCheck {
+  const { values, problems } = collect(schema, input, userId);
+  return problems.length > 0 ? { ok: false, problems } : { ok: true, values };
+}
+
+/** The valid values of `input` and the problems with the rest. */
+function collect(
+  schema: VariableSchema,
+  input: unknown,
+  userId?: string,
+): { values: Record<string, VariableValue>; problems: VariableProblem[] } {
+  const at = userId === undefined ? {} : { userId };
+  if (!isPlainObject(input)) {
+    const message = `variables must be an object of key/value pairs, got ${describeType(input)}`;
+    return { values: {}, problems: [{ ...at, message }] };
+  }
+  const problems: VariableProblem[] = [];
+  // Entries, then fromEntries: a key named `__proto__` stays a plain property.
+  const values: [string, VariableValue][] = [];
+  for (const [key, value] of Object.entries(input)) {
+    const spec = Object.hasOwn(schema, key) ? schema[key] : undefined;
+    if (spec === undefined) {
+      problems.push({ ...at, key, message: `'${key}' is not a variable of the template` });
+      continue;
+    }
+    if (value === '') continue;
+    const problem = checkValue(spec, value);
+    if (problem !== undefined) problems.push({ ...at, key, message: `'${key}' ${problem}` });
+    else values.push([key, value as VariableValue]);
+  }
+  return { values: Object.fromEntries(values), problems };
+}
+
+/** The keys that every target must end up with a value for. */
+export function requiredKeys(schema: VariableSchema): string[] {
+  return Object.entries(schema)
+    .filter(([, spec]) => spec.required === true && spec.default === undefined)
+    .map(([key]) => key);
+}
+
+export interface InlineVariablesInput {
+  /** The targets (one-call send) or the user ids to add (inline recipient add). */
+  userIds: readonly string[];
+  /** `{ "<userId>": { ... } }`; an entry for a user id not in `userIds` is a problem. */
+  perUser?: unknown;
+  /** Values for every target (`template.variables` of a one-call send). */
+  shared?: unknown;
+}
+
+export type InlineVariablesCheck =
+  | { ok: true; values: Map<string, Record<string, VariableValue>> }
+  | { ok: false; problems: VariableProblem[] };
+
+/**
+ * Checks the inline variables of every target and merges them (per-user values over
+ * shared ones). Returns each target's values, or every problem found, each naming the
+ * user id (when it concerns one) and the key.
+ */
+export function checkInlineVariables(
+  schema: VariableSchema,
+  input: InlineVariablesInput,
+): InlineVariablesCheck {
+  const problems: VariableProblem[] = [];
+  let shared: Record<string, VariableValue> = {};
+  if (input.shared !== undefined) {
+    // Keep the valid shared values, so a bad one is not also reported as missing per user.
+    const check = collect(schema, input.shared);
+    shared = check.values;
+    for (const problem of check.problems) problems.push({ ...problem, shared: true });
+  }
+
+  let perUser: Record<string, unknown> = {};
+  if (input.perUser !== undefined) {
+    if (isPlainObject(input.perUser)) perUser = input.perUser;
+    else
+      problems.push({
+        message: `variables must be an object keyed by user id, got ${describeType(input.perUser)}`,
+      });
+  }
+
+  const targets = new Set(input.userIds);
+  for (const userId of Object.keys(perUser)) {
+    if (!targets.has(userId)) {
+      problems.push({ userId, message: `variables are given for '${userId}', which is not a target` });
+    }
+  }
+
+  const required = requiredKeys(schema);
+  const values = new Map<string, Record<string, VariableValue>>();
+  for (const userId of targets) {
+    let own: Record<string, VariableValue> = {};
+    if (Object.hasOwn(perUser, userId)) {
+      const check = checkVariables(schema, perUser[userId], userId);
+      if (!check.ok) {
+        problems.push(...check.problems);
+        continue;
+      }
+      own = check.values;
+    }
+    const merged = { ...shared, ...own };
+    for (const key of required) {
+      if (!Object.hasOwn(merged, key)) {
+        problems.push({ userId, key, message: `'${key}' is required and has no default` });
+      }
+    }
+    values.set(userId, merged);
+  }
+  return problems.length > 0 ? { ok: false, problems } : { ok: true, values };
+}
+
+/** One line per problem: `user 'u1': 'name' must be a string, got a number`. */
+export function describeProblem(problem: VariableProblem): string {
+  const where =
+    problem.userId !== undefined
+      ? `user '${problem.userId}'`
+      : problem.shared
+        ? 'template.variables'
+        : 'variables';
+  return `${where}: ${problem.message}`;
+}
+
+/** How many problems an error message and its details list before summarising the rest. */
+export const PROBLEMS_SHOWN = 20;
+
+/**
+ * The `400 ERR_INVALID_VARIABLES` for a list of problems: the message names the first
+ * few and counts the rest; `details.problems` holds the first `PROBLEMS_SHOWN`.
+ */
+export function invalidVariablesError(problems: readonly VariableProblem[]): InvalidVariablesError {
+  const shown = problems.slice(0, PROBLEMS_SHOWN);
+  const more = problems.length - shown.length;
+  const message = `Invalid variables: ${shown.map(describeProblem).join('; ')}${more > 0 ? `; and ${more} more` : ''}.`;
+  return new InvalidVariablesError(message, { problems: shown, total: problems.length });
+}

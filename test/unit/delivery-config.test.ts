@@ -1,0 +1,136 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { readOutbox } from '#shared/adapters/outbox-channel.ts';
+
+const VARIABLES = [
+  'DELIVERY_CHANNEL',
+  'OUTBOX_PATH',
+  'WEBHOOK_URL',
+  'WEBHOOK_SECRET',
+  'WEBHOOK_TIMEOUT_MS',
+  'WEBHOOK_MAX_ATTEMPTS',
+  'WEBHOOK_BASE_DELAY_MS',
+  'WEBHOOK_MAX_DELAY_MS',
+  'WEBHOOK_MAX_RETRY_AFTER_MS',
+];
+
+/**
+ * A fresh copy of the modules (config sections are read once per module instance), so
+ * errors thrown by them are compared by name, not by class.
+ */
+async function load(env: Record<string, string>) {
+  for (const name of VARIABLES) vi.stubEnv(name, env[name] ?? '');
+  for (const name of VARIABLES) if (env[name] === undefined) delete process.env[name];
+  vi.resetModules();
+  const config = await import('#shared/config.ts');
+  const channel = await import('#shared/adapters/channel.ts').catch((error: unknown) => error as Error);
+  return { config, channel };
+}
+
+afterEach(() => {
+  vi.unstubAllEnvs();
+  vi.resetModules();
+});
+
+describe('deliveryConfig', () => {
+  it('defaults to the outbox channel at .data/outbox.jsonl and documented webhook settings', async () => {
+    const { config } = await load({});
+    expect(config.deliveryConfig()).toEqual({
+      DELIVERY_CHANNEL: 'outbox',
+      OUTBOX_PATH: '.data/outbox.jsonl',
+      WEBHOOK_URL: undefined,
+      WEBHOOK_SECRET: undefined,
+      WEBHOOK_TIMEOUT_MS: 5000,
+      WEBHOOK_MAX_ATTEMPTS: 3,
+      WEBHOOK_BASE_DELAY_MS: 200,
+      WEBHOOK_MAX_DELAY_MS: 2000,
+      WEBHOOK_MAX_RETRY_AFTER_MS: 5000,
+    });
+  });
+
+  it('reads numbers and treats empty variables as unset', async () => {
+    const { config } = await load({
+      DELIVERY_CHANNEL: 'webhook',
+      WEBHOOK_URL: 'https://hooks.example.com/deliver',
+      WEBHOOK_SECRET: '',
+      WEBHOOK_TIMEOUT_MS: '1500',
+      WEBHOOK_MAX_ATTEMPTS: '5',
+    });
+    expect(config.deliveryConfig()).toMatchObject({
+      DELIVERY_CHANNEL: 'webhook',
+      WEBHOOK_URL: 'https://hooks.example.com/deliver',
+      WEBHOOK_SECRET: undefined,
+      WEBHOOK_TIMEOUT_MS: 1500,
+      WEBHOOK_MAX_ATTEMPTS: 5,
+    });
+  });
+
+  it.each([
+    [{ DELIVERY_CHANNEL: 'sms' }, /DELIVERY_CHANNEL/],
+    [{ WEBHOOK_URL: 'not a url' }, /WEBHOOK_URL/],
+    [{ WEBHOOK_URL: 'ftp://example.com/x' }, /WEBHOOK_URL/],
+    [{ WEBHOOK_TIMEOUT_MS: 'soon' }, /WEBHOOK_TIMEOUT_MS/],
+    [{ WEBHOOK_MAX_ATTEMPTS: '0' }, /WEBHOOK_MAX_ATTEMPTS/],
+  ])('fails with a message naming the variable for %j', async (env, name) => {
+    const { config } = await load(env);
+    expect(() => config.deliveryConfig()).toThrow(/^Invalid delivery configuration: /);
+    expect(() => config.deliveryConfig()).toThrow(name);
+  });
+});
+
+describe('delivery channel from configuration', () => {
+  let dir: string | undefined;
+  afterEach(async () => {
+    if (dir) await rm(dir, { recursive: true, force: true });
+    dir = undefined;
+  });
+
+  it('is the outbox channel by default, writing to OUTBOX_PATH', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'channel-'));
+    const path = join(dir, 'outbox.jsonl');
+    const { channel } = await load({ OUTBOX_PATH: path });
+    if (channel instanceof Error) throw channel;
+    expect(channel.deliveryChannel.name).toBe('outbox');
+    await channel.deliveryChannel.deliver({ campaignId: 'c', userId: 'u', body: 'b', idempotencyKey: 'c:u' });
+    expect((await readOutbox(path)).map((e) => e.userId)).toEqual(['u']);
+  });
+
+  it('fails at load when DELIVERY_CHANNEL=webhook has no WEBHOOK_URL', async () => {
+    const { channel } = await load({ DELIVERY_CHANNEL: 'webhook' });
+    expect(channel).toBeInstanceOf(Error);
+    expect((channel as Error).message).toBe(
+      'Invalid delivery configuration: WEBHOOK_URL: required when DELIVERY_CHANNEL=webhook',
+    );
+  });
+
+  it('is the webhook channel with the configured attempts when DELIVERY_CHANNEL=webhook', async () => {
+    let requests = 0;
+    const server = createServer((_req, res) => {
+      requests += 1;
+      res.writeHead(503).end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const { channel } = await load({
+        DELIVERY_CHANNEL: 'webhook',
+        WEBHOOK_URL: `http://127.0.0.1:${port}/hook`,
+        WEBHOOK_MAX_ATTEMPTS: '2',
+        WEBHOOK_BASE_DELAY_MS: '0',
+      });
+      if (channel instanceof Error) throw channel;
+      expect(channel.deliveryChannel.name).toBe('webhook');
+      await expect(
+        channel.deliveryChannel.deliver({ campaignId: 'c', userId: 'u', body: 'b', idempotencyKey: 'c:u' }),
+      ).rejects.toMatchObject({ name: 'TransientDeliveryError', attempts: 2 });
+      expect(requests).toBe(2);
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+});
