@@ -14,6 +14,7 @@ import {
   type VariableSchema,
   variableSpec,
 } from './model.ts';
+import { placeholders } from './render.ts';
 
 /** Limits of a template's fields (documented in docs/api-quickstart.md). */
 export const TEMPLATE_LIMITS = {
@@ -72,13 +73,6 @@ export const TEMPLATE_TRANSITIONS: Readonly<Record<TemplateStatus, readonly Temp
   approved: ['archived'],
   archived: [],
 };
-
-const PLACEHOLDER = /\{\{([^{}]*)\}\}/g;
-
-/** The keys named by `{{key}}` placeholders in `text` (whitespace inside the braces is ignored). */
-export function placeholders(text: string): string[] {
-  return [...text.matchAll(PLACEHOLDER)].map((match) => (match[1] ?? '').trim());
-}
 
 /**
  * Checks a variable schema: identifier keys, never `user_id`, a `default` of the

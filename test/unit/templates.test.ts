@@ -5,7 +5,6 @@ import {
   assertValidVariableSchema,
   createTemplateBody,
   newTemplate,
-  placeholders,
   updatedTemplate,
   updateTemplateBody,
 } from '#shared/domain/templates.ts';
@@ -51,16 +50,6 @@ function conflict(run: () => unknown): ConflictError {
   }
   throw new Error('expected a ConflictError');
 }
-
-describe('placeholders', () => {
-  it('finds every {{key}} in order, ignoring whitespace inside the braces', () => {
-    expect(placeholders('Hi {{ name }}, {{code}} and {{name}}')).toEqual(['name', 'code', 'name']);
-  });
-
-  it('finds nothing in text without double braces', () => {
-    expect(placeholders('Hi {name}, {{ and }')).toEqual([]);
-  });
-});
 
 describe('variable schema', () => {
   it('accepts identifier keys with defaults of their own type', () => {
