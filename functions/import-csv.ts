@@ -1,0 +1,137 @@
+/**
+ * The S3-triggered importer: for each new object under `uploads/`, claims its upload,
+ * streams and validates the CSV (shared/domain/import-upload.ts), writes recipients,
+ * reports rejections, and sets the campaign's recipient count. Idempotent: a duplicate
+ * event finds the upload busy or done; a replay after a crash rewrites the same items
+ * and counts recipients afresh.
+ */
+import { GetObjectCommand } from '@aws-sdk/client-s3';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
+import middy from '@middy/core';
+import type { Context, S3Event, S3EventRecord } from 'aws-lambda';
+import { bucketName, s3 } from '#shared/adapters/s3.ts';
+import { RejectionsReport } from '#shared/adapters/rejections-report.ts';
+import { importUpload } from '#shared/domain/import-upload.ts';
+import { logger, metrics, tracer } from '#shared/observability.ts';
+import { findCampaign } from '#shared/store/campaigns.ts';
+import { BatchWriter, countRecipients, recipientItem } from '#shared/store/recipients.ts';
+import { findTemplate } from '#shared/store/templates.ts';
+import { claimUpload, completeUpload, failUpload, recordProgress, releaseClaim } from '#shared/store/uploads.ts';
+import { uploadsBucket } from '#infra/resources.ts';
+
+const KEY_PATTERN = /^uploads\/([^/]+)\/([^/]+)\/([^/]+)\.csv$/;
+
+/** The object key of an S3 event record: URL-encoded, with '+' for spaces. */
+export function objectKey(record: S3EventRecord): string {
+  return decodeURIComponent(record.s3.object.key.replaceAll('+', ' '));
+}
+
+/** Thrown so that Lambda retries the event later: another invocation holds the upload. */
+export class UploadBusyError extends Error {
+  override name = 'UploadBusyError';
+}
+
+async function importRecord(record: S3EventRecord, owner: string): Promise<void> {
+  const key = objectKey(record);
+  const match = KEY_PATTERN.exec(key);
+  if (!match) {
+    logger.warn('ignoring an object outside the uploads layout', { key });
+    return;
+  }
+  const [, appId, campaignId, uploadId] = match as unknown as [string, string, string, string];
+  logger.appendKeys({ appId, campaignId, uploadId });
+  try {
+    const claim = await claimUpload(appId, campaignId, uploadId, owner);
+    if (claim.outcome === 'busy') throw new UploadBusyError(`upload ${uploadId} is being imported by another invocation`);
+    if (claim.outcome !== 'claimed') {
+      logger.info('nothing to import', { outcome: claim.outcome });
+      return;
+    }
+    const upload = claim.upload;
+    if (record.s3.object.size > upload.maxBytes) {
+      await failUpload(appId, campaignId, uploadId, {
+        code: 'ERR_BAD_REQUEST',
+        message: `The file is ${record.s3.object.size} bytes, over the ${upload.maxBytes} bytes allowed for this upload; request a new upload URL with the file's exact size.`,
+      });
+      return;
+    }
+    const campaign = await findCampaign(appId, campaignId);
+    const template = campaign && (await findTemplate(appId, campaign.templateId));
+    if (!template) {
+      await failUpload(appId, campaignId, uploadId, {
+        code: 'ERR_NOT_FOUND',
+        message: `Campaign '${campaignId}' or its template no longer exists.`,
+      });
+      return;
+    }
+
+    const started = performance.now();
+    const writer = new BatchWriter({ concurrency: 8 });
+    const report = new RejectionsReport(`rejections-${uploadId}`);
+    const now = new Date().toISOString();
+    const zero = { rowsRead: 0, uploaded: 0, rejected: 0, duplicates: 0 };
+    try {
+      const outcome = await importUpload(
+        {
+          open: async () => {
+            const object = await s3.send(new GetObjectCommand({ Bucket: bucketName, Key: key }));
+            return object.Body as AsyncIterable<Uint8Array>;
+          },
+          writeBatch: (batch) => writer.write(batch.map((r) => recipientItem(appId, campaignId, r, now, uploadId))),
+          flush: () => writer.flush(),
+          heartbeat: () => recordProgress(appId, campaignId, uploadId, owner, zero),
+          progress: (t) =>
+            recordProgress(appId, campaignId, uploadId, owner, {
+              rowsRead: t.rowsRead,
+              uploaded: t.valid,
+              rejected: t.rejected,
+              duplicates: t.duplicates,
+            }),
+          addRejection: (rejection) => report.add(rejection),
+        },
+        template.variableSchema,
+      );
+      if (!outcome.ok) {
+        await report.discard();
+        await failUpload(appId, campaignId, uploadId, outcome.error);
+        metrics.addMetric('uploadsFailed', MetricUnit.Count, 1);
+        return;
+      }
+      const reportKey = await report.save(
+        `${uploadsBucket.reportsPrefix}${appId}/${campaignId}/${uploadId}-rejections.csv`,
+      );
+      const recipientCount = await countRecipients(appId, campaignId);
+      const { totals } = outcome;
+      await completeUpload(appId, campaignId, uploadId, owner, {
+        rowsRead: totals.rowsRead,
+        uploaded: totals.valid,
+        rejected: totals.rejected,
+        duplicates: totals.duplicates,
+        rejections: outcome.rejections,
+        rejectionsReportKey: reportKey,
+        recipientCount,
+      });
+      metrics.addMetric('rowsImported', MetricUnit.Count, totals.valid);
+      metrics.addMetric('rowsRejected', MetricUnit.Count, totals.rejected);
+      metrics.addMetric('importDuration', MetricUnit.Milliseconds, performance.now() - started);
+      logger.info('import completed', { rowsRead: totals.rowsRead, uploaded: totals.valid, recipientCount });
+    } catch (error) {
+      await report.discard();
+      await releaseClaim(appId, campaignId, uploadId, owner);
+      throw error;
+    }
+  } finally {
+    logger.removeKeys(['appId', 'campaignId', 'uploadId']);
+  }
+}
+
+export const handler = middy<S3Event, void>()
+  .use(injectLambdaContext(logger, { resetKeys: true }))
+  .use(captureLambdaHandler(tracer))
+  .use(logMetrics(metrics))
+  .handler(async (event: S3Event, context: Context) => {
+    for (const record of event.Records) await importRecord(record, context.awsRequestId);
+  });

@@ -1,0 +1,226 @@
+/**
+ * API function for recipients: the direct CSV upload, presigned uploads, upload status
+ * and inline recipient adds (`infra/routes.ts`). Every path ends in the same place: a CSV
+ * object in S3 for the importer, or keyed recipient puts.
+ */
+import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { z } from 'zod';
+import { bucketName, s3 } from '#shared/adapters/s3.ts';
+import { uploadConfig } from '#shared/config.ts';
+import { checkHeader, USER_ID_PATTERN } from '#shared/domain/csv-rules.ts';
+import { readCsvHeader } from '#shared/domain/csv-stream.ts';
+import { newId } from '#shared/domain/keys.ts';
+import type { Campaign, Upload } from '#shared/domain/model.ts';
+import { checkInlineVariables, invalidVariablesError } from '#shared/domain/variables.ts';
+import { BadRequestError, ConflictError, HttpError, type ErrorCode } from '#shared/errors.ts';
+import { createApiHandler } from '#shared/http/api-handler.ts';
+import { parseDirectUpload } from '#shared/http/multipart.ts';
+import { bodyBytes, header, jsonBody, pathParameter } from '#shared/http/request.ts';
+import { data } from '#shared/http/responses.ts';
+import { findCampaign, getCampaign } from '#shared/store/campaigns.ts';
+import { countRecipients, putRecipients } from '#shared/store/recipients.ts';
+import { getTemplate } from '#shared/store/templates.ts';
+import {
+  createUpload,
+  createUploadLocked,
+  failUpload,
+  findUpload,
+  getUpload,
+  lockForInlineAdd,
+  newUpload,
+  releaseLock,
+  releaseStaleLock,
+} from '#shared/store/uploads.ts';
+
+const config = uploadConfig();
+/** Presigned URLs (upload and report download) live this long. */
+const URL_SECONDS = 15 * 60;
+const MAX_INLINE = 10_000;
+
+/** Refuses a campaign that cannot take recipients now: not a draft, or an import running. */
+async function assertAcceptsRecipients(campaign: Campaign): Promise<void> {
+  if (campaign.status !== 'draft') {
+    throw new ConflictError(
+      `Campaign '${campaign.id}' is ${campaign.status}; recipients can only be added to a draft campaign.`,
+      { campaignId: campaign.id, status: campaign.status },
+    );
+  }
+  if (campaign.importingUploadId && !(await releaseStaleLock(campaign))) {
+    throw new ConflictError(
+      `An import is already running for campaign '${campaign.id}'; wait for it to finish (GET /api/campaigns/${campaign.id}/uploads/${campaign.importingUploadId}), then try again.`,
+      { campaignId: campaign.id, uploadId: campaign.importingUploadId },
+    );
+  }
+}
+
+function uploadView(upload: Upload, rejectionsReportUrl?: string) {
+  return {
+    uploadId: upload.uploadId,
+    campaignId: upload.campaignId,
+    source: upload.source,
+    status: upload.status,
+    rowsRead: upload.rowsRead,
+    uploaded: upload.uploaded,
+    rejected: upload.rejected,
+    duplicates: upload.duplicates,
+    ...(upload.error ? { error: upload.error } : {}),
+    rejections: upload.rejections,
+    ...(rejectionsReportUrl ? { rejectionsReportUrl } : {}),
+    createdAt: upload.createdAt,
+    updatedAt: upload.updatedAt,
+    ...(upload.completedAt ? { completedAt: upload.completedAt } : {}),
+  };
+}
+
+const STATUS_OF: Partial<Record<string, number>> = { ERR_BAD_REQUEST: 400, ERR_NOT_FOUND: 404, ERR_CONFLICT: 409 };
+
+/** A failed import as the error the direct upload answers with. */
+function uploadFailure(upload: Upload): HttpError {
+  const code = (upload.error?.code ?? 'ERR_OPERATION_FAILED') as ErrorCode;
+  return new HttpError(STATUS_OF[code] ?? 500, STATUS_OF[code] ? code : 'ERR_OPERATION_FAILED', upload.error?.message ?? 'The import failed.', {
+    uploadId: upload.uploadId,
+    campaignId: upload.campaignId,
+  });
+}
+
+const presignBody = z
+  .object({
+    contentLength: z
+      .number()
+      .int()
+      .min(1, 'must be at least 1 byte')
+      .max(config.PRESIGNED_UPLOAD_MAX_BYTES, `must be at most ${config.PRESIGNED_UPLOAD_MAX_BYTES} bytes`),
+  })
+  .strict();
+
+const inlineBody = z
+  .object({
+    userIds: z.array(z.string()).min(1, 'must name at least one user').max(MAX_INLINE, `at most ${MAX_INLINE} per call`),
+    variables: z.record(z.string(), z.unknown()).optional(),
+  })
+  .strict();
+
+export const handler = createApiHandler({
+  'POST /api/campaigns/upload': async ({ event, appId }) => {
+    const form = await parseDirectUpload(bodyBytes(event), header(event, 'content-type') ?? '', config.DIRECT_UPLOAD_MAX_BYTES);
+    const campaign = await getCampaign(appId, form.campaignId);
+    await assertAcceptsRecipients(campaign);
+    const template = await getTemplate(appId, campaign.templateId);
+    checkHeader(await readCsvHeader(form.file), template.variableSchema);
+
+    const upload = newUpload({
+      uploadId: newId('upl'),
+      appId,
+      campaignId: campaign.id,
+      source: 'direct',
+      maxBytes: form.file.length,
+    });
+    await createUploadLocked(upload);
+    try {
+      await s3.send(
+        new PutObjectCommand({ Bucket: bucketName, Key: upload.objectKey, Body: form.file, ContentType: 'text/csv' }),
+      );
+    } catch (error) {
+      await failUpload(appId, campaign.id, upload.uploadId, {
+        code: 'ERR_OPERATION_FAILED',
+        message: 'The file could not be stored; upload it again.',
+      });
+      throw error;
+    }
+
+    const deadline = Date.now() + config.UPLOAD_WAIT_SECONDS * 1000;
+    for (;;) {
+      const current = await findUpload(appId, campaign.id, upload.uploadId);
+      if (current?.status === 'completed') {
+        const after = await findCampaign(appId, campaign.id);
+        return data({
+          campaignId: campaign.id,
+          uploadId: upload.uploadId,
+          status: 'completed',
+          uploaded: current.uploaded,
+          rejected: current.rejected,
+          duplicates: current.duplicates,
+          total: after?.recipientCount ?? 0,
+        });
+      }
+      if (current?.status === 'failed') throw uploadFailure(current);
+      if (Date.now() >= deadline) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return data({ campaignId: campaign.id, uploadId: upload.uploadId, status: 'processing' }, 202);
+  },
+
+  'POST /api/campaigns/{id}/upload-url': async ({ event, appId }) => {
+    const { contentLength } = jsonBody(event, presignBody);
+    const campaign = await getCampaign(appId, pathParameter(event, 'id'));
+    await assertAcceptsRecipients(campaign);
+    const upload = newUpload({
+      uploadId: newId('upl'),
+      appId,
+      campaignId: campaign.id,
+      source: 'presigned',
+      maxBytes: contentLength,
+    });
+    await createUpload(upload);
+    const headers = { 'content-type': 'text/csv', 'content-length': String(contentLength) };
+    const url = await getSignedUrl(
+      s3,
+      new PutObjectCommand({ Bucket: bucketName, Key: upload.objectKey, ContentLength: contentLength, ContentType: 'text/csv' }),
+      { expiresIn: URL_SECONDS, signableHeaders: new Set(['content-length', 'content-type']) },
+    );
+    return data(
+      {
+        uploadId: upload.uploadId,
+        url,
+        method: 'PUT',
+        headers,
+        expiresAt: new Date(Date.now() + URL_SECONDS * 1000).toISOString(),
+        maxBytes: config.PRESIGNED_UPLOAD_MAX_BYTES,
+      },
+      201,
+    );
+  },
+
+  'GET /api/campaigns/{id}/uploads/{uploadId}': async ({ event, appId }) => {
+    const upload = await getUpload(appId, pathParameter(event, 'id'), pathParameter(event, 'uploadId'));
+    const reportUrl = upload.rejectionsReportKey
+      ? await getSignedUrl(s3, new GetObjectCommand({ Bucket: bucketName, Key: upload.rejectionsReportKey }), {
+          expiresIn: URL_SECONDS,
+        })
+      : undefined;
+    return data(uploadView(upload, reportUrl));
+  },
+
+  'POST /api/campaigns/{id}/recipients': async ({ event, appId, context }) => {
+    const body = jsonBody(event, inlineBody);
+    const campaign = await getCampaign(appId, pathParameter(event, 'id'));
+    const bad = body.userIds.filter((id) => id.length > 100 || !USER_ID_PATTERN.test(id));
+    if (bad.length > 0) {
+      throw new BadRequestError(
+        `Invalid user ids (1-100 of letters, digits and _ @ . : -): ${bad.slice(0, 10).map((id) => `'${id}'`).join(', ')}${bad.length > 10 ? ` and ${bad.length - 10} more` : ''}.`,
+        { field: 'userIds', invalid: bad.slice(0, 100) },
+      );
+    }
+    const userIds = [...new Set(body.userIds)];
+    const template = await getTemplate(appId, campaign.templateId);
+    const checked = checkInlineVariables(template.variableSchema, { userIds, perUser: body.variables });
+    if (!checked.ok) throw invalidVariablesError(checked.problems);
+
+    await assertAcceptsRecipients(campaign);
+    const lockId = `inline:${context.awsRequestId}`;
+    await lockForInlineAdd(appId, campaign.id, lockId);
+    let total: number | undefined;
+    try {
+      await putRecipients(
+        appId,
+        campaign.id,
+        userIds.map((userId) => ({ userId, variables: checked.values.get(userId) ?? {} })),
+      );
+      total = await countRecipients(appId, campaign.id);
+    } finally {
+      await releaseLock(appId, campaign.id, lockId, total);
+    }
+    return data({ added: userIds.length, total });
+  },
+});

@@ -1,0 +1,419 @@
+/**
+ * Upload records and the campaign's import lock. An upload is imported by one importer
+ * at a time: `claimUpload` takes a lease (renewed with every progress write) together
+ * with the campaign's `importingUploadId` lock, so a duplicate S3 event finds the upload
+ * busy or done, and a crashed importer's lease runs out for a retry to take over.
+ */
+import { GetCommand, PutCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { documents, tableName } from '#shared/adapters/dynamodb.ts';
+import { appPk, campaignSk, uploadSk } from '#shared/domain/keys.ts';
+import type { Campaign, Rejection, Upload } from '#shared/domain/model.ts';
+import { ConflictError, NotFoundError } from '#shared/errors.ts';
+
+/** How long a claim holds without a progress write. */
+export const LEASE_MS = 60_000;
+/** A lock whose direct upload never reached S3 is stale after this long. */
+const PENDING_LOCK_MS = 15 * 60_000;
+
+export interface UploadTotals {
+  rowsRead: number;
+  uploaded: number;
+  rejected: number;
+  duplicates: number;
+}
+
+type StoredUpload = Upload & { owner?: string; leaseUntil?: number };
+
+const uploadKey = (appId: string, campaignId: string, uploadId: string) => ({
+  pk: appPk(appId),
+  sk: uploadSk(campaignId, uploadId),
+});
+const campaignKey = (appId: string, campaignId: string) => ({ pk: appPk(appId), sk: campaignSk(campaignId) });
+
+function fromItem(item: Record<string, unknown>): StoredUpload {
+  const { pk: _pk, sk: _sk, ...upload } = item;
+  return upload as unknown as StoredUpload;
+}
+
+function isConditionFailure(error: unknown): boolean {
+  const name = (error as { name?: string }).name;
+  return name === 'ConditionalCheckFailedException' || name === 'TransactionCanceledException';
+}
+
+/** A new upload record in `pending`. */
+export function newUpload(fields: Pick<Upload, 'uploadId' | 'appId' | 'campaignId' | 'source' | 'maxBytes'>): Upload {
+  const now = new Date().toISOString();
+  return {
+    ...fields,
+    status: 'pending',
+    objectKey: `uploads/${fields.appId}/${fields.campaignId}/${fields.uploadId}.csv`,
+    rowsRead: 0,
+    uploaded: 0,
+    rejected: 0,
+    duplicates: 0,
+    rejections: [],
+    createdAt: now,
+    updatedAt: now,
+  };
+}
+
+/** The upload, or undefined (also for another app's). */
+export async function findUpload(appId: string, campaignId: string, uploadId: string): Promise<StoredUpload | undefined> {
+  const { Item } = await documents.send(
+    new GetCommand({ TableName: tableName, Key: uploadKey(appId, campaignId, uploadId), ConsistentRead: true }),
+  );
+  return Item ? fromItem(Item) : undefined;
+}
+
+export async function getUpload(appId: string, campaignId: string, uploadId: string): Promise<StoredUpload> {
+  const upload = await findUpload(appId, campaignId, uploadId);
+  if (!upload) throw new NotFoundError('Upload', uploadId);
+  return upload;
+}
+
+/** Stores a presigned upload's record; its import takes the campaign lock when the file arrives. */
+export async function createUpload(upload: Upload): Promise<void> {
+  await documents.send(
+    new PutCommand({
+      TableName: tableName,
+      Item: { ...uploadKey(upload.appId, upload.campaignId, upload.uploadId), ...upload },
+      ConditionExpression: 'attribute_not_exists(pk)',
+    }),
+  );
+}
+
+/**
+ * Stores a direct upload's record and takes the campaign's import lock in one
+ * transaction, so two uploads (or an upload and a send) cannot both proceed.
+ *
+ * @throws ConflictError when the campaign is not a draft or an import is running.
+ */
+export async function createUploadLocked(upload: Upload): Promise<void> {
+  try {
+    await documents.send(
+      new TransactWriteCommand({
+        TransactItems: [
+          {
+            Put: {
+              TableName: tableName,
+              Item: { ...uploadKey(upload.appId, upload.campaignId, upload.uploadId), ...upload },
+              ConditionExpression: 'attribute_not_exists(pk)',
+            },
+          },
+          {
+            Update: {
+              TableName: tableName,
+              Key: campaignKey(upload.appId, upload.campaignId),
+              UpdateExpression: 'SET importingUploadId = :u',
+              ConditionExpression: '#status = :draft AND attribute_not_exists(importingUploadId)',
+              ExpressionAttributeNames: { '#status': 'status' },
+              ExpressionAttributeValues: { ':u': upload.uploadId, ':draft': 'draft' },
+            },
+          },
+        ],
+      }),
+    );
+  } catch (error) {
+    if (!isConditionFailure(error)) throw error;
+    throw await campaignConflict(upload.appId, upload.campaignId);
+  }
+}
+
+/** Why a campaign refused an import: not a draft, or another import running. */
+async function campaignConflict(appId: string, campaignId: string): Promise<Error> {
+  const { Item } = await documents.send(
+    new GetCommand({ TableName: tableName, Key: campaignKey(appId, campaignId), ConsistentRead: true }),
+  );
+  if (!Item) return new NotFoundError('Campaign', campaignId);
+  const campaign = Item as unknown as Campaign;
+  if (campaign.status !== 'draft') {
+    return new ConflictError(
+      `Campaign '${campaignId}' is ${campaign.status}; recipients can only be added to a draft campaign.`,
+      { campaignId, status: campaign.status },
+    );
+  }
+  return new ConflictError(
+    `An import is already running for campaign '${campaignId}' (upload '${campaign.importingUploadId}'); wait for it to finish, then try again.`,
+    { campaignId, uploadId: campaign.importingUploadId },
+  );
+}
+
+export type ClaimResult =
+  | { outcome: 'claimed'; upload: StoredUpload }
+  /** Completed or failed already: a duplicate event, nothing to do. */
+  | { outcome: 'done'; upload: StoredUpload }
+  /** Another importer holds a live lease. */
+  | { outcome: 'busy' }
+  /** The campaign refused the import (not a draft, or another import running): the upload has been failed. */
+  | { outcome: 'refused'; error: Error }
+  | { outcome: 'missing' };
+
+/** Claims the upload for `owner` and takes the campaign's import lock, in one transaction. */
+export async function claimUpload(
+  appId: string,
+  campaignId: string,
+  uploadId: string,
+  owner: string,
+  now = Date.now(),
+): Promise<ClaimResult> {
+  try {
+    await documents.send(
+      new TransactWriteCommand({
+        TransactItems: [
+          {
+            Update: {
+              TableName: tableName,
+              Key: uploadKey(appId, campaignId, uploadId),
+              UpdateExpression: 'SET #status = :processing, #owner = :owner, leaseUntil = :lease, updatedAt = :now',
+              ConditionExpression:
+                'attribute_exists(pk) AND (#status = :pending OR (#status = :processing AND leaseUntil < :nowMs))',
+              ExpressionAttributeNames: { '#status': 'status', '#owner': 'owner' },
+              ExpressionAttributeValues: {
+                ':processing': 'processing',
+                ':pending': 'pending',
+                ':owner': owner,
+                ':lease': now + LEASE_MS,
+                ':nowMs': now,
+                ':now': new Date(now).toISOString(),
+              },
+            },
+          },
+          {
+            Update: {
+              TableName: tableName,
+              Key: campaignKey(appId, campaignId),
+              UpdateExpression: 'SET importingUploadId = :u',
+              ConditionExpression:
+                '#status = :draft AND (attribute_not_exists(importingUploadId) OR importingUploadId = :u)',
+              ExpressionAttributeNames: { '#status': 'status' },
+              ExpressionAttributeValues: { ':u': uploadId, ':draft': 'draft' },
+            },
+          },
+        ],
+      }),
+    );
+    return { outcome: 'claimed', upload: await getUpload(appId, campaignId, uploadId) };
+  } catch (error) {
+    if (!isConditionFailure(error)) throw error;
+  }
+  const upload = await findUpload(appId, campaignId, uploadId);
+  if (!upload) return { outcome: 'missing' };
+  if (upload.status === 'completed' || upload.status === 'failed') return { outcome: 'done', upload };
+  if (upload.status === 'processing' && (upload.leaseUntil ?? 0) >= now) return { outcome: 'busy' };
+  const refusal = await campaignConflict(appId, campaignId);
+  await failUpload(appId, campaignId, uploadId, { code: 'ERR_CONFLICT', message: refusal.message });
+  return { outcome: 'refused', error: refusal };
+}
+
+/** Writes progress and renews the lease; throws if the claim was lost. */
+export async function recordProgress(
+  appId: string,
+  campaignId: string,
+  uploadId: string,
+  owner: string,
+  totals: UploadTotals,
+): Promise<void> {
+  const now = Date.now();
+  await documents.send(
+    new UpdateCommand({
+      TableName: tableName,
+      Key: uploadKey(appId, campaignId, uploadId),
+      UpdateExpression:
+        'SET rowsRead = :rowsRead, uploaded = :uploaded, rejected = :rejected, duplicates = :duplicates, leaseUntil = :lease, updatedAt = :now',
+      ConditionExpression: '#owner = :owner AND #status = :processing',
+      ExpressionAttributeNames: { '#owner': 'owner', '#status': 'status' },
+      ExpressionAttributeValues: {
+        ...totalsValues(totals),
+        ':owner': owner,
+        ':processing': 'processing',
+        ':lease': now + LEASE_MS,
+        ':now': new Date(now).toISOString(),
+      },
+    }),
+  );
+}
+
+function totalsValues(totals: UploadTotals) {
+  return {
+    ':rowsRead': totals.rowsRead,
+    ':uploaded': totals.uploaded,
+    ':rejected': totals.rejected,
+    ':duplicates': totals.duplicates,
+  };
+}
+
+/**
+ * Completes the upload and, in the same transaction, sets the campaign's recipient
+ * count (counted, not added up, so a replay cannot double it) and releases the lock.
+ */
+export async function completeUpload(
+  appId: string,
+  campaignId: string,
+  uploadId: string,
+  owner: string,
+  result: UploadTotals & { rejections: Rejection[]; rejectionsReportKey?: string; recipientCount: number },
+): Promise<void> {
+  const now = new Date().toISOString();
+  await documents.send(
+    new TransactWriteCommand({
+      TransactItems: [
+        {
+          Update: {
+            TableName: tableName,
+            Key: uploadKey(appId, campaignId, uploadId),
+            UpdateExpression:
+              'SET #status = :completed, rowsRead = :rowsRead, uploaded = :uploaded, rejected = :rejected, duplicates = :duplicates, rejections = :rejections, completedAt = :now, updatedAt = :now' +
+              (result.rejectionsReportKey ? ', rejectionsReportKey = :report' : '') +
+              ' REMOVE leaseUntil',
+            ConditionExpression: '#owner = :owner AND #status = :processing',
+            ExpressionAttributeNames: { '#owner': 'owner', '#status': 'status' },
+            ExpressionAttributeValues: {
+              ...totalsValues(result),
+              ':completed': 'completed',
+              ':processing': 'processing',
+              ':owner': owner,
+              ':rejections': result.rejections,
+              ':now': now,
+              ...(result.rejectionsReportKey ? { ':report': result.rejectionsReportKey } : {}),
+            },
+          },
+        },
+        {
+          Update: {
+            TableName: tableName,
+            Key: campaignKey(appId, campaignId),
+            UpdateExpression: 'SET recipientCount = :count, counts.pending = :count, updatedAt = :now REMOVE importingUploadId',
+            ConditionExpression: 'importingUploadId = :u',
+            ExpressionAttributeValues: { ':count': result.recipientCount, ':u': uploadId, ':now': now },
+          },
+        },
+      ],
+    }),
+  );
+}
+
+/** Fails the upload with a public error and releases the campaign's lock if it holds it. */
+export async function failUpload(
+  appId: string,
+  campaignId: string,
+  uploadId: string,
+  error: { code: string; message: string },
+  recipientCount?: number,
+): Promise<void> {
+  const now = new Date().toISOString();
+  await documents
+    .send(
+      new UpdateCommand({
+        TableName: tableName,
+        Key: uploadKey(appId, campaignId, uploadId),
+        UpdateExpression: 'SET #status = :failed, #error = :error, completedAt = :now, updatedAt = :now REMOVE leaseUntil',
+        ConditionExpression: 'attribute_exists(pk) AND #status <> :completed',
+        ExpressionAttributeNames: { '#status': 'status', '#error': 'error' },
+        ExpressionAttributeValues: { ':failed': 'failed', ':completed': 'completed', ':error': error, ':now': now },
+      }),
+    )
+    .catch((e: unknown) => {
+      if (!isConditionFailure(e)) throw e;
+    });
+  await releaseLock(appId, campaignId, uploadId, recipientCount);
+}
+
+/** Removes the campaign's import lock if `lockId` holds it, optionally setting its recipient count. */
+export async function releaseLock(
+  appId: string,
+  campaignId: string,
+  lockId: string,
+  recipientCount?: number,
+): Promise<void> {
+  const setCount = recipientCount === undefined ? '' : 'SET recipientCount = :count, counts.pending = :count ';
+  await documents
+    .send(
+      new UpdateCommand({
+        TableName: tableName,
+        Key: campaignKey(appId, campaignId),
+        UpdateExpression: `${setCount}REMOVE importingUploadId`,
+        ConditionExpression: 'importingUploadId = :u',
+        ExpressionAttributeValues: { ':u': lockId, ...(recipientCount === undefined ? {} : { ':count': recipientCount }) },
+      }),
+    )
+    .catch((e: unknown) => {
+      if (!isConditionFailure(e)) throw e;
+    });
+}
+
+/**
+ * Takes the campaign's import lock for an inline add of recipients.
+ *
+ * @throws ConflictError when the campaign is not a draft or an import is running.
+ */
+export async function lockForInlineAdd(appId: string, campaignId: string, lockId: string): Promise<void> {
+  try {
+    await documents.send(
+      new UpdateCommand({
+        TableName: tableName,
+        Key: campaignKey(appId, campaignId),
+        UpdateExpression: 'SET importingUploadId = :u',
+        ConditionExpression: 'attribute_exists(pk) AND #status = :draft AND attribute_not_exists(importingUploadId)',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: { ':u': lockId, ':draft': 'draft' },
+      }),
+    );
+  } catch (error) {
+    if (!isConditionFailure(error)) throw error;
+    throw await campaignConflict(appId, campaignId);
+  }
+}
+
+/**
+ * Releases a lock whose import can no longer finish: its lease ran out (the importer
+ * died and its retries are spent), its direct upload never reached S3, or it already
+ * ended. Returns true when the campaign is free afterwards.
+ */
+export async function releaseStaleLock(campaign: Campaign, now = Date.now()): Promise<boolean> {
+  const lockId = campaign.importingUploadId;
+  if (!lockId) return true;
+  if (lockId.startsWith('inline:')) return false;
+  const upload = await findUpload(campaign.appId, campaign.id, lockId);
+  const stale =
+    !upload ||
+    upload.status === 'completed' ||
+    upload.status === 'failed' ||
+    (upload.status === 'processing' && (upload.leaseUntil ?? 0) < now - LEASE_MS) ||
+    (upload.status === 'pending' && Date.parse(upload.updatedAt) < now - PENDING_LOCK_MS);
+  if (!stale) return false;
+  if (upload && upload.status !== 'completed' && upload.status !== 'failed') {
+    await failUpload(campaign.appId, campaign.id, lockId, {
+      code: 'ERR_OPERATION_FAILED',
+      message: 'The import stopped before it finished; upload the file again.',
+    });
+  } else {
+    await releaseLock(campaign.appId, campaign.id, lockId);
+  }
+  return true;
+}
+
+/**
+ * Hands an upload back after a failure that a retry may fix (the campaign lock stays
+ * with the upload): the next attempt can claim it at once instead of waiting out the lease.
+ */
+export async function releaseClaim(appId: string, campaignId: string, uploadId: string, owner: string): Promise<void> {
+  await documents
+    .send(
+      new UpdateCommand({
+        TableName: tableName,
+        Key: uploadKey(appId, campaignId, uploadId),
+        UpdateExpression: 'SET #status = :pending, updatedAt = :now REMOVE #owner, leaseUntil',
+        ConditionExpression: '#owner = :owner AND #status = :processing',
+        ExpressionAttributeNames: { '#owner': 'owner', '#status': 'status' },
+        ExpressionAttributeValues: {
+          ':owner': owner,
+          ':pending': 'pending',
+          ':processing': 'processing',
+          ':now': new Date().toISOString(),
+        },
+      }),
+    )
+    .catch((e: unknown) => {
+      if (!isConditionFailure(e)) throw e;
+    });
+}

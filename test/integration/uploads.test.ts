@@ -1,0 +1,274 @@
+import { describe, expect, it } from 'vitest';
+import { apiClient, newApp, useRuntime } from '#test/support/runtime.ts';
+import {
+  audienceCsv,
+  draftCampaign,
+  postUpload,
+  settledUpload,
+  storedRecipient,
+  uploadForm,
+} from '#test/support/uploads.ts';
+
+const runtime = useRuntime({ env: { DIRECT_UPLOAD_MAX_BYTES: String(256 * 1024), UPLOAD_WAIT_SECONDS: '20' } });
+
+async function client() {
+  return apiClient(runtime.current.url, await newApp('upl'));
+}
+
+describe('direct CSV upload', () => {
+  it('imports valid rows, reports rejected and duplicate ones, and counts the campaign', async () => {
+    const api = await client();
+    const campaignId = await draftCampaign(api);
+    const csv = [
+      'user_id,name,discount,vip',
+      '007,Ada,10,true',
+      'bob,Bob,,false',
+      'carol,=HYPERLINK("x"),abc,true',
+      '007,Ada again,5,true',
+      'dave,Dave,3,',
+      '',
+    ].join('\n');
+    const res = await postUpload(api, uploadForm(campaignId, csv));
+    expect(res.status).toBe(200);
+    expect(res.body.data).toMatchObject({
+      campaignId,
+      status: 'completed',
+      uploaded: 3,
+      rejected: 1,
+      duplicates: 1,
+      total: 3,
+    });
+
+    const campaign = await api.get(`/api/campaigns/${campaignId}`);
+    expect(campaign.body.data.recipientCount).toBe(3);
+    expect(campaign.body.data.counts.pending).toBe(3);
+
+    const upload = await api.get(`/api/campaigns/${campaignId}/uploads/${res.body.data.uploadId}`);
+    expect(upload.body.data).toMatchObject({ status: 'completed', rowsRead: 5, uploaded: 3, rejected: 1, duplicates: 1 });
+    expect(upload.body.data.rejections).toEqual([
+      { row: 4, userId: 'carol', reason: expect.stringContaining("discount: expected a number, got 'abc'") },
+    ]);
+    const report = await fetch(upload.body.data.rejectionsReportUrl);
+    expect(report.status).toBe(200);
+    const text = await report.text();
+    expect(text.split('\r\n')[0]).toBe('row,user_id,reason');
+    expect(text).toContain('4,carol,');
+  });
+
+  it('keeps user ids exactly as written, leading zeros included', async () => {
+    const api = await client();
+    const campaignId = await draftCampaign(api);
+    const res = await postUpload(api, uploadForm(campaignId, 'user_id,name\n000123,Zero\n1e5,Sci\n'));
+    expect(res.body.data).toMatchObject({ uploaded: 2, total: 2 });
+    const appId = (await api.get(`/api/campaigns/${campaignId}`)).body.data.appId;
+    expect(await storedRecipient(appId, campaignId, '000123')).toMatchObject({ userId: '000123' });
+    expect(await storedRecipient(appId, campaignId, '1e5')).toMatchObject({ userId: '1e5' });
+  });
+
+  it.each([
+    ['no user_id column', 'name,discount\nAda,1\n', 'user_id'],
+    ['a column that is not a template variable', 'user_id,name,colour\nu1,Ada,red\n', 'colour'],
+    ['a required variable without a column', 'user_id,discount\nu1,1\n', 'name'],
+    ['semicolons instead of commas', 'user_id;name\nu1;Ada\n', ';'],
+    ['an empty file', '', 'empty'],
+    ['a file that is not UTF-8', Buffer.from('user_id,name\nu1,Jos\xe9\n', 'latin1'), 'UTF-8'],
+  ])('refuses %s with 400 before storing anything', async (_what, file, named) => {
+    const api = await client();
+    const campaignId = await draftCampaign(api);
+    const res = await postUpload(api, uploadForm(campaignId, file));
+    expect(res.status).toBe(400);
+    expect(res.body.error.code).toBe('ERR_BAD_REQUEST');
+    expect(res.body.error.message).toContain(named);
+    const campaign = await api.get(`/api/campaigns/${campaignId}`);
+    expect(campaign.body.data.recipientCount).toBe(0);
+    // Nothing holds the campaign: a good file goes through at once.
+    const ok = await postUpload(api, uploadForm(campaignId, 'user_id,name\nu1,Ada\n'));
+    expect(ok.body.data).toMatchObject({ status: 'completed', uploaded: 1, total: 1 });
+  });
+
+  it('refuses a file over the direct upload limit and points to the presigned path', async () => {
+    const api = await client();
+    const campaignId = await draftCampaign(api);
+    const res = await postUpload(api, uploadForm(campaignId, audienceCsv(20_000)));
+    expect(res.status).toBe(413);
+    expect(res.body.error.code).toBe('ERR_PAYLOAD_TOO_LARGE');
+    expect(res.body.error.message).toContain('/upload-url');
+  });
+
+  it('answers 404 for an unknown campaign or one of another app', async () => {
+    const api = await client();
+    const other = await client();
+    const campaignId = await draftCampaign(other);
+    for (const id of ['cmp_missing', campaignId]) {
+      const res = await postUpload(api, uploadForm(id, 'user_id,name\nu1,Ada\n'));
+      expect(res.status).toBe(404);
+      expect(res.body.error.code).toBe('ERR_NOT_FOUND');
+    }
+  });
+
+  it('names the form field that is wrong', async () => {
+    const api = await client();
+    const campaignId = await draftCampaign(api);
+    const res = await postUpload(api, uploadForm(campaignId, 'user_id,name\nu1,Ada\n', 'csv'));
+    expect(res.status).toBe(400);
+    expect(res.body.error.message).toContain("'file'");
+  });
+
+  it('appends a second upload, and a user in both keeps the later variables', async () => {
+    const api = await client();
+    const campaignId = await draftCampaign(api);
+    await postUpload(api, uploadForm(campaignId, 'user_id,name,discount\nu1,First,1\nu2,Two,2\n'));
+    const second = await postUpload(api, uploadForm(campaignId, 'user_id,name,discount\nu2,Later,9\nu3,Three,3\n'));
+    expect(second.body.data).toMatchObject({ uploaded: 2, total: 3 });
+    const appId = (await api.get(`/api/campaigns/${campaignId}`)).body.data.appId;
+    expect((await storedRecipient(appId, campaignId, 'u2'))?.variables).toEqual({ name: 'Later', discount: 9 });
+    expect((await storedRecipient(appId, campaignId, 'u1'))?.variables).toEqual({ name: 'First', discount: 1 });
+  });
+});
+
+describe('large files', () => {
+  it('imports 100,000 rows with variables completely', async () => {
+    const api = await client();
+    const campaignId = await draftCampaign(api);
+    const csv = audienceCsv(100_000);
+    const url = await api.post(`/api/campaigns/${campaignId}/upload-url`, { contentLength: Buffer.byteLength(csv) });
+    expect(url.status).toBe(201);
+    const put = await fetch(url.body.data.url, { method: 'PUT', headers: url.body.data.headers, body: csv });
+    expect(put.status).toBe(200);
+    const upload = await settledUpload(api, campaignId, url.body.data.uploadId, 110_000);
+    expect(upload).toMatchObject({ status: 'completed', rowsRead: 100_000, uploaded: 100_000, rejected: 0, duplicates: 0 });
+    const campaign = await api.get(`/api/campaigns/${campaignId}`);
+    expect(campaign.body.data.recipientCount).toBe(100_000);
+  }, 150_000);
+
+  it('fails a file with 100,001 rows as a whole and adds no recipient', async () => {
+    const api = await client();
+    const campaignId = await draftCampaign(api);
+    const csv = audienceCsv(100_001);
+    const url = await api.post(`/api/campaigns/${campaignId}/upload-url`, { contentLength: Buffer.byteLength(csv) });
+    await fetch(url.body.data.url, { method: 'PUT', headers: url.body.data.headers, body: csv });
+    const upload = await settledUpload(api, campaignId, url.body.data.uploadId);
+    expect(upload.status).toBe('failed');
+    expect(upload.error).toMatchObject({ code: 'ERR_BAD_REQUEST', message: expect.stringContaining('100000') });
+    const { countRecipients } = await import('#shared/store/recipients.ts');
+    const appId = (await api.get(`/api/campaigns/${campaignId}`)).body.data.appId;
+    expect(await countRecipients(appId, campaignId)).toBe(0);
+    expect((await api.get(`/api/campaigns/${campaignId}`)).body.data.recipientCount).toBe(0);
+  }, 150_000);
+});
+
+describe('presigned upload', () => {
+  it('imports a file PUT straight to S3, like the direct path', async () => {
+    const api = await client();
+    const campaignId = await draftCampaign(api);
+    const csv = audienceCsv(500);
+    const url = await api.post(`/api/campaigns/${campaignId}/upload-url`, { contentLength: Buffer.byteLength(csv) });
+    expect(url.body.data).toMatchObject({ method: 'PUT', maxBytes: 50 * 1024 * 1024 });
+    expect(Date.parse(url.body.data.expiresAt)).toBeGreaterThan(Date.now() + 14 * 60_000);
+    await fetch(url.body.data.url, { method: 'PUT', headers: url.body.data.headers, body: csv });
+    const upload = await settledUpload(api, campaignId, url.body.data.uploadId);
+    expect(upload).toMatchObject({ status: 'completed', uploaded: 500 });
+    expect((await api.get(`/api/campaigns/${campaignId}`)).body.data.recipientCount).toBe(500);
+  });
+
+  it('fails an object larger than the size it declared, adding nothing', async () => {
+    const api = await client();
+    const campaignId = await draftCampaign(api);
+    const csv = audienceCsv(50);
+    const url = await api.post(`/api/campaigns/${campaignId}/upload-url`, { contentLength: 100 });
+    // An emulator may not enforce the signed length; the importer must.
+    await fetch(url.body.data.url, { method: 'PUT', headers: { 'content-type': 'text/csv' }, body: csv }).catch(() => undefined);
+    const upload = await api.get(`/api/campaigns/${campaignId}/uploads/${url.body.data.uploadId}`);
+    if (upload.body.data.status !== 'pending') {
+      const settled = await settledUpload(api, campaignId, url.body.data.uploadId);
+      expect(settled.status).toBe('failed');
+      expect(settled.error.code).toBe('ERR_BAD_REQUEST');
+    }
+    expect((await api.get(`/api/campaigns/${campaignId}`)).body.data.recipientCount).toBe(0);
+  });
+
+  it('refuses a declared size over the limit, naming the field', async () => {
+    const api = await client();
+    const campaignId = await draftCampaign(api);
+    const res = await api.post(`/api/campaigns/${campaignId}/upload-url`, { contentLength: 60 * 1024 * 1024 });
+    expect(res.status).toBe(400);
+    expect(res.body.error.message).toContain('contentLength');
+  });
+});
+
+describe('the importer is idempotent', () => {
+  it('ends with exact counts when the same S3 event is delivered again', async () => {
+    const api = await client();
+    const campaignId = await draftCampaign(api);
+    const res = await postUpload(api, uploadForm(campaignId, audienceCsv(300)));
+    expect(res.body.data).toMatchObject({ uploaded: 300, total: 300 });
+    const appId = (await api.get(`/api/campaigns/${campaignId}`)).body.data.appId;
+    const { handler } = await import('#functions/import-csv.ts');
+    const { lambdaContext } = await import('#infra/local/lambda-context.ts');
+    const key = `uploads/${appId}/${campaignId}/${res.body.data.uploadId}.csv`;
+    const event = { Records: [{ s3: { bucket: { name: process.env.BUCKET_NAME }, object: { key, size: 10 } } }] };
+    await handler(event as never, lambdaContext('importCsv', 60));
+    await handler(event as never, lambdaContext('importCsv', 60));
+    const upload = await api.get(`/api/campaigns/${campaignId}/uploads/${res.body.data.uploadId}`);
+    expect(upload.body.data).toMatchObject({ status: 'completed', uploaded: 300 });
+    expect((await api.get(`/api/campaigns/${campaignId}`)).body.data.recipientCount).toBe(300);
+  });
+
+  it('finishes with exact counts after an importer died half-way', async () => {
+    const api = await client();
+    const campaignId = await draftCampaign(api);
+    const appId = (await api.get(`/api/campaigns/${campaignId}`)).body.data.appId;
+    const csv = audienceCsv(1000);
+    const { newUpload, createUpload, claimUpload } = await import('#shared/store/uploads.ts');
+    const { putRecipients } = await import('#shared/store/recipients.ts');
+    const { PutObjectCommand } = await import('@aws-sdk/client-s3');
+    const { s3, bucketName } = await import('#shared/adapters/s3.ts');
+    const upload = newUpload({ uploadId: 'upl_crash', appId, campaignId, source: 'presigned', maxBytes: csv.length });
+    await createUpload(upload);
+    // A first importer claimed it, wrote the first 400 recipients, and died: its lease is in the past.
+    const claimed = await claimUpload(appId, campaignId, upload.uploadId, 'dead-importer', Date.now() - 120_000);
+    expect(claimed.outcome).toBe('claimed');
+    await putRecipients(
+      appId,
+      campaignId,
+      Array.from({ length: 400 }, (_, i) => ({
+        userId: `u${String(i + 1).padStart(6, '0')}`,
+        variables: { name: 'old' },
+      })),
+      upload.uploadId,
+    );
+    // The file arrives; its event is the retry that finds the dead importer's lease expired.
+    await s3.send(new PutObjectCommand({ Bucket: bucketName, Key: upload.objectKey, Body: csv }));
+    await settledUpload(api, campaignId, upload.uploadId);
+    const after = await api.get(`/api/campaigns/${campaignId}/uploads/${upload.uploadId}`);
+    expect(after.body.data).toMatchObject({ status: 'completed', uploaded: 1000 });
+    expect((await api.get(`/api/campaigns/${campaignId}`)).body.data.recipientCount).toBe(1000);
+    // What the dead importer wrote was rewritten from the file, not kept.
+    expect((await storedRecipient(appId, campaignId, 'u000001'))?.variables).toMatchObject({ name: 'Name 1' });
+  });
+});
+
+describe('inline recipients', () => {
+  it('adds recipients to a draft and reports the total', async () => {
+    const api = await client();
+    const campaignId = await draftCampaign(api);
+    const res = await api.post(`/api/campaigns/${campaignId}/recipients`, {
+      userIds: ['a1', 'a2', 'a2', 'a3'],
+      variables: { a1: { name: 'One' }, a2: { name: 'Two' }, a3: { name: 'Three', discount: 5 } },
+    });
+    expect(res.status).toBe(200);
+    expect(res.body.data).toEqual({ added: 3, total: 3 });
+    expect((await api.get(`/api/campaigns/${campaignId}`)).body.data.recipientCount).toBe(3);
+  });
+
+  it('names a missing required variable and a bad user id', async () => {
+    const api = await client();
+    const campaignId = await draftCampaign(api);
+    const missing = await api.post(`/api/campaigns/${campaignId}/recipients`, { userIds: ['a1'] });
+    expect(missing.status).toBe(400);
+    expect(missing.body.error.message).toContain("'name'");
+    const bad = await api.post(`/api/campaigns/${campaignId}/recipients`, { userIds: ['has space'] });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.message).toContain("'has space'");
+  });
+});

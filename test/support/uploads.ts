@@ -1,0 +1,77 @@
+/** Helpers for upload tests: an approved template and a campaign, forms, CSV files, polling. */
+import { expect } from 'vitest';
+import type { apiClient } from './runtime.ts';
+
+type Client = ReturnType<typeof apiClient>;
+
+export const audienceSchema = {
+  name: { type: 'string', required: true, maxLength: 20 },
+  discount: { type: 'number', default: 0 },
+  vip: { type: 'boolean' },
+} as const;
+
+/** An approved template with `audienceSchema`, and a draft campaign linked to it. */
+export async function draftCampaign(api: Client, schema: Record<string, unknown> = audienceSchema): Promise<string> {
+  const keys = Object.keys(schema);
+  const template = await api.post('/api/templates', {
+    name: 'audience',
+    body: keys.map((k) => `{{${k}}}`).join(' ') || 'hello',
+    variableSchema: schema,
+  });
+  expect(template.status).toBe(201);
+  const approved = await api.put(`/api/templates/${template.body.data.id}`, { status: 'approved' });
+  expect(approved.status).toBe(200);
+  const campaign = await api.post('/api/campaigns', { name: 'upload test', templateId: template.body.data.id });
+  expect(campaign.status).toBe(201);
+  return campaign.body.data.id as string;
+}
+
+/** A multipart body as a browser or curl would send it. */
+export function uploadForm(campaignId: string, file: string | Buffer, fieldName = 'file'): FormData {
+  const form = new FormData();
+  form.set('campaignId', campaignId);
+  form.set(fieldName, new Blob([file]), 'audience.csv');
+  return form;
+}
+
+export function postUpload(api: Client, form: FormData) {
+  return api.request<any>('POST', '/api/campaigns/upload', { body: form });
+}
+
+/** `rows` recipients `u000001…` with every variable. */
+export function audienceCsv(rows: number, start = 1, name = (i: number) => `Name ${i}`): string {
+  const lines = ['user_id,name,discount,vip'];
+  for (let i = start; i < start + rows; i += 1) {
+    lines.push(`u${String(i).padStart(6, '0')},${name(i)},${i % 50},${i % 2 === 0}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** Polls an upload until it is completed or failed. */
+export async function settledUpload(api: Client, campaignId: string, uploadId: string, timeout = 90_000) {
+  let last: any;
+  await expect
+    .poll(
+      async () => {
+        last = (await api.get(`/api/campaigns/${campaignId}/uploads/${uploadId}`)).body.data;
+        return last?.status;
+      },
+      { timeout, interval: 250 },
+    )
+    .toMatch(/^(completed|failed)$/);
+  return last;
+}
+
+/** The stored recipient item of a user, read straight from the table. */
+export async function storedRecipient(appId: string, campaignId: string, userId: string) {
+  const { documents, tableName, recipientShards } = await import('#shared/adapters/dynamodb.ts');
+  const { GetCommand } = await import('@aws-sdk/lib-dynamodb');
+  const { recipientPk, recipientSk, shardOf } = await import('#shared/domain/keys.ts');
+  const { Item } = await documents.send(
+    new GetCommand({
+      TableName: tableName,
+      Key: { pk: recipientPk(appId, campaignId, shardOf(userId, recipientShards)), sk: recipientSk(userId) },
+    }),
+  );
+  return Item;
+}
