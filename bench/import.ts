@@ -1,0 +1,109 @@
+/**
+ * Import of a 100,000-row CSV end to end (S3 object -> every recipient stored) next to
+ * the bare BatchWriteItem loop writing the same items to the same DynamoDB Local, in the
+ * same run, and the importer's peak RSS.
+ */
+import { BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
+import type { S3Event } from 'aws-lambda';
+import { startEmbeddedAws } from '#infra/local/embedded-aws.ts';
+import { lambdaContext } from '#infra/local/lambda-context.ts';
+
+export interface ImportBench {
+  rows: number;
+  rowsPerSecond: number;
+  batchWriteItemsPerSecond: number;
+  peakRssMiB: number;
+  baselineRssMiB: number;
+}
+
+/** `rows` recipients with three variables, as a CSV. */
+export function audienceCsv(rows: number): string {
+  const lines = ['user_id,name,discount,vip'];
+  for (let i = 1; i <= rows; i += 1) lines.push(`u${String(i).padStart(7, '0')},Name ${i},${i % 50},${i % 2 === 0}`);
+  return `${lines.join('\n')}\n`;
+}
+
+export async function benchImport(rows = 100_000): Promise<ImportBench> {
+  const aws = await startEmbeddedAws();
+  Object.assign(process.env, aws.env, { POWERTOOLS_METRICS_DISABLED: 'true', POWERTOOLS_LOG_LEVEL: 'ERROR' });
+  try {
+    const { documents, tableName } = await import('#shared/adapters/dynamodb.ts');
+    const { recipientItem } = await import('#shared/store/recipients.ts');
+    const csv = audienceCsv(rows);
+    const now = new Date().toISOString();
+
+    // Bare loop: the same items, 25 per call, 8 calls in flight (the importer's setting), unprocessed items retried.
+    const items = Array.from({ length: rows }, (_, i) =>
+      recipientItem('bench-app', 'cmp_bare', { userId: `u${String(i + 1).padStart(7, '0')}`, variables: { name: `Name ${i + 1}`, discount: (i + 1) % 50, vip: (i + 1) % 2 === 0 } }, now),
+    );
+    const bareStarted = performance.now();
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        while (next < items.length) {
+          let requests = items.slice(next, next + 25).map((Item) => ({ PutRequest: { Item } }));
+          next += 25;
+          while (requests.length > 0) {
+            const out = await documents.send(new BatchWriteCommand({ RequestItems: { [tableName]: requests } }));
+            requests = (out.UnprocessedItems?.[tableName] ?? []) as typeof requests;
+          }
+        }
+      }),
+    );
+    const bareSeconds = (performance.now() - bareStarted) / 1000;
+    items.length = 0;
+
+    // The real importer, triggered by the object's S3 event.
+    const { newTemplate } = await import('#shared/domain/templates.ts');
+    const { createTemplate } = await import('#shared/store/templates.ts');
+    const { newCampaign } = await import('#shared/domain/campaigns.ts');
+    const { createCampaign } = await import('#shared/store/campaigns.ts');
+    const { createUpload, newUpload, getUpload } = await import('#shared/store/uploads.ts');
+    const { s3, bucketName } = await import('#shared/adapters/s3.ts');
+    const { PutObjectCommand } = await import('@aws-sdk/client-s3');
+    const { handler } = await import('#functions/import-csv.ts');
+
+    const template = {
+      ...newTemplate(
+        'bench-app',
+        { name: 'bench', body: '{{name}} {{discount}} {{vip}}', variableSchema: { name: { type: 'string' }, discount: { type: 'number' }, vip: { type: 'boolean' } } },
+        now,
+      ),
+      status: 'approved' as const,
+    };
+    await createTemplate(template);
+    const campaign = newCampaign('bench-app', { name: 'bench', templateId: template.id }, now);
+    await createCampaign(campaign);
+    const upload = newUpload({ uploadId: 'upl_bench', appId: 'bench-app', campaignId: campaign.id, source: 'presigned', maxBytes: Buffer.byteLength(csv) });
+    await createUpload(upload);
+
+    const event = new Promise<S3Event>((resolve) => aws.onObjectCreated(resolve));
+    await s3.send(new PutObjectCommand({ Bucket: bucketName, Key: upload.objectKey, Body: csv }));
+    const s3Event = await event;
+
+    global.gc?.();
+    const baselineRss = process.memoryUsage.rss();
+    let peakRss = baselineRss;
+    const sampler = setInterval(() => {
+      peakRss = Math.max(peakRss, process.memoryUsage.rss());
+    }, 20);
+    const started = performance.now();
+    await handler(s3Event, lambdaContext('importCsv', 900));
+    const seconds = (performance.now() - started) / 1000;
+    clearInterval(sampler);
+    const done = await getUpload('bench-app', campaign.id, upload.uploadId);
+    if (done.status !== 'completed' || done.uploaded !== rows) {
+      throw new Error(`the bench import did not complete: ${JSON.stringify({ status: done.status, uploaded: done.uploaded, error: done.error })}`);
+    }
+    const mib = (bytes: number) => Math.round((bytes / 1024 / 1024) * 10) / 10;
+    return {
+      rows,
+      rowsPerSecond: Math.round(rows / seconds),
+      batchWriteItemsPerSecond: Math.round(rows / bareSeconds),
+      peakRssMiB: mib(peakRss),
+      baselineRssMiB: mib(baselineRss),
+    };
+  } finally {
+    await aws.stop();
+  }
+}
