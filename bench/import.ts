@@ -65,14 +65,17 @@ export async function benchImport(rows = 100_000): Promise<ImportBench> {
 
     const template = {
       ...newTemplate(
-        'bench-app',
-        { name: 'bench', body: '{{name}} {{discount}} {{vip}}', variableSchema: { name: { type: 'string' }, discount: { type: 'number' }, vip: { type: 'boolean' } } },
-        now,
+        {
+          name: 'bench',
+          body: '{{name}} {{discount}} {{vip}}',
+          variableSchema: { name: { type: 'string' }, discount: { type: 'number' }, vip: { type: 'boolean' } },
+        },
+        { id: 'tpl_bench', appId: 'bench-app', now },
       ),
       status: 'approved' as const,
     };
     await createTemplate(template);
-    const campaign = newCampaign('bench-app', { name: 'bench', templateId: template.id }, now);
+    const campaign = newCampaign({ name: 'bench', templateId: template.id }, { id: 'cmp_bench', appId: 'bench-app', now });
     await createCampaign(campaign);
     const upload = newUpload({ uploadId: 'upl_bench', appId: 'bench-app', campaignId: campaign.id, source: 'presigned', maxBytes: Buffer.byteLength(csv) });
     await createUpload(upload);
