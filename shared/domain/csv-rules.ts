@@ -1,0 +1,281 @@
+/**
+ * The CSV rules of API.md ("Recipients from a CSV"), as pure functions: the header
+ * check, the check of one data row, and the CSV writing of the rejections report.
+ * Reading the bytes (encoding, delimiter, row count) is `csv-stream.ts`.
+ *
+ * Value syntax, decided here and documented in docs and messages:
+ *
+ * - `user_id`: 1-100 characters of `[A-Za-z0-9_@.:-]`, kept exactly as written (a
+ *   string: `007` stays `007`; nothing is trimmed).
+ * - `number`: `NUMBER_PATTERN`, an optional `-`, digits, an optional fraction with at
+ *   least one digit, an optional exponent (`42`, `-3.5`, `007`, `1e6`, `2.5E-3`). No
+ *   `+`, no spaces, no thousands separators, no `.5` / `5.`, no hex, no `NaN` /
+ *   `Infinity`; a value that overflows to infinity (`1e999`) is rejected. Parsed as
+ *   an IEEE double (`-0` becomes `0`).
+ * - `boolean`: `true` or `false` in any letter case (`TRUE` / `FALSE` as
+ *   spreadsheets write them). Nothing else (`1`, `yes`) is a boolean.
+ * - `string`: any text; `maxLength` counts Unicode code points.
+ * - An empty cell takes the key's `default` (copied into the row's variables); without
+ *   a default it is omitted, and for a `required` key it rejects the row.
+ */
+import type { VariableSchema, VariableSpec, VariableValue } from '#shared/domain/model.ts';
+import { BadRequestError } from '#shared/errors.ts';
+
+/** At most this many data rows per file (API.md). */
+export const MAX_DATA_ROWS = 100_000;
+/** A `user_id` value: these characters, 1 to `USER_ID_MAX_LENGTH` of them. */
+export const USER_ID_PATTERN = /^[A-Za-z0-9_@.:-]+$/;
+export const USER_ID_MAX_LENGTH = 100;
+/** A header name. */
+export const COLUMN_NAME_PATTERN = /^[A-Za-z0-9_-]+$/;
+/** The syntax of a `number` cell (see the module comment). */
+export const NUMBER_PATTERN = /^-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?$/;
+/** Values quoted in rejection reasons are cut to this many characters. */
+export const QUOTED_VALUE_MAX = 40;
+
+const USER_ID = 'user_id';
+
+/** `'abc'`, cut to `QUOTED_VALUE_MAX` code points with `…`. */
+function quote(value: string): string {
+  if (value.length <= QUOTED_VALUE_MAX) return `'${value}'`;
+  const points = Array.from(value);
+  return points.length <= QUOTED_VALUE_MAX
+    ? `'${value}'`
+    : `'${points.slice(0, QUOTED_VALUE_MAX).join('')}…'`;
+}
+
+function codePointLength(value: string): number {
+  let n = 0;
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    // A high surrogate followed by a low one is one code point.
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < value.length) {
+      const d = value.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) i++;
+    }
+    n++;
+  }
+  return n;
+}
+
+function list(names: readonly string[]): string {
+  return names.map((n) => (n === '' ? '(empty)' : `'${n}'`)).join(', ');
+}
+
+/**
+ * Throws `BadRequestError` when the header breaks a rule. The checks run in this order
+ * and the first failing one is reported (fixing it often fixes the next): column names,
+ * uniqueness, `user_id`, unknown columns, required columns. The message names the
+ * offending columns and the fix; `details.columns` lists them.
+ */
+export function checkHeader(header: readonly string[], schema: VariableSchema): void {
+  const invalid: string[] = [];
+  header.forEach((name, i) => {
+    if (!COLUMN_NAME_PATTERN.test(name)) invalid.push(name === '' ? `column ${i + 1} (empty)` : `'${name}'`);
+  });
+  if (invalid.length > 0) {
+    throw new BadRequestError(
+      `Invalid column name(s) in the header: ${invalid.join(', ')}. Column names may use only letters, digits, '_' and '-' (no spaces).`,
+      { columns: header.filter((name) => !COLUMN_NAME_PATTERN.test(name)) },
+    );
+  }
+
+  const seen = new Set<string>();
+  const duplicates = new Set<string>();
+  for (const name of header) {
+    if (seen.has(name)) duplicates.add(name);
+    seen.add(name);
+  }
+  if (duplicates.size > 0) {
+    throw new BadRequestError(
+      `Duplicate column name(s) in the header: ${list([...duplicates])}. Give each column a distinct name.`,
+      { columns: [...duplicates] },
+    );
+  }
+
+  if (!seen.has(USER_ID)) {
+    const near = header.find((name) => name.toLowerCase().replace(/-/g, '_') === USER_ID);
+    const hint = near === undefined ? '' : ` ('${near}' was found; names are case-sensitive)`;
+    throw new BadRequestError(
+      `The header has no user_id column${hint}. Add a column named user_id holding each recipient's id.`,
+      { columns: [USER_ID] },
+    );
+  }
+
+  const keys = Object.keys(schema);
+  const unknown = header.filter((name) => name !== USER_ID && !Object.hasOwn(schema, name));
+  if (unknown.length > 0) {
+    const valid =
+      keys.length === 0
+        ? 'The template has no variables, so user_id is the only column allowed.'
+        : `Every column other than user_id must be a variable of the template: ${keys.join(', ')}.`;
+    throw new BadRequestError(`Unknown column(s) in the header: ${list(unknown)}. ${valid}`, {
+      columns: unknown,
+      validColumns: [USER_ID, ...keys],
+    });
+  }
+
+  const missing = keys.filter(
+    (key) => schema[key]?.required === true && schema[key]?.default === undefined && !seen.has(key),
+  );
+  if (missing.length > 0) {
+    throw new BadRequestError(
+      `Missing column(s) for required variable(s) without a default: ${missing.join(', ')}. Add them to the header.`,
+      { columns: missing },
+    );
+  }
+}
+
+export type RowCheck =
+  | { ok: true; userId: string; variables: Record<string, VariableValue> }
+  | { ok: false; userId: string; reason: string };
+
+interface Column {
+  index: number;
+  key: string;
+  spec: VariableSpec;
+}
+
+/** What `checkRow` derives from a header and schema once (cached for the last pair seen). */
+interface Plan {
+  header: readonly string[];
+  schema: VariableSchema;
+  userIdIndex: number;
+  columns: Column[];
+  /** `expected 3 fields (user_id,name,code)`. */
+  expected: string;
+}
+
+let lastPlan: Plan | undefined;
+
+function planFor(header: readonly string[], schema: VariableSchema): Plan {
+  if (lastPlan !== undefined && lastPlan.header === header && lastPlan.schema === schema) return lastPlan;
+  const columns: Column[] = [];
+  header.forEach((key, index) => {
+    const spec = key === USER_ID || !Object.hasOwn(schema, key) ? undefined : schema[key];
+    if (spec !== undefined) columns.push({ index, key, spec });
+  });
+  let names = header.join(',');
+  if (names.length > 200) names = `${names.slice(0, 200)}…`;
+  lastPlan = {
+    header,
+    schema,
+    userIdIndex: header.indexOf(USER_ID),
+    columns,
+    expected: `expected ${header.length} field${header.length === 1 ? '' : 's'} (${names})`,
+  };
+  return lastPlan;
+}
+
+/** The user id as shown in a rejection: as written, cut to 100 code points. */
+function shownUserId(value: string | undefined): string {
+  if (value === undefined) return '';
+  if (value.length <= USER_ID_MAX_LENGTH) return value;
+  const points = Array.from(value);
+  return points.length <= USER_ID_MAX_LENGTH ? value : `${points.slice(0, USER_ID_MAX_LENGTH).join('')}…`;
+}
+
+function userIdProblem(value: string): string | undefined {
+  if (value === '') return 'user_id: required, but empty';
+  if (value.length > USER_ID_MAX_LENGTH)
+    return `user_id: at most ${USER_ID_MAX_LENGTH} characters, got ${codePointLength(value)}`;
+  if (!USER_ID_PATTERN.test(value))
+    return `user_id: only letters, digits and _ @ . : - are allowed, got ${quote(value)}`;
+  return undefined;
+}
+
+/** The value of a non-empty cell, or its problem. */
+function parseValue(key: string, spec: VariableSpec, raw: string): VariableValue | { problem: string } {
+  switch (spec.type) {
+    case 'string': {
+      const max = spec.maxLength;
+      if (max !== undefined && raw.length > max) {
+        const length = codePointLength(raw);
+        if (length > max) return { problem: `${key}: at most ${max} characters, got ${length}` };
+      }
+      return raw;
+    }
+    case 'number': {
+      if (!NUMBER_PATTERN.test(raw)) return { problem: `${key}: expected a number, got ${quote(raw)}` };
+      const n = Number(raw);
+      if (!Number.isFinite(n)) return { problem: `${key}: expected a finite number, got ${quote(raw)}` };
+      return n === 0 ? 0 : n;
+    }
+    case 'boolean': {
+      if (raw.length === 4 || raw.length === 5) {
+        const lower = raw.toLowerCase();
+        if (lower === 'true') return true;
+        if (lower === 'false') return false;
+      }
+      return { problem: `${key}: expected true or false, got ${quote(raw)}` };
+    }
+  }
+}
+
+/**
+ * Validates one data row against the (already checked) header; columns that are not
+ * keys of the schema are ignored. Every problem of the row is reported, joined by `; `.
+ */
+export function checkRow(
+  fields: readonly string[],
+  header: readonly string[],
+  schema: VariableSchema,
+): RowCheck {
+  const plan = planFor(header, schema);
+  const rawUserId = plan.userIdIndex >= 0 ? fields[plan.userIdIndex] : undefined;
+  if (fields.length !== header.length) {
+    return { ok: false, userId: shownUserId(rawUserId), reason: `${plan.expected}, got ${fields.length}` };
+  }
+  const userId = rawUserId ?? '';
+  const problems: string[] = [];
+  const idProblem = userIdProblem(userId);
+  if (idProblem !== undefined) problems.push(idProblem);
+
+  const variables: Record<string, VariableValue> = {};
+  for (const { index, key, spec } of plan.columns) {
+    const raw = fields[index] as string;
+    let value: VariableValue | { problem: string } | undefined;
+    if (raw === '') {
+      value = spec.default;
+      if (value === undefined && spec.required === true) {
+        problems.push(`${key}: required, but empty and without a default`);
+      }
+    } else {
+      value = parseValue(key, spec, raw);
+    }
+    if (value === undefined) continue;
+    if (typeof value === 'object') problems.push(value.problem);
+    // defineProperty keeps a key named `__proto__` a plain property.
+    else if (key === '__proto__')
+      Object.defineProperty(variables, key, { value, enumerable: true, writable: true, configurable: true });
+    else variables[key] = value;
+  }
+  if (problems.length > 0) return { ok: false, userId: shownUserId(userId), reason: problems.join('; ') };
+  return { ok: true, userId, variables };
+}
+
+/** Spreadsheet formula neutralising: a value starting with = + - @ tab or CR gets a leading `'`. */
+export function neutralizeFormula(value: string): string {
+  const c = value.charCodeAt(0);
+  // = + - @ \t \r
+  return c === 0x3d || c === 0x2b || c === 0x2d || c === 0x40 || c === 0x09 || c === 0x0d
+    ? `'${value}`
+    : value;
+}
+
+const NEEDS_QUOTES = /[",\r\n]/;
+
+/**
+ * One CSV line: each string cell neutralised (`neutralizeFormula`), quoted per RFC 4180
+ * when it holds a comma, quote, CR or LF; numbers written as they are; ends with CRLF.
+ */
+export function csvLine(cells: readonly (string | number)[]): string {
+  let line = '';
+  for (let i = 0; i < cells.length; i++) {
+    const cell = cells[i];
+    let text = typeof cell === 'number' ? String(cell) : neutralizeFormula(cell ?? '');
+    if (NEEDS_QUOTES.test(text)) text = `"${text.replace(/"/g, '""')}"`;
+    line += i === 0 ? text : `,${text}`;
+  }
+  return `${line}\r\n`;
+}

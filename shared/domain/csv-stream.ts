@@ -1,0 +1,428 @@
+/**
+ * Reading a CSV upload as a stream of records, on `csv-parser` (raw arrays,
+ * `headers: false`, so a row with too many or too few fields stays visible).
+ *
+ * File-level checks (API.md "CSV rules"), each a `CsvFileError`:
+ *
+ * - encoding: strict UTF-8 (a streaming, fatal `TextDecoder` over every byte); a UTF-8
+ *   BOM is dropped; a UTF-16 BOM, NUL bytes or invalid UTF-8 anywhere fail the file.
+ *   Byte positions in messages are 1-based offsets in the file as uploaded.
+ * - empty: no bytes, or only spaces, tabs and line breaks (a UTF-8 BOM alone included).
+ *   A header with no data rows is a valid file with zero rows.
+ * - delimiter: a one-column header holding `;` or a tab.
+ * - line breaks: LF or CRLF; a header holding a CR (CR-only line breaks) fails.
+ * - rows: more than `maxRows` (default 100,000) data rows fail, when row `maxRows + 1`
+ *   is read (so the whole file must be read to know it: the importer's validating pass).
+ * - quotes: RFC 4180. A `"` that opens a quoted field and is never closed makes the rest
+ *   of the file one record; at the end of the file that is a `CsvFileError` naming the
+ *   line it starts on (rather than a silently swallowed tail), and a record longer than
+ *   `MAX_RECORD_BYTES` fails as soon as it is that long (memory stays bounded).
+ *
+ * Row numbers are physical line numbers (the header's first line is 1); a record whose
+ * quoted fields hold line breaks spans several lines and is numbered by its first.
+ * Blank lines (empty, or only a CR) are skipped, are not data rows, and still count as
+ * lines.
+ *
+ * Reading is pull-based: a source chunk is read, checked and parsed only when the
+ * consumer asks for more rows than are already parsed, so memory holds one chunk's
+ * records at a time and the source is never held whole.
+ */
+import csvParser from 'csv-parser';
+import { MAX_DATA_ROWS } from '#shared/domain/csv-rules.ts';
+import { BadRequestError } from '#shared/errors.ts';
+
+/** A file-level problem (encoding, delimiter, empty, header, too many rows). The whole upload fails; nothing is added. */
+export class CsvFileError extends BadRequestError {}
+
+export interface CsvRow {
+  /** Physical line number of the record's first line, the header being 1. */
+  row: number;
+  fields: string[];
+}
+
+export interface CsvReader {
+  /** The header's names as read (a UTF-8 BOM dropped). */
+  header: string[];
+  /**
+   * The data records, blank lines skipped; iterate once. Throws `CsvFileError` mid-stream
+   * (invalid UTF-8 later in the file, more than `maxRows` rows). Breaking out of the loop
+   * (or calling the iterator's `return()`) closes the source.
+   */
+  rows: AsyncIterable<CsvRow>;
+}
+
+/** A record (one row, however many lines) longer than this fails the file. */
+export const MAX_RECORD_BYTES = 1024 * 1024;
+
+const EMPTY = Buffer.alloc(0);
+const notUtf8 = (byte: number) =>
+  new CsvFileError(
+    `The file is not valid UTF-8 text (first invalid byte near byte ${byte}); save it as UTF-8 (in Excel: "CSV UTF-8").`,
+    { byte },
+  );
+
+/** Index of the first byte of the first invalid or truncated UTF-8 sequence, or -1. */
+function firstInvalidUtf8(b: Uint8Array): number {
+  let i = 0;
+  while (i < b.length) {
+    const c = b[i] as number;
+    if (c < 0x80) {
+      i++;
+      continue;
+    }
+    let n: number;
+    let lo = 0x80;
+    let hi = 0xbf;
+    if (c >= 0xc2 && c <= 0xdf) n = 1;
+    else if (c >= 0xe0 && c <= 0xef) {
+      n = 2;
+      if (c === 0xe0) lo = 0xa0;
+      else if (c === 0xed) hi = 0x9f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      n = 3;
+      if (c === 0xf0) lo = 0x90;
+      else if (c === 0xf4) hi = 0x8f;
+    } else return i;
+    if (i + n >= b.length) return i;
+    const d = b[i + 1] as number;
+    if (d < lo || d > hi) return i;
+    for (let k = 2; k <= n; k++) if (((b[i + k] as number) & 0xc0) !== 0x80) return i;
+    i += n + 1;
+  }
+  return -1;
+}
+
+/** The trailing bytes of `b` that start a UTF-8 sequence it does not complete. */
+function incompleteSuffix(b: Uint8Array): Uint8Array {
+  for (let j = Math.max(0, b.length - 3); j < b.length; j++) {
+    const c = b[j] as number;
+    const n = c >= 0xf0 ? 3 : c >= 0xe0 ? 2 : c >= 0xc0 ? 1 : 0;
+    if (n > 0 && j + n >= b.length) return b.subarray(j);
+  }
+  return EMPTY;
+}
+
+function isBlankByte(c: number): boolean {
+  return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
+}
+
+/** The byte-level checks, chunk by chunk; hands back the bytes to parse. */
+class ByteChecker {
+  /** File bytes checked so far. */
+  private offset = 0;
+  private started = false;
+  private head: Uint8Array | undefined;
+  private readonly decoder = new TextDecoder('utf-8', { fatal: true });
+  private tail: Uint8Array = EMPTY;
+  private sawContent = false;
+
+  /** The bytes of `chunk` to parse (maybe none yet: the first 3 bytes are held for the BOM check). */
+  push(chunk: Uint8Array): Buffer {
+    if (this.started) return this.scan(chunk);
+    const head = this.head === undefined ? chunk : Buffer.concat([this.head, chunk]);
+    if (head.length < 3) {
+      this.head = head;
+      return EMPTY;
+    }
+    this.head = undefined;
+    return this.start(head);
+  }
+
+  /** The last bytes to parse; throws when the file ends mid-character or is empty. */
+  end(): Buffer {
+    const out = this.started ? EMPTY : this.start(this.head ?? EMPTY);
+    try {
+      this.decoder.decode();
+    } catch {
+      throw notUtf8(this.offset - incompleteSuffix(this.tail).length + 1);
+    }
+    if (!this.sawContent) {
+      throw new CsvFileError(
+        'The file is empty; upload a CSV with a header row (user_id and variable columns) and one row per recipient.',
+      );
+    }
+    return out;
+  }
+
+  private start(head: Uint8Array): Buffer {
+    this.started = true;
+    if (head[0] === 0xff && head[1] === 0xfe) throw utf16('LE', 'FF FE');
+    if (head[0] === 0xfe && head[1] === 0xff) throw utf16('BE', 'FE FF');
+    if (head[0] === 0xef && head[1] === 0xbb && head[2] === 0xbf) {
+      this.offset = 3;
+      return this.scan(head.subarray(3));
+    }
+    return this.scan(head);
+  }
+
+  private scan(chunk: Uint8Array): Buffer {
+    const base = this.offset;
+    const nul = chunk.indexOf(0);
+    if (nul !== -1) {
+      throw new CsvFileError(
+        `The file contains NUL bytes (first at byte ${base + nul + 1}): it is binary content or UTF-16 text, not a UTF-8 CSV; save it as UTF-8 CSV.`,
+        { byte: base + nul + 1 },
+      );
+    }
+    try {
+      this.decoder.decode(chunk, { stream: true });
+    } catch {
+      const carry = incompleteSuffix(this.tail);
+      const at = firstInvalidUtf8(carry.length > 0 ? Buffer.concat([carry, chunk]) : chunk);
+      throw notUtf8((at === -1 ? base : base - carry.length + at) + 1);
+    }
+    if (!this.sawContent) {
+      for (let i = 0; i < chunk.length; i++) {
+        if (!isBlankByte(chunk[i] as number)) {
+          this.sawContent = true;
+          break;
+        }
+      }
+    }
+    this.tail = chunk.length >= 3 ? chunk.subarray(chunk.length - 3) : Buffer.concat([this.tail, chunk]);
+    this.offset += chunk.length;
+    // A copy: csv-parser unescapes `""` in place, and the caller's bytes stay untouched.
+    return Buffer.from(chunk);
+  }
+}
+
+function utf16(order: 'LE' | 'BE', bom: string): CsvFileError {
+  return new CsvFileError(
+    `The file is UTF-16 ${order} text (it starts with the byte order mark ${bom}); save it as UTF-8 (in Excel: "CSV UTF-8").`,
+  );
+}
+
+type ParsedRecord = Record<string, string>;
+
+/** Counts LF characters in a string. */
+function lineBreaks(value: string): number {
+  let n = 0;
+  let i = value.indexOf('\n');
+  while (i !== -1) {
+    n++;
+    i = value.indexOf('\n', i + 1);
+  }
+  return n;
+}
+
+/** Drives one csv-parser over a source, chunk by chunk, on demand. */
+class RecordSource {
+  header: string[] | undefined;
+  private readonly parser = csvParser({ headers: false, maxRowBytes: MAX_RECORD_BYTES });
+  private readonly checker = new ByteChecker();
+  private readonly iterator: AsyncIterator<Uint8Array>;
+  private readonly maxRows: number;
+  private parsed: ParsedRecord[] = [];
+  private parserError: Error | undefined;
+  private ended = false;
+  private closed = false;
+  /** Physical line number of the next record. */
+  private line = 1;
+  private dataRows = 0;
+
+  constructor(source: AsyncIterable<Uint8Array>, maxRows: number) {
+    this.iterator = source[Symbol.asyncIterator]();
+    this.maxRows = maxRows;
+    this.parser.on('data', (record: ParsedRecord) => this.parsed.push(record));
+    this.parser.on('error', (error: Error) => {
+      this.parserError ??= error;
+    });
+  }
+
+  /** The next data rows (maybe an empty array), or null at the end of the file. */
+  async next(): Promise<CsvRow[] | null> {
+    try {
+      for (;;) {
+        if (this.parserError !== undefined) this.failParse();
+        if (this.parsed.length > 0) return this.take();
+        if (this.ended) {
+          await this.close();
+          return null;
+        }
+        const step = await this.iterator.next();
+        if (step.done) {
+          const last = this.checker.end();
+          if (last.length > 0) await this.write(last);
+          await new Promise<void>((resolve, reject) => {
+            this.parser.once('end', resolve);
+            this.parser.once('close', resolve);
+            this.parser.once('error', reject);
+            this.parser.end();
+          }).catch(() => undefined);
+          this.ended = true;
+          // csv-parser's own quote state: odd quotes in the last record mean an unclosed one.
+          const state = (this.parser as unknown as { state?: { quoted?: unknown } }).state;
+          if (this.parserError === undefined && state?.quoted === true) {
+            const row = this.line + this.blankLinesBefore();
+            throw new CsvFileError(
+              `Line ${row} opens a quoted field ('"') that is never closed, so the rest of the file would be one value; close the quote, and write a '"' inside a quoted value as '""'.`,
+              { row },
+            );
+          }
+        } else {
+          const bytes = this.checker.push(step.value);
+          if (bytes.length > 0) await this.write(bytes);
+        }
+      }
+    } catch (error) {
+      await this.close();
+      throw error;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.parsed = [];
+    this.parser.destroy();
+    await this.iterator.return?.();
+  }
+
+  /** Lines taken by blank records at the front of the parsed queue (for error positions). */
+  private blankLinesBefore(): number {
+    let n = 0;
+    for (const record of this.parsed) {
+      if (record['0'] !== undefined) break;
+      n++;
+    }
+    return n;
+  }
+
+  private write(bytes: Buffer): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.parser.write(bytes, (error) => {
+        if (error) this.parserError ??= error;
+        resolve();
+      });
+    });
+  }
+
+  private failParse(): never {
+    // Count the lines of what was parsed before the failure, to name where it is.
+    this.take();
+    const row = this.line;
+    throw new CsvFileError(
+      `A record starting on line ${row} is longer than ${MAX_RECORD_BYTES / 1024 / 1024} MiB; usually a '"' opens a quoted field that is never closed. Close the quote, and write a '"' inside a quoted value as '""'.`,
+      { row },
+    );
+  }
+
+  private take(): CsvRow[] {
+    const records = this.parsed;
+    this.parsed = [];
+    const rows: CsvRow[] = [];
+    for (const record of records) {
+      const fields = Object.values(record);
+      const row = this.line;
+      let lines = 1;
+      for (let i = 0; i < fields.length; i++) {
+        if ((fields[i] as string).indexOf('\n') !== -1) lines += lineBreaks(fields[i] as string);
+      }
+      this.line += lines;
+      if (fields.length === 0) continue;
+      if (this.header === undefined) {
+        this.header = checkedHeader(fields);
+        continue;
+      }
+      if (++this.dataRows > this.maxRows) {
+        throw new CsvFileError(
+          `The file has more than ${this.maxRows.toLocaleString('en-US')} data rows (row ${this.dataRows.toLocaleString('en-US')} is on line ${row}); split it into files of at most ${this.maxRows.toLocaleString('en-US')} rows.`,
+          { maxRows: this.maxRows },
+        );
+      }
+      rows.push({ row, fields });
+    }
+    return rows;
+  }
+}
+
+/** The file-level checks that only the header record shows. */
+function checkedHeader(fields: string[]): string[] {
+  if (fields.some((name) => name.includes('\r'))) {
+    throw new CsvFileError(
+      'The file uses CR-only line breaks (old Mac format); save it with LF or CRLF line breaks.',
+    );
+  }
+  if (fields.length === 1) {
+    const only = fields[0] as string;
+    const semicolon = only.indexOf(';');
+    const tab = only.indexOf('\t');
+    if (semicolon !== -1 || tab !== -1) {
+      const used = tab === -1 || (semicolon !== -1 && semicolon < tab) ? "';'" : 'tab';
+      throw new CsvFileError(
+        `The header uses ${used} as the delimiter; use commas (in Excel: save as "CSV UTF-8 (comma delimited)").`,
+        { delimiter: used === 'tab' ? '\t' : ';' },
+      );
+    }
+  }
+  return fields;
+}
+
+/**
+ * Reads the header (checking encoding, emptiness and delimiter on the way), then lazily
+ * the rows, pull-based: a chunk of `source` is read only when the consumer wants more.
+ * Throws `CsvFileError` for a file-level problem; errors of `source` itself pass through.
+ */
+export async function openCsv(
+  source: AsyncIterable<Uint8Array>,
+  options: { maxRows?: number } = {},
+): Promise<CsvReader> {
+  const records = new RecordSource(source, options.maxRows ?? MAX_DATA_ROWS);
+  let pending: CsvRow[] = [];
+  while (records.header === undefined) {
+    const rows = await records.next();
+    if (rows === null) break;
+    pending = rows;
+  }
+  const header = records.header;
+  if (header === undefined) {
+    // Unreachable: a file with content has a first record. Kept as a file error all the same.
+    throw new CsvFileError('The file has no header row; the first line must name the columns.');
+  }
+
+  const rows: AsyncIterable<CsvRow> = {
+    [Symbol.asyncIterator](): AsyncIterator<CsvRow> {
+      let batch = pending;
+      let i = 0;
+      return {
+        async next(): Promise<IteratorResult<CsvRow>> {
+          while (i >= batch.length) {
+            const more = await records.next();
+            if (more === null) return { done: true, value: undefined };
+            batch = more;
+            i = 0;
+          }
+          return { done: false, value: batch[i++] as CsvRow };
+        },
+        async return(): Promise<IteratorResult<CsvRow>> {
+          await records.close();
+          return { done: true, value: undefined };
+        },
+      };
+    },
+  };
+  return { header, rows };
+}
+
+/** Size of the pieces `readCsvHeader` feeds the parser. */
+const HEADER_CHUNK_BYTES = 64 * 1024;
+
+/**
+ * The header of a whole small file in memory (the direct upload's check before it is
+ * stored). The encoding checks run over every byte of `file` (cheap, and a file that is
+ * not UTF-8 is refused before it is stored); parsing stops after the header. `file` is
+ * not modified.
+ */
+export async function readCsvHeader(file: Uint8Array): Promise<string[]> {
+  const whole = new ByteChecker();
+  whole.push(file);
+  whole.end();
+  async function* pieces(): AsyncGenerator<Uint8Array> {
+    for (let at = 0; at < file.length; at += HEADER_CHUNK_BYTES) {
+      yield file.subarray(at, at + HEADER_CHUNK_BYTES);
+    }
+  }
+  const reader = await openCsv(pieces());
+  await reader.rows[Symbol.asyncIterator]().return?.();
+  return reader.header;
+}

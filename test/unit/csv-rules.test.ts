@@ -1,0 +1,251 @@
+import { describe, expect, it } from 'vitest';
+import {
+  checkHeader,
+  checkRow,
+  csvLine,
+  MAX_DATA_ROWS,
+  NUMBER_PATTERN,
+  neutralizeFormula,
+  USER_ID_PATTERN,
+} from '#shared/domain/csv-rules.ts';
+import type { VariableSchema } from '#shared/domain/model.ts';
+import { BadRequestError } from '#shared/errors.ts';
+
+const schema: VariableSchema = {
+  name: { type: 'string', maxLength: 5 },
+  code: { type: 'string', required: true },
+  greeting: { type: 'string', required: true, default: 'Hi' },
+  discount: { type: 'number' },
+  vip: { type: 'boolean', default: false },
+};
+
+function headerError(header: string[], s: VariableSchema = schema): BadRequestError {
+  try {
+    checkHeader(header, s);
+  } catch (error) {
+    expect(error).toBeInstanceOf(BadRequestError);
+    return error as BadRequestError;
+  }
+  throw new Error('expected checkHeader to throw');
+}
+
+describe('checkHeader', () => {
+  it('accepts user_id with variable columns in any order, optional ones left out', () => {
+    expect(() => checkHeader(['code', 'user_id', 'vip'], schema)).not.toThrow();
+  });
+
+  it('rejects a column name with characters other than letters, digits, _ and -, naming it', () => {
+    const error = headerError(['user_id', 'first name', 'code', '']);
+    expect(error.message).toBe(
+      "Invalid column name(s) in the header: 'first name', column 4 (empty). Column names may use only letters, digits, '_' and '-' (no spaces).",
+    );
+    expect(error.details).toEqual({ columns: ['first name', ''] });
+    expect(error.code).toBe('ERR_BAD_REQUEST');
+  });
+
+  it('rejects duplicate column names, naming them', () => {
+    expect(headerError(['user_id', 'code', 'code']).message).toBe(
+      "Duplicate column name(s) in the header: 'code'. Give each column a distinct name.",
+    );
+  });
+
+  it('rejects a header without user_id, hinting at a differently-cased one', () => {
+    expect(headerError(['code']).message).toBe(
+      "The header has no user_id column. Add a column named user_id holding each recipient's id.",
+    );
+    expect(headerError(['User_ID', 'code']).message).toBe(
+      "The header has no user_id column ('User_ID' was found; names are case-sensitive). Add a column named user_id holding each recipient's id.",
+    );
+  });
+
+  it('rejects columns that are not keys of the schema, listing the valid ones', () => {
+    const error = headerError(['user_id', 'code', 'colour', 'size']);
+    expect(error.message).toBe(
+      "Unknown column(s) in the header: 'colour', 'size'. Every column other than user_id must be a variable of the template: name, code, greeting, discount, vip.",
+    );
+    expect(error.details).toEqual({
+      columns: ['colour', 'size'],
+      validColumns: ['user_id', 'name', 'code', 'greeting', 'discount', 'vip'],
+    });
+  });
+
+  it('says user_id is the only column allowed when the template has no variables', () => {
+    expect(headerError(['user_id', 'x'], {}).message).toBe(
+      "Unknown column(s) in the header: 'x'. The template has no variables, so user_id is the only column allowed.",
+    );
+  });
+
+  it('rejects a header missing a required variable without a default, but not one with a default', () => {
+    const error = headerError(['user_id', 'name']);
+    expect(error.message).toBe(
+      'Missing column(s) for required variable(s) without a default: code. Add them to the header.',
+    );
+    expect(error.details).toEqual({ columns: ['code'] });
+  });
+});
+
+describe('checkRow', () => {
+  const header = ['user_id', 'name', 'code', 'discount', 'vip', 'greeting'];
+  const row = (over: Partial<Record<string, string>> = {}) => {
+    const values: Record<string, string> = {
+      user_id: 'u1',
+      name: 'Ada',
+      code: 'X1',
+      discount: '10',
+      vip: 'true',
+      greeting: 'Hello',
+      ...over,
+    };
+    return header.map((h) => values[h] as string);
+  };
+
+  it('returns the typed variables of a valid row', () => {
+    expect(checkRow(row(), header, schema)).toEqual({
+      ok: true,
+      userId: 'u1',
+      variables: { name: 'Ada', code: 'X1', discount: 10, vip: true, greeting: 'Hello' },
+    });
+  });
+
+  it('keeps user_id exactly as written, leading zeros included', () => {
+    const check = checkRow(row({ user_id: '007' }), header, schema);
+    expect(check).toMatchObject({ ok: true, userId: '007' });
+  });
+
+  it('accepts user_id characters letters, digits and _ @ . : -', () => {
+    expect(checkRow(row({ user_id: 'a_b@c.d:e-F9' }), header, schema).ok).toBe(true);
+    expect(USER_ID_PATTERN.test('a b')).toBe(false);
+  });
+
+  it('rejects an empty user_id', () => {
+    expect(checkRow(row({ user_id: '' }), header, schema)).toEqual({
+      ok: false,
+      userId: '',
+      reason: 'user_id: required, but empty',
+    });
+  });
+
+  it('rejects a user_id over 100 characters', () => {
+    const long = 'a'.repeat(101);
+    expect(checkRow(row({ user_id: long }), header, schema)).toEqual({
+      ok: false,
+      userId: `${'a'.repeat(100)}…`,
+      reason: 'user_id: at most 100 characters, got 101',
+    });
+    expect(checkRow(row({ user_id: 'a'.repeat(100) }), header, schema).ok).toBe(true);
+  });
+
+  it('rejects a user_id with other characters, without trimming spaces', () => {
+    expect(checkRow(row({ user_id: ' u1' }), header, schema)).toEqual({
+      ok: false,
+      userId: ' u1',
+      reason: "user_id: only letters, digits and _ @ . : - are allowed, got ' u1'",
+    });
+  });
+
+  it('rejects a row with fewer or more fields than the header, naming the columns', () => {
+    const h = ['user_id', 'name', 'code'];
+    expect(checkRow(['u1', 'Ada'], h, schema)).toEqual({
+      ok: false,
+      userId: 'u1',
+      reason: 'expected 3 fields (user_id,name,code), got 2',
+    });
+    expect(checkRow(['u1', 'Ada', 'X', 'extra'], h, schema)).toMatchObject({
+      reason: 'expected 3 fields (user_id,name,code), got 4',
+    });
+  });
+
+  it("gives an empty cell the key's default, and omits an empty optional one", () => {
+    const check = checkRow(row({ greeting: '', vip: '', name: '', discount: '' }), header, schema);
+    expect(check).toEqual({ ok: true, userId: 'u1', variables: { code: 'X1', vip: false, greeting: 'Hi' } });
+  });
+
+  it('rejects a row whose required variable without a default is empty', () => {
+    expect(checkRow(row({ code: '' }), header, schema)).toEqual({
+      ok: false,
+      userId: 'u1',
+      reason: 'code: required, but empty and without a default',
+    });
+  });
+
+  it('parses numbers: optional minus, digits, optional fraction and exponent', () => {
+    for (const [text, value] of [
+      ['42', 42],
+      ['-3.5', -3.5],
+      ['007', 7],
+      ['1e6', 1e6],
+      ['2.5E-3', 0.0025],
+      ['-0', 0],
+    ] as const) {
+      const check = checkRow(row({ discount: text }), header, schema);
+      expect(check).toMatchObject({ ok: true, variables: { discount: value } });
+    }
+    for (const text of ['+1', ' 1', '1,000', '.5', '5.', '0x10', 'NaN', 'Infinity', '1e']) {
+      expect(NUMBER_PATTERN.test(text), text).toBe(false);
+    }
+  });
+
+  it('rejects a value that is not a number, quoting it', () => {
+    expect(checkRow(row({ discount: 'abc' }), header, schema)).toMatchObject({
+      ok: false,
+      reason: "discount: expected a number, got 'abc'",
+    });
+  });
+
+  it('rejects a number that overflows to infinity', () => {
+    expect(checkRow(row({ discount: '1e999' }), header, schema)).toMatchObject({
+      reason: "discount: expected a finite number, got '1e999'",
+    });
+  });
+
+  it('parses booleans true and false in any letter case, and nothing else', () => {
+    expect(checkRow(row({ vip: 'TRUE' }), header, schema)).toMatchObject({ variables: { vip: true } });
+    expect(checkRow(row({ vip: 'False' }), header, schema)).toMatchObject({ variables: { vip: false } });
+    expect(checkRow(row({ vip: 'yes' }), header, schema)).toMatchObject({
+      ok: false,
+      reason: "vip: expected true or false, got 'yes'",
+    });
+    expect(checkRow(row({ vip: '1' }), header, schema).ok).toBe(false);
+  });
+
+  it('counts maxLength in Unicode code points', () => {
+    expect(checkRow(row({ name: '😀😀😀😀😀' }), header, schema).ok).toBe(true);
+    expect(checkRow(row({ name: '😀😀😀😀😀😀' }), header, schema)).toMatchObject({
+      ok: false,
+      reason: 'name: at most 5 characters, got 6',
+    });
+  });
+
+  it('reports every problem of a row, and cuts long quoted values to 40 characters', () => {
+    const long = 'x'.repeat(60);
+    expect(checkRow(row({ discount: long, vip: 'maybe' }), header, schema)).toMatchObject({
+      reason: `discount: expected a number, got '${'x'.repeat(40)}…'; vip: expected true or false, got 'maybe'`,
+    });
+  });
+
+  it('keeps a variable named __proto__ as a plain property', () => {
+    const odd: VariableSchema = JSON.parse('{"__proto__":{"type":"string"}}');
+    const check = checkRow(['u1', 'v'], ['user_id', '__proto__'], odd);
+    expect(check.ok && Object.hasOwn(check.variables, '__proto__')).toBe(true);
+  });
+});
+
+describe('rejections report', () => {
+  it('neutralises values that a spreadsheet would run as a formula', () => {
+    for (const value of ['=1+1', '+1', '-1', '@SUM(A1)', '\tx', '\rx']) {
+      expect(neutralizeFormula(value)).toBe(`'${value}`);
+    }
+    expect(neutralizeFormula('u1')).toBe('u1');
+    expect(neutralizeFormula('')).toBe('');
+  });
+
+  it('writes one RFC 4180 line with CRLF, quoting commas, quotes and line breaks', () => {
+    expect(csvLine([2, 'u1', 'a, "b"\nc'])).toBe('2,u1,"a, ""b""\nc"\r\n');
+    expect(csvLine([3, '=HYPERLINK("x")', 'ok'])).toBe('3,"\'=HYPERLINK(""x"")",ok\r\n');
+    expect(csvLine([-1])).toBe('-1\r\n');
+  });
+
+  it('limits a file to 100,000 data rows', () => {
+    expect(MAX_DATA_ROWS).toBe(100_000);
+  });
+});

@@ -1,0 +1,293 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import {
+  CsvFileError,
+  type CsvRow,
+  MAX_RECORD_BYTES,
+  openCsv,
+  readCsvHeader,
+} from '#shared/domain/csv-stream.ts';
+import { BadRequestError } from '#shared/errors.ts';
+
+/** `bytes` as a source of `size`-byte chunks. */
+async function* chunks(bytes: Uint8Array | string, size = 7): AsyncGenerator<Uint8Array> {
+  const all = typeof bytes === 'string' ? Buffer.from(bytes) : bytes;
+  for (let at = 0; at < all.length; at += size) yield all.subarray(at, at + size);
+}
+
+async function readAll(
+  bytes: Uint8Array | string,
+  size?: number,
+  maxRows?: number,
+): Promise<{ header: string[]; rows: CsvRow[] }> {
+  const reader = await openCsv(chunks(bytes, size), maxRows === undefined ? {} : { maxRows });
+  const rows: CsvRow[] = [];
+  for await (const row of reader.rows) rows.push(row);
+  return { header: reader.header, rows };
+}
+
+async function fileError(bytes: Uint8Array | string, size?: number, maxRows?: number): Promise<CsvFileError> {
+  try {
+    await readAll(bytes, size, maxRows);
+  } catch (error) {
+    expect(error).toBeInstanceOf(CsvFileError);
+    expect(error).toBeInstanceOf(BadRequestError);
+    return error as CsvFileError;
+  }
+  throw new Error('expected a CsvFileError');
+}
+
+describe('openCsv: records and line numbers', () => {
+  it('reads the header and the data rows, numbering rows by physical line (header = 1)', async () => {
+    const { header, rows } = await readAll('user_id,name\nu1,Ada\nu2,Bob\n');
+    expect(header).toEqual(['user_id', 'name']);
+    expect(rows).toEqual([
+      { row: 2, fields: ['u1', 'Ada'] },
+      { row: 3, fields: ['u2', 'Bob'] },
+    ]);
+  });
+
+  it('reads CRLF line breaks and a last line without a line break', async () => {
+    const { header, rows } = await readAll('user_id,name\r\nu1,Ada\r\nu2,Bob');
+    expect(header).toEqual(['user_id', 'name']);
+    expect(rows.map((r) => r.fields)).toEqual([
+      ['u1', 'Ada'],
+      ['u2', 'Bob'],
+    ]);
+  });
+
+  it('unquotes RFC 4180 fields with commas, doubled quotes and line breaks, numbering by first line', async () => {
+    const { rows } = await readAll(
+      'user_id,note\n"u1","a, b"\nu2,"say ""hi"""\nu3,"line1\r\nline2\nline3"\nu4,x\n',
+    );
+    expect(rows).toEqual([
+      { row: 2, fields: ['u1', 'a, b'] },
+      { row: 3, fields: ['u2', 'say "hi"'] },
+      { row: 4, fields: ['u3', 'line1\r\nline2\nline3'] },
+      { row: 7, fields: ['u4', 'x'] },
+    ]);
+  });
+
+  it('skips blank lines (empty or a lone CR) but counts them as lines', async () => {
+    const { rows } = await readAll('\nuser_id,name\n\nu1,Ada\r\n\r\n\nu2,Bob\n\n');
+    expect(rows).toEqual([
+      { row: 4, fields: ['u1', 'Ada'] },
+      { row: 7, fields: ['u2', 'Bob'] },
+    ]);
+  });
+
+  it('keeps rows with too many or too few fields as read, for the row check to reject', async () => {
+    const { rows } = await readAll('user_id,name\nu1\nu2,a,b\nu3,\n');
+    expect(rows.map((r) => r.fields)).toEqual([['u1'], ['u2', 'a', 'b'], ['u3', '']]);
+  });
+
+  it('accepts a header-only file as zero rows', async () => {
+    expect(await readAll('user_id,name\n')).toEqual({ header: ['user_id', 'name'], rows: [] });
+  });
+
+  it('reads the same records whatever the chunk size', async () => {
+    const text = 'user_id,note\nu1,"é, ""ü""\nx"\nu2,😀\n';
+    const expected = await readAll(text, 1 << 16);
+    for (const size of [1, 2, 3, 5]) expect(await readAll(text, size)).toEqual(expected);
+  });
+});
+
+describe('openCsv: encoding', () => {
+  it('drops a UTF-8 BOM', async () => {
+    const bytes = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('user_id,name\nu1,José\n')]);
+    expect(await readAll(bytes, 1)).toEqual({
+      header: ['user_id', 'name'],
+      rows: [{ row: 2, fields: ['u1', 'José'] }],
+    });
+  });
+
+  it('rejects Windows-1252 text, naming the first invalid byte', async () => {
+    const error = await fileError(Buffer.from('user_id,name\nu1,Jos\xe9\n', 'latin1'));
+    expect(error.message).toBe(
+      'The file is not valid UTF-8 text (first invalid byte near byte 20); save it as UTF-8 (in Excel: "CSV UTF-8").',
+    );
+  });
+
+  it('rejects invalid UTF-8 in a late chunk, after rows were read', async () => {
+    const good = `user_id,name\n${Array.from({ length: 200 }, (_, i) => `u${i},n${i}\n`).join('')}`;
+    const bytes = Buffer.concat([Buffer.from(good), Buffer.from([0x75, 0x39, 0x2c, 0xc3, 0x28, 0x0a])]);
+    const reader = await openCsv(chunks(bytes, 64));
+    const seen: CsvRow[] = [];
+    await expect(
+      (async () => {
+        for await (const row of reader.rows) seen.push(row);
+      })(),
+    ).rejects.toThrow(`first invalid byte near byte ${good.length + 4}`);
+    expect(seen.length).toBeGreaterThan(0);
+  });
+
+  it('rejects a file that ends in the middle of a UTF-8 character', async () => {
+    const error = await fileError(Buffer.concat([Buffer.from('user_id\nu'), Buffer.from([0xe2, 0x82])]), 2);
+    expect(error.message).toContain('near byte 10');
+  });
+
+  it('rejects UTF-16 LE and BE text by its byte order mark', async () => {
+    const le = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('user_id\n', 'utf16le')]);
+    expect((await fileError(le)).message).toBe(
+      'The file is UTF-16 LE text (it starts with the byte order mark FF FE); save it as UTF-8 (in Excel: "CSV UTF-8").',
+    );
+    const be = Buffer.from(le).swap16();
+    expect((await fileError(be)).message).toBe(
+      'The file is UTF-16 BE text (it starts with the byte order mark FE FF); save it as UTF-8 (in Excel: "CSV UTF-8").',
+    );
+  });
+
+  it('rejects NUL bytes as binary or UTF-16 content', async () => {
+    const error = await fileError(Buffer.from('user_id\nu1\0\n'));
+    expect(error.message).toBe(
+      'The file contains NUL bytes (first at byte 11): it is binary content or UTF-16 text, not a UTF-8 CSV; save it as UTF-8 CSV.',
+    );
+    expect((await fileError(Buffer.from('user_id\n', 'utf16le'))).message).toContain(
+      'NUL bytes (first at byte 2)',
+    );
+  });
+});
+
+describe('openCsv: file-level rules', () => {
+  it('rejects an empty file, a whitespace-only file and a BOM-only file', async () => {
+    const message =
+      'The file is empty; upload a CSV with a header row (user_id and variable columns) and one row per recipient.';
+    expect((await fileError('')).message).toBe(message);
+    expect((await fileError(' \r\n\t\n')).message).toBe(message);
+    expect((await fileError(Buffer.from([0xef, 0xbb, 0xbf]))).message).toBe(message);
+  });
+
+  it("rejects a header that uses ';' or tab and no comma as the delimiter", async () => {
+    expect((await fileError('user_id;name\nu1;Ada\n')).message).toBe(
+      'The header uses \';\' as the delimiter; use commas (in Excel: save as "CSV UTF-8 (comma delimited)").',
+    );
+    expect((await fileError('user_id\tname\n')).message).toBe(
+      'The header uses tab as the delimiter; use commas (in Excel: save as "CSV UTF-8 (comma delimited)").',
+    );
+  });
+
+  it('accepts a semicolon inside a comma-separated header name (the header check rejects the name)', async () => {
+    expect((await readAll('user_id,a;b\n')).header).toEqual(['user_id', 'a;b']);
+  });
+
+  it('rejects CR-only line breaks', async () => {
+    expect((await fileError('user_id,name\ru1,Ada\r')).message).toBe(
+      'The file uses CR-only line breaks (old Mac format); save it with LF or CRLF line breaks.',
+    );
+  });
+
+  it('reads exactly maxRows data rows and rejects one more, naming the limit', async () => {
+    const csv = (n: number) => `user_id\n${Array.from({ length: n }, (_, i) => `u${i}\n`).join('')}`;
+    expect((await readAll(csv(5), 64, 5)).rows).toHaveLength(5);
+    expect((await fileError(csv(6), 64, 5)).message).toBe(
+      'The file has more than 5 data rows (row 6 is on line 7); split it into files of at most 5 rows.',
+    );
+  });
+
+  it('reads 100,000 data rows by default and rejects 100,001', async () => {
+    const body = Array.from({ length: 100_000 }, (_, i) => `u${i}\n`).join('');
+    expect((await readAll(`user_id\n${body}`, 65_536)).rows).toHaveLength(100_000);
+    expect((await fileError(`user_id\n${body}u100000\n`, 65_536)).message).toBe(
+      'The file has more than 100,000 data rows (row 100,001 is on line 100002); split it into files of at most 100,000 rows.',
+    );
+  });
+
+  it('rejects a quote that is never closed instead of swallowing the rest of the file', async () => {
+    expect((await fileError('user_id,name\nu1,Ada\nu2,"Bob\nu3,Cy\n')).message).toBe(
+      "Line 3 opens a quoted field ('\"') that is never closed, so the rest of the file would be one value; close the quote, and write a '\"' inside a quoted value as '\"\"'.",
+    );
+  });
+
+  it('rejects a record longer than the record limit (an unclosed quote in a large file)', async () => {
+    const filler = `${'x'.repeat(99)}\n`.repeat(Math.ceil(MAX_RECORD_BYTES / 100) + 10);
+    const error = await fileError(`user_id,name\nu1,Ada\nu2,"${filler}`, 65_536);
+    expect(error.message).toBe(
+      "A record starting on line 3 is longer than 1 MiB; usually a '\"' opens a quoted field that is never closed. Close the quote, and write a '\"' inside a quoted value as '\"\"'.",
+    );
+  });
+
+  it('passes an error of the source itself through unchanged', async () => {
+    async function* failing(): AsyncGenerator<Uint8Array> {
+      yield Buffer.from('user_id\nu1\n');
+      throw new Error('network reset');
+    }
+    const reader = await openCsv(failing());
+    await expect(
+      (async () => {
+        for await (const _ of reader.rows) {
+          // drain
+        }
+      })(),
+    ).rejects.toThrow('network reset');
+  });
+
+  it('closes the source when the consumer stops early', async () => {
+    let closed = false;
+    async function* source(): AsyncGenerator<Uint8Array> {
+      try {
+        for (let i = 0; i < 1000; i++) yield Buffer.from(i === 0 ? 'user_id\n' : `u${i}\n`);
+      } finally {
+        closed = true;
+      }
+    }
+    const reader = await openCsv(source());
+    for await (const row of reader.rows) if (row.row === 3) break;
+    expect(closed).toBe(true);
+  });
+});
+
+describe('readCsvHeader', () => {
+  it('returns the header of a file in memory without modifying it', async () => {
+    const file = Buffer.from('\ufeff"user_id","a""b"\nu1,x\n');
+    const copy = Buffer.from(file);
+    expect(await readCsvHeader(file)).toEqual(['user_id', 'a"b']);
+    expect(file.equals(copy)).toBe(true);
+  });
+
+  it('applies the file-level checks to every byte of the file', async () => {
+    const late = Buffer.concat([Buffer.from(`user_id\n${'u1\n'.repeat(50_000)}`), Buffer.from([0xe9, 0x0a])]);
+    await expect(readCsvHeader(late)).rejects.toThrow(CsvFileError);
+    await expect(readCsvHeader(Buffer.from(''))).rejects.toThrow('The file is empty');
+    await expect(readCsvHeader(Buffer.from('user_id;name\n'))).rejects.toThrow("uses ';' as the delimiter");
+  });
+});
+
+describe('openCsv: csv-spectrum', () => {
+  // Every csv-spectrum case is parsed through openCsv (header + rows → objects) and
+  // compared with its expected JSON, with one exclusion:
+  // - location_coordinates is not RFC 4180: its unquoted field `37°36'37.8"N 121°2'17.9"W`
+  //   holds double quotes, which RFC 4180 allows only in quoted fields. Its JSON is also
+  //   not what the CSV holds (phone 1234567890 vs 2095257564 in the CSV; one object, not
+  //   an array). csv-parser reads the stray quote as opening a quoted span, so the row
+  //   comes out with too few fields; the test below pins that, which the row check
+  //   rejects ("expected 4 fields ...") instead of shifting values into wrong columns.
+  const root = dirname(createRequire(import.meta.url).resolve('csv-spectrum/package.json'));
+  const names = readdirSync(join(root, 'csvs')).map((f) => f.replace(/\.csv$/, ''));
+  const excluded = new Set(['location_coordinates']);
+
+  it('has the cases this test knows about', () => {
+    expect(names.length).toBeGreaterThanOrEqual(12);
+    expect(names).toContain('location_coordinates');
+  });
+
+  for (const name of names.filter((n) => !excluded.has(n))) {
+    it(`parses ${name} to its expected values`, async () => {
+      const csv = readFileSync(join(root, 'csvs', `${name}.csv`));
+      const expected = JSON.parse(readFileSync(join(root, 'json', `${name}.json`), 'utf8'));
+      for (const size of [3, 1 << 16]) {
+        const { header, rows } = await readAll(csv, size);
+        expect(rows.map((r) => Object.fromEntries(header.map((h, i) => [h, r.fields[i]])))).toEqual(expected);
+      }
+    });
+  }
+
+  it('reads location_coordinates (quotes inside an unquoted field) as a row with too few fields', async () => {
+    const csv = readFileSync(join(root, 'csvs', 'location_coordinates.csv'));
+    const { header, rows } = await readAll(csv);
+    expect(header).toHaveLength(4);
+    expect(rows).toHaveLength(1);
+    expect(rows[0]?.fields).toHaveLength(2);
+  });
+});
