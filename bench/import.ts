@@ -19,7 +19,8 @@ export interface ImportBench {
 /** `rows` recipients with three variables, as a CSV. */
 export function audienceCsv(rows: number): string {
   const lines = ['user_id,name,discount,vip'];
-  for (let i = 1; i <= rows; i += 1) lines.push(`u${String(i).padStart(7, '0')},Name ${i},${i % 50},${i % 2 === 0}`);
+  for (let i = 1; i <= rows; i += 1)
+    lines.push(`u${String(i).padStart(7, '0')},Name ${i},${i % 50},${i % 2 === 0}`);
   return `${lines.join('\n')}\n`;
 }
 
@@ -34,7 +35,15 @@ export async function benchImport(rows = 100_000): Promise<ImportBench> {
 
     // Bare loop: the same items, 25 per call, 8 calls in flight (the importer's setting), unprocessed items retried.
     const items = Array.from({ length: rows }, (_, i) =>
-      recipientItem('bench-app', 'cmp_bare', { userId: `u${String(i + 1).padStart(7, '0')}`, variables: { name: `Name ${i + 1}`, discount: (i + 1) % 50, vip: (i + 1) % 2 === 0 } }, now),
+      recipientItem(
+        'bench-app',
+        'cmp_bare',
+        {
+          userId: `u${String(i + 1).padStart(7, '0')}`,
+          variables: { name: `Name ${i + 1}`, discount: (i + 1) % 50, vip: (i + 1) % 2 === 0 },
+        },
+        now,
+      ),
     );
     const bareStarted = performance.now();
     let next = 0;
@@ -44,7 +53,9 @@ export async function benchImport(rows = 100_000): Promise<ImportBench> {
           let requests = items.slice(next, next + 25).map((Item) => ({ PutRequest: { Item } }));
           next += 25;
           while (requests.length > 0) {
-            const out = await documents.send(new BatchWriteCommand({ RequestItems: { [tableName]: requests } }));
+            const out = await documents.send(
+              new BatchWriteCommand({ RequestItems: { [tableName]: requests } }),
+            );
             requests = (out.UnprocessedItems?.[tableName] ?? []) as typeof requests;
           }
         }
@@ -68,16 +79,29 @@ export async function benchImport(rows = 100_000): Promise<ImportBench> {
         {
           name: 'bench',
           body: '{{name}} {{discount}} {{vip}}',
-          variableSchema: { name: { type: 'string' }, discount: { type: 'number' }, vip: { type: 'boolean' } },
+          variableSchema: {
+            name: { type: 'string' },
+            discount: { type: 'number' },
+            vip: { type: 'boolean' },
+          },
         },
         { id: 'tpl_bench', appId: 'bench-app', now },
       ),
       status: 'approved' as const,
     };
     await createTemplate(template);
-    const campaign = newCampaign({ name: 'bench', templateId: template.id }, { id: 'cmp_bench', appId: 'bench-app', now });
+    const campaign = newCampaign(
+      { name: 'bench', templateId: template.id },
+      { id: 'cmp_bench', appId: 'bench-app', now },
+    );
     await createCampaign(campaign);
-    const upload = newUpload({ uploadId: 'upl_bench', appId: 'bench-app', campaignId: campaign.id, source: 'presigned', maxBytes: Buffer.byteLength(csv) });
+    const upload = newUpload({
+      uploadId: 'upl_bench',
+      appId: 'bench-app',
+      campaignId: campaign.id,
+      source: 'presigned',
+      maxBytes: Buffer.byteLength(csv),
+    });
     await createUpload(upload);
 
     const event = new Promise<S3Event>((resolve) => aws.onObjectCreated(resolve));
@@ -96,7 +120,9 @@ export async function benchImport(rows = 100_000): Promise<ImportBench> {
     clearInterval(sampler);
     const done = await getUpload('bench-app', campaign.id, upload.uploadId);
     if (done.status !== 'completed' || done.uploaded !== rows) {
-      throw new Error(`the bench import did not complete: ${JSON.stringify({ status: done.status, uploaded: done.uploaded, error: done.error })}`);
+      throw new Error(
+        `the bench import did not complete: ${JSON.stringify({ status: done.status, uploaded: done.uploaded, error: done.error })}`,
+      );
     }
     const mib = (bytes: number) => Math.round((bytes / 1024 / 1024) * 10) / 10;
     return {

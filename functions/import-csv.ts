@@ -5,22 +5,29 @@
  * event finds the upload busy or done; a replay after a crash rewrites the same items
  * and counts recipients afresh.
  */
-import { GetObjectCommand } from '@aws-sdk/client-s3';
+
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
+import { GetObjectCommand } from '@aws-sdk/client-s3';
 import middy from '@middy/core';
 import type { Context, S3Event, S3EventRecord } from 'aws-lambda';
-import { bucketName, s3 } from '#shared/adapters/s3.ts';
+import { uploadsBucket } from '#infra/resources.ts';
 import { RejectionsReport } from '#shared/adapters/rejections-report.ts';
+import { bucketName, s3 } from '#shared/adapters/s3.ts';
 import { importUpload } from '#shared/domain/import-upload.ts';
 import { logger, metrics, tracer } from '#shared/observability.ts';
 import { findCampaign } from '#shared/store/campaigns.ts';
 import { BatchWriter, countRecipients, recipientItem } from '#shared/store/recipients.ts';
 import { findTemplate } from '#shared/store/templates.ts';
-import { claimUpload, completeUpload, failUpload, recordProgress, releaseClaim } from '#shared/store/uploads.ts';
-import { uploadsBucket } from '#infra/resources.ts';
+import {
+  claimUpload,
+  completeUpload,
+  failUpload,
+  recordProgress,
+  releaseClaim,
+} from '#shared/store/uploads.ts';
 
 const KEY_PATTERN = /^uploads\/([^/]+)\/([^/]+)\/([^/]+)\.csv$/;
 
@@ -45,7 +52,8 @@ async function importRecord(record: S3EventRecord, owner: string): Promise<void>
   logger.appendKeys({ appId, campaignId, uploadId });
   try {
     const claim = await claimUpload(appId, campaignId, uploadId, owner);
-    if (claim.outcome === 'busy') throw new UploadBusyError(`upload ${uploadId} is being imported by another invocation`);
+    if (claim.outcome === 'busy')
+      throw new UploadBusyError(`upload ${uploadId} is being imported by another invocation`);
     if (claim.outcome !== 'claimed') {
       logger.info('nothing to import', { outcome: claim.outcome });
       return;
@@ -80,7 +88,8 @@ async function importRecord(record: S3EventRecord, owner: string): Promise<void>
             const object = await s3.send(new GetObjectCommand({ Bucket: bucketName, Key: key }));
             return object.Body as AsyncIterable<Uint8Array>;
           },
-          writeBatch: (batch) => writer.write(batch.map((r) => recipientItem(appId, campaignId, r, now, uploadId))),
+          writeBatch: (batch) =>
+            writer.write(batch.map((r) => recipientItem(appId, campaignId, r, now, uploadId))),
           flush: () => writer.flush(),
           heartbeat: () => recordProgress(appId, campaignId, uploadId, owner, zero),
           progress: (t) =>

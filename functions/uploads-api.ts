@@ -13,7 +13,7 @@ import { readCsvHeader } from '#shared/domain/csv-stream.ts';
 import { newId } from '#shared/domain/keys.ts';
 import type { Campaign, Upload } from '#shared/domain/model.ts';
 import { checkInlineVariables, invalidVariablesError } from '#shared/domain/variables.ts';
-import { BadRequestError, ConflictError, HttpError, type ErrorCode } from '#shared/errors.ts';
+import { BadRequestError, ConflictError, type ErrorCode, HttpError } from '#shared/errors.ts';
 import { createApiHandler } from '#shared/http/api-handler.ts';
 import { parseDirectUpload } from '#shared/http/multipart.ts';
 import { bodyBytes, header, jsonBody, pathParameter } from '#shared/http/request.ts';
@@ -73,15 +73,24 @@ function uploadView(upload: Upload, rejectionsReportUrl?: string) {
   };
 }
 
-const STATUS_OF: Partial<Record<string, number>> = { ERR_BAD_REQUEST: 400, ERR_NOT_FOUND: 404, ERR_CONFLICT: 409 };
+const STATUS_OF: Partial<Record<string, number>> = {
+  ERR_BAD_REQUEST: 400,
+  ERR_NOT_FOUND: 404,
+  ERR_CONFLICT: 409,
+};
 
 /** A failed import as the error the direct upload answers with. */
 function uploadFailure(upload: Upload): HttpError {
   const code = (upload.error?.code ?? 'ERR_OPERATION_FAILED') as ErrorCode;
-  return new HttpError(STATUS_OF[code] ?? 500, STATUS_OF[code] ? code : 'ERR_OPERATION_FAILED', upload.error?.message ?? 'The import failed.', {
-    uploadId: upload.uploadId,
-    campaignId: upload.campaignId,
-  });
+  return new HttpError(
+    STATUS_OF[code] ?? 500,
+    STATUS_OF[code] ? code : 'ERR_OPERATION_FAILED',
+    upload.error?.message ?? 'The import failed.',
+    {
+      uploadId: upload.uploadId,
+      campaignId: upload.campaignId,
+    },
+  );
 }
 
 const presignBody = z
@@ -96,14 +105,21 @@ const presignBody = z
 
 const inlineBody = z
   .object({
-    userIds: z.array(z.string()).min(1, 'must name at least one user').max(MAX_INLINE, `at most ${MAX_INLINE} per call`),
+    userIds: z
+      .array(z.string())
+      .min(1, 'must name at least one user')
+      .max(MAX_INLINE, `at most ${MAX_INLINE} per call`),
     variables: z.record(z.string(), z.unknown()).optional(),
   })
   .strict();
 
 export const handler = createApiHandler({
   'POST /api/campaigns/upload': async ({ event, appId }) => {
-    const form = await parseDirectUpload(bodyBytes(event), header(event, 'content-type') ?? '', config.DIRECT_UPLOAD_MAX_BYTES);
+    const form = await parseDirectUpload(
+      bodyBytes(event),
+      header(event, 'content-type') ?? '',
+      config.DIRECT_UPLOAD_MAX_BYTES,
+    );
     const campaign = await getCampaign(appId, form.campaignId);
     await assertAcceptsRecipients(campaign);
     const template = await getTemplate(appId, campaign.templateId);
@@ -119,7 +135,12 @@ export const handler = createApiHandler({
     await createUploadLocked(upload);
     try {
       await s3.send(
-        new PutObjectCommand({ Bucket: bucketName, Key: upload.objectKey, Body: form.file, ContentType: 'text/csv' }),
+        new PutObjectCommand({
+          Bucket: bucketName,
+          Key: upload.objectKey,
+          Body: form.file,
+          ContentType: 'text/csv',
+        }),
       );
     } catch (error) {
       await failUpload(appId, campaign.id, upload.uploadId, {
@@ -166,7 +187,12 @@ export const handler = createApiHandler({
     const headers = { 'content-type': 'text/csv', 'content-length': String(contentLength) };
     const url = await getSignedUrl(
       s3,
-      new PutObjectCommand({ Bucket: bucketName, Key: upload.objectKey, ContentLength: contentLength, ContentType: 'text/csv' }),
+      new PutObjectCommand({
+        Bucket: bucketName,
+        Key: upload.objectKey,
+        ContentLength: contentLength,
+        ContentType: 'text/csv',
+      }),
       { expiresIn: URL_SECONDS, signableHeaders: new Set(['content-length', 'content-type']) },
     );
     return data(
@@ -185,9 +211,13 @@ export const handler = createApiHandler({
   'GET /api/campaigns/{id}/uploads/{uploadId}': async ({ event, appId }) => {
     const upload = await getUpload(appId, pathParameter(event, 'id'), pathParameter(event, 'uploadId'));
     const reportUrl = upload.rejectionsReportKey
-      ? await getSignedUrl(s3, new GetObjectCommand({ Bucket: bucketName, Key: upload.rejectionsReportKey }), {
-          expiresIn: URL_SECONDS,
-        })
+      ? await getSignedUrl(
+          s3,
+          new GetObjectCommand({ Bucket: bucketName, Key: upload.rejectionsReportKey }),
+          {
+            expiresIn: URL_SECONDS,
+          },
+        )
       : undefined;
     return data(uploadView(upload, reportUrl));
   },
@@ -198,7 +228,10 @@ export const handler = createApiHandler({
     const bad = body.userIds.filter((id) => id.length > 100 || !USER_ID_PATTERN.test(id));
     if (bad.length > 0) {
       throw new BadRequestError(
-        `Invalid user ids (1-100 of letters, digits and _ @ . : -): ${bad.slice(0, 10).map((id) => `'${id}'`).join(', ')}${bad.length > 10 ? ` and ${bad.length - 10} more` : ''}.`,
+        `Invalid user ids (1-100 of letters, digits and _ @ . : -): ${bad
+          .slice(0, 10)
+          .map((id) => `'${id}'`)
+          .join(', ')}${bad.length > 10 ? ` and ${bad.length - 10} more` : ''}.`,
         { field: 'userIds', invalid: bad.slice(0, 100) },
       );
     }

@@ -3,11 +3,12 @@
  * to a temporary file while the import runs, then put in S3. Memory does not grow with
  * the number of rejections.
  */
+
+import { once } from 'node:events';
 import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { once } from 'node:events';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { bucketName, s3 } from '#shared/adapters/s3.ts';
 import { csvLine } from '#shared/domain/csv-rules.ts';
@@ -29,7 +30,8 @@ export class RejectionsReport {
       this.#write(csvLine(['row', 'user_id', 'reason']));
     }
     this.count += 1;
-    if (!this.#write(csvLine([rejection.row, rejection.userId, rejection.reason]))) await once(this.#file, 'drain');
+    if (!this.#write(csvLine([rejection.row, rejection.userId, rejection.reason])))
+      await once(this.#file, 'drain');
   }
 
   #write(line: string): boolean {

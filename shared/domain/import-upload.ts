@@ -10,7 +10,8 @@
  * Reading the file twice costs one more parse (about a second per 100,000 rows) and
  * no writes; it keeps "all or nothing" for file errors without staging recipients.
  */
-import { CsvFileError, type ValidationTotals, type ValidRecipient, validateCsv } from './csv-validate.ts';
+import { CsvFileError } from './csv-stream.ts';
+import { type ValidationTotals, type ValidRecipient, validateCsv } from './csv-validate.ts';
 import type { Rejection, VariableSchema } from './model.ts';
 
 /** How many rejections the upload record keeps; all of them go to the report. */
@@ -39,9 +40,15 @@ export async function importUpload(
   options: { maxRows?: number } = {},
 ): Promise<ImportOutcome> {
   try {
-    await validateCsv(await ports.open(), schema, { onProgress: () => ports.heartbeat() }, { maxRows: options.maxRows });
+    await validateCsv(
+      await ports.open(),
+      schema,
+      { onProgress: () => ports.heartbeat() },
+      { maxRows: options.maxRows },
+    );
   } catch (error) {
-    if (error instanceof CsvFileError) return { ok: false, error: { code: 'ERR_BAD_REQUEST', message: error.message } };
+    if (error instanceof CsvFileError)
+      return { ok: false, error: { code: 'ERR_BAD_REQUEST', message: error.message } };
     throw error;
   }
   const rejections: Rejection[] = [];

@@ -70,7 +70,9 @@ export class BatchWriter {
       maxDelayMs: options.maxDelayMs ?? 2000,
     };
     this.#send =
-      options.send ?? ((command) => documents.send(command) as Promise<Pick<BatchWriteItemCommandOutput, 'UnprocessedItems'>>);
+      options.send ??
+      ((command) =>
+        documents.send(command) as Promise<Pick<BatchWriteItemCommandOutput, 'UnprocessedItems'>>);
   }
 
   /** Queues items; resolves once they are all handed to a call (not necessarily written). */

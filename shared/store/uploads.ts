@@ -41,7 +41,9 @@ function isConditionFailure(error: unknown): boolean {
 }
 
 /** A new upload record in `pending`. */
-export function newUpload(fields: Pick<Upload, 'uploadId' | 'appId' | 'campaignId' | 'source' | 'maxBytes'>): Upload {
+export function newUpload(
+  fields: Pick<Upload, 'uploadId' | 'appId' | 'campaignId' | 'source' | 'maxBytes'>,
+): Upload {
   const now = new Date().toISOString();
   return {
     ...fields,
@@ -58,9 +60,17 @@ export function newUpload(fields: Pick<Upload, 'uploadId' | 'appId' | 'campaignI
 }
 
 /** The upload, or undefined (also for another app's). */
-export async function findUpload(appId: string, campaignId: string, uploadId: string): Promise<StoredUpload | undefined> {
+export async function findUpload(
+  appId: string,
+  campaignId: string,
+  uploadId: string,
+): Promise<StoredUpload | undefined> {
   const { Item } = await documents.send(
-    new GetCommand({ TableName: tableName, Key: uploadKey(appId, campaignId, uploadId), ConsistentRead: true }),
+    new GetCommand({
+      TableName: tableName,
+      Key: uploadKey(appId, campaignId, uploadId),
+      ConsistentRead: true,
+    }),
   );
   return Item ? fromItem(Item) : undefined;
 }
@@ -164,7 +174,8 @@ export async function claimUpload(
             Update: {
               TableName: tableName,
               Key: uploadKey(appId, campaignId, uploadId),
-              UpdateExpression: 'SET #status = :processing, #owner = :owner, leaseUntil = :lease, updatedAt = :now',
+              UpdateExpression:
+                'SET #status = :processing, #owner = :owner, leaseUntil = :lease, updatedAt = :now',
               ConditionExpression:
                 'attribute_exists(pk) AND (#status = :pending OR (#status = :processing AND leaseUntil < :nowMs))',
               ExpressionAttributeNames: { '#status': 'status', '#owner': 'owner' },
@@ -282,7 +293,8 @@ export async function completeUpload(
           Update: {
             TableName: tableName,
             Key: campaignKey(appId, campaignId),
-            UpdateExpression: 'SET recipientCount = :count, counts.pending = :count, updatedAt = :now REMOVE importingUploadId',
+            UpdateExpression:
+              'SET recipientCount = :count, counts.pending = :count, updatedAt = :now REMOVE importingUploadId',
             ConditionExpression: 'importingUploadId = :u',
             ExpressionAttributeValues: { ':count': result.recipientCount, ':u': uploadId, ':now': now },
           },
@@ -306,10 +318,16 @@ export async function failUpload(
       new UpdateCommand({
         TableName: tableName,
         Key: uploadKey(appId, campaignId, uploadId),
-        UpdateExpression: 'SET #status = :failed, #error = :error, completedAt = :now, updatedAt = :now REMOVE leaseUntil',
+        UpdateExpression:
+          'SET #status = :failed, #error = :error, completedAt = :now, updatedAt = :now REMOVE leaseUntil',
         ConditionExpression: 'attribute_exists(pk) AND #status <> :completed',
         ExpressionAttributeNames: { '#status': 'status', '#error': 'error' },
-        ExpressionAttributeValues: { ':failed': 'failed', ':completed': 'completed', ':error': error, ':now': now },
+        ExpressionAttributeValues: {
+          ':failed': 'failed',
+          ':completed': 'completed',
+          ':error': error,
+          ':now': now,
+        },
       }),
     )
     .catch((e: unknown) => {
@@ -325,7 +343,8 @@ export async function releaseLock(
   lockId: string,
   recipientCount?: number,
 ): Promise<void> {
-  const setCount = recipientCount === undefined ? '' : 'SET recipientCount = :count, counts.pending = :count ';
+  const setCount =
+    recipientCount === undefined ? '' : 'SET recipientCount = :count, counts.pending = :count ';
   await documents
     .send(
       new UpdateCommand({
@@ -333,7 +352,10 @@ export async function releaseLock(
         Key: campaignKey(appId, campaignId),
         UpdateExpression: `${setCount}REMOVE importingUploadId`,
         ConditionExpression: 'importingUploadId = :u',
-        ExpressionAttributeValues: { ':u': lockId, ...(recipientCount === undefined ? {} : { ':count': recipientCount }) },
+        ExpressionAttributeValues: {
+          ':u': lockId,
+          ...(recipientCount === undefined ? {} : { ':count': recipientCount }),
+        },
       }),
     )
     .catch((e: unknown) => {
@@ -353,7 +375,8 @@ export async function lockForInlineAdd(appId: string, campaignId: string, lockId
         TableName: tableName,
         Key: campaignKey(appId, campaignId),
         UpdateExpression: 'SET importingUploadId = :u',
-        ConditionExpression: 'attribute_exists(pk) AND #status = :draft AND attribute_not_exists(importingUploadId)',
+        ConditionExpression:
+          'attribute_exists(pk) AND #status = :draft AND attribute_not_exists(importingUploadId)',
         ExpressionAttributeNames: { '#status': 'status' },
         ExpressionAttributeValues: { ':u': lockId, ':draft': 'draft' },
       }),
@@ -396,7 +419,12 @@ export async function releaseStaleLock(campaign: Campaign, now = Date.now()): Pr
  * Hands an upload back after a failure that a retry may fix (the campaign lock stays
  * with the upload): the next attempt can claim it at once instead of waiting out the lease.
  */
-export async function releaseClaim(appId: string, campaignId: string, uploadId: string, owner: string): Promise<void> {
+export async function releaseClaim(
+  appId: string,
+  campaignId: string,
+  uploadId: string,
+  owner: string,
+): Promise<void> {
   await documents
     .send(
       new UpdateCommand({

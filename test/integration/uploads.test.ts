@@ -9,7 +9,9 @@ import {
   uploadForm,
 } from '#test/support/uploads.ts';
 
-const runtime = useRuntime({ env: { DIRECT_UPLOAD_MAX_BYTES: String(256 * 1024), UPLOAD_WAIT_SECONDS: '20' } });
+const runtime = useRuntime({
+  env: { DIRECT_UPLOAD_MAX_BYTES: String(256 * 1024), UPLOAD_WAIT_SECONDS: '20' },
+});
 
 async function client() {
   return apiClient(runtime.current.url, await newApp('upl'));
@@ -23,7 +25,7 @@ describe('direct CSV upload', () => {
       'user_id,name,discount,vip',
       '007,Ada,10,true',
       'bob,Bob,,false',
-      'carol,=HYPERLINK("x"),abc,true',
+      '@carol,"=HYPERLINK(""x"")",abc,true',
       '007,Ada again,5,true',
       'dave,Dave,3,',
       '',
@@ -44,15 +46,22 @@ describe('direct CSV upload', () => {
     expect(campaign.body.data.counts.pending).toBe(3);
 
     const upload = await api.get(`/api/campaigns/${campaignId}/uploads/${res.body.data.uploadId}`);
-    expect(upload.body.data).toMatchObject({ status: 'completed', rowsRead: 5, uploaded: 3, rejected: 1, duplicates: 1 });
+    expect(upload.body.data).toMatchObject({
+      status: 'completed',
+      rowsRead: 5,
+      uploaded: 3,
+      rejected: 1,
+      duplicates: 1,
+    });
     expect(upload.body.data.rejections).toEqual([
-      { row: 4, userId: 'carol', reason: expect.stringContaining("discount: expected a number, got 'abc'") },
+      { row: 4, userId: '@carol', reason: expect.stringContaining("discount: expected a number, got 'abc'") },
     ]);
     const report = await fetch(upload.body.data.rejectionsReportUrl);
     expect(report.status).toBe(200);
     const text = await report.text();
     expect(text.split('\r\n')[0]).toBe('row,user_id,reason');
-    expect(text).toContain('4,carol,');
+    // A cell a spreadsheet would run as a formula is neutralised with a leading apostrophe.
+    expect(text).toContain("4,'@carol,");
   });
 
   it('keeps user ids exactly as written, leading zeros included', async () => {
@@ -118,11 +127,20 @@ describe('direct CSV upload', () => {
     const api = await client();
     const campaignId = await draftCampaign(api);
     await postUpload(api, uploadForm(campaignId, 'user_id,name,discount\nu1,First,1\nu2,Two,2\n'));
-    const second = await postUpload(api, uploadForm(campaignId, 'user_id,name,discount\nu2,Later,9\nu3,Three,3\n'));
+    const second = await postUpload(
+      api,
+      uploadForm(campaignId, 'user_id,name,discount\nu2,Later,9\nu3,Three,3\n'),
+    );
     expect(second.body.data).toMatchObject({ uploaded: 2, total: 3 });
     const appId = (await api.get(`/api/campaigns/${campaignId}`)).body.data.appId;
-    expect((await storedRecipient(appId, campaignId, 'u2'))?.variables).toEqual({ name: 'Later', discount: 9 });
-    expect((await storedRecipient(appId, campaignId, 'u1'))?.variables).toEqual({ name: 'First', discount: 1 });
+    expect((await storedRecipient(appId, campaignId, 'u2'))?.variables).toEqual({
+      name: 'Later',
+      discount: 9,
+    });
+    expect((await storedRecipient(appId, campaignId, 'u1'))?.variables).toEqual({
+      name: 'First',
+      discount: 1,
+    });
   });
 });
 
@@ -131,12 +149,20 @@ describe('large files', () => {
     const api = await client();
     const campaignId = await draftCampaign(api);
     const csv = audienceCsv(100_000);
-    const url = await api.post(`/api/campaigns/${campaignId}/upload-url`, { contentLength: Buffer.byteLength(csv) });
+    const url = await api.post(`/api/campaigns/${campaignId}/upload-url`, {
+      contentLength: Buffer.byteLength(csv),
+    });
     expect(url.status).toBe(201);
     const put = await fetch(url.body.data.url, { method: 'PUT', headers: url.body.data.headers, body: csv });
     expect(put.status).toBe(200);
     const upload = await settledUpload(api, campaignId, url.body.data.uploadId, 110_000);
-    expect(upload).toMatchObject({ status: 'completed', rowsRead: 100_000, uploaded: 100_000, rejected: 0, duplicates: 0 });
+    expect(upload).toMatchObject({
+      status: 'completed',
+      rowsRead: 100_000,
+      uploaded: 100_000,
+      rejected: 0,
+      duplicates: 0,
+    });
     const campaign = await api.get(`/api/campaigns/${campaignId}`);
     expect(campaign.body.data.recipientCount).toBe(100_000);
   }, 150_000);
@@ -145,11 +171,16 @@ describe('large files', () => {
     const api = await client();
     const campaignId = await draftCampaign(api);
     const csv = audienceCsv(100_001);
-    const url = await api.post(`/api/campaigns/${campaignId}/upload-url`, { contentLength: Buffer.byteLength(csv) });
+    const url = await api.post(`/api/campaigns/${campaignId}/upload-url`, {
+      contentLength: Buffer.byteLength(csv),
+    });
     await fetch(url.body.data.url, { method: 'PUT', headers: url.body.data.headers, body: csv });
     const upload = await settledUpload(api, campaignId, url.body.data.uploadId);
     expect(upload.status).toBe('failed');
-    expect(upload.error).toMatchObject({ code: 'ERR_BAD_REQUEST', message: expect.stringContaining('100000') });
+    expect(upload.error).toMatchObject({
+      code: 'ERR_BAD_REQUEST',
+      message: expect.stringContaining('more than 100,000 data rows'),
+    });
     const { countRecipients } = await import('#shared/store/recipients.ts');
     const appId = (await api.get(`/api/campaigns/${campaignId}`)).body.data.appId;
     expect(await countRecipients(appId, campaignId)).toBe(0);
@@ -162,7 +193,9 @@ describe('presigned upload', () => {
     const api = await client();
     const campaignId = await draftCampaign(api);
     const csv = audienceCsv(500);
-    const url = await api.post(`/api/campaigns/${campaignId}/upload-url`, { contentLength: Buffer.byteLength(csv) });
+    const url = await api.post(`/api/campaigns/${campaignId}/upload-url`, {
+      contentLength: Buffer.byteLength(csv),
+    });
     expect(url.body.data).toMatchObject({ method: 'PUT', maxBytes: 50 * 1024 * 1024 });
     expect(Date.parse(url.body.data.expiresAt)).toBeGreaterThan(Date.now() + 14 * 60_000);
     await fetch(url.body.data.url, { method: 'PUT', headers: url.body.data.headers, body: csv });
@@ -177,7 +210,11 @@ describe('presigned upload', () => {
     const csv = audienceCsv(50);
     const url = await api.post(`/api/campaigns/${campaignId}/upload-url`, { contentLength: 100 });
     // An emulator may not enforce the signed length; the importer must.
-    await fetch(url.body.data.url, { method: 'PUT', headers: { 'content-type': 'text/csv' }, body: csv }).catch(() => undefined);
+    await fetch(url.body.data.url, {
+      method: 'PUT',
+      headers: { 'content-type': 'text/csv' },
+      body: csv,
+    }).catch(() => undefined);
     const upload = await api.get(`/api/campaigns/${campaignId}/uploads/${url.body.data.uploadId}`);
     if (upload.body.data.status !== 'pending') {
       const settled = await settledUpload(api, campaignId, url.body.data.uploadId);
@@ -190,7 +227,9 @@ describe('presigned upload', () => {
   it('refuses a declared size over the limit, naming the field', async () => {
     const api = await client();
     const campaignId = await draftCampaign(api);
-    const res = await api.post(`/api/campaigns/${campaignId}/upload-url`, { contentLength: 60 * 1024 * 1024 });
+    const res = await api.post(`/api/campaigns/${campaignId}/upload-url`, {
+      contentLength: 60 * 1024 * 1024,
+    });
     expect(res.status).toBe(400);
     expect(res.body.error.message).toContain('contentLength');
   });
@@ -206,7 +245,9 @@ describe('the importer is idempotent', () => {
     const { handler } = await import('#functions/import-csv.ts');
     const { lambdaContext } = await import('#infra/local/lambda-context.ts');
     const key = `uploads/${appId}/${campaignId}/${res.body.data.uploadId}.csv`;
-    const event = { Records: [{ s3: { bucket: { name: process.env.BUCKET_NAME }, object: { key, size: 10 } } }] };
+    const event = {
+      Records: [{ s3: { bucket: { name: process.env.BUCKET_NAME }, object: { key, size: 10 } } }],
+    };
     await handler(event as never, lambdaContext('importCsv', 60));
     await handler(event as never, lambdaContext('importCsv', 60));
     const upload = await api.get(`/api/campaigns/${campaignId}/uploads/${res.body.data.uploadId}`);
@@ -223,10 +264,22 @@ describe('the importer is idempotent', () => {
     const { putRecipients } = await import('#shared/store/recipients.ts');
     const { PutObjectCommand } = await import('@aws-sdk/client-s3');
     const { s3, bucketName } = await import('#shared/adapters/s3.ts');
-    const upload = newUpload({ uploadId: 'upl_crash', appId, campaignId, source: 'presigned', maxBytes: csv.length });
+    const upload = newUpload({
+      uploadId: 'upl_crash',
+      appId,
+      campaignId,
+      source: 'presigned',
+      maxBytes: csv.length,
+    });
     await createUpload(upload);
     // A first importer claimed it, wrote the first 400 recipients, and died: its lease is in the past.
-    const claimed = await claimUpload(appId, campaignId, upload.uploadId, 'dead-importer', Date.now() - 120_000);
+    const claimed = await claimUpload(
+      appId,
+      campaignId,
+      upload.uploadId,
+      'dead-importer',
+      Date.now() - 120_000,
+    );
     expect(claimed.outcome).toBe('claimed');
     await putRecipients(
       appId,
@@ -244,7 +297,9 @@ describe('the importer is idempotent', () => {
     expect(after.body.data).toMatchObject({ status: 'completed', uploaded: 1000 });
     expect((await api.get(`/api/campaigns/${campaignId}`)).body.data.recipientCount).toBe(1000);
     // What the dead importer wrote was rewritten from the file, not kept.
-    expect((await storedRecipient(appId, campaignId, 'u000001'))?.variables).toMatchObject({ name: 'Name 1' });
+    expect((await storedRecipient(appId, campaignId, 'u000001'))?.variables).toMatchObject({
+      name: 'Name 1',
+    });
   });
 });
 

@@ -11,7 +11,10 @@ export const audienceSchema = {
 } as const;
 
 /** An approved template with `audienceSchema`, and a draft campaign linked to it. */
-export async function draftCampaign(api: Client, schema: Record<string, unknown> = audienceSchema): Promise<string> {
+export async function draftCampaign(
+  api: Client,
+  schema: Record<string, unknown> = audienceSchema,
+): Promise<string> {
   const keys = Object.keys(schema);
   const template = await api.post('/api/templates', {
     name: 'audience',
@@ -21,7 +24,10 @@ export async function draftCampaign(api: Client, schema: Record<string, unknown>
   expect(template.status).toBe(201);
   const approved = await api.put(`/api/templates/${template.body.data.id}`, { status: 'approved' });
   expect(approved.status).toBe(200);
-  const campaign = await api.post('/api/campaigns', { name: 'upload test', templateId: template.body.data.id });
+  const campaign = await api.post('/api/campaigns', {
+    name: 'upload test',
+    templateId: template.body.data.id,
+  });
   expect(campaign.status).toBe(201);
   return campaign.body.data.id as string;
 }
