@@ -81,3 +81,21 @@ export const deliveryConfig = section('delivery', {
   /** Longest Retry-After waited for in process; a longer one hands the message back to the queue. */
   WEBHOOK_MAX_RETRY_AFTER_MS: z.coerce.number().int().min(0).default(5_000),
 });
+
+/** Sending: the send function to start and EventBridge Scheduler for sends at a later time. */
+export const sendConfig = section('send', {
+  /** ARN (or name) of the send function: started at once by a send, or by a schedule. */
+  SEND_FUNCTION_ARN: z.string().min(1),
+  /** Scheduler group holding the one-time `campaign-<id>` schedules. */
+  SCHEDULE_GROUP_NAME: z.string().min(1).default('default'),
+  /** Role EventBridge Scheduler assumes to invoke the send function. */
+  SCHEDULER_ROLE_ARN: z.string().min(1),
+});
+
+/** The deliver consumer's retry timing (docs/delivery.md, Sending). */
+export const retryConfig = section('retry', {
+  /** A failed message comes back after base × 2^(receives − 1) seconds (0: at once). */
+  DELIVERY_RETRY_BASE_SECONDS: z.coerce.number().int().min(0).default(10),
+  /** Cap of that wait; SQS allows at most 12 hours. */
+  DELIVERY_RETRY_MAX_SECONDS: z.coerce.number().int().min(0).max(43_200).default(900),
+});
