@@ -15,6 +15,7 @@
 import {
   BatchWriteCommand,
   GetCommand,
+  PutCommand,
   QueryCommand,
   TransactWriteCommand,
   UpdateCommand,
@@ -23,6 +24,7 @@ import { documents, recipientShards, tableName } from '#shared/adapters/dynamodb
 import {
   appPk,
   campaignSk,
+  campaignsByStatusPk,
   recipientPk,
   recipientSk,
   recipientsByStatusPk,
@@ -572,4 +574,59 @@ export async function listRecipients(
   const keyNames = options.status ? ['pk', 'sk', 'gsi1pk', 'gsi1sk'] : ['pk', 'sk'];
   const key = Object.fromEntries(keyNames.map((k) => [k, (last.item as unknown as Key)[k]]));
   return { items: page.map((f) => f.item), next: { shard: last.shard, key } };
+}
+
+// ---------------------------------------------------------------------------------
+// One-call sends.
+
+/**
+ * Stores a one-call send as a hidden campaign already `sending`, in its app's
+ * notification scope (`storeAppId`), with its targets as `pending` recipients. The
+ * recipients are written first: a campaign item never exists without them.
+ */
+export async function createNotification(notification: {
+  id: string;
+  appId: string;
+  templateId: string;
+  recipients: ReadonlyMap<string, Record<string, VariableValue>>;
+  now: string;
+}): Promise<Campaign> {
+  const scope = storeAppId(notification.appId, notification.id);
+  await putRecipients(
+    [...notification.recipients].map(([userId, variables]) =>
+      recipientItem({
+        appId: scope,
+        campaignId: notification.id,
+        userId,
+        variables,
+        updatedAt: notification.now,
+      }),
+    ),
+  );
+  const campaign: Campaign = {
+    id: notification.id,
+    appId: scope,
+    name: `notification ${notification.id}`,
+    templateId: notification.templateId,
+    status: 'sending',
+    recipientCount: notification.recipients.size,
+    scheduledAt: null,
+    counts: { pending: notification.recipients.size, queued: 0, sent: 0, failed: 0, skipped: 0 },
+    createdAt: notification.now,
+    updatedAt: notification.now,
+  };
+  await documents.send(
+    new PutCommand({
+      TableName: tableName,
+      Item: {
+        pk: appPk(scope),
+        sk: campaignSk(notification.id),
+        gsi1pk: campaignsByStatusPk(scope, 'sending'),
+        gsi1sk: notification.id,
+        ...campaign,
+      },
+      ConditionExpression: 'attribute_not_exists(pk)',
+    }),
+  );
+  return campaign;
 }
