@@ -33,6 +33,7 @@ import {
 import { type DeliveryBatch, deliveryIdOf, parseDeliveryBatch } from '#shared/domain/delivery-batches.ts';
 import type { Campaign, Template } from '#shared/domain/model.ts';
 import { render } from '#shared/domain/render.ts';
+import { retryDelaySeconds, storeAppId } from '#shared/domain/sending.ts';
 import { ConflictError } from '#shared/errors.ts';
 import { logger, metrics } from '#shared/observability.ts';
 import { transitionCampaign } from '#shared/store/campaigns.ts';
@@ -43,7 +44,6 @@ import {
   resettleRecipient,
   type SettledStatus,
   settleRecipient,
-  storeAppId,
 } from '#shared/store/deliveries.ts';
 import { findTemplate } from '#shared/store/templates.ts';
 
@@ -79,11 +79,6 @@ async function mapLimit<T>(
     }
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-}
-
-/** The wait before a failed message's next receive: base × 2^(receives − 1), capped. */
-export function retryDelaySeconds(receiveCount: number, baseSeconds: number, maxSeconds: number): number {
-  return Math.min(maxSeconds, baseSeconds * 2 ** Math.max(0, receiveCount - 1));
 }
 
 /** Builds the consumer around a delivery channel (the deployed one uses the configured channel). */

@@ -7,12 +7,13 @@ import { z } from 'zod';
 import { invokeAsync } from '#shared/adapters/lambda.ts';
 import { sendConfig } from '#shared/config.ts';
 import { newId } from '#shared/domain/keys.ts';
+import { NOTIFICATION_ID_PREFIX } from '#shared/domain/sending.ts';
 import { checkInlineVariables, invalidVariablesError } from '#shared/domain/variables.ts';
 import { BadRequestError, TargetLimitExceededError, TemplateNotApprovedError } from '#shared/errors.ts';
 import { createApiHandler } from '#shared/http/api-handler.ts';
 import { jsonBody } from '#shared/http/request.ts';
 import { data } from '#shared/http/responses.ts';
-import { createNotification, NOTIFICATION_ID_PREFIX } from '#shared/store/deliveries.ts';
+import { createNotification } from '#shared/store/deliveries.ts';
 import { getTemplate } from '#shared/store/templates.ts';
 
 const sendFunctionArn = sendConfig().SEND_FUNCTION_ARN;

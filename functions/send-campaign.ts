@@ -19,6 +19,7 @@ import { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { z } from 'zod';
 import { recipientShards } from '#shared/adapters/dynamodb.ts';
 import { deliveryQueueUrl, sqs } from '#shared/adapters/sqs.ts';
+import { dispatchConfig } from '#shared/config.ts';
 import {
   type DeliveryBatchHeader,
   DeliveryBatchPacker,
@@ -26,28 +27,24 @@ import {
   SendBatchGrouper,
 } from '#shared/domain/delivery-batches.ts';
 import type { Campaign } from '#shared/domain/model.ts';
+import { NOTIFICATION_ID_PREFIX, storeAppId } from '#shared/domain/sending.ts';
 import { ConflictError } from '#shared/errors.ts';
 import { logger, metrics } from '#shared/observability.ts';
 import { transitionCampaign } from '#shared/store/campaigns.ts';
 import {
   CheckpointMovedError,
   commitDispatchedPage,
-  NOTIFICATION_ID_PREFIX,
   readCampaign,
   readCheckpoint,
   recipientsAfter,
-  storeAppId,
   sweepPage,
 } from '#shared/store/deliveries.ts';
 
 const sendEvent = z.object({ appId: z.string().min(1), campaignId: z.string().min(1) });
 
-/** Recipients read per page: 10 messages of 100, typically one `SendMessageBatch`. */
-const PAGE_SIZE = 1000;
+const { DISPATCH_PAGE_SIZE: PAGE_SIZE, DISPATCH_SHARD_CONCURRENCY: SHARD_CONCURRENCY } = dispatchConfig();
 /** Recipients per sweep transaction: 2 of its 100 items are the checkpoint and the counters. */
 const SWEEP_PAGE_SIZE = 98;
-/** Shards dispatched at once. */
-const SHARD_CONCURRENCY = 8;
 /** How long a read of the campaign's status is reused by the between-pages check. */
 const STATUS_TTL_MS = 250;
 const SEND_ATTEMPTS = 8;

@@ -99,3 +99,11 @@ export const retryConfig = section('retry', {
   /** Cap of that wait; SQS allows at most 12 hours. */
   DELIVERY_RETRY_MAX_SECONDS: z.coerce.number().int().min(0).max(43_200).default(900),
 });
+
+/** The send function's reading of recipients (docs/delivery.md, Sending). */
+export const dispatchConfig = section('dispatch', {
+  /** Recipients read per page; a page is one checkpoint (DynamoDB also caps a page at 1 MB). */
+  DISPATCH_PAGE_SIZE: z.coerce.number().int().min(1).max(10_000).default(1000),
+  /** Shards read and sent at once. */
+  DISPATCH_SHARD_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(8),
+});

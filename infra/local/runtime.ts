@@ -32,7 +32,7 @@ export interface LocalRuntimeOptions {
   env?: Record<string, string>;
   /** Delays before the two retries of a failed asynchronous invocation (Lambda: ~1 and ~2 minutes). */
   retryDelaysMs?: readonly number[];
-  /** Pollers of the delivery queue at once (default `LOCAL_DELIVERY_CONCURRENCY`, else 4). */
+  /** Pollers of the delivery queue at once (default `LOCAL_DELIVERY_CONCURRENCY`, else 4; 0: none). */
   deliveryConcurrency?: number;
   /**
    * The delivery consumer the queue's event source invokes; by default the handler of

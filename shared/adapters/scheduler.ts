@@ -11,6 +11,7 @@ import {
   SchedulerClient,
 } from '@aws-sdk/client-scheduler';
 import { sendConfig } from '#shared/config.ts';
+import { atExpression } from '#shared/domain/sending.ts';
 
 const config = sendConfig();
 
@@ -18,15 +19,6 @@ export const scheduler = new SchedulerClient({});
 
 /** The schedule of a campaign: one per campaign, so a second one is a conflict. */
 export const campaignScheduleName = (campaignId: string) => `campaign-${campaignId}`;
-
-/**
- * `at(yyyy-mm-ddThh:mm:ss)` in UTC for `time`, rounded up to the second so a schedule
- * never fires before the time asked for.
- */
-export function atExpression(time: Date): string {
-  const seconds = Math.ceil(time.getTime() / 1000) * 1000;
-  return `at(${new Date(seconds).toISOString().slice(0, 19)})`;
-}
 
 /** Thrown when the campaign already has a schedule. */
 export class ScheduleExistsError extends Error {}

@@ -31,20 +31,9 @@ import {
   shardOf,
 } from '#shared/domain/keys.ts';
 import type { Campaign, Recipient, RecipientStatus, VariableValue } from '#shared/domain/model.ts';
+import { storeAppId } from '#shared/domain/sending.ts';
 
 type Key = Record<string, unknown>;
-
-/** Ids of one-call sends start with this; they live in their app's notification scope. */
-export const NOTIFICATION_ID_PREFIX = 'ntf_';
-
-/**
- * The app id under which a campaign's items are stored. A one-call send is stored as a
- * hidden campaign under `<appId>#NTF` (app ids never contain `#`), so no campaign
- * listing, lookup or cursor of the app ever sees it.
- */
-export function storeAppId(appId: string, campaignId: string): string {
-  return campaignId.startsWith(NOTIFICATION_ID_PREFIX) ? `${appId}#NTF` : appId;
-}
 
 /** A recipient item as stored: the `Recipient` with its keys and the delivering message. */
 export interface RecipientItem extends Recipient {
