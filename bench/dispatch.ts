@@ -25,6 +25,11 @@ export interface DispatchBench {
     ratio: number;
     /** Bare `Query` pages (1 MB each) reading the same recipients, no sending. */
     bareReadSeconds: number;
+    /**
+     * Writing the 100,000 recipient items (BatchWriteItem): about what a dispatcher that
+     * re-wrote each recipient to `queued` would add.
+     */
+    writeSeconds: number;
     /** Bare read plus bare send: the floor for anything that reads recipients from DynamoDB. */
     bareReadAndSendRecipientsPerSecond: number;
   };
@@ -61,7 +66,9 @@ export async function benchDispatch(
     const campaign = newCampaign({ name: 'bench', templateId }, { id: newId('cmp'), appId, now });
     await createCampaign(campaign);
     const recipients = numberedRecipients(count);
+    const writeStarted = performance.now();
     await addRecipients(appId, campaign.id, recipients);
+    const writeSeconds = (performance.now() - writeStarted) / 1000;
     await transitionCampaign(appId, campaign.id, ['draft'], 'sending');
 
     const sqs = new SQSClient({});
@@ -143,6 +150,7 @@ export async function benchDispatch(
         bareSendRecipientsPerSecond: Math.round(count / bareSeconds),
         ratio: seconds / bareSeconds,
         bareReadSeconds: readSeconds,
+        writeSeconds,
         bareReadAndSendRecipientsPerSecond: Math.round(count / (readSeconds + bareSeconds)),
       },
     };
@@ -166,6 +174,10 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     'bare Query + bare send': {
       seconds: (dispatch.bareReadSeconds + dispatch.bareSeconds).toFixed(2),
       'recipients/s': dispatch.bareReadAndSendRecipientsPerSecond,
+    },
+    'write 100k items (BatchWrite)': {
+      seconds: dispatch.writeSeconds.toFixed(2),
+      'recipients/s': Math.round(dispatch.recipients / dispatch.writeSeconds),
     },
   });
   console.log(

@@ -19,7 +19,7 @@
  */
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { ChangeMessageVisibilityCommand } from '@aws-sdk/client-sqs';
-import type { SQSBatchItemFailure, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import type { Context, SQSBatchItemFailure, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { deliveryQueue } from '#infra/resources.ts';
 import { deliveryChannel } from '#shared/adapters/channel.ts';
 import { deliveryQueueUrl, sqs } from '#shared/adapters/sqs.ts';
@@ -49,6 +49,11 @@ import { findTemplate } from '#shared/store/templates.ts';
 
 /** Recipients of one message delivered at once. */
 const RECIPIENT_CONCURRENCY = 10;
+/**
+ * No new claim with less time left than this: a claimed recipient's channel call (with
+ * the webhook channel's own retries) must end before the function times out.
+ */
+const CLAIM_CUTOFF_MS = 20_000;
 
 export interface DeliverHandlerOptions {
   channel: DeliveryChannel;
@@ -90,6 +95,7 @@ export function createDeliverHandler(options: DeliverHandlerOptions) {
   async function processMessage(
     record: SQSRecord,
     batch: DeliveryBatch,
+    timeLeft: () => number,
     load: (
       storeId: string,
       id: string,
@@ -131,6 +137,10 @@ export function createDeliverHandler(options: DeliverHandlerOptions) {
           rendered = render(template, variables);
         } catch (error) {
           if (await settle(userId, 'failed', (error as Error).message)) settled.set(userId, 'failed');
+          return;
+        }
+        if (timeLeft() < CLAIM_CUTOFF_MS) {
+          retryReason = 'out of time: left for the next receive';
           return;
         }
         // The claim: only one receive of one message gets past it.
@@ -213,7 +223,11 @@ export function createDeliverHandler(options: DeliverHandlerOptions) {
     }
   }
 
-  return async (event: SQSEvent): Promise<SQSBatchResponse> => {
+  return async (
+    event: SQSEvent,
+    context?: Pick<Context, 'getRemainingTimeInMillis'>,
+  ): Promise<SQSBatchResponse> => {
+    const timeLeft = () => context?.getRemainingTimeInMillis() ?? Number.POSITIVE_INFINITY;
     const campaigns = new Map<string, Promise<Campaign | undefined>>();
     const templates = new Map<string, Promise<Template | undefined>>();
     const failures: SQSBatchItemFailure[] = [];
@@ -237,7 +251,7 @@ export function createDeliverHandler(options: DeliverHandlerOptions) {
           return { campaign: await campaigns.get(campaignKey), template: await templates.get(templateKey) };
         };
         try {
-          const outcome = await processMessage(record, batch, load);
+          const outcome = await processMessage(record, batch, timeLeft, load);
           if (outcome.retry !== undefined) {
             logger.warn('deliver: some recipients will be tried again', {
               messageId: record.messageId,
