@@ -59,15 +59,18 @@ export async function benchApi(
     });
     if (approved.status !== 200)
       throw new Error(`could not approve the bench template: ${await approved.text()}`);
-    const api = await runLoad({
+    const plan = {
       baseUrl: runtime.url,
       headers,
       concurrency,
       durationMs,
       maxRequests,
-      script: 'campaigns',
+      script: 'campaigns' as const,
       templateId: template.data.id,
-    });
+    };
+    // Warm up first: DynamoDB Local's JIT makes its first seconds several times slower.
+    await runLoad({ ...plan, durationMs: Math.min(5000, durationMs) });
+    const api = await runLoad(plan);
     return { api, bare };
   } finally {
     await runtime.stop();

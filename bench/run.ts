@@ -1,0 +1,48 @@
+/**
+ * `npm run bench`: every benchmark of DESIGN.md's "Numbers it is held to", each next to
+ * its bare baseline measured in the same run, as a table (or one JSON object with
+ * `--json`). `--only api,import` runs a subset.
+ */
+import { parseArgs } from 'node:util';
+import { benchApi } from './api.ts';
+
+const { values } = parseArgs({
+  options: { json: { type: 'boolean', default: false }, only: { type: 'string' } },
+});
+const only = values.only ? new Set(values.only.split(',')) : undefined;
+const wanted = (name: string) => !only || only.has(name);
+
+const result: Record<string, Record<string, number>> = {};
+const rows: Array<[string, string, string, string]> = [];
+
+if (wanted('api')) {
+  const { api, bare } = await benchApi();
+  result.api = {
+    p50Ms: api.p50Ms,
+    p99Ms: api.p99Ms,
+    requestsPerSecond: api.perSecond,
+    errors: api.errors,
+    bareP99Ms: bare.p99Ms,
+    bareRequestsPerSecond: bare.perSecond,
+  };
+  rows.push([
+    'API create+get campaign, 50 clients',
+    `p99 ${api.p99Ms} ms, p50 ${api.p50Ms} ms, ${api.perSecond} req/s, ${api.errors} errors`,
+    `bare node:http p99 ${bare.p99Ms} ms, ${bare.perSecond} req/s`,
+    'p99 < 50 ms',
+  ]);
+}
+
+if (values.json) {
+  console.log(JSON.stringify(result));
+} else {
+  const widths = [0, 1, 2, 3].map((i) =>
+    Math.max(
+      ...[['what', 'measured', 'baseline (same run)', 'target'], ...rows].map((r) => (r[i] as string).length),
+    ),
+  );
+  const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i] as number)).join(' | ');
+  console.log(line(['what', 'measured', 'baseline (same run)', 'target']));
+  console.log(widths.map((w) => '-'.repeat(w)).join('-|-'));
+  for (const r of rows) console.log(line(r));
+}
