@@ -97,6 +97,40 @@ describe('POST /api/campaigns/{id}/send', () => {
     expect(new Set(mine.map((e) => e.userId)).size).toBe(50);
   });
 
+  it('delivers once with exact counters when the send function runs three times at once (retries, a double fire)', async () => {
+    const { api, id, appId } = await draftCampaign(3000);
+    expect((await api.post(`/api/campaigns/${id}/send`)).status).toBe(202);
+    const { sendCampaign } = await import('#functions/send-campaign.ts');
+    await Promise.all([sendCampaign(appId, id), sendCampaign(appId, id)]);
+
+    const campaign = await finished(api, id);
+    expect(campaign.status).toBe('sent');
+    expect(campaign.counts).toEqual({ pending: 0, queued: 0, sent: 3000, failed: 0, skipped: 0 });
+    const mine = (await readOutbox(outbox)).filter((e) => e.campaignId === id);
+    expect(mine).toHaveLength(3000);
+    // A late rerun (a retried invocation after the end) sends nothing.
+    expect(await sendCampaign(appId, id)).toMatchObject({ action: 'none', enqueuedMessages: 0 });
+  });
+
+  it('refuses a recipients cursor of another campaign', async () => {
+    const first = await draftCampaign(30);
+    const page = await first.api.get(`/api/campaigns/${first.id}/recipients?limit=2`);
+    expect(page.body.meta.next).toEqual(expect.any(String));
+    const second = await first.api.post('/api/campaigns', {
+      name: 'Other',
+      templateId: (await first.api.get(`/api/campaigns/${first.id}`)).body.data.templateId,
+    });
+    const res = await first.api.get(
+      `/api/campaigns/${second.body.data.id}/recipients?cursor=${page.body.meta.next}`,
+    );
+    expect(res.status).toBe(400);
+    expect(res.body.error.details).toEqual({ field: 'cursor' });
+    const wrongFilter = await first.api.get(
+      `/api/campaigns/${first.id}/recipients?status=sent&cursor=${page.body.meta.next}`,
+    );
+    expect(wrongFilter.status).toBe(400);
+  });
+
   it('answers 409 naming the status when the campaign is no longer a draft', async () => {
     const { api, id } = await draftCampaign(3);
     expect((await api.post(`/api/campaigns/${id}/send`)).status).toBe(202);
