@@ -167,7 +167,7 @@ function checkpointUpdate(
 type CountDelta = Partial<Record<RecipientStatus, number>>;
 
 function countsUpdate(appId: string, campaignId: string, delta: CountDelta) {
-  const names: Record<string, string> = { '#counts': 'counts', '#updatedAt': 'updatedAt' };
+  const names: Record<string, string> = { '#updatedAt': 'updatedAt' };
   const values: Record<string, unknown> = { ':now': new Date().toISOString() };
   const adds: string[] = [];
   for (const [status, n] of Object.entries(delta)) {
@@ -176,6 +176,8 @@ function countsUpdate(appId: string, campaignId: string, delta: CountDelta) {
     values[`:${status}`] = n;
     adds.push(`#counts.#${status} :${status}`);
   }
+  // DynamoDB refuses a name the expression does not use (a page with nothing to count).
+  if (adds.length > 0) names['#counts'] = 'counts';
   return {
     Update: {
       TableName: tableName,

@@ -62,6 +62,19 @@ describe('scheduled sends', () => {
       expect(Date.parse(entry.deliveredAt)).toBeGreaterThanOrEqual(Date.parse(scheduledAt));
   });
 
+  it('schedules once when the same campaign is scheduled twice at the same moment', async () => {
+    const { api, id } = await draftCampaign(4);
+    const scheduledAt = inMs(2500);
+    const answers = await Promise.all([
+      api.post(`/api/campaigns/${id}/send`, { scheduledAt }),
+      api.post(`/api/campaigns/${id}/send`, { scheduledAt }),
+    ]);
+    expect(answers.map((a) => a.status).sort()).toEqual([202, 409]);
+    const campaign = await settled(api, id, 4);
+    expect(campaign.counts.sent).toBe(4);
+    expect(await delivered(id)).toHaveLength(4);
+  });
+
   it('never fires a cancelled schedule, and skips every recipient', async () => {
     const { api, id } = await draftCampaign(10);
     expect((await api.post(`/api/campaigns/${id}/send`, { scheduledAt: inMs(2000) })).status).toBe(202);

@@ -46,7 +46,7 @@ describe('POST /api/campaigns/{id}/send', () => {
       updatedAt: expect.any(String),
     });
 
-    const campaign = await finished(api, id, 110_000);
+    const campaign = await finished(api, id, 220_000);
     expect(campaign.status).toBe('sent');
     expect(campaign.counts).toEqual({ pending: 0, queued: 0, sent: 10_000, failed: 0, skipped: 0 });
     expect(campaign.completedAt).toEqual(expect.any(String));
@@ -78,7 +78,7 @@ describe('POST /api/campaigns/{id}/send', () => {
       data: [],
       meta: { next: null },
     });
-  });
+  }, 240_000);
 
   it('delivers once when the same campaign is sent twice at the same moment', async () => {
     const { api, id } = await draftCampaign(50);
@@ -139,6 +139,25 @@ describe('POST /api/campaigns/{id}/send', () => {
     expect(again.status).toBe(409);
     expect(again.body.error.message).toMatch(/is sent/);
     expect((await readOutbox(outbox)).filter((e) => e.campaignId === id)).toHaveLength(3);
+  });
+
+  it('answers 409 while an import is running', async () => {
+    const { api, id, appId } = await draftCampaign(2);
+    const { UpdateCommand } = await import('@aws-sdk/lib-dynamodb');
+    const { documents, tableName } = await import('#shared/adapters/dynamodb.ts');
+    const { appPk, campaignSk } = await import('#shared/domain/keys.ts');
+    await documents.send(
+      new UpdateCommand({
+        TableName: tableName,
+        Key: { pk: appPk(appId), sk: campaignSk(id) },
+        UpdateExpression: 'SET importingUploadId = :u',
+        ExpressionAttributeValues: { ':u': 'upl_running' },
+      }),
+    );
+    const res = await api.post(`/api/campaigns/${id}/send`);
+    expect(res.status).toBe(409);
+    expect(res.body.error.message).toMatch(/import running/);
+    expect((await api.get(`/api/campaigns/${id}`)).body.data.status).toBe('draft');
   });
 
   it('answers 409 for a campaign without recipients', async () => {
