@@ -140,7 +140,13 @@ export function createDeliverHandler(options: DeliverHandlerOptions) {
           return;
         }
         if (timeLeft() < CLAIM_CUTOFF_MS) {
-          retryReason = 'out of time: left for the next receive';
+          retryReason = 'out of time before delivering every recipient';
+          // On the last receive nothing comes back: settle it rather than leave it queued.
+          if (
+            lastReceive &&
+            (await settle(userId, 'failed', `gave up after ${receiveCount} attempts: ${retryReason}`))
+          )
+            settled.set(userId, 'failed');
           return;
         }
         // The claim: only one receive of one message gets past it.

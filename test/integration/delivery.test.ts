@@ -121,32 +121,7 @@ describe('deliver consumer', () => {
   });
 
   it('never delivers twice when a consumer crashes after marking recipients but before acknowledging', async () => {
-    const { api, id, appId, templateId } = await draftCampaign(numberedRecipients(3, 'c'));
-    // Sending, without the send function: the test plays the queue itself.
-    const { transitionCampaign } = await import('#shared/store/campaigns.ts');
-    await transitionCampaign(appId, id, ['draft'], 'sending');
-    const [body] = [
-      ...packDeliveryBatches(
-        { kind: 'campaign', appId, campaignId: id, templateId },
-        numberedRecipients(3, 'c').map((r) => ({ userId: r.userId, variables: r.variables ?? {} })),
-      ),
-    ];
-    const record = (receiveCount: number): SQSRecord => ({
-      messageId: `msg-${id}`,
-      receiptHandle: 'not-a-real-handle',
-      body: body as string,
-      attributes: {
-        ApproximateReceiveCount: String(receiveCount),
-        SentTimestamp: String(Date.now()),
-        SenderId: 'test',
-        ApproximateFirstReceiveTimestamp: String(Date.now()),
-      },
-      messageAttributes: {},
-      md5OfBody: '',
-      eventSource: 'aws:sqs',
-      eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:test',
-      awsRegion: 'us-east-1',
-    });
+    const { api, id, record } = await sendingCampaignMessage(3, 'c');
     const calls: DeliveryMessage[] = [];
     const counting: DeliveryChannel = { name: 'counting', deliver: async (m) => void calls.push(m) };
     const { createDeliverHandler } = await import('#functions/deliver-batch.ts');
@@ -170,7 +145,63 @@ describe('deliver consumer', () => {
     expect(campaign.status).toBe('sent');
     expect(campaign.counts.sent).toBe(3);
   });
+
+  it('leaves recipients for the next receive when time runs short, and fails them on the last', async () => {
+    const { api, id, record } = await sendingCampaignMessage(2, 't');
+    const calls: DeliveryMessage[] = [];
+    const { createDeliverHandler } = await import('#functions/deliver-batch.ts');
+    const handler = createDeliverHandler({
+      channel: { name: 'counting', deliver: async (m) => void calls.push(m) },
+    });
+    const shortOfTime = { getRemainingTimeInMillis: () => 5_000 };
+
+    expect((await handler({ Records: [record(1)] }, shortOfTime)).batchItemFailures).toHaveLength(1);
+    expect(calls).toHaveLength(0);
+    expect((await api.get(`/api/campaigns/${id}`)).body.data.status).toBe('sending');
+
+    expect((await handler({ Records: [record(5)] }, shortOfTime)).batchItemFailures).toHaveLength(1);
+    const campaign = (await api.get(`/api/campaigns/${id}`)).body.data;
+    expect(campaign.status).toBe('failed');
+    expect(campaign.counts.failed).toBe(2);
+    const [failed] = (await api.get(`/api/campaigns/${id}/recipients?status=failed`)).body.data;
+    expect(failed.error).toMatch(/^gave up after 5 attempts: out of time/);
+  });
 });
+
+/**
+ * A `sending` campaign of `count` recipients and its one delivery message, played by the
+ * test instead of the queue: `record(n)` is the message on its n-th receive.
+ */
+async function sendingCampaignMessage(count: number, prefix: string) {
+  const recipients = numberedRecipients(count, prefix);
+  const { api, id, appId, templateId } = await draftCampaign(recipients);
+  // Sending, without the send function.
+  const { transitionCampaign } = await import('#shared/store/campaigns.ts');
+  await transitionCampaign(appId, id, ['draft'], 'sending');
+  const [body] = [
+    ...packDeliveryBatches(
+      { kind: 'campaign', appId, campaignId: id, templateId },
+      recipients.map((r) => ({ userId: r.userId, variables: r.variables ?? {} })),
+    ),
+  ];
+  const record = (receiveCount: number): SQSRecord => ({
+    messageId: `msg-${id}`,
+    receiptHandle: 'not-a-real-handle',
+    body: body as string,
+    attributes: {
+      ApproximateReceiveCount: String(receiveCount),
+      SentTimestamp: String(Date.now()),
+      SenderId: 'test',
+      ApproximateFirstReceiveTimestamp: String(Date.now()),
+    },
+    messageAttributes: {},
+    md5OfBody: '',
+    eventSource: 'aws:sqs',
+    eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:test',
+    awsRegion: 'us-east-1',
+  });
+  return { api, id, record };
+}
 
 async function dlqBodies(): Promise<string[]> {
   const { Messages = [] } = await sqs().send(
