@@ -34,6 +34,7 @@ import { transitionCampaign } from '#shared/store/campaigns.ts';
 import {
   CheckpointMovedError,
   commitDispatchedPage,
+  markQueued,
   readCampaign,
   readCheckpoint,
   recipientsAfter,
@@ -42,7 +43,11 @@ import {
 
 const sendEvent = z.object({ appId: z.string().min(1), campaignId: z.string().min(1) });
 
-const { DISPATCH_PAGE_SIZE: PAGE_SIZE, DISPATCH_SHARD_CONCURRENCY: SHARD_CONCURRENCY } = dispatchConfig();
+const {
+  DISPATCH_PAGE_SIZE: PAGE_SIZE,
+  DISPATCH_SHARD_CONCURRENCY: SHARD_CONCURRENCY,
+  DISPATCH_MARK_QUEUED: MARK_QUEUED,
+} = dispatchConfig();
 /** Recipients per sweep transaction: 2 of its 100 items are the checkpoint and the counters. */
 const SWEEP_PAGE_SIZE = 98;
 /** How long a read of the campaign's status is reused by the between-pages check. */
@@ -156,6 +161,7 @@ async function dispatch(
       const rest = grouper.flush();
       if (rest) calls.push(rest);
       await Promise.all(calls.map(sendEntries));
+      if (MARK_QUEUED) await markQueued(storeId, campaign.id, shard, page);
       try {
         await commitDispatchedPage(storeId, campaign.id, shard, previous, last.sk, page.length);
         previous = last.sk;

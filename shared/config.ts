@@ -106,4 +106,9 @@ export const dispatchConfig = section('dispatch', {
   DISPATCH_PAGE_SIZE: z.coerce.number().int().min(1).max(10_000).default(1000),
   /** Shards read and sent at once. */
   DISPATCH_SHARD_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(8),
+  /**
+   * Also rewrite each dispatched recipient from `pending` to `queued` (one conditional
+   * write per recipient): exact per-recipient status, at the cost of those writes.
+   */
+  DISPATCH_MARK_QUEUED: booleanFlag,
 });

@@ -139,6 +139,48 @@ export async function recipientsAfter(
   return Items as RecipientItem[];
 }
 
+/**
+ * Marks dispatched recipients `queued` (only those still `pending`: one the consumer
+ * settled first stays as it is), `concurrency` writes at a time.
+ */
+export async function markQueued(
+  appId: string,
+  campaignId: string,
+  shard: number,
+  recipients: readonly RecipientItem[],
+  concurrency = 16,
+): Promise<void> {
+  const now = new Date().toISOString();
+  const gsi1pk = recipientsByStatusPk(appId, campaignId, 'queued', shard);
+  let next = 0;
+  const worker = async () => {
+    while (next < recipients.length) {
+      const recipient = recipients[next] as RecipientItem;
+      next += 1;
+      try {
+        await documents.send(
+          new UpdateCommand({
+            TableName: tableName,
+            Key: { pk: recipient.pk, sk: recipient.sk },
+            UpdateExpression: 'SET #status = :queued, gsi1pk = :gsi1pk, updatedAt = :now',
+            ConditionExpression: '#status = :pending',
+            ExpressionAttributeNames: { '#status': 'status' },
+            ExpressionAttributeValues: {
+              ':queued': 'queued',
+              ':pending': 'pending',
+              ':gsi1pk': gsi1pk,
+              ':now': now,
+            },
+          }),
+        );
+      } catch (error) {
+        if ((error as { name?: string }).name !== 'ConditionalCheckFailedException') throw error;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, recipients.length) }, worker));
+}
+
 /** The checkpoint moved under us: another run of the send function got there first. */
 export class CheckpointMovedError extends Error {}
 
