@@ -82,9 +82,15 @@ export const deliveryConfig = section('delivery', {
   WEBHOOK_MAX_RETRY_AFTER_MS: z.coerce.number().int().min(0).default(5_000),
 });
 
-/** Sending: the send function to start and EventBridge Scheduler for sends at a later time. */
+/** The send function, started by the send and cancel APIs and by one-call sends. */
 export const sendConfig = section('send', {
-  /** ARN (or name) of the send function: started at once by a send, or by a schedule. */
+  /** ARN (or name) of the send function. */
+  SEND_FUNCTION_ARN: z.string().min(1),
+});
+
+/** EventBridge Scheduler, for campaigns sent at a later time. */
+export const schedulerConfig = section('scheduler', {
+  /** The schedules' target: the send function. */
   SEND_FUNCTION_ARN: z.string().min(1),
   /** Scheduler group holding the one-time `campaign-<id>` schedules. */
   SCHEDULE_GROUP_NAME: z.string().min(1).default('default'),

@@ -10,10 +10,10 @@ import {
   ResourceNotFoundException,
   SchedulerClient,
 } from '@aws-sdk/client-scheduler';
-import { sendConfig } from '#shared/config.ts';
+import { schedulerConfig } from '#shared/config.ts';
 import { atExpression } from '#shared/domain/sending.ts';
 
-const config = sendConfig();
+const config = schedulerConfig();
 
 export const scheduler = new SchedulerClient({});
 
