@@ -5,6 +5,7 @@
  */
 import { parseArgs } from 'node:util';
 import { benchApi } from './api.ts';
+import { benchDispatch } from './dispatch.ts';
 
 const { values } = parseArgs({
   options: { json: { type: 'boolean', default: false }, only: { type: 'string' } },
@@ -30,6 +31,17 @@ if (wanted('api')) {
     `p99 ${api.p99Ms} ms, p50 ${api.p50Ms} ms, ${api.perSecond} req/s, ${api.errors} errors`,
     `bare node:http p99 ${bare.p99Ms} ms, ${bare.perSecond} req/s`,
     'p99 < 50 ms',
+  ]);
+}
+
+if (wanted('dispatch')) {
+  const { dispatch } = await benchDispatch();
+  result.dispatch = dispatch;
+  rows.push([
+    `dispatch of ${dispatch.recipients} recipients onto SQS`,
+    `${dispatch.seconds.toFixed(2)} s, ${dispatch.recipientsPerSecond} recipients/s (${dispatch.ratio.toFixed(2)}x bare send; ${(dispatch.seconds / (dispatch.bareReadSeconds + dispatch.bareSeconds)).toFixed(2)}x bare Query + send)`,
+    `bare SendMessageBatch ${dispatch.bareSendRecipientsPerSecond} recipients/s; bare Query + send ${dispatch.bareReadAndSendRecipientsPerSecond} recipients/s`,
+    '<= 1.3x bare SendMessageBatch',
   ]);
 }
 

@@ -1,15 +1,80 @@
 /** API function for campaigns: `/api/campaigns…` routes of `infra/routes.ts`. */
+import { z } from 'zod';
+import { invokeAsync } from '#shared/adapters/lambda.ts';
+import {
+  createCampaignSchedule,
+  deleteCampaignSchedule,
+  ScheduleExistsError,
+} from '#shared/adapters/scheduler.ts';
+import { sendConfig } from '#shared/config.ts';
 import {
   campaignView,
   createCampaignBody,
   newCampaign,
   parseCampaignStatusFilter,
 } from '#shared/domain/campaigns.ts';
-import { newId } from '#shared/domain/keys.ts';
+import { newId, recipientPk, recipientsByStatusPk } from '#shared/domain/keys.ts';
+import { RECIPIENT_STATUSES, type RecipientStatus } from '#shared/domain/model.ts';
+import { BadRequestError, ConflictError } from '#shared/errors.ts';
 import { createApiHandler } from '#shared/http/api-handler.ts';
-import { encodeCursor, jsonBody, page, pathParameter, query } from '#shared/http/request.ts';
+import { decodeCursor, encodeCursor, jsonBody, page, pathParameter, query } from '#shared/http/request.ts';
 import { data, list } from '#shared/http/responses.ts';
-import { createCampaign, getCampaign, listCampaigns } from '#shared/store/campaigns.ts';
+import { logger } from '#shared/observability.ts';
+import { createCampaign, getCampaign, listCampaigns, transitionCampaign } from '#shared/store/campaigns.ts';
+import { listRecipients, type RecipientPosition, recipientView } from '#shared/store/deliveries.ts';
+
+const sendFunctionArn = sendConfig().SEND_FUNCTION_ARN;
+
+/** Body of `POST /api/campaigns/{id}/send`: none, `{}`, or `{ scheduledAt }` in the future. */
+const sendBody = z
+  .object({
+    scheduledAt: z.iso.datetime({ offset: true }).optional(),
+  })
+  .strict();
+
+function sendView(campaign: { id: string; status: string; scheduledAt: string | null; updatedAt: string }) {
+  return {
+    id: campaign.id,
+    status: campaign.status,
+    scheduledAt: campaign.scheduledAt,
+    updatedAt: campaign.updatedAt,
+  };
+}
+
+/** `?status=` of a recipient listing: a recipient status, or a 400 listing the valid ones. */
+function parseRecipientStatus(value: string | undefined): RecipientStatus | undefined {
+  if (value === undefined) return undefined;
+  if ((RECIPIENT_STATUSES as readonly string[]).includes(value)) return value as RecipientStatus;
+  throw new BadRequestError(
+    `status '${value}' is not a recipient status; use one of ${RECIPIENT_STATUSES.join(', ')}.`,
+    {
+      field: 'status',
+      allowed: RECIPIENT_STATUSES,
+    },
+  );
+}
+
+/** A recipient listing's cursor: the shard and key to go on from, checked to be this listing's. */
+function recipientCursor(
+  cursor: string | undefined,
+  appId: string,
+  campaignId: string,
+  status: RecipientStatus | undefined,
+): RecipientPosition | undefined {
+  if (cursor === undefined) return undefined;
+  const { shard, ...key } = decodeCursor(cursor, appId);
+  const invalid = new BadRequestError(
+    'cursor is invalid for this listing; pass the meta.next value of the previous page with the same filters.',
+    { field: 'cursor' },
+  );
+  if (typeof shard !== 'number' || !Number.isInteger(shard) || shard < 0) throw invalid;
+  const partitionOk = status
+    ? key.gsi1pk === recipientsByStatusPk(appId, campaignId, status, shard) &&
+      key.pk === recipientPk(appId, campaignId, shard)
+    : key.pk === recipientPk(appId, campaignId, shard) && Object.keys(key).length === 2;
+  if (!partitionOk || typeof key.sk !== 'string') throw invalid;
+  return { shard, key };
+}
 
 export const handler = createApiHandler({
   'POST /api/campaigns': async ({ event, appId }) => {
@@ -28,5 +93,95 @@ export const handler = createApiHandler({
 
   'GET /api/campaigns/{id}': async ({ event, appId }) => {
     return data(campaignView(await getCampaign(appId, pathParameter(event, 'id'))));
+  },
+
+  'POST /api/campaigns/{id}/send': async ({ event, appId }) => {
+    const id = pathParameter(event, 'id');
+    const input = event.body ? jsonBody(event, sendBody) : {};
+    const scheduledAt = input.scheduledAt === undefined ? undefined : new Date(input.scheduledAt);
+    if (scheduledAt && scheduledAt.getTime() <= Date.now()) {
+      throw new BadRequestError(
+        `scheduledAt must be in the future, got '${input.scheduledAt}'; omit it to send now.`,
+        {
+          field: 'scheduledAt',
+        },
+      );
+    }
+    const campaign = await getCampaign(appId, id);
+    if (campaign.status !== 'draft') {
+      throw new ConflictError(`Campaign '${id}' is ${campaign.status}; only a draft campaign can be sent.`, {
+        campaignId: id,
+        status: campaign.status,
+      });
+    }
+    if (campaign.importingUploadId) {
+      throw new ConflictError(
+        `Campaign '${id}' has an import running (upload '${campaign.importingUploadId}'); send it once the upload is completed.`,
+        { campaignId: id, uploadId: campaign.importingUploadId },
+      );
+    }
+    if (campaign.recipientCount === 0) {
+      throw new ConflictError(`Campaign '${id}' has no recipients; upload a CSV or add recipients first.`, {
+        campaignId: id,
+      });
+    }
+    if (!scheduledAt) {
+      // The conditional write lets exactly one of two racing sends through.
+      const sending = await transitionCampaign(appId, id, ['draft'], 'sending');
+      await invokeAsync(sendFunctionArn, { appId, campaignId: id });
+      return data(sendView(sending), 202);
+    }
+    // Schedule first, then move the campaign: no scheduled campaign is ever without its
+    // schedule, and no transition back to draft is needed when the scheduler fails.
+    try {
+      await createCampaignSchedule(appId, id, scheduledAt);
+    } catch (error) {
+      if (error instanceof ScheduleExistsError) {
+        throw new ConflictError(`Campaign '${id}' is already being scheduled or sent.`, { campaignId: id });
+      }
+      throw error;
+    }
+    try {
+      const scheduled = await transitionCampaign(appId, id, ['draft'], 'scheduled', {
+        scheduledAt: scheduledAt.toISOString(),
+      });
+      return data(sendView(scheduled), 202);
+    } catch (error) {
+      // Lost a race (409) or failed: the schedule must not fire for this send.
+      await deleteCampaignSchedule(id).catch((cause: unknown) =>
+        logger.error('send: could not delete the schedule of a failed send', {
+          campaignId: id,
+          error: cause,
+        }),
+      );
+      throw error;
+    }
+  },
+
+  'POST /api/campaigns/{id}/cancel': async ({ event, appId }) => {
+    const id = pathParameter(event, 'id');
+    const cancelled = await transitionCampaign(appId, id, ['draft', 'scheduled', 'sending'], 'cancelled');
+    if (cancelled.scheduledAt !== null) await deleteCampaignSchedule(id);
+    // Recipients never put on the queue are swept to skipped by the send function.
+    if (cancelled.recipientCount > 0) await invokeAsync(sendFunctionArn, { appId, campaignId: id });
+    return data(campaignView(cancelled));
+  },
+
+  'GET /api/campaigns/{id}/recipients': async ({ event, appId }) => {
+    const id = pathParameter(event, 'id');
+    const q = query(event);
+    const status = parseRecipientStatus(q.status);
+    const { limit } = page(
+      { ...event, queryStringParameters: { ...(q.limit ? { limit: q.limit } : {}) } },
+      appId,
+    );
+    await getCampaign(appId, id);
+    const from = recipientCursor(q.cursor, appId, id, status);
+    const { items, next } = await listRecipients(appId, id, {
+      limit,
+      ...(from ? { from } : {}),
+      ...(status ? { status } : {}),
+    });
+    return list(items.map(recipientView), next ? encodeCursor({ shard: next.shard, ...next.key }) : null);
   },
 });

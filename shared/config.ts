@@ -81,3 +81,40 @@ export const deliveryConfig = section('delivery', {
   /** Longest Retry-After waited for in process; a longer one hands the message back to the queue. */
   WEBHOOK_MAX_RETRY_AFTER_MS: z.coerce.number().int().min(0).default(5_000),
 });
+
+/** The send function, started by the send and cancel APIs and by one-call sends. */
+export const sendConfig = section('send', {
+  /** ARN (or name) of the send function. */
+  SEND_FUNCTION_ARN: z.string().min(1),
+});
+
+/** EventBridge Scheduler, for campaigns sent at a later time. */
+export const schedulerConfig = section('scheduler', {
+  /** The schedules' target: the send function. */
+  SEND_FUNCTION_ARN: z.string().min(1),
+  /** Scheduler group holding the one-time `campaign-<id>` schedules. */
+  SCHEDULE_GROUP_NAME: z.string().min(1).default('default'),
+  /** Role EventBridge Scheduler assumes to invoke the send function. */
+  SCHEDULER_ROLE_ARN: z.string().min(1),
+});
+
+/** The deliver consumer's retry timing (docs/delivery.md, Sending). */
+export const retryConfig = section('retry', {
+  /** A failed message comes back after base × 2^(receives − 1) seconds (0: at once). */
+  DELIVERY_RETRY_BASE_SECONDS: z.coerce.number().int().min(0).default(10),
+  /** Cap of that wait; SQS allows at most 12 hours. */
+  DELIVERY_RETRY_MAX_SECONDS: z.coerce.number().int().min(0).max(43_200).default(900),
+});
+
+/** The send function's reading of recipients (docs/delivery.md, Sending). */
+export const dispatchConfig = section('dispatch', {
+  /** Recipients read per page; a page is one checkpoint (DynamoDB also caps a page at 1 MB). */
+  DISPATCH_PAGE_SIZE: z.coerce.number().int().min(1).max(10_000).default(1000),
+  /** Shards read and sent at once. */
+  DISPATCH_SHARD_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(8),
+  /**
+   * Also rewrite each dispatched recipient from `pending` to `queued` (one conditional
+   * write per recipient): exact per-recipient status, at the cost of those writes.
+   */
+  DISPATCH_MARK_QUEUED: booleanFlag,
+});

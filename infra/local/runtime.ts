@@ -3,6 +3,8 @@
  * Gateway, and the event sources (S3 notifications, SQS polling, schedules) that call
  * the very handlers Lambda runs. `npm start` and the integration tests both use it.
  */
+import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import type { SQSEvent } from 'aws-lambda';
 import { type FunctionName, functions } from '../functions.ts';
 import { type ApiFunctionName, apiFunctions } from '../routes.ts';
 import { type AsyncInvoker, asyncInvoker, type EventHandler } from './async-invoker.ts';
@@ -10,6 +12,7 @@ import { type EmbeddedAws, startEmbeddedAws } from './embedded-aws.ts';
 import { type ApiHandler, type HttpFront, startHttpFront } from './http-front.ts';
 import { type LambdaEmulator, startLambdaEmulator } from './lambda-emulator.ts';
 import { type SchedulerEmulator, startSchedulerEmulator } from './scheduler-emulator.ts';
+import { type SqsEventSource, startSqsEventSource } from './sqs-event-source.ts';
 
 export interface LocalRuntime {
   readonly url: string;
@@ -29,6 +32,13 @@ export interface LocalRuntimeOptions {
   env?: Record<string, string>;
   /** Delays before the two retries of a failed asynchronous invocation (Lambda: ~1 and ~2 minutes). */
   retryDelaysMs?: readonly number[];
+  /** Pollers of the delivery queue at once (default `LOCAL_DELIVERY_CONCURRENCY`, else 4; 0: none). */
+  deliveryConcurrency?: number;
+  /**
+   * The delivery consumer the queue's event source invokes; by default the handler of
+   * `functions/deliver-batch.ts`. Tests pass one built with `createDeliverHandler`.
+   */
+  loadDeliverHandler?: () => Promise<EventHandler<SQSEvent>>;
 }
 
 /** Local ARN of a function, as the scheduler and the send API name it. */
@@ -53,6 +63,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
   let front: HttpFront | undefined;
   let scheduler: SchedulerEmulator | undefined;
   let lambda: LambdaEmulator | undefined;
+  let deliveries: SqsEventSource | undefined;
   const invokers = new Map<FunctionName, AsyncInvoker<unknown>>();
   try {
     for (const [key, value] of Object.entries(handlerDefaults)) process.env[key] ??= value;
@@ -119,6 +130,31 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     const appId = process.env.LOCAL_APP_ID as string;
     const apiKey = await addApiKey(appId, process.env.LOCAL_API_KEY as string);
 
+    // The delivery queue's event source mapping: batches of 10, partial batch failures.
+    const sqsClient = new SQSClient({});
+    const queueUrl = process.env.DELIVERY_QUEUE_URL as string;
+    const { Attributes } = await sqsClient.send(
+      new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }),
+    );
+    const deliverSpec = functions.deliverBatch;
+    deliveries = startSqsEventSource(
+      options.loadDeliverHandler ??
+        (() =>
+          import(new URL(`../../${deliverSpec.entry}`, import.meta.url).href).then(
+            (module: { handler: EventHandler<SQSEvent> }) => module.handler,
+          )),
+      {
+        client: sqsClient,
+        queueUrl,
+        queueArn: Attributes?.QueueArn ?? '',
+        functionName: 'deliverBatch',
+        timeoutSeconds: deliverSpec.timeoutSeconds,
+        batchSize: 10,
+        concurrency: options.deliveryConcurrency ?? (Number(process.env.LOCAL_DELIVERY_CONCURRENCY) || 4),
+        onError: (error) => console.error(`deliverBatch: ${String(error)}`),
+      },
+    );
+
     const loaded = new Map<ApiFunctionName, Promise<ApiHandler>>();
     const handlerFor = (name: ApiFunctionName): Promise<ApiHandler> => {
       let handler = loaded.get(name);
@@ -135,6 +171,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     const started = front;
     const startedScheduler = scheduler;
     const startedLambda = lambda;
+    const startedDeliveries = deliveries;
     return {
       url: started.url,
       aws,
@@ -147,6 +184,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
         await started.stop();
         await startedScheduler.stop();
         await startedLambda.stop();
+        await startedDeliveries.stop();
         for (const i of invokers.values()) await i.stop();
         await aws.stop();
       },
@@ -155,6 +193,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     await front?.stop();
     await scheduler?.stop();
     await lambda?.stop();
+    await deliveries?.stop();
     await aws.stop();
     throw error;
   }

@@ -1,0 +1,187 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { readOutbox } from '#shared/adapters/outbox-channel.ts';
+import { addRecipients, numberedRecipients } from '#test/support/recipients.ts';
+import { apiClient, newApp, useRuntime } from '#test/support/runtime.ts';
+
+const outbox = join(mkdtempSync(join(tmpdir(), 'send-')), 'outbox.jsonl');
+const runtime = useRuntime({ env: { OUTBOX_PATH: outbox, DELIVERY_RETRY_BASE_SECONDS: '0' } });
+
+type Api = ReturnType<typeof apiClient>;
+
+async function draftCampaign(recipients = 0) {
+  const credentials = await newApp('send');
+  const api = apiClient(runtime.current.url, credentials);
+  const template = await api.post('/api/templates', {
+    name: 'Greeting',
+    title: 'Hello {{name}}',
+    body: 'Hi {{name}}, welcome.',
+    variableSchema: { name: { type: 'string', required: true } },
+  });
+  await api.put(`/api/templates/${template.body.data.id}`, { status: 'approved' });
+  const campaign = await api.post('/api/campaigns', { name: 'Welcome', templateId: template.body.data.id });
+  const id: string = campaign.body.data.id;
+  if (recipients > 0) await addRecipients(credentials.appId, id, numberedRecipients(recipients));
+  return { api, id, appId: credentials.appId };
+}
+
+async function finished(api: Api, id: string, timeout = 90_000) {
+  await expect
+    .poll(async () => (await api.get(`/api/campaigns/${id}`)).body.data.status, { timeout, interval: 250 })
+    .not.toMatch(/^(sending|scheduled)$/);
+  return (await api.get(`/api/campaigns/${id}`)).body.data;
+}
+
+describe('POST /api/campaigns/{id}/send', () => {
+  it('delivers each of 10,000 recipients exactly once, rendered with its own variables', async () => {
+    const { api, id } = await draftCampaign(10_000);
+    const res = await api.post(`/api/campaigns/${id}/send`);
+    expect(res.status).toBe(202);
+    expect(res.body.data).toEqual({
+      id,
+      status: 'sending',
+      scheduledAt: null,
+      updatedAt: expect.any(String),
+    });
+
+    const campaign = await finished(api, id, 220_000);
+    expect(campaign.status).toBe('sent');
+    expect(campaign.counts).toEqual({ pending: 0, queued: 0, sent: 10_000, failed: 0, skipped: 0 });
+    expect(campaign.completedAt).toEqual(expect.any(String));
+
+    const mine = (await readOutbox(outbox)).filter((e) => e.campaignId === id);
+    expect(mine).toHaveLength(10_000);
+    expect(new Set(mine.map((e) => e.userId)).size).toBe(10_000);
+    for (const entry of mine) {
+      const n = entry.userId.slice(1);
+      expect(entry.title).toBe(`Hello Name ${n}`);
+      expect(entry.body).toBe(`Hi Name ${n}, welcome.`);
+    }
+
+    const sent = await api.get(`/api/campaigns/${id}/recipients?status=sent&limit=3`);
+    expect(sent.status).toBe(200);
+    expect(sent.body.data).toHaveLength(3);
+    expect(sent.body.data[0]).toEqual({
+      userId: expect.stringMatching(/^u\d+$/),
+      status: 'sent',
+      variables: { name: expect.stringMatching(/^Name \d+$/) },
+      updatedAt: expect.any(String),
+    });
+    const next = await api.get(
+      `/api/campaigns/${id}/recipients?status=sent&limit=3&cursor=${sent.body.meta.next}`,
+    );
+    expect(next.body.data).toHaveLength(3);
+    expect(next.body.data.map((r: { userId: string }) => r.userId)).not.toContain(sent.body.data[0].userId);
+    expect((await api.get(`/api/campaigns/${id}/recipients?status=pending`)).body).toEqual({
+      data: [],
+      meta: { next: null },
+    });
+  }, 240_000);
+
+  it('delivers once when the same campaign is sent twice at the same moment', async () => {
+    const { api, id } = await draftCampaign(50);
+    const answers = await Promise.all([
+      api.post(`/api/campaigns/${id}/send`),
+      api.post(`/api/campaigns/${id}/send`),
+    ]);
+    expect(answers.map((a) => a.status).sort()).toEqual([202, 409]);
+    const conflict = answers.find((a) => a.status === 409);
+    expect(conflict?.body.error.code).toBe('ERR_CONFLICT');
+
+    const campaign = await finished(api, id);
+    expect(campaign.counts.sent).toBe(50);
+    const mine = (await readOutbox(outbox)).filter((e) => e.campaignId === id);
+    expect(mine).toHaveLength(50);
+    expect(new Set(mine.map((e) => e.userId)).size).toBe(50);
+  });
+
+  it('delivers once with exact counters when the send function runs three times at once (retries, a double fire)', async () => {
+    const { api, id, appId } = await draftCampaign(3000);
+    expect((await api.post(`/api/campaigns/${id}/send`)).status).toBe(202);
+    const { sendCampaign } = await import('#functions/send-campaign.ts');
+    await Promise.all([sendCampaign(appId, id), sendCampaign(appId, id)]);
+
+    const campaign = await finished(api, id);
+    expect(campaign.status).toBe('sent');
+    expect(campaign.counts).toEqual({ pending: 0, queued: 0, sent: 3000, failed: 0, skipped: 0 });
+    const mine = (await readOutbox(outbox)).filter((e) => e.campaignId === id);
+    expect(mine).toHaveLength(3000);
+    // A late rerun (a retried invocation after the end) sends nothing.
+    expect(await sendCampaign(appId, id)).toMatchObject({ action: 'none', enqueuedMessages: 0 });
+  });
+
+  it('refuses a recipients cursor of another campaign', async () => {
+    const first = await draftCampaign(30);
+    const page = await first.api.get(`/api/campaigns/${first.id}/recipients?limit=2`);
+    expect(page.body.meta.next).toEqual(expect.any(String));
+    const second = await first.api.post('/api/campaigns', {
+      name: 'Other',
+      templateId: (await first.api.get(`/api/campaigns/${first.id}`)).body.data.templateId,
+    });
+    const res = await first.api.get(
+      `/api/campaigns/${second.body.data.id}/recipients?cursor=${page.body.meta.next}`,
+    );
+    expect(res.status).toBe(400);
+    expect(res.body.error.details).toEqual({ field: 'cursor' });
+    const wrongFilter = await first.api.get(
+      `/api/campaigns/${first.id}/recipients?status=sent&cursor=${page.body.meta.next}`,
+    );
+    expect(wrongFilter.status).toBe(400);
+  });
+
+  it('answers 409 naming the status when the campaign is no longer a draft', async () => {
+    const { api, id } = await draftCampaign(3);
+    expect((await api.post(`/api/campaigns/${id}/send`)).status).toBe(202);
+    await finished(api, id);
+    const again = await api.post(`/api/campaigns/${id}/send`);
+    expect(again.status).toBe(409);
+    expect(again.body.error.message).toMatch(/is sent/);
+    expect((await readOutbox(outbox)).filter((e) => e.campaignId === id)).toHaveLength(3);
+  });
+
+  it('answers 409 while an import is running', async () => {
+    const { api, id, appId } = await draftCampaign(2);
+    const { UpdateCommand } = await import('@aws-sdk/lib-dynamodb');
+    const { documents, tableName } = await import('#shared/adapters/dynamodb.ts');
+    const { appPk, campaignSk } = await import('#shared/domain/keys.ts');
+    await documents.send(
+      new UpdateCommand({
+        TableName: tableName,
+        Key: { pk: appPk(appId), sk: campaignSk(id) },
+        UpdateExpression: 'SET importingUploadId = :u',
+        ExpressionAttributeValues: { ':u': 'upl_running' },
+      }),
+    );
+    const res = await api.post(`/api/campaigns/${id}/send`);
+    expect(res.status).toBe(409);
+    expect(res.body.error.message).toMatch(/import running/);
+    expect((await api.get(`/api/campaigns/${id}`)).body.data.status).toBe('draft');
+  });
+
+  it('answers 409 for a campaign without recipients', async () => {
+    const { api, id } = await draftCampaign(0);
+    const res = await api.post(`/api/campaigns/${id}/send`);
+    expect(res.status).toBe(409);
+    expect(res.body.error.message).toMatch(/no recipients/);
+  });
+
+  it('answers 400 naming scheduledAt when it is in the past or malformed', async () => {
+    const { api, id } = await draftCampaign(1);
+    const past = await api.post(`/api/campaigns/${id}/send`, { scheduledAt: '2020-01-01T00:00:00Z' });
+    expect(past.status).toBe(400);
+    expect(past.body.error.message).toMatch(/scheduledAt/);
+    const malformed = await api.post(`/api/campaigns/${id}/send`, { scheduledAt: 'tomorrow' });
+    expect(malformed.status).toBe(400);
+    expect(malformed.body.error.message).toMatch(/scheduledAt/);
+    expect((await api.get(`/api/campaigns/${id}`)).body.data.status).toBe('draft');
+  });
+
+  it("answers 404 for another app's campaign", async () => {
+    const { id } = await draftCampaign(1);
+    const other = apiClient(runtime.current.url, await newApp('other'));
+    expect((await other.post(`/api/campaigns/${id}/send`)).status).toBe(404);
+    expect((await other.get(`/api/campaigns/${id}/recipients`)).status).toBe(404);
+  });
+});
