@@ -13,7 +13,6 @@
  * by-status listing always agrees with the item.
  */
 import {
-  BatchWriteCommand,
   GetCommand,
   PutCommand,
   QueryCommand,
@@ -32,8 +31,11 @@ import {
 } from '#shared/domain/keys.ts';
 import type { Campaign, Recipient, RecipientStatus, VariableValue } from '#shared/domain/model.ts';
 import { storeAppId } from '#shared/domain/sending.ts';
+import { putRecipients } from './recipients.ts';
 
 type Key = Record<string, unknown>;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A recipient item as stored: the `Recipient` with its keys and the delivering message. */
 export interface RecipientItem extends Recipient {
@@ -43,58 +45,6 @@ export interface RecipientItem extends Recipient {
   gsi1sk: string;
   /** The SQS message whose consumer settled (or is settling) this recipient. */
   messageId?: string;
-}
-
-/** The stored item of a recipient in `status`. */
-export function recipientItem(
-  recipient: Pick<Recipient, 'appId' | 'campaignId' | 'userId' | 'variables' | 'updatedAt'> & {
-    status?: RecipientStatus;
-  },
-  shards: number = recipientShards,
-): RecipientItem {
-  const shard = shardOf(recipient.userId, shards);
-  const status = recipient.status ?? 'pending';
-  return {
-    pk: recipientPk(recipient.appId, recipient.campaignId, shard),
-    sk: recipientSk(recipient.userId),
-    gsi1pk: recipientsByStatusPk(recipient.appId, recipient.campaignId, status, shard),
-    gsi1sk: recipient.userId,
-    appId: recipient.appId,
-    campaignId: recipient.campaignId,
-    userId: recipient.userId,
-    status,
-    variables: recipient.variables,
-    updatedAt: recipient.updatedAt,
-  };
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/**
- * Writes recipient items with `BatchWriteItem`, 25 per call, `concurrency` calls at a
- * time, retrying unprocessed items with backoff. Keyed puts: a replay writes the same
- * items again. (A minimal writer for one-call sends and tests; the importer has its own.)
- */
-export async function putRecipients(items: readonly RecipientItem[], concurrency = 8): Promise<void> {
-  const chunks: RecipientItem[][] = [];
-  for (let i = 0; i < items.length; i += 25) chunks.push(items.slice(i, i + 25));
-  let next = 0;
-  const worker = async () => {
-    while (next < chunks.length) {
-      const chunk = chunks[next] as RecipientItem[];
-      next += 1;
-      let requests = chunk.map((Item) => ({ PutRequest: { Item } }));
-      for (let attempt = 0; requests.length > 0; attempt += 1) {
-        if (attempt > 0) await sleep(Math.min(1000, 25 * 2 ** attempt));
-        if (attempt > 10) throw new Error(`putRecipients: ${requests.length} items still unprocessed`);
-        const { UnprocessedItems } = await documents.send(
-          new BatchWriteCommand({ RequestItems: { [tableName]: requests } }),
-        );
-        requests = (UnprocessedItems?.[tableName] ?? []) as typeof requests;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, chunks.length) }, worker));
 }
 
 // ---------------------------------------------------------------------------------
@@ -626,15 +576,9 @@ export async function createNotification(notification: {
 }): Promise<Campaign> {
   const scope = storeAppId(notification.appId, notification.id);
   await putRecipients(
-    [...notification.recipients].map(([userId, variables]) =>
-      recipientItem({
-        appId: scope,
-        campaignId: notification.id,
-        userId,
-        variables,
-        updatedAt: notification.now,
-      }),
-    ),
+    scope,
+    notification.id,
+    [...notification.recipients].map(([userId, variables]) => ({ userId, variables })),
   );
   const campaign: Campaign = {
     id: notification.id,

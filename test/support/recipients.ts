@@ -19,12 +19,11 @@ export async function addRecipients(
   const { UpdateCommand } = await import('@aws-sdk/lib-dynamodb');
   const { documents, tableName } = await import('#shared/adapters/dynamodb.ts');
   const { appPk, campaignSk } = await import('#shared/domain/keys.ts');
-  const { putRecipients, recipientItem } = await import('#shared/store/deliveries.ts');
-  const now = new Date().toISOString();
+  const { putRecipients } = await import('#shared/store/recipients.ts');
   await putRecipients(
-    recipients.map((r) =>
-      recipientItem({ appId, campaignId, userId: r.userId, variables: r.variables ?? {}, updatedAt: now }),
-    ),
+    appId,
+    campaignId,
+    recipients.map((r) => ({ userId: r.userId, variables: r.variables ?? {} })),
   );
   await documents.send(
     new UpdateCommand({
