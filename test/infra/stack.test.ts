@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { CfnElement } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import type { IConstruct } from 'constructs';
@@ -12,14 +14,17 @@ import { buildStack, synthTimeoutMs } from './synth.ts';
 
 let stack: CsvCampaignsStack;
 let template: Template;
+let outdir: string;
 const ref = (c: IConstruct) => ({ Ref: stack.getLogicalId(c.node.defaultChild as CfnElement) });
 const arn = (c: IConstruct) => ({
   'Fn::GetAtt': [stack.getLogicalId(c.node.defaultChild as CfnElement), 'Arn'],
 });
 
 beforeAll(() => {
-  stack = buildStack('dev').stack;
+  const built = buildStack('dev');
+  stack = built.stack;
   template = Template.fromStack(stack);
+  outdir = built.app.outdir;
 }, synthTimeoutMs);
 
 function lambdaOf(name: FunctionName) {
@@ -364,6 +369,24 @@ describe('functions', () => {
       );
     },
   );
+});
+
+describe('bundling', () => {
+  it('bundles each function into one ESM file with a require shim, #shared imports and the SDK inlined', () => {
+    const fn = stack.api.functions.campaigns;
+    const code = template.findResources('AWS::Lambda::Function', {
+      Properties: { Role: arn(fn.role as IConstruct) },
+    });
+    const key = String(Object.values(code)[0]?.Properties.Code.S3Key);
+    const bundle = readFileSync(join(outdir, `asset.${key.replace(/\.zip$/, '')}`, 'index.mjs'), 'utf8');
+    expect(
+      bundle.startsWith(
+        "import { createRequire } from 'module'; const require = createRequire(import.meta.url);",
+      ),
+    ).toBe(true);
+    expect(bundle).not.toMatch(/from\s*["']#shared\//);
+    expect(bundle).not.toMatch(/from\s*["']@aws-sdk\//);
+  });
 });
 
 describe('outputs', () => {
