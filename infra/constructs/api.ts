@@ -158,7 +158,12 @@ export class Api extends Construct {
         });
         integrations.set(route.function, integration);
       }
-      this.restApi.root.resourceForPath(route.path).addMethod(route.method, integration);
+      const resource = this.restApi.root.resourceForPath(route.path);
+      resource.addMethod(route.method, integration);
+      // Any other method on a path the API has reaches the same function, which answers
+      // 405 ERR_METHOD_NOT_ALLOWED as the local HTTP front does (API Gateway alone would
+      // answer 403 "Missing Authentication Token").
+      if (!resource.node.tryFindChild('ANY')) resource.addMethod('ANY', integration);
     }
 
     const acknowledge = (id: string, reason: string) =>

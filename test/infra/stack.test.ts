@@ -143,8 +143,26 @@ describe('api', () => {
     },
   );
 
-  it('has no method beyond the routes of routes.ts', () => {
-    template.resourceCountIs('AWS::ApiGateway::Method', routes.length);
+  it.each([...new Set(routes.map((r) => r.path))])(
+    'sends any other method on %s to its function, which answers 405',
+    (path) => {
+      const fn = routes.find((r) => r.path === path)?.function ?? 'campaigns';
+      template.hasResourceProperties('AWS::ApiGateway::Method', {
+        HttpMethod: 'ANY',
+        ResourceId: stack.resolve(stack.api.restApi.root.resourceForPath(path).resourceId),
+        Integration: {
+          Type: 'AWS_PROXY',
+          Uri: { 'Fn::Join': ['', Match.arrayWith([arn(stack.api.functions[fn])])] },
+        },
+      });
+    },
+  );
+
+  it('has no method beyond the routes of routes.ts and one ANY per route path', () => {
+    template.resourceCountIs(
+      'AWS::ApiGateway::Method',
+      routes.length + new Set(routes.map((r) => r.path)).size,
+    );
   });
 
   it('passes multipart and CSV bodies to the functions as binary', () => {
