@@ -25,7 +25,8 @@ export interface ApiProps extends FunctionDefaults {
 /** The gateway's own errors, answered in the API's error envelope (see API.md). */
 export const gatewayErrors: readonly {
   type: apigateway.ResponseType;
-  status: string;
+  /** Overrides the gateway's status; absent on the defaults, which keep it (415, 502, 504…). */
+  status?: string;
   code: string;
   /** A VTL expression or a JSON string literal. */
   message: string;
@@ -76,14 +77,12 @@ export const gatewayErrors: readonly {
   },
   {
     type: apigateway.ResponseType.DEFAULT_4XX,
-    status: '400',
     code: 'ERR_BAD_REQUEST',
     // `messageString` is the gateway's message, already a quoted JSON string.
     message: '$context.error.messageString',
   },
   {
     type: apigateway.ResponseType.DEFAULT_5XX,
-    status: '500',
     code: 'ERR_OPERATION_FAILED',
     message: '"The operation failed: retry, and contact support with the request id if it persists."',
   },
