@@ -148,6 +148,9 @@ export class Api extends Construct {
       },
     });
 
+    // The stack prints the URL with the API's base path (`ApiUrl`); drop the bare stage URL.
+    this.restApi.node.tryRemoveChild('Endpoint');
+
     const integrations = new Map<ApiFunctionName, apigateway.LambdaIntegration>();
     for (const route of routes) {
       let integration = integrations.get(route.function);

@@ -409,7 +409,21 @@ describe('bundling', () => {
 
 describe('outputs', () => {
   it('prints the API URL, bucket, queue and table', () => {
-    template.hasOutput('ApiUrl', { Value: Match.anyValue() });
+    expect(Object.keys(template.findOutputs('*')).sort()).toEqual(
+      ['ApiUrl', 'BucketName', 'DeadLetterQueueUrl', 'DeliveryQueueUrl', 'TableName'].sort(),
+    );
+    template.hasOutput('ApiUrl', {
+      Value: {
+        'Fn::Join': [
+          '',
+          Match.arrayWith([
+            stack.resolve(stack.api.restApi.restApiId),
+            stack.resolve(stack.api.restApi.deploymentStage.stageName),
+            '/api',
+          ]),
+        ],
+      },
+    });
     template.hasOutput('BucketName', { Value: ref(stack.storage.bucket) });
     template.hasOutput('DeliveryQueueUrl', { Value: ref(stack.delivery.queue) });
     template.hasOutput('TableName', { Value: ref(stack.storage.table) });
