@@ -22,8 +22,6 @@ export interface CampaignFunctionProps {
   logRetention: logs.RetentionDays;
   /** What happens to the log group when the stack is deleted. */
   logRemovalPolicy: RemovalPolicy;
-  /** Extra environment that is not tied to a grant (see `grants.ts` for the rest). */
-  environment?: Record<string, string>;
 }
 
 /** What the stage decides for every function. */
@@ -59,12 +57,12 @@ export class CampaignFunction extends NodejsFunction {
       memorySize: props.spec.memoryMb,
       logGroup,
       role,
+      // Resource names are added with their grants (`grants.ts`), never here.
       environment: {
         NODE_OPTIONS: '--enable-source-maps',
         POWERTOOLS_SERVICE_NAME: 'csv-campaigns',
         POWERTOOLS_METRICS_NAMESPACE: 'CsvCampaigns',
         POWERTOOLS_LOG_LEVEL: 'INFO',
-        ...props.environment,
       },
       bundling: {
         format: OutputFormat.ESM,
