@@ -1,0 +1,21 @@
+/**
+ * The CDK app: `npx cdk deploy -c stage=dev` (the default) or `-c stage=prod`; optional
+ * `-c webhookUrl=https://…` sends deliveries to a webhook instead of the outbox.
+ */
+import { App } from 'aws-cdk-lib';
+import { CsvCampaignsStack } from './stack.ts';
+import { stageConfig } from './stages.ts';
+
+const app = new App();
+const context = (key: string): string | undefined => {
+  const value: unknown = app.node.tryGetContext(key);
+  return typeof value === 'string' && value !== '' ? value : undefined;
+};
+const stage = stageConfig(context('stage') ?? 'dev', { webhookUrl: context('webhookUrl') });
+
+new CsvCampaignsStack(app, `CsvCampaigns-${stage.name}`, {
+  stage,
+  description: `CSV batch campaign delivery (${stage.name})`,
+  // Environment-agnostic: nothing is looked up at synth, so the same template deploys to
+  // whichever account and region the credentials of `cdk deploy` name.
+});

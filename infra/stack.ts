@@ -1,0 +1,110 @@
+/**
+ * The whole system in one stack, one construct per concern. The stack wires them:
+ * each function's grants and the environment naming the granted resource, together.
+ */
+import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import type { Construct } from 'constructs';
+import { Alarms } from './constructs/alarms.ts';
+import { Api } from './constructs/api.ts';
+import { Delivery } from './constructs/delivery.ts';
+import { useBucket, useDeliveryQueue, useSendFunction, useTable } from './constructs/grants.ts';
+import { Import } from './constructs/import.ts';
+import { Scheduling } from './constructs/scheduling.ts';
+import { Storage } from './constructs/storage.ts';
+import { uploadsBucket as bucketSpec } from './resources.ts';
+import type { StageConfig } from './stages.ts';
+
+export interface CsvCampaignsStackProps extends StackProps {
+  stage: StageConfig;
+}
+
+export class CsvCampaignsStack extends Stack {
+  readonly storage: Storage;
+  readonly api: Api;
+  readonly importer: Import;
+  readonly delivery: Delivery;
+  readonly scheduling: Scheduling;
+  readonly alarms: Alarms;
+
+  constructor(scope: Construct, id: string, props: CsvCampaignsStackProps) {
+    super(scope, id, props);
+    const { stage } = props;
+    const functionDefaults = { logRetention: stage.logRetention, logRemovalPolicy: stage.removalPolicy };
+
+    this.storage = new Storage(this, 'Storage', {
+      removalPolicy: stage.removalPolicy,
+      deletionProtection: stage.deletionProtection,
+      uploadExpiryDays: stage.uploadExpiryDays,
+      reportExpiryDays: stage.reportExpiryDays,
+    });
+    const { table, bucket } = this.storage;
+
+    this.delivery = new Delivery(this, 'Delivery', {
+      ...functionDefaults,
+      maxConcurrency: stage.deliveryConcurrency,
+    });
+    const { queue, sendFunction, deliverFunction } = this.delivery;
+
+    this.importer = new Import(this, 'Import', { ...functionDefaults, bucket });
+    this.scheduling = new Scheduling(this, 'Scheduling', {
+      sendFunction,
+      removalPolicy: stage.removalPolicy,
+    });
+    this.api = new Api(this, 'Api', {
+      ...functionDefaults,
+      stageName: stage.name,
+      throttlingRateLimit: stage.throttling.rateLimit,
+      throttlingBurstLimit: stage.throttling.burstLimit,
+      accessLogRemovalPolicy: stage.removalPolicy,
+    });
+    const { templates, campaigns, uploads, notifications } = this.api.functions;
+    const importFunction = this.importer.importFunction;
+
+    useTable(templates, table, 'readWrite');
+
+    useTable(campaigns, table, 'readWrite');
+    useSendFunction(campaigns, sendFunction);
+    this.scheduling.useScheduling(campaigns);
+
+    useTable(uploads, table, 'readWrite');
+    useBucket(uploads, bucket, { write: [bucketSpec.uploadsPrefix], read: [bucketSpec.reportsPrefix] });
+
+    useTable(notifications, table, 'readWrite');
+    // A one-call send is dispatched by the send function, like a campaign.
+    useSendFunction(notifications, sendFunction);
+
+    useTable(importFunction, table, 'readWrite');
+    useBucket(importFunction, bucket, {
+      read: [bucketSpec.uploadsPrefix],
+      write: [bucketSpec.reportsPrefix],
+    });
+
+    useTable(sendFunction, table, 'readWrite');
+    useDeliveryQueue(sendFunction, queue);
+
+    useTable(deliverFunction, table, 'readWrite');
+    // Receive, delete and change visibility come with the event source mapping; the consumer
+    // names the queue itself only to delay a failed message's retry (ChangeMessageVisibility).
+    deliverFunction.addEnvironment('DELIVERY_QUEUE_URL', queue.queueUrl);
+    deliverFunction.addEnvironment('DELIVERY_CHANNEL', stage.webhookUrl ? 'webhook' : 'outbox');
+    if (stage.webhookUrl) deliverFunction.addEnvironment('WEBHOOK_URL', stage.webhookUrl);
+
+    this.alarms = new Alarms(this, 'Alarms', {
+      deadLetterQueue: this.delivery.deadLetterQueue,
+      importFunction,
+      restApi: this.api.restApi,
+    });
+
+    new CfnOutput(this, 'ApiUrl', {
+      description: 'Base URL of the HTTP API (paths start /api/…)',
+      value: `${this.api.restApi.url}api`,
+    });
+    new CfnOutput(this, 'BucketName', { description: 'Uploads bucket', value: bucket.bucketName });
+    new CfnOutput(this, 'DeliveryQueueUrl', { description: 'Delivery queue', value: queue.queueUrl });
+    new CfnOutput(this, 'DeadLetterQueueUrl', {
+      description: 'Delivery dead-letter queue',
+      value: this.delivery.deadLetterQueue.queueUrl,
+    });
+    new CfnOutput(this, 'TableName', { description: 'DynamoDB table (TABLE_NAME)', value: table.tableName });
+  }
+}
