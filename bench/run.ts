@@ -5,6 +5,7 @@
  */
 import { parseArgs } from 'node:util';
 import { benchApi } from './api.ts';
+import { benchCsvParse } from './csv.ts';
 
 const { values } = parseArgs({
   options: { json: { type: 'boolean', default: false }, only: { type: 'string' } },
@@ -30,6 +31,19 @@ if (wanted('api')) {
     `p99 ${api.p99Ms} ms, p50 ${api.p50Ms} ms, ${api.perSecond} req/s, ${api.errors} errors`,
     `bare node:http p99 ${bare.p99Ms} ms, ${bare.perSecond} req/s`,
     'p99 < 50 ms',
+  ]);
+}
+
+if (wanted('csv')) {
+  const csv = await benchCsvParse();
+  const ratio = csv.parseValidateRowsPerSecond / csv.csvParserRowsPerSecond;
+  const wallRatio = csv.parseValidateWallRowsPerSecond / csv.csvParserWallRowsPerSecond;
+  result.csv = { ...csv, ratio: Math.round(ratio * 1000) / 1000, wallRatio: Math.round(wallRatio * 1000) / 1000 };
+  rows.push([
+    'CSV parse + validate, 100,000 rows',
+    `${csv.parseValidateRowsPerSecond} rows/cpu-s (${Math.round(ratio * 100)}%; wall ${csv.parseValidateWallRowsPerSecond} rows/s, ${Math.round(wallRatio * 100)}%)`,
+    `bare csv-parser ${csv.csvParserRowsPerSecond} rows/cpu-s (wall ${csv.csvParserWallRowsPerSecond} rows/s)`,
+    '>= 60% of bare',
   ]);
 }
 
