@@ -5,6 +5,7 @@
  */
 import { parseArgs } from 'node:util';
 import { benchApi } from './api.ts';
+import { benchCsvParse } from './csv.ts';
 import { benchDispatch } from './dispatch.ts';
 import { benchImport } from './import.ts';
 
@@ -36,13 +37,24 @@ if (wanted('api')) {
 }
 
 if (wanted('import')) {
+  const csv = await benchCsvParse();
+  const ratio = csv.parseValidateRowsPerSecond / csv.csvParserRowsPerSecond;
+  const wallRatio = csv.parseValidateWallRowsPerSecond / csv.csvParserWallRowsPerSecond;
   const run = await benchImport();
   result.import = {
     rowsPerSecond: run.rowsPerSecond,
+    parseValidateRowsPerSecond: csv.parseValidateRowsPerSecond,
+    csvParserRowsPerSecond: csv.csvParserRowsPerSecond,
     batchWriteItemsPerSecond: run.batchWriteItemsPerSecond,
     peakRssMiB: run.peakRssMiB,
   };
   rows.push(
+    [
+      'CSV parse + validate, 100,000 rows',
+      `${csv.parseValidateRowsPerSecond} rows/cpu-s (${Math.round(ratio * 100)}%; wall ${csv.parseValidateWallRowsPerSecond} rows/s, ${Math.round(wallRatio * 100)}%)`,
+      `bare csv-parser ${csv.csvParserRowsPerSecond} rows/cpu-s (wall ${csv.csvParserWallRowsPerSecond} rows/s)`,
+      '>= 60% of bare',
+    ],
     [
       `import of ${run.rows} rows, S3 object -> recipients stored`,
       `${run.rowsPerSecond} rows/s (${(run.batchWriteItemsPerSecond / run.rowsPerSecond).toFixed(2)}x the bare loop's time)`,

@@ -227,30 +227,35 @@ export function checkRow(
     return { ok: false, userId: shownUserId(rawUserId), reason: `${plan.expected}, got ${fields.length}` };
   }
   const userId = rawUserId ?? '';
-  const problems: string[] = [];
+  let problems: string[] | undefined;
   const idProblem = userIdProblem(userId);
-  if (idProblem !== undefined) problems.push(idProblem);
+  if (idProblem !== undefined) problems = [idProblem];
 
   const variables: Record<string, VariableValue> = {};
-  for (const { index, key, spec } of plan.columns) {
+  const columns = plan.columns;
+  for (let c = 0; c < columns.length; c++) {
+    const { index, key, spec } = columns[c] as Column;
     const raw = fields[index] as string;
     let value: VariableValue | { problem: string } | undefined;
     if (raw === '') {
       value = spec.default;
       if (value === undefined && spec.required === true) {
-        problems.push(`${key}: required, but empty and without a default`);
+        value = { problem: `${key}: required, but empty and without a default` };
       }
     } else {
       value = parseValue(key, spec, raw);
     }
     if (value === undefined) continue;
-    if (typeof value === 'object') problems.push(value.problem);
+    if (typeof value === 'object') {
+      if (problems === undefined) problems = [value.problem];
+      else problems.push(value.problem);
+    }
     // defineProperty keeps a key named `__proto__` a plain property.
     else if (key === '__proto__')
       Object.defineProperty(variables, key, { value, enumerable: true, writable: true, configurable: true });
     else variables[key] = value;
   }
-  if (problems.length > 0) return { ok: false, userId: shownUserId(userId), reason: problems.join('; ') };
+  if (problems !== undefined) return { ok: false, userId: shownUserId(userId), reason: problems.join('; ') };
   return { ok: true, userId, variables };
 }
 

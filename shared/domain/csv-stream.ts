@@ -192,7 +192,8 @@ function utf16(order: 'LE' | 'BE', bom: string): CsvFileError {
   );
 }
 
-type ParsedRecord = Record<string, string>;
+/** A csv-parser record with `headers: false`: fields keyed `0`, `1`, ... */
+type ParsedRecord = Record<number, string | undefined>;
 
 /** Counts LF characters in a string. */
 function lineBreaks(value: string): number {
@@ -205,28 +206,74 @@ function lineBreaks(value: string): number {
   return n;
 }
 
-/** Drives one csv-parser over a source, chunk by chunk, on demand. */
+/**
+ * csv-parser is a `Transform`; these are the implementer hooks it defines. `RecordSource`
+ * calls them directly, with `push` collecting the records: parsing a chunk is then one
+ * synchronous call, without the per-record event and buffer bookkeeping of a stream
+ * (measured: that bookkeeping alone cost more than the 40% DESIGN.md allows over bare
+ * csv-parser). csv-parser's `_transform` and `_flush` call back synchronously.
+ *
+ * csv-parser 3.x turns each record's cells array into an object in `writeRow(cells)`
+ * before `push`; where that method exists it is replaced to take the array as it is
+ * (no object built, none taken apart again). Without it, `push` gets the objects.
+ * Every test of this module runs through this path, so a csv-parser upgrade that
+ * changes it shows there.
+ */
+interface ParserCore {
+  _transform(chunk: Buffer, encoding: string, callback: (error?: Error | null) => void): void;
+  _flush(callback: (error?: Error | null) => void): void;
+  push(record: ParsedRecord): boolean;
+  writeRow?: (cells: string[], byteOffset: number) => void;
+  /** csv-parser's running state; `quoted` is true inside an open quoted field. */
+  state?: { quoted?: unknown };
+}
+
+/**
+ * Bytes are handed to csv-parser in pieces of this size (views, not copies), and the rows
+ * of each piece are handed on before the next is parsed: fewer rows alive at a time,
+ * which measurably eases garbage collection on large files.
+ */
+const PARSE_SLICE_BYTES = 16 * 1024;
+
+/** Drives one csv-parser over a source, piece by piece, on demand. */
 class RecordSource {
   header: string[] | undefined;
-  private readonly parser = csvParser({ headers: false, maxRowBytes: MAX_RECORD_BYTES });
+  private readonly parser: ParserCore;
   private readonly checker = new ByteChecker();
   private readonly iterator: AsyncIterator<Uint8Array>;
   private readonly maxRows: number;
-  private parsed: ParsedRecord[] = [];
+  /** Rows parsed and not yet handed on. */
+  private rows: CsvRow[] = [];
+  /** Checked bytes not yet parsed, from `inputAt`. */
+  private input: Buffer | undefined;
+  private inputAt = 0;
   private parserError: Error | undefined;
   private ended = false;
   private closed = false;
-  /** Physical line number of the next record. */
+  /** Physical line number of the next record, and of the last one parsed. */
   private line = 1;
+  private lastLine = 1;
   private dataRows = 0;
+  /** Whether a '"' byte was seen: until one is, no field can hold a line break. */
+  private sawQuote = false;
 
   constructor(source: AsyncIterable<Uint8Array>, maxRows: number) {
     this.iterator = source[Symbol.asyncIterator]();
     this.maxRows = maxRows;
-    this.parser.on('data', (record: ParsedRecord) => this.parsed.push(record));
-    this.parser.on('error', (error: Error) => {
-      this.parserError ??= error;
-    });
+    this.parser = csvParser({ headers: false, maxRowBytes: MAX_RECORD_BYTES }) as unknown as ParserCore;
+    this.parser.push = (record: ParsedRecord) => {
+      const fields: string[] = [];
+      for (let i = 0; ; i++) {
+        const field = record[i];
+        if (field === undefined) break;
+        fields.push(field);
+      }
+      this.add(fields);
+      return true;
+    };
+    if (typeof this.parser.writeRow === 'function') {
+      this.parser.writeRow = (cells: string[]) => this.add(cells);
+    }
   }
 
   /** The next data rows (maybe an empty array), or null at the end of the file. */
@@ -234,7 +281,15 @@ class RecordSource {
     try {
       for (;;) {
         if (this.parserError !== undefined) this.failParse();
-        if (this.parsed.length > 0) return this.take();
+        if (this.rows.length > 0) {
+          const rows = this.rows;
+          this.rows = [];
+          return rows;
+        }
+        if (this.input !== undefined) {
+          this.parseSlice();
+          continue;
+        }
         if (this.ended) {
           await this.close();
           return null;
@@ -242,18 +297,15 @@ class RecordSource {
         const step = await this.iterator.next();
         if (step.done) {
           const last = this.checker.end();
-          if (last.length > 0) await this.write(last);
-          await new Promise<void>((resolve, reject) => {
-            this.parser.once('end', resolve);
-            this.parser.once('close', resolve);
-            this.parser.once('error', reject);
-            this.parser.end();
-          }).catch(() => undefined);
+          if (last.length > 0) {
+            if (last.indexOf(0x22) !== -1) this.sawQuote = true;
+            this.parser._transform(last, 'buffer', this.onParsed);
+          }
+          if (this.parserError === undefined) this.parser._flush(this.onParsed);
           this.ended = true;
           // csv-parser's own quote state: odd quotes in the last record mean an unclosed one.
-          const state = (this.parser as unknown as { state?: { quoted?: unknown } }).state;
-          if (this.parserError === undefined && state?.quoted === true) {
-            const row = this.line + this.blankLinesBefore();
+          if (this.parserError === undefined && this.parser.state?.quoted === true) {
+            const row = this.lastLine;
             throw new CsvFileError(
               `Line ${row} opens a quoted field ('"') that is never closed, so the rest of the file would be one value; close the quote, and write a '"' inside a quoted value as '""'.`,
               { row },
@@ -261,7 +313,11 @@ class RecordSource {
           }
         } else {
           const bytes = this.checker.push(step.value);
-          if (bytes.length > 0) await this.write(bytes);
+          if (bytes.length > 0) {
+            if (!this.sawQuote && bytes.indexOf(0x22) !== -1) this.sawQuote = true;
+            this.input = bytes;
+            this.inputAt = 0;
+          }
         }
       }
     } catch (error) {
@@ -273,33 +329,25 @@ class RecordSource {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.parsed = [];
-    this.parser.destroy();
+    this.rows = [];
+    this.input = undefined;
     await this.iterator.return?.();
   }
 
-  /** Lines taken by blank records at the front of the parsed queue (for error positions). */
-  private blankLinesBefore(): number {
-    let n = 0;
-    for (const record of this.parsed) {
-      if (record['0'] !== undefined) break;
-      n++;
-    }
-    return n;
-  }
+  private readonly onParsed = (error?: Error | null) => {
+    if (error) this.parserError ??= error;
+  };
 
-  private write(bytes: Buffer): Promise<void> {
-    return new Promise<void>((resolve) => {
-      this.parser.write(bytes, (error) => {
-        if (error) this.parserError ??= error;
-        resolve();
-      });
-    });
+  private parseSlice(): void {
+    const input = this.input as Buffer;
+    const end = Math.min(input.length, this.inputAt + PARSE_SLICE_BYTES);
+    const slice = this.inputAt === 0 && end === input.length ? input : input.subarray(this.inputAt, end);
+    this.inputAt = end;
+    if (end === input.length) this.input = undefined;
+    this.parser._transform(slice, 'buffer', this.onParsed);
   }
 
   private failParse(): never {
-    // Count the lines of what was parsed before the failure, to name where it is.
-    this.take();
     const row = this.line;
     throw new CsvFileError(
       `A record starting on line ${row} is longer than ${MAX_RECORD_BYTES / 1024 / 1024} MiB; usually a '"' opens a quoted field that is never closed. Close the quote, and write a '"' inside a quoted value as '""'.`,
@@ -307,32 +355,31 @@ class RecordSource {
     );
   }
 
-  private take(): CsvRow[] {
-    const records = this.parsed;
-    this.parsed = [];
-    const rows: CsvRow[] = [];
-    for (const record of records) {
-      const fields = Object.values(record);
-      const row = this.line;
-      let lines = 1;
+  /** One record's cells from csv-parser: numbered, then the header, skipped (blank) or a data row. */
+  private add(fields: string[]): void {
+    const row = this.line;
+    let lines = 1;
+    // A line break inside a field needs quotes (csv-parser ends a record at any other).
+    if (this.sawQuote) {
       for (let i = 0; i < fields.length; i++) {
-        if ((fields[i] as string).indexOf('\n') !== -1) lines += lineBreaks(fields[i] as string);
+        const field = fields[i] as string;
+        if (field.indexOf('\n') !== -1) lines += lineBreaks(field);
       }
-      this.line += lines;
-      if (fields.length === 0) continue;
-      if (this.header === undefined) {
-        this.header = checkedHeader(fields);
-        continue;
-      }
-      if (++this.dataRows > this.maxRows) {
-        throw new CsvFileError(
-          `The file has more than ${this.maxRows.toLocaleString('en-US')} data rows (row ${this.dataRows.toLocaleString('en-US')} is on line ${row}); split it into files of at most ${this.maxRows.toLocaleString('en-US')} rows.`,
-          { maxRows: this.maxRows },
-        );
-      }
-      rows.push({ row, fields });
     }
-    return rows;
+    this.lastLine = row;
+    this.line += lines;
+    if (fields.length === 0) return;
+    if (this.header === undefined) {
+      this.header = checkedHeader(fields);
+      return;
+    }
+    if (++this.dataRows > this.maxRows) {
+      throw new CsvFileError(
+        `The file has more than ${this.maxRows.toLocaleString('en-US')} data rows (row ${this.dataRows.toLocaleString('en-US')} is on line ${row}); split it into files of at most ${this.maxRows.toLocaleString('en-US')} rows.`,
+        { maxRows: this.maxRows },
+      );
+    }
+    this.rows.push({ row, fields });
   }
 }
 
@@ -358,15 +405,21 @@ function checkedHeader(fields: string[]): string[] {
   return fields;
 }
 
+/** `openCsv`'s reader with the rows in batches (one source chunk's rows at a time). */
+export interface CsvBatchReader {
+  header: string[];
+  /** Arrays of data rows (never empty), in file order; same errors and closing as `CsvReader.rows`. */
+  batches: AsyncIterable<CsvRow[]>;
+}
+
 /**
- * Reads the header (checking encoding, emptiness and delimiter on the way), then lazily
- * the rows, pull-based: a chunk of `source` is read only when the consumer wants more.
- * Throws `CsvFileError` for a file-level problem; errors of `source` itself pass through.
+ * `openCsv` with the rows handed out per parsed chunk rather than one by one: one await
+ * per chunk instead of per row, for consumers in a hot loop (`validateCsv`).
  */
-export async function openCsv(
+export async function openCsvBatches(
   source: AsyncIterable<Uint8Array>,
   options: { maxRows?: number } = {},
-): Promise<CsvReader> {
+): Promise<CsvBatchReader> {
   const records = new RecordSource(source, options.maxRows ?? MAX_DATA_ROWS);
   let pending: CsvRow[] = [];
   while (records.header === undefined) {
@@ -380,22 +433,60 @@ export async function openCsv(
     throw new CsvFileError('The file has no header row; the first line must name the columns.');
   }
 
+  const batches: AsyncIterable<CsvRow[]> = {
+    [Symbol.asyncIterator](): AsyncIterator<CsvRow[]> {
+      let first: CsvRow[] | undefined = pending;
+      return {
+        async next(): Promise<IteratorResult<CsvRow[]>> {
+          if (first !== undefined && first.length > 0) {
+            const rows = first;
+            first = undefined;
+            return { done: false, value: rows };
+          }
+          first = undefined;
+          for (;;) {
+            const rows = await records.next();
+            if (rows === null) return { done: true, value: undefined };
+            if (rows.length > 0) return { done: false, value: rows };
+          }
+        },
+        async return(): Promise<IteratorResult<CsvRow[]>> {
+          await records.close();
+          return { done: true, value: undefined };
+        },
+      };
+    },
+  };
+  return { header, batches };
+}
+
+/**
+ * Reads the header (checking encoding, emptiness and delimiter on the way), then lazily
+ * the rows, pull-based: a chunk of `source` is read only when the consumer wants more.
+ * Throws `CsvFileError` for a file-level problem; errors of `source` itself pass through.
+ */
+export async function openCsv(
+  source: AsyncIterable<Uint8Array>,
+  options: { maxRows?: number } = {},
+): Promise<CsvReader> {
+  const { header, batches } = await openCsvBatches(source, options);
   const rows: AsyncIterable<CsvRow> = {
     [Symbol.asyncIterator](): AsyncIterator<CsvRow> {
-      let batch = pending;
+      const inner = batches[Symbol.asyncIterator]();
+      let batch: CsvRow[] = [];
       let i = 0;
       return {
         async next(): Promise<IteratorResult<CsvRow>> {
           while (i >= batch.length) {
-            const more = await records.next();
-            if (more === null) return { done: true, value: undefined };
-            batch = more;
+            const more = await inner.next();
+            if (more.done === true) return { done: true, value: undefined };
+            batch = more.value;
             i = 0;
           }
           return { done: false, value: batch[i++] as CsvRow };
         },
         async return(): Promise<IteratorResult<CsvRow>> {
-          await records.close();
+          await inner.return?.();
           return { done: true, value: undefined };
         },
       };

@@ -15,8 +15,9 @@
  *   (not at the end: the returned totals are the final ones).
  */
 import { checkHeader, checkRow } from '#shared/domain/csv-rules.ts';
-import { CsvFileError, openCsv } from '#shared/domain/csv-stream.ts';
+import { CsvFileError, openCsvBatches } from '#shared/domain/csv-stream.ts';
 import type { Rejection, VariableSchema, VariableValue } from '#shared/domain/model.ts';
+import { CompactStringSet } from '#shared/domain/string-set.ts';
 import { BadRequestError } from '#shared/errors.ts';
 
 export interface ValidRecipient {
@@ -56,43 +57,48 @@ export async function validateCsv(
   const progressEvery = Math.max(1, options.progressEvery ?? DEFAULT_PROGRESS_EVERY);
   const { onBatch, onRejection, onProgress } = handlers;
 
-  const reader = await openCsv(source, options.maxRows === undefined ? {} : { maxRows: options.maxRows });
+  const reader = await openCsvBatches(
+    source,
+    options.maxRows === undefined ? {} : { maxRows: options.maxRows },
+  );
   const header = reader.header;
   try {
     checkHeader(header, schema);
   } catch (error) {
-    await reader.rows[Symbol.asyncIterator]().return?.();
+    await reader.batches[Symbol.asyncIterator]().return?.();
     if (error instanceof BadRequestError) throw new CsvFileError(error.message, error.details);
     throw error;
   }
 
   const totals: ValidationTotals = { rowsRead: 0, valid: 0, rejected: 0, duplicates: 0 };
-  const seen = new Set<string>();
+  // The de-duplication set; compact, since it is the one thing that grows with the file.
+  const seen = new CompactStringSet();
   let batch: ValidRecipient[] = [];
-  for await (const { row, fields } of reader.rows) {
-    totals.rowsRead++;
-    const check = checkRow(fields, header, schema);
-    if (!check.ok) {
-      totals.rejected++;
-      if (onRejection !== undefined) {
-        const done = onRejection({ row, userId: check.userId, reason: check.reason });
+  for await (const rows of reader.batches) {
+    for (const { row, fields } of rows) {
+      totals.rowsRead++;
+      const check = checkRow(fields, header, schema);
+      if (!check.ok) {
+        totals.rejected++;
+        if (onRejection !== undefined) {
+          const done = onRejection({ row, userId: check.userId, reason: check.reason });
+          if (done !== undefined) await done;
+        }
+      } else if (!seen.add(check.userId)) {
+        totals.duplicates++;
+      } else {
+        totals.valid++;
+        batch.push({ row, userId: check.userId, variables: check.variables });
+        if (batch.length >= batchSize) {
+          const full = batch;
+          batch = [];
+          if (onBatch !== undefined) await onBatch(full);
+        }
+      }
+      if (onProgress !== undefined && totals.rowsRead % progressEvery === 0) {
+        const done = onProgress({ ...totals });
         if (done !== undefined) await done;
       }
-    } else if (seen.has(check.userId)) {
-      totals.duplicates++;
-    } else {
-      seen.add(check.userId);
-      totals.valid++;
-      batch.push({ row, userId: check.userId, variables: check.variables });
-      if (batch.length >= batchSize) {
-        const full = batch;
-        batch = [];
-        if (onBatch !== undefined) await onBatch(full);
-      }
-    }
-    if (onProgress !== undefined && totals.rowsRead % progressEvery === 0) {
-      const done = onProgress({ ...totals });
-      if (done !== undefined) await done;
     }
   }
   if (batch.length > 0 && onBatch !== undefined) await onBatch(batch);
