@@ -88,6 +88,8 @@ export class CsvCampaignsStack extends Stack {
     deliverFunction.addEnvironment('DELIVERY_QUEUE_URL', queue.queueUrl);
     deliverFunction.addEnvironment('DELIVERY_CHANNEL', stage.webhookUrl ? 'webhook' : 'outbox');
     if (stage.webhookUrl) deliverFunction.addEnvironment('WEBHOOK_URL', stage.webhookUrl);
+    // Without a webhook the outbox is all there is; on Lambda only /tmp is writable.
+    else deliverFunction.addEnvironment('OUTBOX_PATH', '/tmp/outbox.jsonl');
 
     this.alarms = new Alarms(this, 'Alarms', {
       deadLetterQueue: this.delivery.deadLetterQueue,

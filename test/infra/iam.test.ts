@@ -168,6 +168,7 @@ describe('function permissions', () => {
       TABLE_NAME: ref(stack.storage.table),
       DELIVERY_QUEUE_URL: ref(stack.delivery.queue),
       DELIVERY_CHANNEL: 'outbox',
+      OUTBOX_PATH: '/tmp/outbox.jsonl',
     });
   });
 
