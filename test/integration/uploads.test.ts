@@ -64,6 +64,75 @@ describe('direct CSV upload', () => {
     expect(text).toContain("4,'@carol,");
   });
 
+  it('rejects each row that breaks a row rule with its reason, and keeps every other row', async () => {
+    const api = await client();
+    const campaignId = await draftCampaign(api);
+    const long = 'x'.repeat(101);
+    const csv = [
+      'user_id,name,discount,vip', // row 1: the header
+      'ok1,Ada,1,true',
+      ',Empty,1,true',
+      'has space,Bob,1,true',
+      `${long},Bob,1,true`,
+      'ok2,Bob,abc,true',
+      'ok3,Bob,1,maybe',
+      'ok4,,1,true',
+      'ok5,ThisNameIsWayTooLongForIt,1,true',
+      'ok6,Bob,1',
+      'ok7,Bob,1,true,extra',
+      '', // row 12: blank, skipped
+      'ok1,Duplicate,2,false',
+      'ok8,Cleo,,',
+      '"ok9","Quoted, with comma",3,TRUE',
+    ].join('\r\n');
+    const res = await postUpload(api, uploadForm(campaignId, csv));
+    expect(res.status).toBe(200);
+    expect(res.body.data).toMatchObject({ uploaded: 3, rejected: 9, duplicates: 1, total: 3 });
+
+    const upload = (await api.get(`/api/campaigns/${campaignId}/uploads/${res.body.data.uploadId}`)).body
+      .data;
+    expect(upload.rowsRead).toBe(13);
+    expect(upload.rejections).toEqual([
+      { row: 3, userId: '', reason: 'user_id: required, but empty' },
+      {
+        row: 4,
+        userId: 'has space',
+        reason: "user_id: only letters, digits and _ @ . : - are allowed, got 'has space'",
+      },
+      { row: 5, userId: `${'x'.repeat(100)}…`, reason: 'user_id: at most 100 characters, got 101' },
+      { row: 6, userId: 'ok2', reason: "discount: expected a number, got 'abc'" },
+      { row: 7, userId: 'ok3', reason: "vip: expected true or false, got 'maybe'" },
+      { row: 8, userId: 'ok4', reason: 'name: required, but empty and without a default' },
+      { row: 9, userId: 'ok5', reason: 'name: at most 20 characters, got 25' },
+      { row: 10, userId: 'ok6', reason: 'expected 4 fields (user_id,name,discount,vip), got 3' },
+      { row: 11, userId: 'ok7', reason: 'expected 4 fields (user_id,name,discount,vip), got 5' },
+    ]);
+    const appId = (await api.get(`/api/campaigns/${campaignId}`)).body.data.appId;
+    // The first row of a duplicated user wins; an empty cell takes the default; quoted commas stay in the value.
+    expect((await storedRecipient(appId, campaignId, 'ok1'))?.variables).toEqual({
+      name: 'Ada',
+      discount: 1,
+      vip: true,
+    });
+    expect((await storedRecipient(appId, campaignId, 'ok8'))?.variables).toEqual({
+      name: 'Cleo',
+      discount: 0,
+    });
+    expect((await storedRecipient(appId, campaignId, 'ok9'))?.variables).toEqual({
+      name: 'Quoted, with comma',
+      discount: 3,
+      vip: true,
+    });
+  });
+
+  it('accepts a UTF-8 BOM, as Excel writes it, and drops it from the header', async () => {
+    const api = await client();
+    const campaignId = await draftCampaign(api);
+    const res = await postUpload(api, uploadForm(campaignId, '\ufeffuser_id,name\r\nu1,Ada\r\n'));
+    expect(res.status).toBe(200);
+    expect(res.body.data).toMatchObject({ uploaded: 1, rejected: 0, total: 1 });
+  });
+
   it('keeps user ids exactly as written, leading zeros included', async () => {
     const api = await client();
     const campaignId = await draftCampaign(api);
@@ -81,6 +150,9 @@ describe('direct CSV upload', () => {
     ['semicolons instead of commas', 'user_id;name\nu1;Ada\n', ';'],
     ['an empty file', '', 'empty'],
     ['a file that is not UTF-8', Buffer.from('user_id,name\nu1,Jos\xe9\n', 'latin1'), 'UTF-8'],
+    ['a UTF-16 file', Buffer.from('\ufeffuser_id,name\r\nu1,Ada\r\n', 'utf16le'), 'UTF-16'],
+    ['a column name with a space', 'user_id,na me\nu1,Ada\n', "'na me'"],
+    ['a duplicate column', 'user_id,name,name\nu1,Ada,Bea\n', "'name'"],
   ])('refuses %s with 400 before storing anything', async (_what, file, named) => {
     const api = await client();
     const campaignId = await draftCampaign(api);
