@@ -224,6 +224,7 @@ interface ParserCore {
   _flush(callback: (error?: Error | null) => void): void;
   push(record: ParsedRecord): boolean;
   writeRow?: (cells: string[], byteOffset: number) => void;
+  parseCell?: (buffer: Buffer, start: number, end: number) => unknown;
   /** csv-parser's running state; `quoted` is true inside an open quoted field. */
   state?: { quoted?: unknown };
 }
@@ -256,6 +257,8 @@ class RecordSource {
   private dataRows = 0;
   /** Whether a '"' byte was seen: until one is, no field can hold a line break. */
   private sawQuote = false;
+  /** Set by the `parseCell` wrapper: a cell with a line break that is not a quoted field. */
+  private strayQuote = false;
 
   constructor(source: AsyncIterable<Uint8Array>, maxRows: number) {
     this.iterator = source[Symbol.asyncIterator]();
@@ -298,7 +301,7 @@ class RecordSource {
         if (step.done) {
           const last = this.checker.end();
           if (last.length > 0) {
-            if (last.indexOf(0x22) !== -1) this.sawQuote = true;
+            if (!this.sawQuote && last.indexOf(0x22) !== -1) this.noteQuote();
             this.parser._transform(last, 'buffer', this.onParsed);
           }
           if (this.parserError === undefined) this.parser._flush(this.onParsed);
@@ -314,7 +317,7 @@ class RecordSource {
         } else {
           const bytes = this.checker.push(step.value);
           if (bytes.length > 0) {
-            if (!this.sawQuote && bytes.indexOf(0x22) !== -1) this.sawQuote = true;
+            if (!this.sawQuote && bytes.indexOf(0x22) !== -1) this.noteQuote();
             this.input = bytes;
             this.inputAt = 0;
           }
@@ -355,6 +358,27 @@ class RecordSource {
     );
   }
 
+  /**
+   * The first '"' of the file: from here on fields may hold line breaks, and csv-parser's
+   * `parseCell` is wrapped to catch a line break in a cell that does not start with '"'.
+   * That is a stray quote in an unquoted field (`5'11"`, not RFC 4180), which csv-parser
+   * reads as opening a quoted span to the next '"', running the lines between into one
+   * value; without the check those rows would silently vanish into it. (Only from the
+   * first '"' on, so a file without quotes pays nothing.)
+   */
+  private noteQuote(): void {
+    this.sawQuote = true;
+    const original = this.parser.parseCell;
+    if (typeof original !== 'function') return;
+    const parser = this.parser;
+    parser.parseCell = (buffer: Buffer, start: number, end: number) => {
+      const quoted = buffer[start] === 0x22;
+      const value = original.call(parser, buffer, start, end);
+      if (!quoted && typeof value === 'string' && value.indexOf('\n') !== -1) this.strayQuote = true;
+      return value;
+    };
+  }
+
   /** One record's cells from csv-parser: numbered, then the header, skipped (blank) or a data row. */
   private add(fields: string[]): void {
     const row = this.line;
@@ -368,6 +392,12 @@ class RecordSource {
     }
     this.lastLine = row;
     this.line += lines;
+    if (this.strayQuote) {
+      throw new CsvFileError(
+        `Line ${row} has a '"' inside a field that does not start with '"' (not RFC 4180 CSV), which runs the field on over the following lines; put the whole field in quotes and write each '"' inside it as '""'.`,
+        { row },
+      );
+    }
     if (fields.length === 0) return;
     if (this.header === undefined) {
       this.header = checkedHeader(fields);

@@ -200,6 +200,20 @@ describe('openCsv: file-level rules', () => {
     );
   });
 
+  it('rejects a stray quote in an unquoted field that would run the next lines into one value', async () => {
+    const error = await fileError(`user_id,name\nu1,Ada\nu2,5'11"\nu3,Bob\nu4,6'1"\nu5,Cy\n`);
+    expect(error.message).toBe(
+      `Line 3 has a '"' inside a field that does not start with '"' (not RFC 4180 CSV), which runs the field on over the following lines; put the whole field in quotes and write each '"' inside it as '""'.`,
+    );
+  });
+
+  it('keeps quotes inside an unquoted field that stay on one line', async () => {
+    expect((await readAll('user_id,note\nu1,say "hi" there\nu2,x\n')).rows).toEqual([
+      { row: 2, fields: ['u1', 'say "hi" there'] },
+      { row: 3, fields: ['u2', 'x'] },
+    ]);
+  });
+
   it('rejects a record longer than the record limit (an unclosed quote in a large file)', async () => {
     const filler = `${'x'.repeat(99)}\n`.repeat(Math.ceil(MAX_RECORD_BYTES / 100) + 10);
     const error = await fileError(`user_id,name\nu1,Ada\nu2,"${filler}`, 65_536);
