@@ -16,16 +16,18 @@
  * - quotes: RFC 4180. A `"` that opens a quoted field and is never closed makes the rest
  *   of the file one record; at the end of the file that is a `CsvFileError` naming the
  *   line it starts on (rather than a silently swallowed tail), and a record longer than
- *   `MAX_RECORD_BYTES` fails as soon as it is that long (memory stays bounded).
+ *   `MAX_RECORD_BYTES` fails as soon as it is that long (memory stays bounded). A stray
+ *   `"` inside an unquoted field that runs the field over following lines fails too.
  *
  * Row numbers are physical line numbers (the header's first line is 1); a record whose
  * quoted fields hold line breaks spans several lines and is numbered by its first.
  * Blank lines (empty, or only a CR) are skipped, are not data rows, and still count as
  * lines.
  *
- * Reading is pull-based: a source chunk is read, checked and parsed only when the
- * consumer asks for more rows than are already parsed, so memory holds one chunk's
- * records at a time and the source is never held whole.
+ * Reading is pull-based: a source chunk is read and checked only when the consumer asks
+ * for more rows than are already parsed, and parsed in `PARSE_SLICE_BYTES` pieces, each
+ * piece's rows handed on before the next is parsed; memory holds one source chunk and
+ * one piece's rows, never the file.
  */
 import csvParser from 'csv-parser';
 import { MAX_DATA_ROWS } from '#shared/domain/csv-rules.ts';
@@ -334,7 +336,11 @@ class RecordSource {
     this.closed = true;
     this.rows = [];
     this.input = undefined;
-    await this.iterator.return?.();
+    try {
+      await this.iterator.return?.();
+    } catch {
+      // Closing a source that already failed can fail again; the first error is the one to report.
+    }
   }
 
   private readonly onParsed = (error?: Error | null) => {
