@@ -261,6 +261,9 @@ class RecordSource {
   private sawQuote = false;
   /** Set by the `parseCell` wrapper: a cell with a line break that is not a quoted field. */
   private strayQuote = false;
+  /** Line breaks in the cells of the record being parsed, counted by the `parseCell` wrapper. */
+  private cellBreaks = 0;
+  private countsCells = false;
 
   constructor(source: AsyncIterable<Uint8Array>, maxRows: number) {
     this.iterator = source[Symbol.asyncIterator]();
@@ -377,10 +380,14 @@ class RecordSource {
     const original = this.parser.parseCell;
     if (typeof original !== 'function') return;
     const parser = this.parser;
+    this.countsCells = true;
     parser.parseCell = (buffer: Buffer, start: number, end: number) => {
       const quoted = buffer[start] === 0x22;
       const value = original.call(parser, buffer, start, end);
-      if (!quoted && typeof value === 'string' && value.indexOf('\n') !== -1) this.strayQuote = true;
+      if (typeof value === 'string' && value.indexOf('\n') !== -1) {
+        this.cellBreaks += lineBreaks(value);
+        if (!quoted) this.strayQuote = true;
+      }
       return value;
     };
   }
@@ -390,7 +397,10 @@ class RecordSource {
     const row = this.line;
     let lines = 1;
     // A line break inside a field needs quotes (csv-parser ends a record at any other).
-    if (this.sawQuote) {
+    if (this.countsCells) {
+      lines += this.cellBreaks;
+      this.cellBreaks = 0;
+    } else if (this.sawQuote) {
       for (let i = 0; i < fields.length; i++) {
         const field = fields[i] as string;
         if (field.indexOf('\n') !== -1) lines += lineBreaks(field);
