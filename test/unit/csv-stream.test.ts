@@ -192,7 +192,7 @@ describe('openCsv: file-level rules', () => {
     expect((await fileError(`user_id\n${body}u100000\n`, 65_536)).message).toBe(
       'The file has more than 100,000 data rows (row 100,001 is on line 100002); split it into files of at most 100,000 rows.',
     );
-  });
+  }, 30_000);
 
   it('rejects a quote that is never closed instead of swallowing the rest of the file', async () => {
     expect((await fileError('user_id,name\nu1,Ada\nu2,"Bob\nu3,Cy\n')).message).toBe(
