@@ -3,7 +3,7 @@
  * the same file, same run). One in-memory file of `rows` rows (user_id plus a string, a
  * number and a boolean variable), streamed in 64 KiB chunks to bare `csv-parser`
  * (default options, rows iterated with `for await`) and to `validateCsv` with no-op
- * handlers. Each is run once to warm up, then `runs` times alternately; the median
+ * handlers. Each is run three times to warm up, then `runs` times alternately; the median
  * rows/s of each is reported. Rates are per second of CPU time of this process (user +
  * system, so garbage collection counts): on a shared 2-core machine wall time swings
  * with the neighbours' load, CPU time much less. Wall-clock rates are returned too.
@@ -75,10 +75,13 @@ async function rate(
 const median = (values: number[]) =>
   [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
 
-export async function benchCsvParse(rows = 100_000, runs = 7): Promise<CsvBench> {
+export async function benchCsvParse(rows = 100_000, runs = 9): Promise<CsvBench> {
   const file = benchCsvFile(rows);
-  await rate(bare, file, rows);
-  await rate(parseValidate, file, rows);
+  // Both reach steady JIT state only after two or three runs (measured); warm up three.
+  for (let i = 0; i < 3; i++) {
+    await rate(bare, file, rows);
+    await rate(parseValidate, file, rows);
+  }
   const bareRates: Array<{ cpu: number; wall: number }> = [];
   const ownRates: Array<{ cpu: number; wall: number }> = [];
   for (let i = 0; i < runs; i++) {

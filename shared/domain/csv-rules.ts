@@ -168,7 +168,7 @@ function planFor(header: readonly string[], schema: VariableSchema): Plan {
 }
 
 /** The user id as shown in a rejection: as written, cut to 100 code points. */
-function shownUserId(value: string | undefined): string {
+export function shownUserId(value: string | undefined): string {
   if (value === undefined) return '';
   if (value.length <= USER_ID_MAX_LENGTH) return value;
   const points = Array.from(value);
@@ -221,12 +221,27 @@ export function checkRow(
   header: readonly string[],
   schema: VariableSchema,
 ): RowCheck {
+  const result = rowVariables(fields, header, schema);
+  const index = planFor(header, schema).userIdIndex;
+  const rawUserId = index >= 0 ? fields[index] : undefined;
+  if (typeof result === 'string') return { ok: false, userId: shownUserId(rawUserId), reason: result };
+  return { ok: true, userId: rawUserId as string, variables: result };
+}
+
+/**
+ * `checkRow` without the result object, for the hot loop of `validateCsv`: the row's
+ * variables, or the reason it is rejected. When it returns variables, the user id is
+ * the `user_id` field as written (valid); when it returns a reason, show the user id
+ * with `shownUserId`.
+ */
+export function rowVariables(
+  fields: readonly string[],
+  header: readonly string[],
+  schema: VariableSchema,
+): Record<string, VariableValue> | string {
   const plan = planFor(header, schema);
-  const rawUserId = plan.userIdIndex >= 0 ? fields[plan.userIdIndex] : undefined;
-  if (fields.length !== header.length) {
-    return { ok: false, userId: shownUserId(rawUserId), reason: `${plan.expected}, got ${fields.length}` };
-  }
-  const userId = rawUserId ?? '';
+  if (fields.length !== header.length) return `${plan.expected}, got ${fields.length}`;
+  const userId = (plan.userIdIndex >= 0 ? fields[plan.userIdIndex] : undefined) ?? '';
   let problems: string[] | undefined;
   const idProblem = userIdProblem(userId);
   if (idProblem !== undefined) problems = [idProblem];
@@ -255,8 +270,8 @@ export function checkRow(
       Object.defineProperty(variables, key, { value, enumerable: true, writable: true, configurable: true });
     else variables[key] = value;
   }
-  if (problems !== undefined) return { ok: false, userId: shownUserId(userId), reason: problems.join('; ') };
-  return { ok: true, userId, variables };
+  if (problems !== undefined) return problems.join('; ');
+  return variables;
 }
 
 /** Spreadsheet formula neutralising: a value starting with = + - @ tab or CR gets a leading `'`. */

@@ -16,16 +16,18 @@
  * - quotes: RFC 4180. A `"` that opens a quoted field and is never closed makes the rest
  *   of the file one record; at the end of the file that is a `CsvFileError` naming the
  *   line it starts on (rather than a silently swallowed tail), and a record longer than
- *   `MAX_RECORD_BYTES` fails as soon as it is that long (memory stays bounded).
+ *   `MAX_RECORD_BYTES` fails as soon as it is that long (memory stays bounded). A stray
+ *   `"` inside an unquoted field that runs the field over following lines fails too.
  *
  * Row numbers are physical line numbers (the header's first line is 1); a record whose
  * quoted fields hold line breaks spans several lines and is numbered by its first.
  * Blank lines (empty, or only a CR) are skipped, are not data rows, and still count as
  * lines.
  *
- * Reading is pull-based: a source chunk is read, checked and parsed only when the
- * consumer asks for more rows than are already parsed, so memory holds one chunk's
- * records at a time and the source is never held whole.
+ * Reading is pull-based: a source chunk is read and checked only when the consumer asks
+ * for more rows than are already parsed, and parsed in `PARSE_SLICE_BYTES` pieces, each
+ * piece's rows handed on before the next is parsed; memory holds one source chunk and
+ * one piece's rows, never the file.
  */
 import csvParser from 'csv-parser';
 import { MAX_DATA_ROWS } from '#shared/domain/csv-rules.ts';
@@ -224,6 +226,7 @@ interface ParserCore {
   _flush(callback: (error?: Error | null) => void): void;
   push(record: ParsedRecord): boolean;
   writeRow?: (cells: string[], byteOffset: number) => void;
+  parseCell?: (buffer: Buffer, start: number, end: number) => unknown;
   /** csv-parser's running state; `quoted` is true inside an open quoted field. */
   state?: { quoted?: unknown };
 }
@@ -256,6 +259,11 @@ class RecordSource {
   private dataRows = 0;
   /** Whether a '"' byte was seen: until one is, no field can hold a line break. */
   private sawQuote = false;
+  /** Set by the `parseCell` wrapper: a cell with a line break that is not a quoted field. */
+  private strayQuote = false;
+  /** Line breaks in the cells of the record being parsed, counted by the `parseCell` wrapper. */
+  private cellBreaks = 0;
+  private countsCells = false;
 
   constructor(source: AsyncIterable<Uint8Array>, maxRows: number) {
     this.iterator = source[Symbol.asyncIterator]();
@@ -298,7 +306,7 @@ class RecordSource {
         if (step.done) {
           const last = this.checker.end();
           if (last.length > 0) {
-            if (last.indexOf(0x22) !== -1) this.sawQuote = true;
+            if (!this.sawQuote && last.indexOf(0x22) !== -1) this.noteQuote();
             this.parser._transform(last, 'buffer', this.onParsed);
           }
           if (this.parserError === undefined) this.parser._flush(this.onParsed);
@@ -314,7 +322,7 @@ class RecordSource {
         } else {
           const bytes = this.checker.push(step.value);
           if (bytes.length > 0) {
-            if (!this.sawQuote && bytes.indexOf(0x22) !== -1) this.sawQuote = true;
+            if (!this.sawQuote && bytes.indexOf(0x22) !== -1) this.noteQuote();
             this.input = bytes;
             this.inputAt = 0;
           }
@@ -331,7 +339,11 @@ class RecordSource {
     this.closed = true;
     this.rows = [];
     this.input = undefined;
-    await this.iterator.return?.();
+    try {
+      await this.iterator.return?.();
+    } catch {
+      // Closing a source that already failed can fail again; the first error is the one to report.
+    }
   }
 
   private readonly onParsed = (error?: Error | null) => {
@@ -355,12 +367,40 @@ class RecordSource {
     );
   }
 
+  /**
+   * The first '"' of the file: from here on fields may hold line breaks, and csv-parser's
+   * `parseCell` is wrapped to catch a line break in a cell that does not start with '"'.
+   * That is a stray quote in an unquoted field (`5'11"`, not RFC 4180), which csv-parser
+   * reads as opening a quoted span to the next '"', running the lines between into one
+   * value; without the check those rows would silently vanish into it. (Only from the
+   * first '"' on, so a file without quotes pays nothing.)
+   */
+  private noteQuote(): void {
+    this.sawQuote = true;
+    const original = this.parser.parseCell;
+    if (typeof original !== 'function') return;
+    const parser = this.parser;
+    this.countsCells = true;
+    parser.parseCell = (buffer: Buffer, start: number, end: number) => {
+      const quoted = buffer[start] === 0x22;
+      const value = original.call(parser, buffer, start, end);
+      if (typeof value === 'string' && value.indexOf('\n') !== -1) {
+        this.cellBreaks += lineBreaks(value);
+        if (!quoted) this.strayQuote = true;
+      }
+      return value;
+    };
+  }
+
   /** One record's cells from csv-parser: numbered, then the header, skipped (blank) or a data row. */
   private add(fields: string[]): void {
     const row = this.line;
     let lines = 1;
     // A line break inside a field needs quotes (csv-parser ends a record at any other).
-    if (this.sawQuote) {
+    if (this.countsCells) {
+      lines += this.cellBreaks;
+      this.cellBreaks = 0;
+    } else if (this.sawQuote) {
       for (let i = 0; i < fields.length; i++) {
         const field = fields[i] as string;
         if (field.indexOf('\n') !== -1) lines += lineBreaks(field);
@@ -368,6 +408,12 @@ class RecordSource {
     }
     this.lastLine = row;
     this.line += lines;
+    if (this.strayQuote) {
+      throw new CsvFileError(
+        `Line ${row} has a '"' inside a field that does not start with '"' (not RFC 4180 CSV), which runs the field on over the following lines; put the whole field in quotes and write each '"' inside it as '""'.`,
+        { row },
+      );
+    }
     if (fields.length === 0) return;
     if (this.header === undefined) {
       this.header = checkedHeader(fields);

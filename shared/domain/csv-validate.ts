@@ -14,7 +14,7 @@
  *   order. `onProgress` gets a copy of the totals after every `progressEvery` rows read
  *   (not at the end: the returned totals are the final ones).
  */
-import { checkHeader, checkRow } from '#shared/domain/csv-rules.ts';
+import { checkHeader, rowVariables, shownUserId } from '#shared/domain/csv-rules.ts';
 import { CsvFileError, openCsvBatches } from '#shared/domain/csv-stream.ts';
 import type { Rejection, VariableSchema, VariableValue } from '#shared/domain/model.ts';
 import { CompactStringSet } from '#shared/domain/string-set.ts';
@@ -70,6 +70,7 @@ export async function validateCsv(
     throw error;
   }
 
+  const userIdIndex = header.indexOf('user_id');
   const totals: ValidationTotals = { rowsRead: 0, valid: 0, rejected: 0, duplicates: 0 };
   // The de-duplication set; compact, since it is the one thing that grows with the file.
   const seen = new CompactStringSet();
@@ -77,18 +78,20 @@ export async function validateCsv(
   for await (const rows of reader.batches) {
     for (const { row, fields } of rows) {
       totals.rowsRead++;
-      const check = checkRow(fields, header, schema);
-      if (!check.ok) {
+      const variables = rowVariables(fields, header, schema);
+      // Valid rows always have it; a rejected short row may not (shown as '').
+      const userId = fields[userIdIndex] as string;
+      if (typeof variables === 'string') {
         totals.rejected++;
         if (onRejection !== undefined) {
-          const done = onRejection({ row, userId: check.userId, reason: check.reason });
+          const done = onRejection({ row, userId: shownUserId(userId), reason: variables });
           if (done !== undefined) await done;
         }
-      } else if (!seen.add(check.userId)) {
+      } else if (!seen.add(userId)) {
         totals.duplicates++;
       } else {
         totals.valid++;
-        batch.push({ row, userId: check.userId, variables: check.variables });
+        batch.push({ row, userId, variables });
         if (batch.length >= batchSize) {
           const full = batch;
           batch = [];

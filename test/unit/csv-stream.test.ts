@@ -192,12 +192,26 @@ describe('openCsv: file-level rules', () => {
     expect((await fileError(`user_id\n${body}u100000\n`, 65_536)).message).toBe(
       'The file has more than 100,000 data rows (row 100,001 is on line 100002); split it into files of at most 100,000 rows.',
     );
-  });
+  }, 30_000);
 
   it('rejects a quote that is never closed instead of swallowing the rest of the file', async () => {
     expect((await fileError('user_id,name\nu1,Ada\nu2,"Bob\nu3,Cy\n')).message).toBe(
       "Line 3 opens a quoted field ('\"') that is never closed, so the rest of the file would be one value; close the quote, and write a '\"' inside a quoted value as '\"\"'.",
     );
+  });
+
+  it('rejects a stray quote in an unquoted field that would run the next lines into one value', async () => {
+    const error = await fileError(`user_id,name\nu1,Ada\nu2,5'11"\nu3,Bob\nu4,6'1"\nu5,Cy\n`);
+    expect(error.message).toBe(
+      `Line 3 has a '"' inside a field that does not start with '"' (not RFC 4180 CSV), which runs the field on over the following lines; put the whole field in quotes and write each '"' inside it as '""'.`,
+    );
+  });
+
+  it('keeps quotes inside an unquoted field that stay on one line', async () => {
+    expect((await readAll('user_id,note\nu1,say "hi" there\nu2,x\n')).rows).toEqual([
+      { row: 2, fields: ['u1', 'say "hi" there'] },
+      { row: 3, fields: ['u2', 'x'] },
+    ]);
   });
 
   it('rejects a record longer than the record limit (an unclosed quote in a large file)', async () => {

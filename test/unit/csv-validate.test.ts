@@ -144,13 +144,13 @@ describe('validateCsv', () => {
     await expect(
       validateCsv(chunks(`user_id,code\n${rows}`, 65_536), schema, { onBatch: async () => {} }),
     ).rejects.toThrow('The file has more than 100,000 data rows');
-  });
+  }, 30_000);
 
   it('accepts exactly 100,000 data rows', async () => {
     const rows = Array.from({ length: 100_000 }, (_, i) => `u${i},c\n`).join('');
     const totals = await validateCsv(chunks(`user_id,code\n${rows}`, 65_536), schema, {});
     expect(totals).toEqual({ rowsRead: 100_000, valid: 100_000, rejected: 0, duplicates: 0 });
-  });
+  }, 30_000);
 
   it('fails on invalid UTF-8 in a late chunk even after batches were handed on', async () => {
     const rows = Array.from({ length: 2000 }, (_, i) => `u${i},c\n`).join('');
