@@ -81,11 +81,17 @@ async function importRecord(record: S3EventRecord, owner: string): Promise<void>
     const report = new RejectionsReport(`rejections-${uploadId}`);
     const now = new Date().toISOString();
     const zero = { rowsRead: 0, uploaded: 0, rejected: 0, duplicates: 0 };
+    let etag: string | undefined;
     try {
       const outcome = await importUpload(
         {
+          // The writing pass reads the very object the validating pass checked: if a second PUT
+          // replaced it meanwhile, IfMatch fails the read and the retry imports the new one afresh.
           open: async () => {
-            const object = await s3.send(new GetObjectCommand({ Bucket: bucketName, Key: key }));
+            const object = await s3.send(
+              new GetObjectCommand({ Bucket: bucketName, Key: key, IfMatch: etag }),
+            );
+            etag ??= object.ETag;
             return object.Body as AsyncIterable<Uint8Array>;
           },
           writeBatch: (batch) =>

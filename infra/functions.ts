@@ -2,6 +2,7 @@
  * Every Lambda function of the system: its entry under `functions/` and the limits the
  * CDK stack gives it. The local runtime loads the same entries.
  */
+import { deliveryQueue } from './resources.ts';
 import { apiFunctions } from './routes.ts';
 
 export interface FunctionSpec {
@@ -22,7 +23,11 @@ export const functions = {
   /** Reads a campaign's recipients and puts batches on the delivery queue. */
   sendCampaign: { entry: 'functions/send-campaign.ts', timeoutSeconds: 900, memoryMb: 1024 },
   /** SQS consumer that delivers batches of recipients. */
-  deliverBatch: { entry: 'functions/deliver-batch.ts', timeoutSeconds: 30, memoryMb: 512 },
+  deliverBatch: {
+    entry: 'functions/deliver-batch.ts',
+    timeoutSeconds: deliveryQueue.consumerTimeoutSeconds,
+    memoryMb: 512,
+  },
 } as const satisfies Record<string, FunctionSpec>;
 
 export type FunctionName = keyof typeof functions;

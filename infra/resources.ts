@@ -28,8 +28,12 @@ export const uploadsBucket = {
 export const deliveryQueue = {
   localName: 'csv-campaigns-delivery',
   /** At least six times the consumer's timeout, as AWS advises for Lambda event sources. */
-  visibilityTimeoutSeconds: 180,
-  consumerTimeoutSeconds: 30,
+  visibilityTimeoutSeconds: 540,
+  /**
+   * The deliver function's timeout. It stops claiming recipients 20 s before the end (a
+   * webhook call with its retries must finish), so 90 s leaves 70 s of delivery per batch.
+   */
+  consumerTimeoutSeconds: 90,
   /** Receives before a message moves to the dead-letter queue. */
   maxReceiveCount: 5,
   retentionSeconds: 4 * 24 * 3600,

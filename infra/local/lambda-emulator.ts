@@ -5,7 +5,7 @@
  * runtime's asynchronous invoker of the named function.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listenOnLoopback } from './loopback.ts';
 
 export interface LambdaEmulator {
   readonly endpoint: string;
@@ -62,16 +62,8 @@ export async function startLambdaEmulator(options: {
     res.end();
   }
 
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    endpoint: `http://127.0.0.1:${port}`,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  const { endpoint, close } = await listenOnLoopback(server);
+  return { endpoint, stop: close };
 }
 
 function send(res: ServerResponse, status: number, body: unknown, errorType: string): void {

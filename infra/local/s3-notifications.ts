@@ -5,9 +5,9 @@
  * event record that S3 sends to Lambda. Path-style requests only.
  */
 import { createServer, request, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { S3Event, S3EventRecord } from 'aws-lambda';
+import { listenOnLoopback } from './loopback.ts';
 
 export interface S3NotificationProxy {
   readonly endpoint: string;
@@ -89,16 +89,13 @@ export async function startS3NotificationProxy(options: S3NotificationOptions): 
     }
   }
 
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
+  const { endpoint, close } = await listenOnLoopback(server);
   return {
-    endpoint: `http://127.0.0.1:${port}`,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-        head.destroy();
-      }),
+    endpoint,
+    async stop() {
+      await close();
+      head.destroy();
+    },
   };
 }
 

@@ -5,7 +5,7 @@
  * `AWS_ENDPOINT_URL_SCHEDULER`, so the code that schedules is the code that runs in AWS.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listenOnLoopback } from './loopback.ts';
 
 export interface ScheduleTarget {
   Arn: string;
@@ -130,17 +130,14 @@ export async function startSchedulerEmulator(options: {
     return send(res, 405, { Message: `unsupported method ${req.method}` }, 'ValidationException');
   }
 
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
+  const { endpoint, close } = await listenOnLoopback(server);
   return {
-    endpoint: `http://127.0.0.1:${port}`,
+    endpoint,
     scheduleNames: () => [...schedules.keys()],
-    stop: () =>
-      new Promise<void>((resolve) => {
-        for (const s of schedules.values()) clearTimeout(s.timer);
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    stop() {
+      for (const s of schedules.values()) clearTimeout(s.timer);
+      return close();
+    },
   };
 }
 
