@@ -2,7 +2,12 @@
  * `npm run bench`: every benchmark of DESIGN.md's "Numbers it is held to", each next to
  * its bare baseline measured in the same run, as a table (or one JSON object with
  * `--json`). `--only api,import` runs a subset.
+ *
+ * Each section runs in a process of its own: the AWS clients are created once per process
+ * from the environment, as in a Lambda, and each section starts emulators of its own.
  */
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { benchApi } from './api.ts';
 import { benchCsvParse } from './csv.ts';
@@ -10,13 +15,36 @@ import { benchDispatch } from './dispatch.ts';
 import { benchImport } from './import.ts';
 
 const { values } = parseArgs({
-  options: { json: { type: 'boolean', default: false }, only: { type: 'string' } },
+  options: {
+    json: { type: 'boolean', default: false },
+    only: { type: 'string' },
+    section: { type: 'string' },
+  },
 });
+const sections = ['api', 'import', 'dispatch'] as const;
 const only = values.only ? new Set(values.only.split(',')) : undefined;
-const wanted = (name: string) => !only || only.has(name);
 
 const result: Record<string, Record<string, number>> = {};
 const rows: Array<[string, string, string, string]> = [];
+const wanted = (name: string) => values.section === name;
+
+if (values.section === undefined) {
+  for (const section of sections.filter((s) => !only || only.has(s))) {
+    const child = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--section', section], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'inherit'],
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    const last = child.stdout.trim().split('\n').pop() ?? '';
+    if (child.status !== 0 || !last.startsWith('{')) {
+      console.error(`bench section '${section}' failed (exit ${child.status})`);
+      process.exit(1);
+    }
+    const part = JSON.parse(last) as { result: typeof result; rows: typeof rows };
+    Object.assign(result, part.result);
+    rows.push(...part.rows);
+  }
+}
 
 if (wanted('api')) {
   const { api, bare } = await benchApi();
@@ -81,7 +109,9 @@ if (wanted('dispatch')) {
   ]);
 }
 
-if (values.json) {
+if (values.section !== undefined) {
+  console.log(JSON.stringify({ result, rows }));
+} else if (values.json) {
   console.log(JSON.stringify(result));
 } else {
   const widths = [0, 1, 2, 3].map((i) =>
