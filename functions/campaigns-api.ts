@@ -22,6 +22,7 @@ import { data, list } from '#shared/http/responses.ts';
 import { logger } from '#shared/observability.ts';
 import { createCampaign, getCampaign, listCampaigns, transitionCampaign } from '#shared/store/campaigns.ts';
 import { listRecipients, type RecipientPosition, recipientView } from '#shared/store/deliveries.ts';
+import { releaseStaleLock } from '#shared/store/uploads.ts';
 
 const sendFunctionArn = sendConfig().SEND_FUNCTION_ARN;
 
@@ -114,13 +115,15 @@ export const handler = createApiHandler({
         status: campaign.status,
       });
     }
-    if (campaign.importingUploadId) {
+    if (campaign.importingUploadId && !(await releaseStaleLock(campaign))) {
       throw new ConflictError(
         `Campaign '${id}' has an import running (upload '${campaign.importingUploadId}'); send it once the upload is completed.`,
         { campaignId: id, uploadId: campaign.importingUploadId },
       );
     }
-    if (campaign.recipientCount === 0) {
+    // A released stale lock recounted the recipients: read the campaign again.
+    const current = campaign.importingUploadId ? await getCampaign(appId, id) : campaign;
+    if (current.recipientCount === 0) {
       throw new ConflictError(`Campaign '${id}' has no recipients; upload a CSV or add recipients first.`, {
         campaignId: id,
       });

@@ -9,6 +9,7 @@ import { documents, tableName } from '#shared/adapters/dynamodb.ts';
 import { appPk, campaignSk, uploadSk } from '#shared/domain/keys.ts';
 import type { Campaign, Rejection, Upload } from '#shared/domain/model.ts';
 import { ConflictError, NotFoundError } from '#shared/errors.ts';
+import { countRecipients } from './recipients.ts';
 
 /** How long a claim holds without a progress write. */
 export const LEASE_MS = 60_000;
@@ -404,13 +405,21 @@ export async function releaseStaleLock(campaign: Campaign, now = Date.now()): Pr
     (upload.status === 'processing' && (upload.leaseUntil ?? 0) < now - LEASE_MS) ||
     (upload.status === 'pending' && Date.parse(upload.updatedAt) < now - PENDING_LOCK_MS);
   if (!stale) return false;
+  // The dead import may have written some recipients: the campaign's count must say so.
+  const recipientCount = await countRecipients(campaign.appId, campaign.id);
   if (upload && upload.status !== 'completed' && upload.status !== 'failed') {
-    await failUpload(campaign.appId, campaign.id, lockId, {
-      code: 'ERR_OPERATION_FAILED',
-      message: 'The import stopped before it finished; upload the file again.',
-    });
+    await failUpload(
+      campaign.appId,
+      campaign.id,
+      lockId,
+      {
+        code: 'ERR_OPERATION_FAILED',
+        message: 'The import stopped before it finished; upload the file again.',
+      },
+      recipientCount,
+    );
   } else {
-    await releaseLock(campaign.appId, campaign.id, lockId);
+    await releaseLock(campaign.appId, campaign.id, lockId, recipientCount);
   }
   return true;
 }

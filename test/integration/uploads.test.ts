@@ -399,3 +399,44 @@ describe('inline recipients', () => {
     expect(bad.body.error.message).toContain("'has space'");
   });
 });
+
+describe('the import lock', () => {
+  it('refuses a send while an import holds a live lease, and lets it through once that import is dead', async () => {
+    const api = await client();
+    const campaignId = await draftCampaign(api);
+    await api.post(`/api/campaigns/${campaignId}/recipients`, {
+      userIds: ['a1', 'a2'],
+      variables: { a1: { name: 'A' }, a2: { name: 'B' } },
+    });
+    const appId = (await api.get(`/api/campaigns/${campaignId}`)).body.data.appId;
+    const { newUpload, createUpload, claimUpload } = await import('#shared/store/uploads.ts');
+    const { putRecipients } = await import('#shared/store/recipients.ts');
+
+    const live = newUpload({ uploadId: 'upl_live', appId, campaignId, source: 'presigned', maxBytes: 10 });
+    await createUpload(live);
+    expect((await claimUpload(appId, campaignId, live.uploadId, 'running-importer')).outcome).toBe('claimed');
+    const refused = await api.post(`/api/campaigns/${campaignId}/send`);
+    expect(refused.status).toBe(409);
+    expect(refused.body.error.message).toContain('import running');
+
+    // The importer dies after writing one more recipient; its lease runs out long ago.
+    await putRecipients(appId, campaignId, [{ userId: 'a3', variables: { name: 'C' } }], live.uploadId);
+    const { documents, tableName } = await import('#shared/adapters/dynamodb.ts');
+    const { UpdateCommand } = await import('@aws-sdk/lib-dynamodb');
+    const { appPk, uploadSk } = await import('#shared/domain/keys.ts');
+    await documents.send(
+      new UpdateCommand({
+        TableName: tableName,
+        Key: { pk: appPk(appId), sk: uploadSk(campaignId, live.uploadId) },
+        UpdateExpression: 'SET leaseUntil = :past',
+        ExpressionAttributeValues: { ':past': Date.now() - 10 * 60_000 },
+      }),
+    );
+    const sent = await api.post(`/api/campaigns/${campaignId}/send`);
+    expect(sent.status).toBe(202);
+    const upload = await api.get(`/api/campaigns/${campaignId}/uploads/${live.uploadId}`);
+    expect(upload.body.data).toMatchObject({ status: 'failed', error: { code: 'ERR_OPERATION_FAILED' } });
+    // The recipient the dead import wrote is counted, so the campaign completes only when it is delivered too.
+    expect((await api.get(`/api/campaigns/${campaignId}`)).body.data.recipientCount).toBe(3);
+  });
+});
