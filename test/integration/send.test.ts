@@ -143,17 +143,17 @@ describe('POST /api/campaigns/{id}/send', () => {
 
   it('answers 409 while an import is running', async () => {
     const { api, id, appId } = await draftCampaign(2);
-    const { UpdateCommand } = await import('@aws-sdk/lib-dynamodb');
-    const { documents, tableName } = await import('#shared/adapters/dynamodb.ts');
-    const { appPk, campaignSk } = await import('#shared/domain/keys.ts');
-    await documents.send(
-      new UpdateCommand({
-        TableName: tableName,
-        Key: { pk: appPk(appId), sk: campaignSk(id) },
-        UpdateExpression: 'SET importingUploadId = :u',
-        ExpressionAttributeValues: { ':u': 'upl_running' },
-      }),
-    );
+    // A live import: its upload is claimed, with a lease that has not run out.
+    const { newUpload, createUpload, claimUpload } = await import('#shared/store/uploads.ts');
+    const upload = newUpload({
+      uploadId: 'upl_running',
+      appId,
+      campaignId: id,
+      source: 'presigned',
+      maxBytes: 10,
+    });
+    await createUpload(upload);
+    expect((await claimUpload(appId, id, upload.uploadId, 'running-importer')).outcome).toBe('claimed');
     const res = await api.post(`/api/campaigns/${id}/send`);
     expect(res.status).toBe(409);
     expect(res.body.error.message).toMatch(/import running/);
