@@ -22,3 +22,17 @@ export const dynamodb = new DynamoDBClient({});
 export const documents = DynamoDBDocumentClient.from(dynamodb, {
   marshallOptions: { removeUndefinedValues: true },
 });
+
+const errorName = (error: unknown) => (error as { name?: string } | undefined)?.name;
+
+/** A conditional write whose condition did not hold. */
+export function isConditionalCheckFailed(error: unknown): boolean {
+  return errorName(error) === 'ConditionalCheckFailedException';
+}
+
+/** A cancelled transaction; `CancellationReasons` says which item's condition failed. */
+export function isTransactionCanceled(
+  error: unknown,
+): error is { CancellationReasons?: { Code?: string; Item?: Record<string, unknown> }[] } {
+  return errorName(error) === 'TransactionCanceledException';
+}

@@ -1,6 +1,6 @@
 /** Apps and their API key hashes, in the single table. */
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { documents, tableName } from '#shared/adapters/dynamodb.ts';
+import { documents, isConditionalCheckFailed, tableName } from '#shared/adapters/dynamodb.ts';
 import { APP_ID_PATTERN, hashApiKey, newApiKey } from '#shared/domain/api-keys.ts';
 import { APP_SK, appPk } from '#shared/domain/keys.ts';
 
@@ -47,7 +47,7 @@ export async function addApiKey(appId: string, apiKey: string = newApiKey()): Pr
     )
     .catch((error: unknown) => {
       // The key is already registered: nothing to do.
-      if ((error as { name?: string }).name !== 'ConditionalCheckFailedException') throw error;
+      if (!isConditionalCheckFailed(error)) throw error;
     });
   return apiKey;
 }

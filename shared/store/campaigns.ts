@@ -4,7 +4,12 @@
  * only: a conditional write, so racing requests never both move a campaign.
  */
 import { GetCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { documents, tableName } from '#shared/adapters/dynamodb.ts';
+import {
+  documents,
+  isConditionalCheckFailed,
+  isTransactionCanceled,
+  tableName,
+} from '#shared/adapters/dynamodb.ts';
 import { canTransition } from '#shared/domain/campaign-status.ts';
 import { appPk, campaignSk, campaignsByStatusPk, templateSk } from '#shared/domain/keys.ts';
 import type { Campaign, CampaignStatus } from '#shared/domain/model.ts';
@@ -64,11 +69,7 @@ export async function createCampaign(campaign: Campaign): Promise<void> {
         error as { CancellationReasons?: { Code?: string; Item?: { status?: { S?: string } } }[] }
       ).CancellationReasons;
       const template = reasons?.[0];
-      if (
-        (error as { name?: string }).name !== 'TransactionCanceledException' ||
-        template?.Code !== 'ConditionalCheckFailed'
-      )
-        throw error;
+      if (!isTransactionCanceled(error) || template?.Code !== 'ConditionalCheckFailed') throw error;
       // The template as it was, in the low-level attribute format.
       if (!template.Item) throw new NotFoundError('Template', campaign.templateId);
       throw new TemplateNotApprovedError(campaign.templateId, template.Item.status?.S ?? 'unknown');
@@ -167,7 +168,7 @@ export async function transitionCampaign(
     );
     return fromItem(Attributes ?? {});
   } catch (error) {
-    if ((error as { name?: string }).name !== 'ConditionalCheckFailedException') throw error;
+    if (!isConditionalCheckFailed(error)) throw error;
     // The item as it was, in the low-level attribute format.
     const old = (error as { Item?: { status?: { S?: string } } }).Item;
     if (!old) throw new NotFoundError('Campaign', id);

@@ -19,7 +19,13 @@ import {
   TransactWriteCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { documents, recipientShards, tableName } from '#shared/adapters/dynamodb.ts';
+import {
+  documents,
+  isConditionalCheckFailed,
+  isTransactionCanceled,
+  recipientShards,
+  tableName,
+} from '#shared/adapters/dynamodb.ts';
 import {
   appPk,
   campaignSk,
@@ -124,7 +130,7 @@ export async function markQueued(
           }),
         );
       } catch (error) {
-        if ((error as { name?: string }).name !== 'ConditionalCheckFailedException') throw error;
+        if (!isConditionalCheckFailed(error)) throw error;
       }
     }
   };
@@ -182,10 +188,6 @@ function countsUpdate(appId: string, campaignId: string, delta: CountDelta) {
   };
 }
 
-function isCancelled(error: unknown): error is { CancellationReasons?: { Code?: string }[] } {
-  return (error as { name?: string }).name === 'TransactionCanceledException';
-}
-
 /**
  * After a page of `shard` is on the queue: moves the checkpoint from `previous` to
  * `next` and adds `queued` to the campaign's `queued` count (and takes it from
@@ -211,7 +213,7 @@ export async function commitDispatchedPage(
       }),
     );
   } catch (error) {
-    if (isCancelled(error) && error.CancellationReasons?.[0]?.Code === 'ConditionalCheckFailed') {
+    if (isTransactionCanceled(error) && error.CancellationReasons?.[0]?.Code === 'ConditionalCheckFailed') {
       throw new CheckpointMovedError(`dispatch checkpoint of shard ${shard} moved`, { cause: error });
     }
     throw error;
@@ -267,7 +269,7 @@ export async function sweepPage(
       );
       return candidates.length;
     } catch (error) {
-      if (!isCancelled(error)) throw error;
+      if (!isTransactionCanceled(error)) throw error;
       const reasons = error.CancellationReasons ?? [];
       if (reasons[0]?.Code === 'ConditionalCheckFailed') {
         throw new CheckpointMovedError(`dispatch checkpoint of shard ${shard} moved`, { cause: error });
@@ -334,7 +336,7 @@ export async function settleRecipient(
     );
     return { changed: true };
   } catch (caught) {
-    if ((caught as { name?: string }).name !== 'ConditionalCheckFailedException') throw caught;
+    if (!isConditionalCheckFailed(caught)) throw caught;
     const item = (caught as { Item?: Record<string, { S?: string }> }).Item;
     if (!item) return { changed: false, old: undefined };
     // Only the fields the consumer reads, from the low-level attribute format.
@@ -387,7 +389,7 @@ export async function resettleRecipient(
     );
     return true;
   } catch (caught) {
-    if ((caught as { name?: string }).name === 'ConditionalCheckFailedException') return false;
+    if (isConditionalCheckFailed(caught)) return false;
     throw caught;
   }
 }
@@ -465,7 +467,7 @@ export async function countSettled(
       }),
     );
   } catch (error) {
-    if (isCancelled(error) && error.CancellationReasons?.[0]?.Code === 'ConditionalCheckFailed') {
+    if (isTransactionCanceled(error) && error.CancellationReasons?.[0]?.Code === 'ConditionalCheckFailed') {
       throw new MarkerMovedError(`counting marker of message ${messageId} moved`, { cause: error });
     }
     throw error;

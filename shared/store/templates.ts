@@ -1,6 +1,6 @@
 /** Templates in the single table, under their app's partition (`shared/domain/keys.ts`). */
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { documents, tableName } from '#shared/adapters/dynamodb.ts';
+import { documents, isConditionalCheckFailed, tableName } from '#shared/adapters/dynamodb.ts';
 import { appPk, templateSk } from '#shared/domain/keys.ts';
 import type { Template } from '#shared/domain/model.ts';
 import { ConflictError, NotFoundError } from '#shared/errors.ts';
@@ -57,7 +57,7 @@ export async function replaceTemplate(previous: Template, next: Template): Promi
       }),
     )
     .catch((error: unknown) => {
-      if ((error as { name?: string }).name !== 'ConditionalCheckFailedException') throw error;
+      if (!isConditionalCheckFailed(error)) throw error;
       throw new ConflictError(
         `Template '${previous.id}' was changed by another request; read it again and retry.`,
         { templateId: previous.id },

@@ -5,7 +5,12 @@
  * busy or done, and a crashed importer's lease runs out for a retry to take over.
  */
 import { GetCommand, PutCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { documents, tableName } from '#shared/adapters/dynamodb.ts';
+import {
+  documents,
+  isConditionalCheckFailed,
+  isTransactionCanceled,
+  tableName,
+} from '#shared/adapters/dynamodb.ts';
 import { appPk, campaignSk, uploadSk } from '#shared/domain/keys.ts';
 import type { Campaign, Rejection, Upload } from '#shared/domain/model.ts';
 import { ConflictError, NotFoundError } from '#shared/errors.ts';
@@ -37,8 +42,7 @@ function fromItem(item: Record<string, unknown>): StoredUpload {
 }
 
 function isConditionFailure(error: unknown): boolean {
-  const name = (error as { name?: string }).name;
-  return name === 'ConditionalCheckFailedException' || name === 'TransactionCanceledException';
+  return isConditionalCheckFailed(error) || isTransactionCanceled(error);
 }
 
 /** A new upload record in `pending`. */
