@@ -13,10 +13,10 @@ import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import middy from '@middy/core';
 import type { Context, S3Event, S3EventRecord } from 'aws-lambda';
-import { uploadsBucket } from '#infra/resources.ts';
 import { RejectionsReport } from '#shared/adapters/rejections-report.ts';
 import { bucketName, s3 } from '#shared/adapters/s3.ts';
 import { importUpload } from '#shared/domain/import-upload.ts';
+import { parseUploadObjectKey, rejectionsReportKey } from '#shared/domain/keys.ts';
 import { logger, metrics, tracer } from '#shared/observability.ts';
 import { findCampaign } from '#shared/store/campaigns.ts';
 import { BatchWriter, countRecipients, recipientItem } from '#shared/store/recipients.ts';
@@ -28,8 +28,6 @@ import {
   recordProgress,
   releaseClaim,
 } from '#shared/store/uploads.ts';
-
-const KEY_PATTERN = /^uploads\/([^/]+)\/([^/]+)\/([^/]+)\.csv$/;
 
 /** The object key of an S3 event record: URL-encoded, with '+' for spaces. */
 export function objectKey(record: S3EventRecord): string {
@@ -43,12 +41,12 @@ export class UploadBusyError extends Error {
 
 async function importRecord(record: S3EventRecord, owner: string): Promise<void> {
   const key = objectKey(record);
-  const match = KEY_PATTERN.exec(key);
-  if (!match) {
+  const ids = parseUploadObjectKey(key);
+  if (!ids) {
     logger.warn('ignoring an object outside the uploads layout', { key });
     return;
   }
-  const [, appId, campaignId, uploadId] = match as unknown as [string, string, string, string];
+  const { appId, campaignId, uploadId } = ids;
   logger.appendKeys({ appId, campaignId, uploadId });
   try {
     const claim = await claimUpload(appId, campaignId, uploadId, owner);
@@ -115,9 +113,7 @@ async function importRecord(record: S3EventRecord, owner: string): Promise<void>
         metrics.addMetric('uploadsFailed', MetricUnit.Count, 1);
         return;
       }
-      const reportKey = await report.save(
-        `${uploadsBucket.reportsPrefix}${appId}/${campaignId}/${uploadId}-rejections.csv`,
-      );
+      const reportKey = await report.save(rejectionsReportKey(appId, campaignId, uploadId));
       const recipientCount = await countRecipients(appId, campaignId);
       const { totals } = outcome;
       await completeUpload(appId, campaignId, uploadId, owner, {

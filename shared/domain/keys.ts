@@ -15,6 +15,7 @@
  * Ids are time-ordered (see `newId`), so listings by sort key come oldest first.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { uploadsBucket } from '#infra/resources.ts';
 
 export const appPk = (appId: string) => `APP#${appId}`;
 export const APP_SK = 'APP';
@@ -51,3 +52,23 @@ export function newId(prefix: string, now = Date.now()): string {
   for (const byte of random) rest += alphabet[byte % 32];
   return `${prefix}_${time}${rest}`;
 }
+
+/** S3 key of an upload's file: `uploads/<appId>/<campaignId>/<uploadId>.csv`. */
+export const uploadObjectKey = (appId: string, campaignId: string, uploadId: string) =>
+  `${uploadsBucket.uploadsPrefix}${appId}/${campaignId}/${uploadId}.csv`;
+
+/** The ids an upload's object key names, or undefined for a key outside that layout. */
+export function parseUploadObjectKey(
+  key: string,
+): { appId: string; campaignId: string; uploadId: string } | undefined {
+  if (!key.startsWith(uploadsBucket.uploadsPrefix)) return undefined;
+  const parts = key.slice(uploadsBucket.uploadsPrefix.length).split('/');
+  const [appId, campaignId, file] = parts;
+  if (parts.length !== 3 || !appId || !campaignId || !file?.endsWith('.csv')) return undefined;
+  const uploadId = file.slice(0, -'.csv'.length);
+  return uploadId ? { appId, campaignId, uploadId } : undefined;
+}
+
+/** S3 key of an upload's rejections report. */
+export const rejectionsReportKey = (appId: string, campaignId: string, uploadId: string) =>
+  `${uploadsBucket.reportsPrefix}${appId}/${campaignId}/${uploadId}-rejections.csv`;

@@ -11,7 +11,7 @@ import {
   isTransactionCanceled,
   tableName,
 } from '#shared/adapters/dynamodb.ts';
-import { appPk, campaignSk, uploadSk } from '#shared/domain/keys.ts';
+import { appPk, campaignSk, uploadObjectKey, uploadSk } from '#shared/domain/keys.ts';
 import type { Campaign, Rejection, Upload } from '#shared/domain/model.ts';
 import { ConflictError, NotFoundError } from '#shared/errors.ts';
 import { countRecipients } from './recipients.ts';
@@ -53,7 +53,7 @@ export function newUpload(
   return {
     ...fields,
     status: 'pending',
-    objectKey: `uploads/${fields.appId}/${fields.campaignId}/${fields.uploadId}.csv`,
+    objectKey: uploadObjectKey(fields.appId, fields.campaignId, fields.uploadId),
     rowsRead: 0,
     uploaded: 0,
     rejected: 0,
