@@ -39,6 +39,12 @@ export interface LocalRuntimeOptions {
    * `functions/deliver-batch.ts`. Tests pass one built with `createDeliverHandler`.
    */
   loadDeliverHandler?: () => Promise<EventHandler<SQSEvent>>;
+  /**
+   * Sees each asynchronous invocation (S3 notification, scheduled or API-started send)
+   * first; returning true means the caller runs it (crash tests run the handler in a
+   * child process), and the runtime does not.
+   */
+  interceptInvoke?: (name: FunctionName, event: unknown) => boolean;
 }
 
 /** Local ARN of a function, as the scheduler and the send API name it. */
@@ -93,7 +99,10 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       }
       return found;
     };
-    aws.onObjectCreated((event) => invoker('importCsv').invoke(event));
+    const invoke = (name: FunctionName, event: unknown) => {
+      if (!options.interceptInvoke?.(name, event)) invoker(name).invoke(event);
+    };
+    aws.onObjectCreated((event) => invoke('importCsv', event));
     const region = process.env.AWS_REGION ?? 'us-east-1';
     const functionNamed = (nameOrArn: string) =>
       (Object.keys(functions) as FunctionName[]).find(
@@ -107,13 +116,13 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
           console.error(`scheduler: no local function for target ${target.Arn}`);
           return;
         }
-        invoker(name).invoke(JSON.parse(target.Input ?? '{}'));
+        invoke(name, JSON.parse(target.Input ?? '{}'));
       },
     });
     lambda = await startLambdaEmulator({
       invokeAsync: (nameOrArn, payload) => {
         const name = functionNamed(nameOrArn);
-        if (name) invoker(name).invoke(payload);
+        if (name) invoke(name, payload);
         return name !== undefined;
       },
     });
