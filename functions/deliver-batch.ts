@@ -16,6 +16,12 @@
  * counted, updated in the same transaction as the campaign's counters. A recipient whose
  * claim fails but whose stored message id is this message's was settled by an earlier,
  * crashed receive of this very message; it is counted now unless the marker has it.
+ *
+ * A delivered recipient is confirmed (`deliveredAt`) right after the channel's answer.
+ * One claimed by this message and never confirmed was left by a receive that died
+ * between its claim and the channel's answer: whether the user got the message is
+ * unknown, so it is not sent again (never twice) but ends `failed` with
+ * `DELIVERY_OUTCOME_UNKNOWN` (never silently lost, never counted as sent).
  */
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { ChangeMessageVisibilityCommand } from '@aws-sdk/client-sqs';
@@ -38,7 +44,9 @@ import { ConflictError } from '#shared/errors.ts';
 import { logger, metrics } from '#shared/observability.ts';
 import { transitionCampaign } from '#shared/store/campaigns.ts';
 import {
+  confirmDelivered,
   countSettled,
+  failUnconfirmed,
   readCampaign,
   readCountMarker,
   resettleRecipient,
@@ -46,6 +54,10 @@ import {
   settleRecipient,
 } from '#shared/store/deliveries.ts';
 import { findTemplate } from '#shared/store/templates.ts';
+
+/** The error of a recipient whose delivery a crashed receive left unknown (docs/delivery.md). */
+export const DELIVERY_OUTCOME_UNKNOWN =
+  'Delivery outcome unknown: the consumer stopped after claiming this recipient and before the channel answered, so the user may or may not have received the message; it is not sent again, so that nobody gets it twice.';
 
 /** Recipients of one message delivered at once. */
 const RECIPIENT_CONCURRENCY = 10;
@@ -117,10 +129,14 @@ export function createDeliverHandler(options: DeliverHandlerOptions) {
       const change = await settleRecipient(storeId, id, userId, status, messageId, error);
       if (change.changed) return true;
       const old = change.old;
-      if (
-        old?.messageId === messageId &&
-        (old.status === 'sent' || old.status === 'failed' || old.status === 'skipped')
-      ) {
+      if (old?.messageId !== messageId) return false;
+      if (old.status === 'sent' && old.deliveredAt === undefined) {
+        // Claimed by an earlier receive of this message that died before the channel answered.
+        if (await failUnconfirmed(storeId, id, userId, messageId, DELIVERY_OUTCOME_UNKNOWN))
+          settled.set(userId, 'failed');
+        return false;
+      }
+      if (old.status === 'sent' || old.status === 'failed' || old.status === 'skipped') {
         settled.set(userId, old.status);
       }
       return false;
@@ -158,7 +174,6 @@ export function createDeliverHandler(options: DeliverHandlerOptions) {
             ...rendered,
             idempotencyKey: idempotencyKeyOf(id, userId),
           });
-          settled.set(userId, 'sent');
         } catch (error) {
           const reason = (error as Error).message ?? String(error);
           if (isPermanentDeliveryFailure(error) || lastReceive) {
@@ -173,7 +188,11 @@ export function createDeliverHandler(options: DeliverHandlerOptions) {
           // Back to queued, for the message's next receive.
           await resettleRecipient(storeId, id, userId, 'sent', 'queued', messageId);
           retryReason = reason;
+          return;
         }
+        // Outside the try: a failure to record the answer must not put a delivered recipient back.
+        await confirmDelivered(storeId, id, userId, messageId);
+        settled.set(userId, 'sent');
       });
     }
     await options.beforeCounting?.(record);
