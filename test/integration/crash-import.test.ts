@@ -98,8 +98,7 @@ describe('importer killed mid-import', () => {
       const userId = `u${String(i).padStart(6, '0')}`;
       const item = byUser.get(userId);
       const expected = { name: `N${(i * 7919) % 100_003}`, discount: i % 50, vip: i % 2 === 0 };
-      if (item?.status !== 'pending' || !isDeepStrictEqual(item.variables, expected))
-        wrong.push(userId);
+      if (item?.status !== 'pending' || !isDeepStrictEqual(item.variables, expected)) wrong.push(userId);
     }
     expect(wrong.slice(0, 5), `${seedText}: ${wrong.length} recipients missing or wrong`).toEqual([]);
 

@@ -48,7 +48,7 @@ if (!spec) {
 /** Parses `CRASH_GATE`; undefined when unset. */
 function parseGate(text: string | undefined) {
   if (!text) return undefined;
-  const match = /^([A-Za-z]+)((?:~[^:]*)*):(\d+):(before|after)$/.exec(text);
+  const match = /^([A-Za-z]+)((?:~.*)?):(\d+):(before|after)$/.exec(text);
   if (!match) {
     console.error(`handler-child: CRASH_GATE '${text}' is not <Operation>[~<text>…]:<n>:<before|after>`);
     process.exit(2);
