@@ -130,3 +130,10 @@ export function crashRandom(salt: number) {
     seedText: `CRASH_SEED=${crashSeed}`,
   };
 }
+
+/**
+ * Each crash test starts several Node processes one after the other (each a cold start
+ * of a handler): on a loaded machine that alone can take a minute, so they get longer
+ * than the default test timeout. No assertion depends on time.
+ */
+export const CRASH_TEST_TIMEOUT_MS = 300_000;
