@@ -2,7 +2,7 @@
  * Crash test of the importer (functions/import-csv.ts): the real handler runs in a child
  * process on the S3 event the upload produced, is SIGKILLed mid-import (right after a
  * seeded progress write, when a seeded number of recipients is stored, right after a
- * seeded `BatchWriteItem`), and is retried the way Lambda retries an asynchronous
+ * seeded `BatchWriteItem`, right after the transaction that completes it), and is retried the way Lambda retries an asynchronous
  * invocation. A retry inside the dead
  * importer's lease finds the upload busy; once the lease ran out it takes over.
  */
@@ -96,8 +96,15 @@ describe('importer killed mid-import', () => {
       );
       expect(third.killed, `${seedText}: killed at batch write ${batchPoint}; ${third.stderr}`).toBe(true);
 
-      // 5. The last retry runs to the end.
+      // 5. The next retry imports everything, and is killed right after the transaction that
+      // completes the upload, before it could answer.
       await waitForLease(credentials.appId, campaignId, uploadId);
+      const completing = await killWhen(
+        startHandler('importCsv', event, { CRASH_GATE: 'TransactWriteItems~:completed:1:after' }),
+      );
+      expect(completing.killed, `${seedText}: killed after completing; ${completing.stderr}`).toBe(true);
+
+      // 6. Lambda retries that invocation too: the upload is done, nothing is imported again.
       const last = await runHandler('importCsv', event);
       expect(last.code, `${seedText}: ${last.stderr}`).toBe(0);
 
