@@ -191,8 +191,9 @@ export function createDeliverHandler(options: DeliverHandlerOptions) {
           return;
         }
         // Outside the try: a failure to record the answer must not put a delivered recipient back.
-        await confirmDelivered(storeId, id, userId, messageId);
-        settled.set(userId, 'sent');
+        // Refused only if a duplicate receive of this message, running at the same time, took
+        // the claim for a dead one and ended it `failed`: that receive counts it.
+        if (await confirmDelivered(storeId, id, userId, messageId)) settled.set(userId, 'sent');
       });
     }
     await options.beforeCounting?.(record);
