@@ -67,8 +67,12 @@ const never = () => new Promise<never>(() => undefined);
 
 function freeze() {
   frozen = true;
-  // A held promise alone would let Node exit: keep the process alive for the SIGKILL.
-  setInterval(() => undefined, 1 << 30);
+  // A held promise alone would let Node exit: keep the process alive for the SIGKILL, but
+  // not past the test process (an orphan is adopted by another parent).
+  const parent = process.ppid;
+  setInterval(() => {
+    if (process.ppid !== parent) process.exit(1);
+  }, 1000);
   process.stdout.write('gate\n');
 }
 
