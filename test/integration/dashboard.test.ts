@@ -1,0 +1,174 @@
+/**
+ * The campaign dashboard in headless Chromium, served by the local runtime at `/` as
+ * `npm start` serves it: an operator signs in, starts from nothing (template, campaign),
+ * drops a CSV, reads the rejections, sends, and watches the counts reach the total.
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readOutbox } from '#shared/adapters/outbox-channel.ts';
+import { launchChromium } from '#test/support/browser.ts';
+import { useRuntime } from '#test/support/runtime.ts';
+
+const outbox = join(mkdtempSync(join(tmpdir(), 'dashboard-')), 'outbox.jsonl');
+const runtime = useRuntime({ env: { OUTBOX_PATH: outbox } });
+
+let browser: Browser;
+beforeAll(async () => {
+  browser = await launchChromium();
+});
+afterAll(async () => {
+  await browser?.close();
+});
+
+/** A page in a fresh context (its own session storage), with browser errors surfaced. */
+async function openDashboard(): Promise<Page> {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await context.newPage();
+  page.on('pageerror', (error) => console.error(`page error: ${error.message}`));
+  await page.goto(`${runtime.current.url}/`);
+  return page;
+}
+
+/** What the dashboard shows for one delivery count. */
+const stat = (page: Page, label: string) =>
+  page.locator('.stat', { has: page.getByText(label, { exact: true }) }).locator('dd');
+
+/** 20 good recipients, then three rows the import rejects (lines 22-24) and a duplicate. */
+function audience(): string {
+  const lines = ['user_id,name,discount'];
+  for (let i = 1; i <= 20; i += 1) lines.push(`u${String(i).padStart(3, '0')},Name ${i},${i}`);
+  lines.push(',Nobody,5'); // line 22: empty user_id
+  lines.push('u021,Bad Discount,abc'); // line 23: not a number
+  lines.push('u022,,7'); // line 24: required name is empty
+  lines.push('u001,Again,1'); // duplicate of line 2
+  return `${lines.join('\n')}\n`;
+}
+
+describe('campaign dashboard', () => {
+  it('takes an operator from sign-in to a sent campaign: template, campaign, CSV with rejections, live counts', async () => {
+    const page = await openDashboard();
+
+    // Sign-in is pre-filled with the local app (config.json of the local runtime).
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+    expect(await page.getByLabel('App id').inputValue()).toBe(runtime.current.appId);
+    expect(await page.getByLabel('API key').inputValue()).toBe(runtime.current.apiKey);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByText('No campaigns yet').waitFor();
+    expect(await page.locator('.topbar').textContent()).toContain(`Signed in as ${runtime.current.appId}`);
+
+    // A template from a variable list, approved in the same step.
+    await page.getByLabel('Template name').fill('Spring offer');
+    await page.getByLabel('Variables').fill('name!, discount:number');
+    await page.getByLabel('Message').fill('Hi {{name}}, {{discount}}% off this spring.');
+    await page.getByRole('button', { name: 'Create and approve template' }).click();
+    await page.getByText('Template “Spring offer” is approved').waitFor();
+
+    // A campaign from it.
+    await page.getByLabel('Campaign name').fill('Spring sale');
+    expect(await page.getByLabel('Template', { exact: true }).locator('option:checked').textContent()).toBe(
+      'Spring offer (name, discount)',
+    );
+    await page.getByRole('button', { name: 'Create campaign' }).click();
+    await page.getByRole('heading', { name: 'Spring sale' }).waitFor();
+    expect(await page.locator('.badge').textContent()).toBe('draft');
+    expect(await page.getByRole('button', { name: 'Send now' }).isDisabled()).toBe(true);
+
+    // The CSV through the drop zone's file picker.
+    await page.getByLabel('Drop a CSV file here, or choose one').setInputFiles({
+      name: 'spring.csv',
+      mimeType: 'text/csv',
+      buffer: Buffer.from(audience()),
+    });
+    const summary = page.locator('.success', { hasText: 'Import complete' });
+    await summary.waitFor({ timeout: 60_000 });
+    const summaryText = await summary.textContent();
+    expect(summaryText).toContain('Import complete: spring.csv.');
+    expect(summaryText).toContain('20 imported');
+    expect(summaryText).toContain('3 rejected');
+    expect(summaryText).toContain('1 duplicates');
+    expect(summaryText).toContain('24 rows read');
+
+    const rejections = page.getByRole('table', { name: 'Rejected rows' });
+    const rows = await rejections.locator('tbody tr').allTextContents();
+    expect(rows).toHaveLength(3);
+    expect(rows[0]).toMatch(/^22\(empty\)user_id: required, but empty/);
+    expect(rows[1]).toMatch(/^23u021discount: expected a number, got 'abc'/);
+    expect(rows[2]).toMatch(/^24u022name: required, but empty/);
+    const report = page.getByRole('link', { name: 'Download the rejections report (CSV)' });
+    expect(await report.getAttribute('href')).toMatch(/^http:\/\/127\.0\.0\.1:\d+\//);
+    await expect.poll(() => stat(page, 'Recipients').textContent(), { timeout: 10_000 }).toBe('20');
+    expect(await stat(page, 'Pending').textContent()).toBe('20');
+
+    // Send, and watch the counts move to the total.
+    await page.getByRole('button', { name: 'Send now' }).click();
+    await expect.poll(() => page.locator('.badge').textContent(), { timeout: 60_000 }).toBe('sent');
+    expect(await stat(page, 'Sent').textContent()).toBe('20');
+    expect(await stat(page, 'Pending').textContent()).toBe('0');
+    expect(await stat(page, 'Failed').textContent()).toBe('0');
+    expect(await page.getByText('20 of 20 sent').count()).toBe(1);
+    expect(await page.getByRole('button', { name: 'Send now' }).count()).toBe(0);
+
+    // What the page said happened did happen: 20 messages, rendered from the CSV.
+    const delivered = await readOutbox(outbox);
+    expect(delivered.map((m) => m.userId).sort()).toEqual(
+      Array.from({ length: 20 }, (_, i) => `u${String(i + 1).padStart(3, '0')}`),
+    );
+    expect(delivered.find((m) => m.userId === 'u007')?.body).toBe('Hi Name 7, 7% off this spring.');
+
+    // Back on the list, the campaign shows as sent with its counts.
+    await page.getByRole('link', { name: '← All campaigns' }).click();
+    const row = page.getByRole('row', { name: /Spring sale/ });
+    await row.waitFor();
+    expect(await row.locator('td').allTextContents()).toEqual(
+      expect.arrayContaining(['Spring sale', 'sent', '20']),
+    );
+    await page.context().close();
+  });
+
+  it('refuses a dropped CSV whose header names a column the template lacks, naming the column', async () => {
+    const page = await openDashboard();
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Refresh' }).waitFor();
+    await page.getByLabel('Template name').fill('Short note');
+    await page.getByLabel('Variables').fill('name');
+    await page.getByRole('button', { name: 'Create and approve template' }).click();
+    await page.getByText('Template “Short note” is approved').waitFor();
+    await page.getByLabel('Template', { exact: true }).selectOption({ label: 'Short note (name)' });
+    await page.getByLabel('Campaign name').fill('Header check');
+    await page.getByRole('button', { name: 'Create campaign' }).click();
+    await page.getByRole('heading', { name: 'Header check' }).waitFor();
+
+    // Dropped, as a file dragged from the desktop arrives.
+    const drop = await page.evaluateHandle(() => {
+      const data = new DataTransfer();
+      data.items.add(new File(['user_id,name,coupon\nu1,Ann,X1\n'], 'coupons.csv', { type: 'text/csv' }));
+      return data;
+    });
+    await page.locator('.dropzone').dispatchEvent('drop', { dataTransfer: drop });
+
+    const alert = page.getByRole('alert');
+    await alert.waitFor();
+    const text = await alert.textContent();
+    expect(text).toContain('coupons.csv was not imported');
+    expect(text).toContain('coupon');
+    await expect.poll(() => stat(page, 'Recipients').textContent()).toBe('0');
+    await page.context().close();
+  });
+
+  it('says clearly when the app id or API key is wrong, and stays on the sign-in form', async () => {
+    const page = await openDashboard();
+    await page.getByLabel('API key').fill('not-the-key');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    const alert = page.getByRole('alert');
+    await alert.waitFor();
+    expect(await alert.textContent()).toContain(
+      `Sign-in failed: the API did not accept app id '${runtime.current.appId}' with this API key.`,
+    );
+    expect(await page.getByRole('heading', { name: 'Sign in' }).isVisible()).toBe(true);
+    expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
+    await page.context().close();
+  });
+});
