@@ -49,7 +49,7 @@ export async function bundleDashboard(): Promise<DashboardFile[]> {
 /** What the local runtime tells its own dashboard: where the API is and the seeded app. */
 export interface LocalDashboardConfig {
   appId: string;
-  apiKey: string;
+  apiKey?: string;
   directUploadMaxBytes: number;
 }
 

@@ -167,11 +167,13 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       }
       return handler;
     };
-    // The campaign dashboard at `/`, signed in as the seeded app by default (docs/dashboard.md).
+    // The campaign dashboard at `/`, its sign-in filled with the seeded app (docs/dashboard.md);
+    // the key only on loopback, so HOST=0.0.0.0 does not hand it to the network.
     const { uploadConfig } = await import('#shared/config.ts');
+    const loopback = ['127.0.0.1', 'localhost', '::1', undefined].includes(options.host);
     const fallback = dashboardFallback(() => ({
       appId,
-      apiKey,
+      ...(loopback ? { apiKey } : {}),
       directUploadMaxBytes: uploadConfig().DIRECT_UPLOAD_MAX_BYTES,
     }));
     front = await startHttpFront({ port: options.port ?? 0, host: options.host, handlerFor, fallback });

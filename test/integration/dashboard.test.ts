@@ -3,9 +3,11 @@
  * `npm start` serves it: an operator signs in, starts from nothing (template, campaign),
  * drops a CSV, reads the rejections, sends, and watches the counts reach the total.
  */
-import { mkdtempSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readOutbox } from '#shared/adapters/outbox-channel.ts';
@@ -143,8 +145,12 @@ describe('campaign dashboard', () => {
 
     // Dropped, as a file dragged from the desktop arrives.
     const drop = await page.evaluateHandle(() => {
-      const data = new DataTransfer();
-      data.items.add(new File(['user_id,name,coupon\nu1,Ann,X1\n'], 'coupons.csv', { type: 'text/csv' }));
+      // Browser globals, which the Node types that check this file do not declare.
+      const { DataTransfer: Transfer, File: BrowserFile } = globalThis as any;
+      const data = new Transfer();
+      data.items.add(
+        new BrowserFile(['user_id,name,coupon\nu1,Ann,X1\n'], 'coupons.csv', { type: 'text/csv' }),
+      );
       return data;
     });
     await page.locator('.dropzone').dispatchEvent('drop', { dataTransfer: drop });
@@ -170,5 +176,24 @@ describe('campaign dashboard', () => {
     expect(await page.getByRole('heading', { name: 'Sign in' }).isVisible()).toBe(true);
     expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
     await page.context().close();
+  });
+
+  it('builds the very page the runtime serves as static files for any host (npm run dashboard:build)', async () => {
+    const outdir = mkdtempSync(join(tmpdir(), 'dashboard-dist-'));
+    const { stdout } = await promisify(execFile)(process.execPath, ['scripts/dashboard-build.ts', outdir]);
+    expect(stdout).toMatch(/index\.html[\s\S]*app\.js[\s\S]*app\.css/);
+
+    const index = readFileSync(join(outdir, 'index.html'), 'utf8');
+    expect(index).toContain('<script type="module" src="app.js"></script>');
+    expect(index).toContain('<link rel="stylesheet" href="app.css" />');
+    for (const [name, type] of [
+      ['index.html', 'text/html'],
+      ['app.js', 'text/javascript'],
+      ['app.css', 'text/css'],
+    ] as const) {
+      const served = await fetch(`${runtime.current.url}/${name}`);
+      expect(served.headers.get('content-type')).toContain(type);
+      expect(Buffer.from(await served.arrayBuffer()).equals(readFileSync(join(outdir, name)))).toBe(true);
+    }
   });
 });
