@@ -39,6 +39,14 @@ function usePolling(active: boolean, intervalMs: number, tick: () => Promise<unk
   }, [active, intervalMs]);
 }
 
+/** Whether the campaign's status or counts can still move without the operator doing anything. */
+function isLive(campaign: Campaign | undefined): boolean {
+  if (!campaign || campaign.status === 'draft') return false;
+  if (campaign.status === 'sending' || campaign.status === 'scheduled') return true;
+  const { sent, failed, skipped } = campaign.counts;
+  return sent + failed + skipped < campaign.recipientCount;
+}
+
 export function CampaignView(props: { session: Session; config?: DashboardConfig; campaignId: string }) {
   const { session, campaignId } = props;
   const [campaign, setCampaign] = useState<Campaign | undefined>();
@@ -61,9 +69,10 @@ export function CampaignView(props: { session: Session; config?: DashboardConfig
     void load();
   }, [load]);
 
-  // Live while it can still change on its own: every second while sending, every two while scheduled.
+  // Live while it can still change on its own: every second while sending, every two while
+  // scheduled, and after a cancel until the sweep has marked every undelivered recipient skipped.
   const status = campaign?.status;
-  usePolling(status === 'sending' || status === 'scheduled', status === 'sending' ? 1000 : 2000, load);
+  usePolling(isLive(campaign), status === 'sending' ? 1000 : 2000, load);
 
   if (!campaign) {
     return (
@@ -147,7 +156,7 @@ function Delivery(props: { campaign: Campaign }) {
           {formatNumber(counts.sent)} of {formatNumber(recipientCount)} sent
           {counts.failed > 0 ? `, ${formatNumber(counts.failed)} failed` : ''}
           {counts.skipped > 0 ? `, ${formatNumber(counts.skipped)} skipped` : ''}
-          {campaign.status === 'sending' ? ' · updating live' : ''}
+          {isLive(campaign) && campaign.status !== 'scheduled' ? ' · updating live' : ''}
         </p>
       </div>
     </section>

@@ -12,7 +12,8 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readOutbox } from '#shared/adapters/outbox-channel.ts';
 import { launchChromium } from '#test/support/browser.ts';
-import { useRuntime } from '#test/support/runtime.ts';
+import { apiClient, useRuntime } from '#test/support/runtime.ts';
+import { draftCampaign } from '#test/support/uploads.ts';
 
 const outbox = join(mkdtempSync(join(tmpdir(), 'dashboard-')), 'outbox.jsonl');
 const runtime = useRuntime({ env: { OUTBOX_PATH: outbox } });
@@ -26,11 +27,11 @@ afterAll(async () => {
 });
 
 /** A page in a fresh context (its own session storage), with browser errors surfaced. */
-async function openDashboard(): Promise<Page> {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+async function openDashboard(path = '/', timezoneId?: string): Promise<Page> {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, timezoneId });
   const page = await context.newPage();
   page.on('pageerror', (error) => console.error(`page error: ${error.message}`));
-  await page.goto(`${runtime.current.url}/`);
+  await page.goto(`${runtime.current.url}${path}`);
   return page;
 }
 
@@ -78,8 +79,11 @@ describe('campaign dashboard', () => {
     expect(await page.locator('.badge').textContent()).toBe('draft');
     expect(await page.getByRole('button', { name: 'Send now' }).isDisabled()).toBe(true);
 
-    // The CSV through the drop zone's file picker.
-    await page.getByLabel('Drop a CSV file here, or choose one').setInputFiles({
+    // The CSV through the drop zone's file picker, opened from the keyboard.
+    await page.getByLabel('Drop a CSV file here, or choose one').focus();
+    const chooser = page.waitForEvent('filechooser');
+    await page.keyboard.press('Space');
+    await (await chooser).setFiles({
       name: 'spring.csv',
       mimeType: 'text/csv',
       buffer: Buffer.from(audience()),
@@ -107,7 +111,7 @@ describe('campaign dashboard', () => {
     // Send, and watch the counts move to the total.
     await page.getByRole('button', { name: 'Send now' }).click();
     await expect.poll(() => page.locator('.badge').textContent(), { timeout: 60_000 }).toBe('sent');
-    expect(await stat(page, 'Sent').textContent()).toBe('20');
+    await expect.poll(() => stat(page, 'Sent').textContent(), { timeout: 10_000 }).toBe('20');
     expect(await stat(page, 'Pending').textContent()).toBe('0');
     expect(await stat(page, 'Failed').textContent()).toBe('0');
     expect(await page.getByText('20 of 20 sent').count()).toBe(1);
@@ -127,6 +131,37 @@ describe('campaign dashboard', () => {
     expect(await row.locator('td').allTextContents()).toEqual(
       expect.arrayContaining(['Spring sale', 'sent', '20']),
     );
+    await page.context().close();
+  });
+
+  it('schedules a campaign at a local date and time, shows when, and cancels it, skipping every recipient', async () => {
+    const api = apiClient(runtime.current.url, runtime.current);
+    const campaignId = await draftCampaign(api);
+    const added = await api.post(`/api/campaigns/${campaignId}/recipients`, {
+      userIds: ['s1', 's2', 's3'],
+      variables: { s1: { name: 'Ann' }, s2: { name: 'Bo' }, s3: { name: 'Cy' } },
+    });
+    expect(added.status).toBe(200);
+
+    // A link to the campaign survives sign-in; the operator's clock is Paris time.
+    const page = await openDashboard(`/#/campaigns/${campaignId}`, 'Europe/Paris');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'upload test' }).waitFor();
+    await page.getByLabel('Send at').fill('2030-01-15T10:30');
+    await page.getByRole('button', { name: 'Schedule', exact: true }).click();
+    await expect.poll(() => page.locator('.badge').textContent(), { timeout: 10_000 }).toBe('scheduled');
+    expect((await api.get(`/api/campaigns/${campaignId}`)).body.data.scheduledAt).toBe(
+      '2030-01-15T09:30:00.000Z',
+    );
+    expect(await page.getByText(/scheduled for .*2030.*10:30/).count()).toBe(1);
+    expect(await page.getByRole('button', { name: 'Send now' }).count()).toBe(0);
+
+    page.once('dialog', (dialog) => void dialog.accept());
+    await page.getByRole('button', { name: 'Cancel campaign' }).click();
+    await expect.poll(() => page.locator('.badge').textContent(), { timeout: 10_000 }).toBe('cancelled');
+    await expect.poll(() => stat(page, 'Skipped').textContent(), { timeout: 10_000 }).toBe('3');
+    expect(await stat(page, 'Sent').textContent()).toBe('0');
+    expect(await page.getByRole('button', { name: 'Cancel campaign' }).count()).toBe(0);
     await page.context().close();
   });
 
