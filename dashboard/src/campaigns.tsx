@@ -166,7 +166,9 @@ function NewCampaign(props: { session: Session; templates: Template[] }) {
         <p class="muted">No approved template yet: create one in “New template”.</p>
       )}
       <label>
-        Tag <span class="muted">(optional)</span>
+        <span>
+          Tag <span class="muted">(optional)</span>
+        </span>
         <input value={tag} onInput={(e) => setTag(e.currentTarget.value)} />
       </label>
       {error && (

@@ -104,7 +104,8 @@ describe('campaign dashboard', () => {
     expect(rows[1]).toMatch(/^23u021discount: expected a number, got 'abc'/);
     expect(rows[2]).toMatch(/^24u022name: required, but empty/);
     const report = page.getByRole('link', { name: 'Download the rejections report (CSV)' });
-    expect(await report.getAttribute('href')).toMatch(/^http:\/\/127\.0\.0\.1:\d+\//);
+    const reportCsv = await (await fetch((await report.getAttribute('href')) as string)).text();
+    expect(reportCsv).toContain(`23,u021,"discount: expected a number, got 'abc'"`);
     await expect.poll(() => stat(page, 'Recipients').textContent(), { timeout: 10_000 }).toBe('20');
     expect(await stat(page, 'Pending').textContent()).toBe('20');
 
