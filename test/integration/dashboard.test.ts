@@ -16,7 +16,9 @@ import { apiClient, useRuntime } from '#test/support/runtime.ts';
 import { draftCampaign } from '#test/support/uploads.ts';
 
 const outbox = join(mkdtempSync(join(tmpdir(), 'dashboard-')), 'outbox.jsonl');
-const runtime = useRuntime({ env: { OUTBOX_PATH: outbox } });
+// UPLOAD_WAIT_SECONDS=0: the direct upload answers `processing` at once, so the page takes the
+// path of a long import and polls the upload until it completes.
+const runtime = useRuntime({ env: { OUTBOX_PATH: outbox, UPLOAD_WAIT_SECONDS: '0' } });
 
 let browser: Browser;
 beforeAll(async () => {
@@ -82,12 +84,14 @@ describe('campaign dashboard', () => {
     // The CSV through the drop zone's file picker, opened from the keyboard.
     await page.getByLabel('Drop a CSV file here, or choose one').focus();
     const chooser = page.waitForEvent('filechooser');
+    const uploaded = page.waitForResponse((r) => r.url().endsWith('/api/campaigns/upload'));
     await page.keyboard.press('Space');
     await (await chooser).setFiles({
       name: 'spring.csv',
       mimeType: 'text/csv',
       buffer: Buffer.from(audience()),
     });
+    expect((await uploaded).status()).toBe(202); // still importing: the page polls the upload
     const summary = page.locator('.success', { hasText: 'Import complete' });
     await summary.waitFor({ timeout: 60_000 });
     const summaryText = await summary.textContent();
