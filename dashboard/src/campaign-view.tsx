@@ -291,9 +291,18 @@ function Recipients(props: {
       .catch(() => undefined);
   }, [session, campaign.id]);
 
+  // Polling an import stops when the operator leaves the page (the import goes on server-side).
+  const mounted = useRef(true);
+  useEffect(
+    () => () => {
+      mounted.current = false;
+    },
+    [],
+  );
+
   const settle = async (file: string, uploadId: string) => {
     rememberUpload(campaign.id, uploadId);
-    for (;;) {
+    while (mounted.current) {
       const upload = await getUpload(session, campaign.id, uploadId);
       if (upload.status === 'completed' || upload.status === 'failed') {
         setState({ phase: 'done', file, upload });

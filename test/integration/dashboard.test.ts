@@ -204,6 +204,32 @@ describe('campaign dashboard', () => {
     await page.context().close();
   });
 
+  it('turns away a file over the direct-upload limit without sending it, pointing at the presigned path', async () => {
+    const api = apiClient(runtime.current.url, runtime.current);
+    const campaignId = await draftCampaign(api);
+    const page = await openDashboard(`/#/campaigns/${campaignId}`);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'upload test' }).waitFor();
+    let posted = false;
+    page.on('request', (r) => {
+      if (r.url().endsWith('/api/campaigns/upload')) posted = true;
+    });
+
+    const big = `user_id,name\n${'u1,Name\n'.repeat(600_000)}`; // 4.8 MB, over the 4 MiB default
+    await page.getByLabel('Drop a CSV file here, or choose one').setInputFiles({
+      name: 'everyone.csv',
+      mimeType: 'text/csv',
+      buffer: Buffer.from(big),
+    });
+    const alert = page.getByRole('alert');
+    await alert.waitFor();
+    expect(await alert.textContent()).toBe(
+      'everyone.csv is 4.6 MB; the dashboard uploads files up to 4.0 MB. Upload bigger files (up to 50 MB) with a presigned URL: POST /api/campaigns/{id}/upload-url, then PUT the file (see README).',
+    );
+    expect(posted).toBe(false);
+    await page.context().close();
+  });
+
   it('says clearly when the app id or API key is wrong, and stays on the sign-in form', async () => {
     const page = await openDashboard();
     await page.getByLabel('API key').fill('not-the-key');
