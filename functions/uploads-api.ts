@@ -34,8 +34,8 @@ import {
 } from '#shared/store/uploads.ts';
 
 const config = uploadConfig();
-/** Presigned URLs (upload and report download) live this long. */
-const URL_SECONDS = 15 * 60;
+/** Presigned URLs (upload and report download) live this long (default 15 minutes). */
+const URL_SECONDS = config.PRESIGNED_URL_SECONDS;
 const MAX_INLINE = 10_000;
 
 /** Refuses a campaign that cannot take recipients now: not a draft, or an import running. */
