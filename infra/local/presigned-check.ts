@@ -55,11 +55,15 @@ export function checkPresigned(
   }
   const [accessKeyId, shortDate, region, service, terminator] = credential.split('/');
   if (!accessKeyId || !shortDate || !region || !service || terminator !== 'aws4_request') {
-    return queryError(`Error parsing the X-Amz-Credential parameter; the value '${credential}' is malformed.`);
+    return queryError(
+      `Error parsing the X-Amz-Credential parameter; the value '${credential}' is malformed.`,
+    );
   }
   const signedAt = parseAmzDate(amzDate);
   if (signedAt === undefined || !amzDate.startsWith(shortDate)) {
-    return queryError(`X-Amz-Date must be in the ISO8601 Long Format ("yyyyMMdd'T'HHmmss'Z'"), got '${amzDate}'.`);
+    return queryError(
+      `X-Amz-Date must be in the ISO8601 Long Format ("yyyyMMdd'T'HHmmss'Z'"), got '${amzDate}'.`,
+    );
   }
   const lifetime = Number(expires);
   if (!Number.isInteger(lifetime) || lifetime < 0) {
@@ -133,12 +137,12 @@ export function checkPresigned(
 
 /** S3's XML error document. */
 export function errorXml(refusal: PresignedRefusal, requestId: string): string {
-  const escape = (s: string) =>
+  const xml = (s: string) =>
     s.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;').replaceAll('"', '&quot;');
   const details = Object.entries(refusal.details)
-    .map(([k, v]) => `<${k}>${escape(v)}</${k}>`)
+    .map(([k, v]) => `<${k}>${xml(v)}</${k}>`)
     .join('');
-  return `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${refusal.code}</Code><Message>${escape(refusal.message)}</Message>${details}<RequestId>${requestId}</RequestId><HostId>${requestId}</HostId></Error>`;
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${refusal.code}</Code><Message>${xml(refusal.message)}</Message>${details}<RequestId>${requestId}</RequestId><HostId>${requestId}</HostId></Error>`;
 }
 
 function queryError(message: string): PresignedRefusal {
