@@ -138,6 +138,10 @@ describe('presigned upload URLs', () => {
     const csv = audienceCsv(40);
     const presigned = await uploadUrl(api, campaignId, csv);
     expect(Date.parse(presigned.expiresAt)).toBeGreaterThan(Date.now());
+    // Bound to its length, type and host; no checksum of the empty body it had when signed.
+    const query = new URL(presigned.url).searchParams;
+    expect(query.get('X-Amz-SignedHeaders')).toBe('content-length;content-type;host');
+    expect([...query.keys()].filter((k) => /checksum/i.test(k))).toEqual([]);
     const res = await put(presigned.url, csv, presigned.headers);
     expect(res.status).toBe(200);
     const upload = await settledUpload(api, campaignId, presigned.uploadId);
