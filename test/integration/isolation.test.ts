@@ -25,6 +25,8 @@ interface Refs {
 
 interface World extends Refs {
   credentials: Credentials;
+  /** A presigned upload URL of the app's second campaign, not used. */
+  presigned: { url: string; headers: Record<string, string> };
 }
 
 interface Call {
@@ -365,7 +367,12 @@ async function seed(prefix: string): Promise<World> {
   const campaign = await api.post('/api/campaigns', { name: 'main', templateId });
   expect(campaign.status).toBe(201);
   const campaignId = campaign.body.data.id as string;
-  expect((await api.post('/api/campaigns', { name: 'second', templateId })).status).toBe(201);
+  const second = await api.post('/api/campaigns', { name: 'second', templateId });
+  expect(second.status).toBe(201);
+  const presigned = await api.post(`/api/campaigns/${second.body.data.id}/upload-url`, {
+    contentLength: csv.length,
+  });
+  expect(presigned.status).toBe(201);
   const upload = await api.request<any>('POST', '/api/campaigns/upload', { body: form(campaignId)() });
   expect(upload.status).toBe(200);
   expect(upload.body.data).toMatchObject({ uploaded: 3, total: 3 });
@@ -378,6 +385,7 @@ async function seed(prefix: string): Promise<World> {
   };
   return {
     credentials,
+    presigned: presigned.body.data,
     appId: credentials.appId,
     templateId,
     draftTemplateId: draft.body.data.id,
@@ -479,6 +487,19 @@ describe('tenant isolation over every route', () => {
       },
     );
   }
+
+  it("a presigned upload URL of one app cannot write under the other app's keys", async () => {
+    for (const [actor, owner] of [
+      [a, b],
+      [b, a],
+    ] as const) {
+      const url = new URL(actor.presigned.url);
+      url.pathname = new URL(owner.presigned.url).pathname;
+      const res = await fetch(url, { method: 'PUT', headers: actor.presigned.headers, body: csv });
+      expect(res.status).toBe(403);
+      expect(await res.text()).toContain('<Code>SignatureDoesNotMatch</Code>');
+    }
+  });
 
   it("leaves both apps' items and files exactly as they were", async () => {
     const after = { a: await snapshot(a.appId), b: await snapshot(b.appId) };
