@@ -34,7 +34,8 @@ export function createApiHandler(routes: RouteTable) {
     return route({ event, appId: context.appId, context });
   };
   return middy<APIGatewayProxyEvent, APIGatewayProxyResult, Error, ApiContext>()
-    .use(injectLambdaContext(logger, { resetKeys: true }))
+    // Never the event, whatever POWERTOOLS_LOGGER_LOG_EVENT says: it holds the apiKey header and the body.
+    .use(injectLambdaContext(logger, { resetKeys: true, logEvent: false }))
     .use(captureLambdaHandler(tracer))
     .use(logMetrics(metrics))
     .use(errorResponses())

@@ -1,7 +1,8 @@
 /**
  * No secret and no personal data in the logs. Everything the process writes to stdout
  * and stderr (the Powertools logger writes there) and every console call is captured
- * through a whole flow at log level DEBUG: failed authentications, a template, a CSV
+ * through a whole flow at log level DEBUG, with event logging on
+ * (POWERTOOLS_LOGGER_LOG_EVENT): failed authentications, a template, a CSV
  * upload whose user ids and variable values carry markers (with rejected rows), a send
  * delivered to the outbox and a webhook that fails once transiently, once permanently
  * and echoes what it was sent, and a one-call send. No API key, webhook secret, user
@@ -51,6 +52,8 @@ const outboxPath = join(tmpdir(), `logs-test-outbox-${process.pid}-${Date.now()}
 const runtime = useRuntime({
   env: {
     POWERTOOLS_LOG_LEVEL: 'DEBUG',
+    // An operator debugging might turn on event logging: the API's events carry the apiKey header.
+    POWERTOOLS_LOGGER_LOG_EVENT: 'true',
     OUTBOX_PATH: outboxPath,
     DELIVERY_RETRY_BASE_SECONDS: '0',
   },
