@@ -33,12 +33,14 @@ export function createApiHandler(routes: RouteTable) {
     if (!route) throw new MethodNotAllowedError(event.httpMethod, event.path);
     return route({ event, appId: context.appId, context });
   };
-  return middy<APIGatewayProxyEvent, APIGatewayProxyResult, Error, ApiContext>()
-    // Never the event, whatever POWERTOOLS_LOGGER_LOG_EVENT says: it holds the apiKey header and the body.
-    .use(injectLambdaContext(logger, { resetKeys: true, logEvent: false }))
-    .use(captureLambdaHandler(tracer))
-    .use(logMetrics(metrics))
-    .use(errorResponses())
-    .use(authenticate())
-    .handler(handler);
+  return (
+    middy<APIGatewayProxyEvent, APIGatewayProxyResult, Error, ApiContext>()
+      // Never the event, whatever POWERTOOLS_LOGGER_LOG_EVENT says: it holds the apiKey header and the body.
+      .use(injectLambdaContext(logger, { resetKeys: true, logEvent: false }))
+      .use(captureLambdaHandler(tracer))
+      .use(logMetrics(metrics))
+      .use(errorResponses())
+      .use(authenticate())
+      .handler(handler)
+  );
 }
