@@ -33,14 +33,12 @@ export function createApiHandler(routes: RouteTable) {
     if (!route) throw new MethodNotAllowedError(event.httpMethod, event.path);
     return route({ event, appId: context.appId, context });
   };
-  return (
-    middy<APIGatewayProxyEvent, APIGatewayProxyResult, Error, ApiContext>()
-      // Never the event, whatever POWERTOOLS_LOGGER_LOG_EVENT says: it holds the apiKey header and the body.
-      .use(injectLambdaContext(logger, { resetKeys: true, logEvent: false }))
-      .use(captureLambdaHandler(tracer))
-      .use(logMetrics(metrics))
-      .use(errorResponses())
-      .use(authenticate())
-      .handler(handler)
-  );
+  // The event is never logged, whatever POWERTOOLS_LOGGER_LOG_EVENT says: it holds the apiKey header and the body.
+  return middy<APIGatewayProxyEvent, APIGatewayProxyResult, Error, ApiContext>()
+    .use(injectLambdaContext(logger, { resetKeys: true, logEvent: false }))
+    .use(captureLambdaHandler(tracer))
+    .use(logMetrics(metrics))
+    .use(errorResponses())
+    .use(authenticate())
+    .handler(handler);
 }
