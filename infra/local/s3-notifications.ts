@@ -45,9 +45,12 @@ export async function startS3NotificationProxy(options: S3NotificationOptions): 
       if (refusal) {
         sequence += 1;
         const body = errorXml(refusal, `local-refused-${sequence}`);
-        res.writeHead(refusal.status, { 'content-type': 'application/xml', connection: 'close' });
-        res.end(body);
+        // Answer once the body is read, so that a client still sending it sees the answer.
         req.resume();
+        req.on('end', () => {
+          res.writeHead(refusal.status, { 'content-type': 'application/xml' });
+          res.end(body);
+        });
         return;
       }
     }
