@@ -6,7 +6,7 @@
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { z } from 'zod';
-import { bucketName, s3 } from '#shared/adapters/s3.ts';
+import { bucketName, presigningS3, s3 } from '#shared/adapters/s3.ts';
 import { uploadConfig } from '#shared/config.ts';
 import { checkHeader, USER_ID_PATTERN } from '#shared/domain/csv-rules.ts';
 import { readCsvHeader } from '#shared/domain/csv-stream.ts';
@@ -34,8 +34,8 @@ import {
 } from '#shared/store/uploads.ts';
 
 const config = uploadConfig();
-/** Presigned URLs (upload and report download) live this long. */
-const URL_SECONDS = 15 * 60;
+/** Presigned URLs (upload and report download) live this long (default 15 minutes). */
+const URL_SECONDS = config.PRESIGNED_URL_SECONDS;
 const MAX_INLINE = 10_000;
 
 /** Refuses a campaign that cannot take recipients now: not a draft, or an import running. */
@@ -186,7 +186,7 @@ export const handler = createApiHandler({
     await createUpload(upload);
     const headers = { 'content-type': 'text/csv', 'content-length': String(contentLength) };
     const url = await getSignedUrl(
-      s3,
+      presigningS3,
       new PutObjectCommand({
         Bucket: bucketName,
         Key: upload.objectKey,
@@ -212,7 +212,7 @@ export const handler = createApiHandler({
     const upload = await getUpload(appId, pathParameter(event, 'id'), pathParameter(event, 'uploadId'));
     const reportUrl = upload.rejectionsReportKey
       ? await getSignedUrl(
-          s3,
+          presigningS3,
           new GetObjectCommand({ Bucket: bucketName, Key: upload.rejectionsReportKey }),
           {
             expiresIn: URL_SECONDS,
