@@ -5,7 +5,8 @@
  * File-level checks (API.md "CSV rules"), each a `CsvFileError`:
  *
  * - encoding: strict UTF-8 (a streaming, fatal `TextDecoder` over every byte); a UTF-8
- *   BOM is dropped; a UTF-16 BOM, NUL bytes or invalid UTF-8 anywhere fail the file.
+ *   BOM is dropped; a UTF-16 BOM, NUL bytes or invalid UTF-8 anywhere fail the file, and
+ *   so does a gzip or ZIP (.xlsx) file, named as such by its first bytes.
  *   Byte positions in messages are 1-based offsets in the file as uploaded.
  * - empty: no bytes, or only spaces, tabs and line breaks (a UTF-8 BOM alone included).
  *   A header with no data rows is a valid file with zero rows.
@@ -150,6 +151,16 @@ class ByteChecker {
     this.started = true;
     if (head[0] === 0xff && head[1] === 0xfe) throw utf16('LE', 'FF FE');
     if (head[0] === 0xfe && head[1] === 0xff) throw utf16('BE', 'FE FF');
+    if (head[0] === 0x1f && head[1] === 0x8b) {
+      throw new CsvFileError(
+        'The file is gzip-compressed (it starts with 1F 8B); decompress it and upload the CSV text.',
+      );
+    }
+    if (head[0] === 0x50 && head[1] === 0x4b && head[2] === 0x03) {
+      throw new CsvFileError(
+        'The file is a ZIP archive (it starts with PK), such as an Excel .xlsx workbook; save it as "CSV UTF-8" and upload that.',
+      );
+    }
     if (head[0] === 0xef && head[1] === 0xbb && head[2] === 0xbf) {
       this.offset = 3;
       return this.scan(head.subarray(3));
