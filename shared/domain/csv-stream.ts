@@ -28,7 +28,8 @@
  * Reading is pull-based: a source chunk is read and checked only when the consumer asks
  * for more rows than are already parsed, and parsed in `PARSE_SLICE_BYTES` pieces, each
  * piece's rows handed on before the next is parsed; memory holds one source chunk and
- * one piece's rows, never the file.
+ * one piece's rows, never the file. A record longer than a piece is gathered in pieces
+ * that double (`RecordSource.holds`), so it costs linear, not quadratic, copies.
  */
 import csvParser from 'csv-parser';
 import { MAX_DATA_ROWS } from '#shared/domain/csv-rules.ts';
@@ -240,6 +241,8 @@ interface ParserCore {
   parseCell?: (buffer: Buffer, start: number, end: number) => unknown;
   /** csv-parser's running state; `quoted` is true inside an open quoted field. */
   state?: { quoted?: unknown };
+  /** The bytes csv-parser keeps of a record it has not finished; concatenated with every piece it gets. */
+  _prev?: Buffer | null;
 }
 
 /**
@@ -275,6 +278,9 @@ class RecordSource {
   /** Line breaks in the cells of the record being parsed, counted by the `parseCell` wrapper. */
   private cellBreaks = 0;
   private countsCells = false;
+  /** Checked source chunks held back while a long record is pending (see `holds`). */
+  private held: Buffer[] = [];
+  private heldBytes = 0;
 
   constructor(source: AsyncIterable<Uint8Array>, maxRows: number) {
     this.iterator = source[Symbol.asyncIterator]();
@@ -315,7 +321,7 @@ class RecordSource {
         }
         const step = await this.iterator.next();
         if (step.done) {
-          const last = this.checker.end();
+          const last = this.release(this.checker.end());
           if (last.length > 0) {
             if (!this.sawQuote && last.indexOf(0x22) !== -1) this.noteQuote();
             this.parser._transform(last, 'buffer', this.onParsed);
@@ -334,7 +340,8 @@ class RecordSource {
           const bytes = this.checker.push(step.value);
           if (bytes.length > 0) {
             if (!this.sawQuote && bytes.indexOf(0x22) !== -1) this.noteQuote();
-            this.input = bytes;
+            if (this.holds(bytes)) continue;
+            this.input = this.release(bytes);
             this.inputAt = 0;
           }
         }
@@ -350,6 +357,7 @@ class RecordSource {
     this.closed = true;
     this.rows = [];
     this.input = undefined;
+    this.held = [];
     try {
       await this.iterator.return?.();
     } catch {
@@ -361,9 +369,41 @@ class RecordSource {
     if (error) this.parserError ??= error;
   };
 
+  /** Bytes csv-parser keeps of the record it has not finished (0 if its internals are not visible). */
+  private pending(): number {
+    return this.parser._prev?.length ?? 0;
+  }
+
+  /**
+   * csv-parser concatenates the bytes it keeps of an unfinished record with every piece it
+   * is given, so a long record (a 10 MiB line, an unclosed quote) fed in small pieces costs
+   * copies quadratic in its length: up to 32 MiB of garbage for one 1 MiB record in 16 KiB
+   * pieces. While a record of more than a piece is pending, source chunks are held back
+   * until there are as many bytes as it already has (and pieces are as large), so the
+   * record at least doubles at each concatenation: linear copies, and at most
+   * `MAX_RECORD_BYTES` held.
+   */
+  private holds(bytes: Buffer): boolean {
+    const pending = this.pending();
+    if (pending < PARSE_SLICE_BYTES || this.heldBytes + bytes.length >= pending) return false;
+    this.held.push(bytes);
+    this.heldBytes += bytes.length;
+    return true;
+  }
+
+  /** `bytes` after the held ones, which are released. */
+  private release(bytes: Buffer): Buffer {
+    if (this.held.length === 0) return bytes;
+    const all = Buffer.concat([...this.held, bytes]);
+    this.held = [];
+    this.heldBytes = 0;
+    return all;
+  }
+
   private parseSlice(): void {
     const input = this.input as Buffer;
-    const end = Math.min(input.length, this.inputAt + PARSE_SLICE_BYTES);
+    // As large as the pending record (see `holds`).
+    const end = Math.min(input.length, this.inputAt + Math.max(PARSE_SLICE_BYTES, this.pending()));
     const slice = this.inputAt === 0 && end === input.length ? input : input.subarray(this.inputAt, end);
     this.inputAt = end;
     if (end === input.length) this.input = undefined;
