@@ -82,6 +82,29 @@ describe('hostile corpus', () => {
     expect(text).toContain('\n@me,');
   });
 
+  it('reads the 10 MiB line with copies linear in the record limit, whatever the chunk size', async () => {
+    const bytes = bytesOf('10 MiB single line');
+    for (const chunk of [7 * 1024, 16 * 1024, 64 * 1024]) {
+      // Every Buffer.concat of the read (csv-parser gathers a pending record with it).
+      const concat = Buffer.concat;
+      let copied = 0;
+      Buffer.concat = (list: readonly Uint8Array[], length?: number) => {
+        const out = concat(list, length);
+        copied += out.length;
+        return out;
+      };
+      try {
+        await expect(validateCsv(pieces(bytes, chunk), audienceSchema, {})).rejects.toThrow(
+          /longer than 1 MiB/,
+        );
+      } finally {
+        Buffer.concat = concat;
+      }
+      // Measured 4-6 MiB; re-copying the record for every piece cost 32-78 MiB (16 and 7 KiB pieces).
+      expect(copied, `${chunk}-byte chunks`).toBeLessThan(8 * MAX_RECORD_BYTES);
+    }
+  });
+
   for (const c of corpus) {
     it(`gets its documented outcome from the importer's pass: ${c.name}`, async () => {
       const rejections: Rejection[] = [];
