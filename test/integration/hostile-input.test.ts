@@ -143,6 +143,11 @@ async function upload(api: Client, campaignId: string, c: HostileCase, bytes: Bu
     }
     return settledUpload(api, campaignId, res.body.data.uploadId);
   }
+  return presignedUpload(api, campaignId, bytes);
+}
+
+/** Uploads `bytes` through a presigned URL; the settled upload. */
+async function presignedUpload(api: Client, campaignId: string, bytes: Buffer) {
   const url = await api.post(`/api/campaigns/${campaignId}/upload-url`, { contentLength: bytes.length });
   expect(url.status).toBe(201);
   const put = await putObject(url.body.data.url, url.body.data.headers, bytes);
@@ -217,6 +222,19 @@ describe('hostile CSV files through the API', () => {
         // Nothing is half-written: only the seed recipient, and the count unchanged.
         expect([...stored.keys()]).toEqual([SEED]);
         expect(campaign.body.data.recipientCount).toBe(1);
+        if (settled === undefined && bytes.length > 0) {
+          // Refused before it was stored; the presigned path stores it, and the importer
+          // fails the upload with the same message, writing nothing.
+          const presigned = await presignedUpload(api, campaignId, bytes);
+          expect(presigned).toMatchObject({
+            status: 'failed',
+            uploaded: 0,
+            error: { code: 'ERR_BAD_REQUEST' },
+          });
+          expect(presigned.error.message).toMatch(c.expect.message);
+          expect([...(await storedRecipients(creds.appId, campaignId)).keys()]).toEqual([SEED]);
+          expect((await api.get(`/api/campaigns/${campaignId}`)).body.data.recipientCount).toBe(1);
+        }
         return;
       }
 

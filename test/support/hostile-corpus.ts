@@ -287,6 +287,17 @@ export function hostileCorpus(): HostileCase[] {
       },
     },
     {
+      name: 'UTF-16 LE without BOM',
+      fileName: 'utf16le-nobom.csv',
+      // Without a byte order mark UTF-16 shows as NUL bytes: the high byte of 'u' is byte 2.
+      bytes: () => Buffer.from(validRows, 'utf16le'),
+      expect: {
+        kind: 'file-error',
+        message:
+          /^The file contains NUL bytes \(first at byte 2\): it is binary content or UTF-16 text, not a UTF-8 CSV; save it as UTF-8 CSV\.$/,
+      },
+    },
+    {
       name: 'binary file renamed .csv',
       fileName: 'random.csv',
       bytes: binaryBytes,
