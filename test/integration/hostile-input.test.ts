@@ -99,7 +99,7 @@ const collectGarbage: () => void = (() => {
   return runInNewContext('gc') as () => void;
 })();
 
-/** Samples this process's RSS until stopped; `growth()` is the peak over the first sample. */
+/** Samples this process's RSS (after a full collection) until `stop()`, which returns the peak growth. */
 function rssSampler() {
   collectGarbage();
   const base = process.memoryUsage().rss;
