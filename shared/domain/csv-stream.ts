@@ -240,7 +240,7 @@ interface ParserCore {
   writeRow?: (cells: string[], byteOffset: number) => void;
   parseCell?: (buffer: Buffer, start: number, end: number) => unknown;
   /** csv-parser's running state; `quoted` is true inside an open quoted field. */
-  state?: { quoted?: unknown };
+  state?: { quoted?: unknown; previousEnd?: number };
   /** The bytes csv-parser keeps of a record it has not finished; concatenated with every piece it gets. */
   _prev?: Buffer | null;
 }
@@ -371,7 +371,11 @@ class RecordSource {
 
   /** Bytes csv-parser keeps of the record it has not finished (0 if its internals are not visible). */
   private pending(): number {
-    return this.parser._prev?.length ?? 0;
+    const prev = this.parser._prev;
+    if (!prev) return 0;
+    // `_prev` may be the whole last piece, the unfinished record starting at `previousEnd`.
+    const start = this.parser.state?.previousEnd;
+    return typeof start === 'number' && start > 0 && start <= prev.length ? prev.length - start : prev.length;
   }
 
   /**
