@@ -128,6 +128,9 @@ async function upload(api: Client, campaignId: string, c: HostileCase, bytes: Bu
       expect(res.status, JSON.stringify(res.body).slice(0, 500)).toBe(400);
       expect(res.body.error.code).toBe('ERR_BAD_REQUEST');
       expect(res.body.error.message).toMatch(c.expect.message);
+      // A message a person reads, and a small answer, however many columns the file has.
+      expect(res.body.error.message.length).toBeLessThan(500);
+      expect(JSON.stringify(res.body).length).toBeLessThan(4096);
       const uploadId = res.body.error.details?.uploadId as string | undefined;
       return uploadId === undefined ? undefined : settledUpload(api, campaignId, uploadId);
     }
