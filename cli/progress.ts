@@ -83,7 +83,9 @@ export class ProgressBar {
     ).padStart(3)}%  ${this.amount(this.value)} / ${this.amount(this.total)}  ${seconds.toFixed(1)}s${
       this.note ? `  ${this.note}` : ''
     }`;
-    if (this.tty) this.stream.write(`\r${text}\x1b[K`);
+    // Cut to the terminal's width: a wrapped line could not be redrawn in place.
+    const columns = this.stream.columns;
+    if (this.tty) this.stream.write(`\r${columns ? text.slice(0, columns - 1) : text}\x1b[K`);
     else this.stream.write(`${text}\n`);
   }
 }
