@@ -9,7 +9,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiClient, type Credentials, newApp, useRuntime } from '#test/support/runtime.ts';
-import { audienceCsv, audienceSchema, draftCampaign, settledUpload } from '#test/support/uploads.ts';
+import {
+  audienceCsv,
+  audienceSchema,
+  draftCampaign,
+  postUpload,
+  settledUpload,
+  uploadForm,
+} from '#test/support/uploads.ts';
 
 /** The API's direct-upload limit here: files above it take the presigned path. */
 const DIRECT_MAX = 4096;
@@ -454,6 +461,20 @@ describe('csv check agrees with the importer', () => {
       expect(check.code).toBe(imported.rejected > 0 ? 1 : 0);
     }
     expect(imported.status).toBe(bad.expect.fileError ? 'failed' : 'completed');
+
+    // The direct upload (its header check before storing, then the same import) agrees too.
+    const direct = await postUpload(api, uploadForm(campaignId, bytes));
+    if (bad.expect.fileError) {
+      expect(direct.status).toBe(400);
+      expect(direct.body.error.message).toBe(check.json.error.message);
+    } else {
+      expect(direct.status).toBe(200);
+      expect(direct.body.data).toMatchObject({
+        uploaded: check.json.valid,
+        rejected: check.json.rejected,
+        duplicates: check.json.duplicates,
+      });
+    }
   });
 });
 
