@@ -629,8 +629,11 @@ export async function main(argv: string[]): Promise<number> {
           `${JSON.stringify({ error: { status: error.status, code: error.code, message: error.message, details: error.details } }, null, 2)}\n`,
         );
       }
+      const requestId = (error.details as { requestId?: unknown } | undefined)?.requestId;
       process.stderr.write(
-        `error: ${error.code === 'ERR_UNREACHABLE' ? '' : `${error.code}: `}${error.message}\n`,
+        `error: ${error.code === 'ERR_UNREACHABLE' ? '' : `${error.code}: `}${error.message}${
+          typeof requestId === 'string' ? ` (requestId ${requestId})` : ''
+        }\n`,
       );
       return 1;
     }
