@@ -8,6 +8,7 @@
  * problems; 2 the command line is wrong.
  */
 import { readFileSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import {
   ApiClient,
@@ -211,7 +212,7 @@ export const commands: Record<string, Command> = {
   },
 
   'template create': {
-    usage: 'template create --name <name> --body <text> --schema <json|@file> [--title <text>]',
+    usage: 'template create --name <name> --body <text> [--schema <json|@file>] [--title <text>]',
     summary: 'Create a draft template.',
     options: {
       '--name <name>': 'its name',
@@ -478,6 +479,7 @@ export const commands: Record<string, Command> = {
       const file = ctx.args[0] as string;
       const templateId = required(ctx.values.template, 'template', 'csv check');
       const max = positiveInt(ctx.values.max, 'max', 100);
+      await stat(file); // a missing file is reported before the API is asked
       const template = await ctx.api().data<TemplateView>('GET', `/api/templates/${id(templateId)}`);
       const result = await checkCsvFile(file, template.variableSchema);
       print(ctx, { file, templateId, ...result }, () => {
@@ -533,9 +535,9 @@ function commandHelp(name: string): string {
     '',
     c.summary,
     ...(c.details ? ['', c.details] : []),
-    ...(c.options
-      ? ['', 'options:', ...Object.entries(c.options).map(([o, text]) => `  ${o.padEnd(26)} ${text}`)]
-      : []),
+    '',
+    'options:',
+    ...Object.entries(c.options ?? {}).map(([o, text]) => `  ${o.padEnd(26)} ${text}`),
     '  --json                     print JSON on stdout',
     ...(name === 'app create' ? [] : ['  --endpoint, --app-id, --api-key   see campaigns help']),
     '',
