@@ -19,7 +19,7 @@ import { parseArgs } from 'node:util';
 import { type LocalRuntime, startLocalRuntime } from '#infra/local/runtime.ts';
 import { audienceCsv, audienceSchema } from '#test/support/audience.ts';
 import { runLoad } from './lib/load.ts';
-import { assertLoopback, isLoopbackUrl } from './lib/loopback.ts';
+import { assertLoopback, fetchFailure, isLoopbackUrl } from './lib/loopback.ts';
 import { type LatencySummary, summarize } from './lib/stats.ts';
 import { formatTable } from './lib/table.ts';
 
@@ -114,11 +114,8 @@ function client(baseUrl: string, credentials: { appId: string; apiKey: string })
       });
       text = await res.text();
     } catch (error) {
-      const timeout = (error as Error).name === 'TimeoutError';
-      throw new RequestError(
-        timeout ? 'timeout' : 'network',
-        `${method} ${path}: ${timeout ? `no answer in ${REQUEST_TIMEOUT_MS} ms` : String(error)}`,
-      );
+      const failure = fetchFailure(error);
+      throw new RequestError(failure.kind, `${method} ${path}: ${failure.message}`);
     }
     if (!init.expect.includes(res.status)) {
       throw new RequestError(String(res.status), `${method} ${path}: ${res.status} ${text.slice(0, 300)}`);
@@ -229,7 +226,8 @@ async function uploadOne(
         body: csv,
         signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
       }).catch((error: Error) => {
-        throw new RequestError(error.name === 'TimeoutError' ? 'timeout' : 'network', `PUT upload: ${error}`);
+        const failure = fetchFailure(error);
+        throw new RequestError(failure.kind, `PUT upload: ${failure.message}`);
       });
       await put.arrayBuffer();
       if (put.status !== 200) throw new RequestError(String(put.status), `PUT upload: ${put.status}`);

@@ -6,7 +6,7 @@
  * (or `timeout`, `network`, `mismatch` for an answer that is not the one asked for).
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { assertLoopback } from './loopback.ts';
+import { assertLoopback, fetchFailure } from './loopback.ts';
 
 export interface LoadPlan {
   baseUrl: string;
@@ -27,7 +27,7 @@ export interface LoadPlan {
 export interface LoadResult {
   /** Latencies in ms by operation (`bare`, `create`, `get`, `list`). */
   latencies: Record<string, number[]>;
-  /** Error counts by operation, then by HTTP status or `timeout`, `network`, `mismatch`. */
+  /** Error counts by operation, then by HTTP status or `timeout`, `network <code>`, `mismatch`. */
   errors: Record<string, Record<string, number>>;
   elapsedMs: number;
 }
@@ -60,7 +60,7 @@ async function timed(operation: string, input: string, init?: RequestInit): Prom
     status = res.status;
     body = await res.text();
   } catch (error) {
-    failure = (error as Error).name === 'TimeoutError' ? 'timeout' : 'network';
+    failure = fetchFailure(error).kind;
   }
   latencies[operation] ??= [];
   latencies[operation].push(performance.now() - t0);

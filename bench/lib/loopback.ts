@@ -23,3 +23,14 @@ export function assertLoopback(url: string): void {
     );
   }
 }
+
+/** How a failed `fetch` failed: `timeout`, or `network` with the cause's code (`network ECONNRESET`). */
+export function fetchFailure(error: unknown): { kind: string; message: string } {
+  const e = error as Error & { cause?: { code?: string; name?: string; message?: string } };
+  if (e.name === 'TimeoutError') return { kind: 'timeout', message: e.message };
+  const code = e.cause?.code ?? e.cause?.name;
+  return {
+    kind: code ? `network ${code}` : 'network',
+    message: `${e.message}${e.cause ? `: ${e.cause.message ?? ''} (${code ?? 'no code'})` : ''}`,
+  };
+}
