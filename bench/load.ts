@@ -5,9 +5,9 @@
  * 1. `--clients` (50) closed-loop clients for `--seconds` (30), after a warm-up of up to
  *    3 s: each creates a campaign, reads it back and reads the first page of the list.
  * 2. `--uploads` (20) CSV uploads of `--rows` (10,000) rows at once, one per campaign,
- *    each sent the way API.md says a file of its size goes (direct multipart up to 4 MiB,
- *    else presigned), waited for, and checked exact: the upload completed with every row
- *    uploaded and none rejected or duplicate, and the campaign's `recipientCount` is `rows`.
+ *    each a direct multipart upload (API.md's path for files up to 4 MiB; 100,000 rows are
+ *    2.8 MB), waited for, and checked exact: the upload completed with every row uploaded
+ *    and none rejected or duplicate, and the campaign's `recipientCount` is `rows`.
  *
  * Prints a table (or one JSON object with `--json`) and exits 1 on any error or any
  * inexact upload. Starts its own runtime with the embedded emulators, or with `--url`
@@ -18,10 +18,11 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { type LocalRuntime, startLocalRuntime } from '#infra/local/runtime.ts';
 import { audienceCsv, audienceSchema } from '#test/support/audience.ts';
-import { runLoad } from './lib/load.ts';
-import { assertLoopback, fetchFailure, isLoopbackUrl } from './lib/loopback.ts';
+import { runLoad, runUploads } from './lib/load.ts';
+import { assertLoopback, isLoopbackUrl } from './lib/loopback.ts';
 import { type LatencySummary, summarize } from './lib/stats.ts';
 import { formatTable } from './lib/table.ts';
+import { type Call, client, DIRECT_UPLOAD_MAX_BYTES } from './lib/upload-client.ts';
 
 export interface LoadOptions {
   clients: number;
@@ -51,7 +52,7 @@ export interface LoadReport {
   uploads: {
     uploads: number;
     rows: number;
-    path: 'direct' | 'presigned';
+    path: 'direct';
     bytesEach: number;
     seconds: number;
     rowsPerSecond: number;
@@ -68,67 +69,8 @@ export interface LoadReport {
   ok: boolean;
 }
 
-/** API.md's direct-upload limit (`DIRECT_UPLOAD_MAX_BYTES`' default); larger files go presigned. */
-const DIRECT_UPLOAD_MAX_BYTES = 4 * 1024 * 1024;
 /** The API's own bound on a CSV. */
 const MAX_ROWS = 100_000;
-/** A request unanswered this long is an error (a direct upload waits up to 20 s for its import). */
-const REQUEST_TIMEOUT_MS = 60_000;
-/** An upload not settled this long after it was sent is an error (the importer's Lambda timeout). */
-const SETTLE_TIMEOUT_MS = 900_000;
-
-class RequestError extends Error {
-  override name = 'RequestError';
-  readonly kind: string;
-  constructor(kind: string, message: string) {
-    super(message);
-    this.kind = kind;
-  }
-}
-
-interface Answer {
-  status: number;
-  body: any;
-}
-
-function client(baseUrl: string, credentials: { appId: string; apiKey: string }) {
-  return async function call(
-    method: string,
-    path: string,
-    init: { json?: unknown; form?: FormData; expect: number[] },
-  ): Promise<Answer> {
-    const headers: Record<string, string> = { ...credentials };
-    let body: RequestInit['body'] = init.form;
-    if (init.json !== undefined) {
-      headers['content-type'] = 'application/json';
-      body = JSON.stringify(init.json);
-    }
-    let res: Response;
-    let text: string;
-    try {
-      res = await fetch(`${baseUrl}${path}`, {
-        method,
-        headers,
-        body,
-        signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
-      });
-      text = await res.text();
-    } catch (error) {
-      const failure = fetchFailure(error);
-      throw new RequestError(failure.kind, `${method} ${path}: ${failure.message}`);
-    }
-    if (!init.expect.includes(res.status)) {
-      throw new RequestError(String(res.status), `${method} ${path}: ${res.status} ${text.slice(0, 300)}`);
-    }
-    try {
-      return { status: res.status, body: JSON.parse(text) };
-    } catch {
-      throw new RequestError('mismatch', `${method} ${path}: not JSON: ${text.slice(0, 300)}`);
-    }
-  };
-}
-
-type Call = ReturnType<typeof client>;
 
 /** An approved template with the audience schema, for both phases. */
 async function approvedTemplate(call: Call): Promise<string> {
@@ -171,102 +113,16 @@ async function loadPhase(options: LoadOptions, baseUrl: string, templateId: stri
   };
 }
 
-interface UploadOutcome {
-  campaignId: string;
-  uploadId?: string;
-  ms: number;
-  error?: RequestError;
-  /** Set when the upload settled but is not exact. */
-  inexact?: string;
-}
-
-async function settle(call: Call, campaignId: string, uploadId: string, started: number): Promise<any> {
-  for (;;) {
-    const { body } = await call('GET', `/api/campaigns/${campaignId}/uploads/${uploadId}`, { expect: [200] });
-    if (body.data.status === 'completed' || body.data.status === 'failed') return body.data;
-    if (performance.now() - started > SETTLE_TIMEOUT_MS) {
-      throw new RequestError(
-        'not settled',
-        `upload ${uploadId} still ${body.data.status} after ${SETTLE_TIMEOUT_MS} ms`,
-      );
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
-
-async function uploadOne(
+async function uploadPhase(
+  options: LoadOptions,
   call: Call,
-  campaignId: string,
-  csv: Buffer,
-  rows: number,
-  path: 'direct' | 'presigned',
-): Promise<UploadOutcome> {
-  const started = performance.now();
-  let uploadId: string | undefined;
-  try {
-    let answeredTotal: number | undefined;
-    if (path === 'direct') {
-      const form = new FormData();
-      form.set('campaignId', campaignId);
-      form.set('file', new Blob([csv], { type: 'text/csv' }), 'audience.csv');
-      const res = await call('POST', '/api/campaigns/upload', { form, expect: [200, 202] });
-      uploadId = res.body.data.uploadId as string;
-      if (res.status === 200) answeredTotal = res.body.data.total as number;
-    } else {
-      const res = await call('POST', `/api/campaigns/${campaignId}/upload-url`, {
-        json: { contentLength: csv.length },
-        expect: [201],
-      });
-      uploadId = res.body.data.uploadId as string;
-      const url = res.body.data.url as string;
-      assertLoopback(url);
-      const put = await fetch(url, {
-        method: 'PUT',
-        headers: res.body.data.headers,
-        body: csv,
-        signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
-      }).catch((error: Error) => {
-        const failure = fetchFailure(error);
-        throw new RequestError(failure.kind, `PUT upload: ${failure.message}`);
-      });
-      await put.arrayBuffer();
-      if (put.status !== 200) throw new RequestError(String(put.status), `PUT upload: ${put.status}`);
-    }
-    const upload = await settle(call, campaignId, uploadId, started);
-    const ms = performance.now() - started;
-    if (upload.status === 'failed') {
-      throw new RequestError(
-        `upload failed (${upload.error?.code})`,
-        `upload ${uploadId} failed: ${upload.error?.message}`,
-      );
-    }
-    const campaign = await call('GET', `/api/campaigns/${campaignId}`, { expect: [200] });
-    const found = {
-      rowsRead: upload.rowsRead,
-      uploaded: upload.uploaded,
-      rejected: upload.rejected,
-      duplicates: upload.duplicates,
-      recipientCount: campaign.body.data.recipientCount,
-      ...(answeredTotal === undefined ? {} : { answeredTotal }),
-    };
-    const exact =
-      found.rowsRead === rows &&
-      found.uploaded === rows &&
-      found.rejected === 0 &&
-      found.duplicates === 0 &&
-      found.recipientCount === rows &&
-      (answeredTotal === undefined || answeredTotal === rows);
-    return { campaignId, uploadId, ms, ...(exact ? {} : { inexact: JSON.stringify(found) }) };
-  } catch (error) {
-    const failure =
-      error instanceof RequestError ? error : new RequestError('bench', `${(error as Error).stack}`);
-    return { campaignId, uploadId, ms: performance.now() - started, error: failure };
-  }
-}
-
-async function uploadPhase(options: LoadOptions, call: Call, templateId: string) {
-  const csv = Buffer.from(audienceCsv(options.rows));
-  const path: 'direct' | 'presigned' = csv.length <= DIRECT_UPLOAD_MAX_BYTES ? 'direct' : 'presigned';
+  templateId: string,
+  baseUrl: string,
+  credentials: Record<string, string>,
+) {
+  const csv = audienceCsv(options.rows);
+  const bytes = Buffer.byteLength(csv);
+  if (bytes > DIRECT_UPLOAD_MAX_BYTES) throw new Error(`a ${bytes}-byte CSV is over the direct-upload limit`);
   const campaignIds: string[] = [];
   for (let i = 0; i < options.uploads; i += 1) {
     const created = await call('POST', '/api/campaigns', {
@@ -275,9 +131,12 @@ async function uploadPhase(options: LoadOptions, call: Call, templateId: string)
     });
     campaignIds.push(created.body.data.id as string);
   }
-  const started = performance.now();
-  const outcomes = await Promise.all(campaignIds.map((id) => uploadOne(call, id, csv, options.rows, path)));
-  const seconds = (performance.now() - started) / 1000;
+  const { outcomes, elapsedMs } = await runUploads({
+    baseUrl,
+    headers: credentials,
+    upload: { campaignIds, csv, rows: options.rows },
+  });
+  const seconds = elapsedMs / 1000;
   const errorsByStatus: Record<string, number> = {};
   for (const o of outcomes) {
     if (o.error) errorsByStatus[o.error.kind] = (errorsByStatus[o.error.kind] ?? 0) + 1;
@@ -291,8 +150,8 @@ async function uploadPhase(options: LoadOptions, call: Call, templateId: string)
   return {
     uploads: options.uploads,
     rows: options.rows,
-    path,
-    bytesEach: csv.length,
+    path: 'direct' as const,
+    bytesEach: bytes,
     seconds: Math.round(seconds * 100) / 100,
     rowsPerSecond: seconds > 0 ? Math.round((exact * options.rows) / seconds) : 0,
     uploadP50Ms: times.p50Ms,
@@ -304,7 +163,7 @@ async function uploadPhase(options: LoadOptions, call: Call, templateId: string)
       .map((o) => ({
         campaignId: o.campaignId,
         ...(o.uploadId ? { uploadId: o.uploadId } : {}),
-        found: o.inexact ?? (o.error as RequestError).message,
+        found: o.inexact ?? o.error?.message ?? '',
       })),
     errorsByStatus,
   };
@@ -336,7 +195,8 @@ export async function benchLoad(options: LoadOptions): Promise<LoadReport> {
       options.seconds > 0 && options.clients > 0
         ? await loadPhase(options, baseUrl, templateId, credentials)
         : undefined;
-    const uploads = options.uploads > 0 ? await uploadPhase(options, call, templateId) : undefined;
+    const uploads =
+      options.uploads > 0 ? await uploadPhase(options, call, templateId, baseUrl, credentials) : undefined;
     const emptyLoad = summarize([], 0, 1);
     const report: LoadReport = {
       target: options.url ? baseUrl : `embedded runtime at ${baseUrl}`,

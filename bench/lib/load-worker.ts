@@ -4,9 +4,11 @@
  * `maxRequests`) against loopback only, each repeating the request script, and records
  * every request's latency under its operation and every error under its HTTP status
  * (or `timeout`, `network`, `mismatch` for an answer that is not the one asked for).
+ * The `upload` script instead runs one upload per campaign of `upload`, all at once.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { assertLoopback, fetchFailure } from './loopback.ts';
+import { client as apiClient, type UploadOutcome, uploadOne } from './upload-client.ts';
 
 export interface LoadPlan {
   baseUrl: string;
@@ -18,8 +20,10 @@ export interface LoadPlan {
    * `bare`: GET /; `campaigns`: create a campaign then read it back; `campaigns-list`:
    * create a campaign, read it back, then read the first page of the campaign list.
    */
-  script: 'bare' | 'campaigns' | 'campaigns-list';
+  script: 'bare' | 'campaigns' | 'campaigns-list' | 'upload';
   templateId?: string;
+  /** For `upload`: the campaigns to upload `csv` (of `rows` rows) to, one client each. */
+  upload?: { campaignIds: string[]; csv: string; rows: number };
   /** A request unanswered after this long is abandoned and counted as a `timeout` error (default 30 s). */
   requestTimeoutMs?: number;
 }
@@ -30,6 +34,8 @@ export interface LoadResult {
   /** Error counts by operation, then by HTTP status or `timeout`, `network <code>`, `mismatch`. */
   errors: Record<string, Record<string, number>>;
   elapsedMs: number;
+  /** For `upload`: each upload's outcome. */
+  uploads?: UploadOutcome[];
 }
 
 const plan = workerData as LoadPlan;
@@ -98,6 +104,18 @@ async function client(n: number): Promise<void> {
   }
 }
 
-await Promise.all(Array.from({ length: plan.concurrency }, (_, i) => client(i)));
-const result: LoadResult = { latencies, errors, elapsedMs: performance.now() - started };
+async function uploads(): Promise<UploadOutcome[]> {
+  const { campaignIds, csv, rows } = plan.upload ?? { campaignIds: [], csv: '', rows: 0 };
+  const call = apiClient(plan.baseUrl, plan.headers as { appId: string; apiKey: string });
+  const file = Buffer.from(csv);
+  return Promise.all(campaignIds.map((id) => uploadOne(call, id, file, rows)));
+}
+
+const result: LoadResult = { latencies, errors, elapsedMs: 0 };
+if (plan.script === 'upload') {
+  result.uploads = await uploads();
+} else {
+  await Promise.all(Array.from({ length: plan.concurrency }, (_, i) => client(i)));
+}
+result.elapsedMs = performance.now() - started;
 parentPort?.postMessage(result);
