@@ -95,6 +95,8 @@ function uploadFailure(upload: Upload): HttpError {
 
 /** Time a direct upload keeps to answer once it stops waiting for its import. */
 const ANSWER_MARGIN_MS = 1000;
+/** API Gateway's integration timeout: it answers 504 after this long, whatever the function does. */
+const API_GATEWAY_TIMEOUT_MS = 29_000;
 
 /**
  * The direct upload's answer once its import finished, or undefined when it has not
@@ -199,12 +201,14 @@ export const handler = createApiHandler({
       throw error;
     }
 
-    // Wait for the import, but answer before this function's own timeout (API Gateway's 29 s):
-    // when the store is slow, the caller gets a 202 to poll, never a timed-out 500 that hides
-    // the upload it started.
+    // Wait for the import, but answer before this function's timeout and API Gateway's (its
+    // clock started when the request arrived, before any cold start): when the store is slow,
+    // the caller gets a 202 to poll, never a timed-out 500 or 504 that hides the upload it started.
+    const arrived = event.requestContext?.requestTimeEpoch;
     const waitMs = Math.min(
       config.UPLOAD_WAIT_SECONDS * 1000,
       context.getRemainingTimeInMillis() - ANSWER_MARGIN_MS,
+      arrived ? arrived + API_GATEWAY_TIMEOUT_MS - Date.now() - ANSWER_MARGIN_MS : Number.POSITIVE_INFINITY,
     );
     const finished = await importResult(appId, campaign.id, upload.uploadId, waitMs);
     return (
