@@ -35,8 +35,14 @@ import {
   type DeliveryChannel,
   idempotencyKeyOf,
   isPermanentDeliveryFailure,
+  loggableReason,
 } from '#shared/domain/channel.ts';
-import { type DeliveryBatch, deliveryIdOf, parseDeliveryBatch } from '#shared/domain/delivery-batches.ts';
+import {
+  type DeliveryBatch,
+  deliveryIdOf,
+  InvalidDeliveryBatchError,
+  parseDeliveryBatch,
+} from '#shared/domain/delivery-batches.ts';
 import type { Campaign, Template } from '#shared/domain/model.ts';
 import { render } from '#shared/domain/render.ts';
 import { retryDelaySeconds, storeAppId } from '#shared/domain/sending.ts';
@@ -78,7 +84,7 @@ export interface DeliverHandlerOptions {
 /** What one message's processing settled, and whether it must come back. */
 interface MessageOutcome {
   settled: Map<string, SettledStatus>;
-  /** A transient failure left some recipients for the next receive. */
+  /** A transient failure left some recipients for the next receive: why, fit for the logs. */
   retry: string | undefined;
 }
 
@@ -122,6 +128,7 @@ export function createDeliverHandler(options: DeliverHandlerOptions) {
     if (!campaign || !template) throw new Error(`campaign or template of ${batch.kind} '${id}' not found`);
     const marker = await readCountMarker(storeId, id, messageId);
     const settled = new Map<string, SettledStatus>();
+    /** For the logs: never the far side's answer, which may echo user data (`loggableReason`). */
     let retryReason: string | undefined;
 
     /** Settles a recipient; one settled by an earlier receive of this message counts too. */
@@ -182,12 +189,12 @@ export function createDeliverHandler(options: DeliverHandlerOptions) {
               : `gave up after ${receiveCount} attempts: ${reason}`;
             if (await resettleRecipient(storeId, id, userId, 'sent', 'failed', messageId, why))
               settled.set(userId, 'failed');
-            if (!isPermanentDeliveryFailure(error)) retryReason = reason;
+            if (!isPermanentDeliveryFailure(error)) retryReason = loggableReason(error);
             return;
           }
           // Back to queued, for the message's next receive.
           await resettleRecipient(storeId, id, userId, 'sent', 'queued', messageId);
-          retryReason = reason;
+          retryReason = loggableReason(error);
           return;
         }
         // Outside the try: a failure to record the answer must not put a delivered recipient back.
@@ -263,7 +270,11 @@ export function createDeliverHandler(options: DeliverHandlerOptions) {
         try {
           batch = parseDeliveryBatch(record.body);
         } catch (error) {
-          logger.error('deliver: unreadable message', { messageId: record.messageId, error });
+          // Not the error itself: its cause (a JSON.parse error) quotes the body, user data included.
+          logger.error('deliver: unreadable message', {
+            messageId: record.messageId,
+            problem: error instanceof InvalidDeliveryBatchError ? error.message : 'unreadable',
+          });
           failures.push({ itemIdentifier: record.messageId });
           await backOff(record);
           return;

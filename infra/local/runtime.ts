@@ -8,6 +8,7 @@ import type { SQSEvent } from 'aws-lambda';
 import { type FunctionName, functions } from '../functions.ts';
 import { type ApiFunctionName, apiFunctions } from '../routes.ts';
 import { type AsyncInvoker, asyncInvoker, type EventHandler } from './async-invoker.ts';
+import { dashboardFallback } from './dashboard.ts';
 import { type EmbeddedAws, startEmbeddedAws } from './embedded-aws.ts';
 import { type ApiHandler, type HttpFront, startHttpFront } from './http-front.ts';
 import { type LambdaEmulator, startLambdaEmulator } from './lambda-emulator.ts';
@@ -175,7 +176,16 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       }
       return handler;
     };
-    front = await startHttpFront({ port: options.port ?? 0, host: options.host, handlerFor });
+    // The campaign dashboard at `/`, its sign-in filled with the seeded app (docs/dashboard.md);
+    // the key only on loopback, so HOST=0.0.0.0 does not hand it to the network.
+    const { uploadConfig } = await import('#shared/config.ts');
+    const loopback = ['127.0.0.1', 'localhost', '::1', undefined].includes(options.host);
+    const fallback = dashboardFallback(() => ({
+      appId,
+      ...(loopback ? { apiKey } : {}),
+      directUploadMaxBytes: uploadConfig().DIRECT_UPLOAD_MAX_BYTES,
+    }));
+    front = await startHttpFront({ port: options.port ?? 0, host: options.host, handlerFor, fallback });
 
     const started = front;
     const startedScheduler = scheduler;
