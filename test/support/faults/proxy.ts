@@ -327,7 +327,10 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
       res.end(out);
     };
     for (const table of Object.keys(kept)) if (kept[table]?.length === 0) delete kept[table];
-    if (Object.keys(kept).length === 0) return reply({});
+    if (Object.keys(kept).length === 0) {
+      reply({});
+      return;
+    }
     const forwarded = Buffer.from(JSON.stringify({ ...input, RequestItems: kept }));
     forward(
       req,
@@ -362,7 +365,10 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
         if (rule) rule.used += 1;
       }
     }
-    if (failing.size === 0) return forward(req, body, passThrough(res), res);
+    if (failing.size === 0) {
+      forward(req, body, passThrough(res), res);
+      return;
+    }
     bump(injected, 'SendMessageBatch:failEntries');
     bump(handedBack, 'SendMessageBatch', failing.size);
     const senderFault = fault.senderFault ?? false;
@@ -384,7 +390,10 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
       res.end(out);
     };
     const kept = input.Entries.filter((e) => !failing.has(e.Id));
-    if (kept.length === 0) return reply({});
+    if (kept.length === 0) {
+      reply({});
+      return;
+    }
     forward(
       req,
       Buffer.from(JSON.stringify({ ...input, Entries: kept })),
