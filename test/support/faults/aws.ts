@@ -72,9 +72,16 @@ export function faultyAws(
       },
     };
     ready(faults);
+    // SQS clients send to the host of the queue URL, not their endpoint: point the URLs at the proxy too.
+    const viaProxy = (url: string | undefined) =>
+      url && new URL(new URL(url).pathname, proxies.sqs.endpoint).href;
     return {
       env: {
         ...env,
+        ...(env.DELIVERY_QUEUE_URL ? { DELIVERY_QUEUE_URL: viaProxy(env.DELIVERY_QUEUE_URL) as string } : {}),
+        ...(env.DEAD_LETTER_QUEUE_URL
+          ? { DEAD_LETTER_QUEUE_URL: viaProxy(env.DEAD_LETTER_QUEUE_URL) as string }
+          : {}),
         AWS_ENDPOINT_URL_DYNAMODB: proxies.dynamodb.endpoint,
         AWS_ENDPOINT_URL_SQS: proxies.sqs.endpoint,
         AWS_ENDPOINT_URL_S3: proxies.s3.endpoint,
