@@ -185,12 +185,13 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
   function choose(operation: string): { latencyMs: number; fault?: Fault } {
     let latencyMs = 0;
     let chosen: Fault | undefined;
+    let entries: Fault | undefined;
     for (const entry of rules) {
       const { rule } = entry;
       if (!matches(rule, operation)) continue;
-      // failEntries draws per entry instead.
+      // failEntries draws per entry instead, if no other fault takes the request.
       if (rule.fault.kind === 'failEntries') {
-        if (!chosen && (rule.limit === undefined || entry.used < rule.limit)) chosen = rule.fault;
+        if (!entries && (rule.limit === undefined || entry.used < rule.limit)) entries = rule.fault;
         continue;
       }
       const hit = random() < rule.rate;
@@ -204,7 +205,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
         chosen = rule.fault;
       }
     }
-    return { latencyMs, fault: chosen };
+    return { latencyMs, fault: chosen ?? entries };
   }
 
   function forward(
