@@ -146,6 +146,25 @@ describe('fault proxy', () => {
     expect(p.handedBack()).toEqual({ SendMessageBatch: failed.length });
   });
 
+  it('lets a whole-request fault take a SendMessageBatch before failing its entries', async () => {
+    const p = await proxy('sqs');
+    p.setRules([
+      { operation: 'SendMessageBatch', rate: 0.5, fault: { kind: 'failEntries' } },
+      { operation: 'SendMessageBatch', rate: 1, limit: 1, fault: { kind: 'throttle' } },
+    ]);
+    const sqs = new SQSClient({ ...once, endpoint: p.endpoint });
+    const send = () =>
+      sqs.send(
+        new SendMessageBatchCommand({
+          QueueUrl: `${p.endpoint}/000000000000/q`,
+          Entries: [{ Id: '1', MessageBody: 'x' }],
+        }),
+      );
+    await expect(send()).rejects.toMatchObject({ name: 'ThrottlingException' });
+    await send();
+    expect(p.injected()['SendMessageBatch:throttle']).toBe(1);
+  });
+
   it('drops the connection, and stops after a burst of the size asked', async () => {
     const p = await proxy('dynamodb');
     p.setRules([{ rate: 1, limit: 2, fault: { kind: 'drop' } }]);
