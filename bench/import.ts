@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
 import type { S3Event } from 'aws-lambda';
 import { startEmbeddedAws } from '#infra/local/embedded-aws.ts';
+import { audienceCsv, audienceUserId, audienceVariables } from '#test/support/audience.ts';
 
 export interface ImportBench {
   rows: number;
@@ -18,14 +19,6 @@ export interface ImportBench {
   peakRssMiB: number;
   /** Its RSS before the import began (runtime, SDK and code loaded). */
   startRssMiB: number;
-}
-
-/** `rows` recipients with three variables, as a CSV. */
-export function audienceCsv(rows: number): string {
-  const lines = ['user_id,name,discount,vip'];
-  for (let i = 1; i <= rows; i += 1)
-    lines.push(`u${String(i).padStart(7, '0')},Name ${i},${i % 50},${i % 2 === 0}`);
-  return `${lines.join('\n')}\n`;
 }
 
 export async function benchImport(rows = 100_000): Promise<ImportBench> {
@@ -42,10 +35,7 @@ export async function benchImport(rows = 100_000): Promise<ImportBench> {
       recipientItem(
         'bench-app',
         'cmp_bare',
-        {
-          userId: `u${String(i + 1).padStart(7, '0')}`,
-          variables: { name: `Name ${i + 1}`, discount: (i + 1) % 50, vip: (i + 1) % 2 === 0 },
-        },
+        { userId: audienceUserId(i + 1), variables: audienceVariables(i + 1) },
         now,
       ),
     );

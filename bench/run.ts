@@ -13,6 +13,7 @@ import { benchApi } from './api.ts';
 import { benchCsvParse } from './csv.ts';
 import { benchDispatch } from './dispatch.ts';
 import { benchImport } from './import.ts';
+import { formatTable } from './lib/table.ts';
 
 const { values } = parseArgs({
   options: {
@@ -114,13 +115,5 @@ if (values.section !== undefined) {
 } else if (values.json) {
   console.log(JSON.stringify(result));
 } else {
-  const widths = [0, 1, 2, 3].map((i) =>
-    Math.max(
-      ...[['what', 'measured', 'baseline (same run)', 'target'], ...rows].map((r) => (r[i] as string).length),
-    ),
-  );
-  const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i] as number)).join(' | ');
-  console.log(line(['what', 'measured', 'baseline (same run)', 'target']));
-  console.log(widths.map((w) => '-'.repeat(w)).join('-|-'));
-  for (const r of rows) console.log(line(r));
+  console.log(formatTable(['what', 'measured', 'baseline (same run)', 'target'], rows));
 }

@@ -20,7 +20,13 @@ import { createApiHandler } from '#shared/http/api-handler.ts';
 import { decodeCursor, encodeCursor, jsonBody, page, pathParameter, query } from '#shared/http/request.ts';
 import { data, list } from '#shared/http/responses.ts';
 import { logger } from '#shared/observability.ts';
-import { createCampaign, getCampaign, listCampaigns, transitionCampaign } from '#shared/store/campaigns.ts';
+import {
+  createCampaign,
+  getCampaign,
+  listCampaigns,
+  startSending,
+  transitionCampaign,
+} from '#shared/store/campaigns.ts';
 import { listRecipients, type RecipientPosition, recipientView } from '#shared/store/deliveries.ts';
 import { releaseStaleLock } from '#shared/store/uploads.ts';
 
@@ -129,8 +135,9 @@ export const handler = createApiHandler({
       });
     }
     if (!scheduledAt) {
-      // The conditional write lets exactly one of two racing sends through.
-      const sending = await transitionCampaign(appId, id, ['draft'], 'sending');
+      // The conditional write lets exactly one of two racing sends through, and none past
+      // an import that claimed the campaign after the checks above.
+      const sending = await startSending(appId, id, 'sending');
       await invokeAsync(sendFunctionArn, { appId, campaignId: id });
       return data(sendView(sending), 202);
     }
@@ -145,7 +152,7 @@ export const handler = createApiHandler({
       throw error;
     }
     try {
-      const scheduled = await transitionCampaign(appId, id, ['draft'], 'scheduled', {
+      const scheduled = await startSending(appId, id, 'scheduled', {
         scheduledAt: scheduledAt.toISOString(),
       });
       return data(sendView(scheduled), 202);

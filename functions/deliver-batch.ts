@@ -16,6 +16,12 @@
  * counted, updated in the same transaction as the campaign's counters. A recipient whose
  * claim fails but whose stored message id is this message's was settled by an earlier,
  * crashed receive of this very message; it is counted now unless the marker has it.
+ *
+ * A delivered recipient is confirmed (`deliveredAt`) right after the channel's answer.
+ * One claimed by this message and never confirmed was left by a receive that died
+ * between its claim and the channel's answer: whether the user got the message is
+ * unknown, so it is not sent again (never twice) but ends `failed` with
+ * `DELIVERY_OUTCOME_UNKNOWN` (never silently lost, never counted as sent).
  */
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { ChangeMessageVisibilityCommand } from '@aws-sdk/client-sqs';
@@ -29,8 +35,14 @@ import {
   type DeliveryChannel,
   idempotencyKeyOf,
   isPermanentDeliveryFailure,
+  loggableReason,
 } from '#shared/domain/channel.ts';
-import { type DeliveryBatch, deliveryIdOf, parseDeliveryBatch } from '#shared/domain/delivery-batches.ts';
+import {
+  type DeliveryBatch,
+  deliveryIdOf,
+  InvalidDeliveryBatchError,
+  parseDeliveryBatch,
+} from '#shared/domain/delivery-batches.ts';
 import type { Campaign, Template } from '#shared/domain/model.ts';
 import { render } from '#shared/domain/render.ts';
 import { retryDelaySeconds, storeAppId } from '#shared/domain/sending.ts';
@@ -38,7 +50,9 @@ import { ConflictError } from '#shared/errors.ts';
 import { logger, metrics } from '#shared/observability.ts';
 import { transitionCampaign } from '#shared/store/campaigns.ts';
 import {
+  confirmDelivered,
   countSettled,
+  failUnconfirmed,
   readCampaign,
   readCountMarker,
   resettleRecipient,
@@ -46,6 +60,10 @@ import {
   settleRecipient,
 } from '#shared/store/deliveries.ts';
 import { findTemplate } from '#shared/store/templates.ts';
+
+/** The error of a recipient whose delivery a crashed receive left unknown (docs/delivery.md). */
+export const DELIVERY_OUTCOME_UNKNOWN =
+  'Delivery outcome unknown: the consumer stopped after claiming this recipient and before the channel answered, so the user may or may not have received the message; it is not sent again, so that nobody gets it twice.';
 
 /** Recipients of one message delivered at once. */
 const RECIPIENT_CONCURRENCY = 10;
@@ -66,7 +84,7 @@ export interface DeliverHandlerOptions {
 /** What one message's processing settled, and whether it must come back. */
 interface MessageOutcome {
   settled: Map<string, SettledStatus>;
-  /** A transient failure left some recipients for the next receive. */
+  /** A transient failure left some recipients for the next receive: why, fit for the logs. */
   retry: string | undefined;
 }
 
@@ -123,6 +141,7 @@ export function createDeliverHandler(options: DeliverHandlerOptions) {
     if (!campaign || !template) throw new Error(`campaign or template of ${batch.kind} '${id}' not found`);
     const marker = await readCountMarker(storeId, id, messageId);
     const settled = new Map<string, SettledStatus>();
+    /** For the logs: never the far side's answer, which may echo user data (`loggableReason`). */
     let retryReason: string | undefined;
 
     /** Settles a recipient; one settled by an earlier receive of this message counts too. */
@@ -130,10 +149,14 @@ export function createDeliverHandler(options: DeliverHandlerOptions) {
       const change = await settleRecipient(storeId, id, userId, status, messageId, error);
       if (change.changed) return true;
       const old = change.old;
-      if (
-        old?.messageId === messageId &&
-        (old.status === 'sent' || old.status === 'failed' || old.status === 'skipped')
-      ) {
+      if (old?.messageId !== messageId) return false;
+      if (old.status === 'sent' && old.deliveredAt === undefined) {
+        // Claimed by an earlier receive of this message that died before the channel answered.
+        if (await failUnconfirmed(storeId, id, userId, messageId, DELIVERY_OUTCOME_UNKNOWN))
+          settled.set(userId, 'failed');
+        return false;
+      }
+      if (old.status === 'sent' || old.status === 'failed' || old.status === 'skipped') {
         settled.set(userId, old.status);
       }
       return false;
@@ -171,7 +194,6 @@ export function createDeliverHandler(options: DeliverHandlerOptions) {
             ...rendered,
             idempotencyKey: idempotencyKeyOf(id, userId),
           });
-          settled.set(userId, 'sent');
         } catch (error) {
           const reason = (error as Error).message ?? String(error);
           if (isPermanentDeliveryFailure(error) || lastReceive) {
@@ -180,13 +202,18 @@ export function createDeliverHandler(options: DeliverHandlerOptions) {
               : `gave up after ${receiveCount} attempts: ${reason}`;
             if (await resettleRecipient(storeId, id, userId, 'sent', 'failed', messageId, why))
               settled.set(userId, 'failed');
-            if (!isPermanentDeliveryFailure(error)) retryReason = reason;
+            if (!isPermanentDeliveryFailure(error)) retryReason = loggableReason(error);
             return;
           }
           // Back to queued, for the message's next receive.
           await resettleRecipient(storeId, id, userId, 'sent', 'queued', messageId);
-          retryReason = reason;
+          retryReason = loggableReason(error);
+          return;
         }
+        // Outside the try: a failure to record the answer must not put a delivered recipient back.
+        // Refused only if a duplicate receive of this message, running at the same time, took
+        // the claim for a dead one and ended it `failed`: that receive counts it.
+        if (await confirmDelivered(storeId, id, userId, messageId)) settled.set(userId, 'sent');
       });
     }
     await options.beforeCounting?.(record);
@@ -256,7 +283,11 @@ export function createDeliverHandler(options: DeliverHandlerOptions) {
         try {
           batch = parseDeliveryBatch(record.body);
         } catch (error) {
-          logger.error('deliver: unreadable message', { messageId: record.messageId, error });
+          // Not the error itself: its cause (a JSON.parse error) quotes the body, user data included.
+          logger.error('deliver: unreadable message', {
+            messageId: record.messageId,
+            problem: error instanceof InvalidDeliveryBatchError ? error.message : 'unreadable',
+          });
           failures.push({ itemIdentifier: record.messageId });
           await backOff(record);
           return;

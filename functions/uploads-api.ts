@@ -6,7 +6,7 @@
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { z } from 'zod';
-import { bucketName, s3 } from '#shared/adapters/s3.ts';
+import { bucketName, presigningS3, s3 } from '#shared/adapters/s3.ts';
 import { uploadConfig } from '#shared/config.ts';
 import { checkHeader, USER_ID_PATTERN } from '#shared/domain/csv-rules.ts';
 import { readCsvHeader } from '#shared/domain/csv-stream.ts';
@@ -34,8 +34,8 @@ import {
 } from '#shared/store/uploads.ts';
 
 const config = uploadConfig();
-/** Presigned URLs (upload and report download) live this long. */
-const URL_SECONDS = 15 * 60;
+/** Presigned URLs (upload and report download) live this long (default 15 minutes). */
+const URL_SECONDS = config.PRESIGNED_URL_SECONDS;
 const MAX_INLINE = 10_000;
 
 /** Refuses a campaign that cannot take recipients now: not a draft, or an import running. */
@@ -93,6 +93,57 @@ function uploadFailure(upload: Upload): HttpError {
   );
 }
 
+/** Time a direct upload keeps to answer once it stops waiting for its import. */
+const ANSWER_MARGIN_MS = 1000;
+/** API Gateway's integration timeout: it answers 504 after this long, whatever the function does. */
+const API_GATEWAY_TIMEOUT_MS = 29_000;
+
+/**
+ * The direct upload's answer once its import finished, or undefined when it has not
+ * finished within `waitMs` (a read still in flight then is left to finish unheeded).
+ */
+async function importResult(appId: string, campaignId: string, uploadId: string, waitMs: number) {
+  let timer: NodeJS.Timeout | undefined;
+  const stop = new AbortController();
+  const timeUp = new Promise<undefined>((resolve) => {
+    timer = setTimeout(
+      () => {
+        stop.abort();
+        resolve(undefined);
+      },
+      Math.max(0, waitMs),
+    );
+  });
+  const poll = async () => {
+    while (!stop.signal.aborted) {
+      const current = await findUpload(appId, campaignId, uploadId);
+      if (current?.status === 'completed') {
+        const after = await findCampaign(appId, campaignId);
+        return data({
+          campaignId,
+          uploadId,
+          status: 'completed',
+          uploaded: current.uploaded,
+          rejected: current.rejected,
+          duplicates: current.duplicates,
+          total: after?.recipientCount ?? 0,
+        });
+      }
+      if (current?.status === 'failed') throw uploadFailure(current);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return undefined;
+  };
+  const polling = poll();
+  // Once time is up, a late failure of the abandoned poll has nobody to go to.
+  polling.catch(() => {});
+  try {
+    return await Promise.race([polling, timeUp]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 const presignBody = z
   .object({
     contentLength: z
@@ -114,7 +165,7 @@ const inlineBody = z
   .strict();
 
 export const handler = createApiHandler({
-  'POST /api/campaigns/upload': async ({ event, appId }) => {
+  'POST /api/campaigns/upload': async ({ event, appId, context }) => {
     const form = await parseDirectUpload(
       bodyBytes(event),
       header(event, 'content-type') ?? '',
@@ -150,26 +201,19 @@ export const handler = createApiHandler({
       throw error;
     }
 
-    const deadline = Date.now() + config.UPLOAD_WAIT_SECONDS * 1000;
-    for (;;) {
-      const current = await findUpload(appId, campaign.id, upload.uploadId);
-      if (current?.status === 'completed') {
-        const after = await findCampaign(appId, campaign.id);
-        return data({
-          campaignId: campaign.id,
-          uploadId: upload.uploadId,
-          status: 'completed',
-          uploaded: current.uploaded,
-          rejected: current.rejected,
-          duplicates: current.duplicates,
-          total: after?.recipientCount ?? 0,
-        });
-      }
-      if (current?.status === 'failed') throw uploadFailure(current);
-      if (Date.now() >= deadline) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    return data({ campaignId: campaign.id, uploadId: upload.uploadId, status: 'processing' }, 202);
+    // Wait for the import, but answer before this function's timeout and API Gateway's (its
+    // clock started when the request arrived, before any cold start): when the store is slow,
+    // the caller gets a 202 to poll, never a timed-out 500 or 504 that hides the upload it started.
+    const arrived = event.requestContext?.requestTimeEpoch;
+    const waitMs = Math.min(
+      config.UPLOAD_WAIT_SECONDS * 1000,
+      context.getRemainingTimeInMillis() - ANSWER_MARGIN_MS,
+      arrived ? arrived + API_GATEWAY_TIMEOUT_MS - Date.now() - ANSWER_MARGIN_MS : Number.POSITIVE_INFINITY,
+    );
+    const finished = await importResult(appId, campaign.id, upload.uploadId, waitMs);
+    return (
+      finished ?? data({ campaignId: campaign.id, uploadId: upload.uploadId, status: 'processing' }, 202)
+    );
   },
 
   'POST /api/campaigns/{id}/upload-url': async ({ event, appId }) => {
@@ -186,7 +230,7 @@ export const handler = createApiHandler({
     await createUpload(upload);
     const headers = { 'content-type': 'text/csv', 'content-length': String(contentLength) };
     const url = await getSignedUrl(
-      s3,
+      presigningS3,
       new PutObjectCommand({
         Bucket: bucketName,
         Key: upload.objectKey,
@@ -212,7 +256,7 @@ export const handler = createApiHandler({
     const upload = await getUpload(appId, pathParameter(event, 'id'), pathParameter(event, 'uploadId'));
     const reportUrl = upload.rejectionsReportKey
       ? await getSignedUrl(
-          s3,
+          presigningS3,
           new GetObjectCommand({ Bucket: bucketName, Key: upload.rejectionsReportKey }),
           {
             expiresIn: URL_SECONDS,

@@ -55,6 +55,22 @@ export const uploadConfig = section('upload', {
     .positive()
     .default(50 * 1024 * 1024),
   UPLOAD_WAIT_SECONDS: z.coerce.number().min(0).max(28).default(20),
+  /** Validity of presigned URLs (upload and rejections report); S3 allows at most 7 days. */
+  PRESIGNED_URL_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(604_800)
+    .default(15 * 60),
+});
+
+/** The importer's hold on an upload (shared/store/uploads.ts). */
+export const importConfig = section('import', {
+  /**
+   * How long a claim on an upload holds without a progress write: a retry of a crashed
+   * importer takes the upload over once it has run out (tests shorten it).
+   */
+  IMPORT_LEASE_SECONDS: z.coerce.number().int().min(1).max(900).default(60),
 });
 
 /** An unset and an empty variable both mean "not given". */

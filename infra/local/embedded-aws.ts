@@ -79,6 +79,13 @@ export async function startEmbeddedAws(options: EmbeddedAwsOptions = {}): Promis
       bucket: resources.bucketName,
       prefix: uploadsBucket.uploadsPrefix,
       onObjectCreated: (event) => listener(event),
+      // The emulators accept any signature; S3 does not. (An external endpoint checks its own.)
+      credentials: external
+        ? undefined
+        : {
+            accessKeyId: credentials.AWS_ACCESS_KEY_ID ?? '',
+            secretAccessKey: credentials.AWS_SECRET_ACCESS_KEY ?? '',
+          },
     });
     stops.push(proxy.stop);
 

@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { type ApiFunctionName, binaryMediaTypes, matchRoute } from '../routes.ts';
 import { lambdaContext } from './lambda-context.ts';
@@ -46,6 +47,7 @@ export async function startHttpFront(options: HttpFrontOptions): Promise<HttpFro
     });
   });
   server.keepAliveTimeout = 5000;
+  server.on('clientError', answerClientError);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port, options.host ?? '127.0.0.1', resolve);
@@ -205,6 +207,27 @@ function writeResult(res: ServerResponse, result: APIGatewayProxyResult): void {
     res.setHeader(name, values.map(String));
   res.statusCode = result.statusCode;
   res.end(result.isBase64Encoded ? Buffer.from(result.body, 'base64') : result.body);
+}
+
+/**
+ * A request Node's HTTP parser refuses: a 400 that says what to fix, instead of Node's
+ * bare `400 Bad Request`. The usual causes are a body cut short of its Content-Length
+ * (the client closed its side early) and bytes after a body that do not start a request
+ * (a Content-Length smaller than the body sent).
+ */
+function answerClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
+  if (error.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const message =
+    error.code === 'HPE_INVALID_EOF_STATE'
+      ? 'The connection was closed before the request body reached the length its Content-Length header announced; send the whole body, with a Content-Length equal to its size in bytes.'
+      : `The request is not valid HTTP/1.1 (${error.code ?? 'unreadable'}); if it followed another request on this connection, that request's Content-Length was smaller than its body: send a Content-Length equal to the body's size in bytes.`;
+  const body = JSON.stringify(errorBody('ERR_BAD_REQUEST', message));
+  socket.end(
+    `HTTP/1.1 400 Bad Request\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
 }
 
 function errorBody(code: string, message: string) {

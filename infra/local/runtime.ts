@@ -8,6 +8,7 @@ import type { SQSEvent } from 'aws-lambda';
 import { type FunctionName, functions } from '../functions.ts';
 import { type ApiFunctionName, apiFunctions } from '../routes.ts';
 import { type AsyncInvoker, asyncInvoker, type EventHandler } from './async-invoker.ts';
+import { dashboardFallback } from './dashboard.ts';
 import { type EmbeddedAws, startEmbeddedAws } from './embedded-aws.ts';
 import { type ApiHandler, type HttpFront, startHttpFront } from './http-front.ts';
 import { type LambdaEmulator, startLambdaEmulator } from './lambda-emulator.ts';
@@ -45,6 +46,12 @@ export interface LocalRuntimeOptions {
    * handlers load with. Stopped after the handlers, before the emulators.
    */
   wrapAws?: (env: Record<string, string>) => Promise<{ env: Record<string, string>; stop(): Promise<void> }>;
+  /**
+   * Sees each asynchronous invocation (S3 notification, scheduled or API-started send)
+   * first; returning true means the caller runs it (crash tests run the handler in a
+   * child process), and the runtime does not.
+   */
+  interceptInvoke?: (name: FunctionName, event: unknown) => boolean;
 }
 
 /** Local ARN of a function, as the scheduler and the send API name it. */
@@ -101,7 +108,10 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       }
       return found;
     };
-    aws.onObjectCreated((event) => invoker('importCsv').invoke(event));
+    const invoke = (name: FunctionName, event: unknown) => {
+      if (!options.interceptInvoke?.(name, event)) invoker(name).invoke(event);
+    };
+    aws.onObjectCreated((event) => invoke('importCsv', event));
     const region = process.env.AWS_REGION ?? 'us-east-1';
     const functionNamed = (nameOrArn: string) =>
       (Object.keys(functions) as FunctionName[]).find(
@@ -115,13 +125,13 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
           console.error(`scheduler: no local function for target ${target.Arn}`);
           return;
         }
-        invoker(name).invoke(JSON.parse(target.Input ?? '{}'));
+        invoke(name, JSON.parse(target.Input ?? '{}'));
       },
     });
     lambda = await startLambdaEmulator({
       invokeAsync: (nameOrArn, payload) => {
         const name = functionNamed(nameOrArn);
-        if (name) invoker(name).invoke(payload);
+        if (name) invoke(name, payload);
         return name !== undefined;
       },
     });
@@ -174,7 +184,16 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       }
       return handler;
     };
-    front = await startHttpFront({ port: options.port ?? 0, host: options.host, handlerFor });
+    // The campaign dashboard at `/`, its sign-in filled with the seeded app (docs/dashboard.md);
+    // the key only on loopback, so HOST=0.0.0.0 does not hand it to the network.
+    const { uploadConfig } = await import('#shared/config.ts');
+    const loopback = ['127.0.0.1', 'localhost', '::1', undefined].includes(options.host);
+    const fallback = dashboardFallback(() => ({
+      appId,
+      ...(loopback ? { apiKey } : {}),
+      directUploadMaxBytes: uploadConfig().DIRECT_UPLOAD_MAX_BYTES,
+    }));
+    front = await startHttpFront({ port: options.port ?? 0, host: options.host, handlerFor, fallback });
 
     const started = front;
     const startedScheduler = scheduler;

@@ -2,12 +2,16 @@
  * Bucket notifications for S3 emulators that have none. A streaming reverse proxy in
  * front of the emulator: every object write that succeeds (PUT, presigned PUT, copy,
  * completed multipart upload) under a watched prefix becomes the `ObjectCreated`
- * event record that S3 sends to Lambda. Path-style requests only.
+ * event record that S3 sends to Lambda. Path-style requests only. Given the emulator's
+ * credentials, it also refuses presigned requests as S3 does (expired, another key,
+ * another signed size or type, a wrong signature: `presigned-check.ts`), since the
+ * emulator accepts any.
  */
 import { createServer, request, type Server } from 'node:http';
 import { HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { S3Event, S3EventRecord } from 'aws-lambda';
 import { listenOnLoopback } from './loopback.ts';
+import { checkPresigned, errorXml, isPresigned, type SigningCredentials } from './presigned-check.ts';
 
 export interface S3NotificationProxy {
   readonly endpoint: string;
@@ -23,6 +27,8 @@ export interface S3NotificationOptions {
   prefix: string;
   /** Called once per created object, after the emulator has answered the client. */
   onObjectCreated: (event: S3Event) => void;
+  /** The credentials presigned URLs must be signed with; without them they are not checked. */
+  credentials?: SigningCredentials;
 }
 
 export async function startS3NotificationProxy(options: S3NotificationOptions): Promise<S3NotificationProxy> {
@@ -31,6 +37,23 @@ export async function startS3NotificationProxy(options: S3NotificationOptions): 
   let sequence = 0;
 
   const server: Server = createServer((req, res) => {
+    if (options.credentials && req.url && isPresigned(req.url)) {
+      const refusal = checkPresigned(
+        { method: req.method ?? 'GET', url: req.url, headers: req.headers },
+        options.credentials,
+      );
+      if (refusal) {
+        sequence += 1;
+        const body = errorXml(refusal, `local-refused-${sequence}`);
+        // Answer once the body is read, so that a client still sending it sees the answer.
+        req.resume();
+        req.on('end', () => {
+          res.writeHead(refusal.status, { 'content-type': 'application/xml' });
+          res.end(body);
+        });
+        return;
+      }
+    }
     const upstream = request(
       {
         host: target.hostname,

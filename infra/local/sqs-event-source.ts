@@ -101,7 +101,8 @@ export function startSqsEventSource(
   };
 }
 
-function toRecord(message: Message, queueArn: string, region: string): SQSRecord {
+/** The Lambda `SQSRecord` of a received message, as the event source mapping builds it. */
+export function toRecord(message: Message, queueArn: string, region: string): SQSRecord {
   const attributes = message.Attributes ?? {};
   return {
     messageId: message.MessageId as string,

@@ -13,6 +13,7 @@ console.log(
   [
     `csv-campaigns is running`,
     `  API        ${runtime.url}/api`,
+    `  Dashboard  ${runtime.url}/`,
     `  appId      ${runtime.appId}`,
     `  apiKey     ${runtime.apiKey}`,
     `  AWS        ${aws.mode === 'emulators' ? 'embedded emulators (DynamoDB Local, fauxqs S3 + SQS)' : `endpoint ${process.env.AWS_ENDPOINT_URL}`}, ready in ${aws.startupMs} ms`,

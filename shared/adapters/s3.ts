@@ -11,3 +11,14 @@ const config = bucketConfig();
 export const bucketName = config.BUCKET_NAME;
 
 export const s3 = new S3Client({ forcePathStyle: config.S3_FORCE_PATH_STYLE });
+
+/**
+ * The client that signs presigned URLs. Without `WHEN_REQUIRED` the SDK computes a CRC32
+ * at signing time, when there is no body yet, and signs the checksum of an empty body
+ * (`x-amz-checksum-crc32=AAAAAA==`) into the URL: the real upload's checksum can never
+ * match it, and S3-compatible stores that check it refuse every upload.
+ */
+export const presigningS3 = new S3Client({
+  forcePathStyle: config.S3_FORCE_PATH_STYLE,
+  requestChecksumCalculation: 'WHEN_REQUIRED',
+});

@@ -90,8 +90,8 @@ export function backoffDelay(
 
 type Outcome =
   | { kind: 'delivered' }
-  | { kind: 'permanent'; reason: string }
-  | { kind: 'transient'; reason: string; retryAfterMs?: number; cause?: unknown };
+  | { kind: 'permanent'; reason: string; summary: string }
+  | { kind: 'transient'; reason: string; summary: string; retryAfterMs?: number; cause?: unknown };
 
 const SNIPPET_CHARS = 200;
 
@@ -135,19 +135,22 @@ export function createWebhookChannel(options: WebhookChannelOptions): DeliveryCh
       // Read the answer under the same timeout, which also frees the connection for reuse.
       text = await response.text();
     } catch (error) {
-      return { kind: 'transient', reason: describeFailure(error, timeoutMs), cause: error };
+      const reason = describeFailure(error, timeoutMs);
+      return { kind: 'transient', reason, summary: reason, cause: error };
     }
     if (response.status >= 200 && response.status < 300) return { kind: 'delivered' };
     const snippet = text.trim().slice(0, SNIPPET_CHARS);
-    const reason = `webhook answered ${response.status}${snippet ? `: ${snippet}` : ''}`;
+    // The answer's text may echo the payload: it goes in the message, never in the summary.
+    const summary = `webhook answered ${response.status}`;
+    const reason = `${summary}${snippet ? `: ${snippet}` : ''}`;
     const { status } = response;
     if (status === 408 || status === 429 || status >= 500) {
       const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'), now());
       return retryAfterMs === undefined
-        ? { kind: 'transient', reason }
-        : { kind: 'transient', reason, retryAfterMs };
+        ? { kind: 'transient', reason, summary }
+        : { kind: 'transient', reason, summary, retryAfterMs };
     }
-    return { kind: 'permanent', reason };
+    return { kind: 'permanent', reason, summary };
   }
 
   return {
@@ -175,20 +178,19 @@ export function createWebhookChannel(options: WebhookChannelOptions): DeliveryCh
         const outcome = await attempt(body, headers);
         if (outcome.kind === 'delivered') return;
         if (outcome.kind === 'permanent') {
-          throw new PermanentDeliveryError(outcome.reason, { attempts: tries });
+          throw new PermanentDeliveryError(outcome.reason, { attempts: tries, summary: outcome.summary });
         }
         const { retryAfterMs } = outcome;
         const tooLong = retryAfterMs !== undefined && retryAfterMs > maxRetryAfterMs;
         if (tries >= maxAttempts || tooLong) {
           const why = tooLong ? `; it asked to retry after ${retryAfterMs} ms` : '';
-          throw new TransientDeliveryError(
-            `${outcome.reason} (after ${tries} ${tries === 1 ? 'try' : 'tries'}${why})`,
-            {
-              attempts: tries,
-              cause: outcome.cause,
-              ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
-            },
-          );
+          const after = ` (after ${tries} ${tries === 1 ? 'try' : 'tries'}${why})`;
+          throw new TransientDeliveryError(`${outcome.reason}${after}`, {
+            attempts: tries,
+            summary: `${outcome.summary}${after}`,
+            cause: outcome.cause,
+            ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+          });
         }
         await sleep(retryAfterMs ?? backoffDelay(tries, baseDelayMs, maxDelayMs, random()));
       }

@@ -46,17 +46,33 @@ export function idempotencyKeyOf(campaignId: string, userId: string): string {
 export class DeliveryError extends AppError {
   /** Tries made before giving up (1 when the channel does not retry itself). */
   readonly attempts: number;
-  constructor(message: string, options?: { cause?: unknown; attempts?: number }) {
+  /**
+   * The failure for logs: like the message, but without anything the far side answered
+   * (an echo of the payload would put user ids and variables in the logs). The message
+   * itself goes on the recipient, which only its app reads.
+   */
+  readonly summary: string;
+  constructor(message: string, options?: { cause?: unknown; attempts?: number; summary?: string }) {
     super(message, options);
     this.attempts = options?.attempts ?? 1;
+    this.summary = options?.summary ?? message;
   }
+}
+
+/** What of a channel's failure may be logged: a `DeliveryError`'s summary, else only its kind. */
+export function loggableReason(error: unknown): string {
+  if (error instanceof DeliveryError) return error.summary;
+  return `unexpected ${error instanceof Error ? error.name : typeof error} from the channel`;
 }
 
 /** Trying again later may succeed. */
 export class TransientDeliveryError extends DeliveryError {
   /** How long the far side asked us to wait (`Retry-After`), when it did. */
   readonly retryAfterMs: number | undefined;
-  constructor(message: string, options?: { cause?: unknown; attempts?: number; retryAfterMs?: number }) {
+  constructor(
+    message: string,
+    options?: { cause?: unknown; attempts?: number; retryAfterMs?: number; summary?: string },
+  ) {
     super(message, options);
     this.retryAfterMs = options?.retryAfterMs;
   }

@@ -58,8 +58,20 @@ function codePointLength(value: string): number {
   return n;
 }
 
+/** Header messages name at most this many columns ("and N more"), details list at most `LISTED_COLUMNS_MAX`. */
+export const NAMED_COLUMNS_MAX = 10;
+export const LISTED_COLUMNS_MAX = 100;
+
+/** `'a', 'b' and 3 more`: a header of thousands of columns gives a message a person can read. */
 function list(names: readonly string[]): string {
-  return names.map((n) => (n === '' ? '(empty)' : `'${n}'`)).join(', ');
+  const shown = names.slice(0, NAMED_COLUMNS_MAX).map((n) => (n === '' ? '(empty)' : quote(n)));
+  const more = names.length - shown.length;
+  return more > 0 ? `${shown.join(', ')} and ${more} more` : shown.join(', ');
+}
+
+/** The columns of an error's details, at most `LISTED_COLUMNS_MAX` of them. */
+function listed(names: readonly string[]): string[] {
+  return names.length > LISTED_COLUMNS_MAX ? names.slice(0, LISTED_COLUMNS_MAX) : [...names];
 }
 
 /**
@@ -70,13 +82,17 @@ function list(names: readonly string[]): string {
  */
 export function checkHeader(header: readonly string[], schema: VariableSchema): void {
   const invalid: string[] = [];
+  let invalidCount = 0;
   header.forEach((name, i) => {
-    if (!COLUMN_NAME_PATTERN.test(name)) invalid.push(name === '' ? `column ${i + 1} (empty)` : `'${name}'`);
+    if (COLUMN_NAME_PATTERN.test(name)) return;
+    if (++invalidCount <= NAMED_COLUMNS_MAX)
+      invalid.push(name === '' ? `column ${i + 1} (empty)` : quote(name));
   });
-  if (invalid.length > 0) {
+  if (invalidCount > 0) {
+    const more = invalidCount > invalid.length ? ` and ${invalidCount - invalid.length} more` : '';
     throw new BadRequestError(
-      `Invalid column name(s) in the header: ${invalid.join(', ')}. Column names may use only letters, digits, '_' and '-' (no spaces).`,
-      { columns: header.filter((name) => !COLUMN_NAME_PATTERN.test(name)) },
+      `Invalid column name(s) in the header: ${invalid.join(', ')}${more}. Column names may use only letters, digits, '_' and '-' (no spaces).`,
+      { columns: listed(header.filter((name) => !COLUMN_NAME_PATTERN.test(name))) },
     );
   }
 
@@ -89,7 +105,7 @@ export function checkHeader(header: readonly string[], schema: VariableSchema): 
   if (duplicates.size > 0) {
     throw new BadRequestError(
       `Duplicate column name(s) in the header: ${list([...duplicates])}. Give each column a distinct name.`,
-      { columns: [...duplicates] },
+      { columns: listed([...duplicates]) },
     );
   }
 
@@ -110,7 +126,7 @@ export function checkHeader(header: readonly string[], schema: VariableSchema): 
         ? 'The template has no variables, so user_id is the only column allowed.'
         : `Every column other than user_id must be a variable of the template: ${keys.join(', ')}.`;
     throw new BadRequestError(`Unknown column(s) in the header: ${list(unknown)}. ${valid}`, {
-      columns: unknown,
+      columns: listed(unknown),
       validColumns: [USER_ID, ...keys],
     });
   }

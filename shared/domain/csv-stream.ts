@@ -5,7 +5,8 @@
  * File-level checks (API.md "CSV rules"), each a `CsvFileError`:
  *
  * - encoding: strict UTF-8 (a streaming, fatal `TextDecoder` over every byte); a UTF-8
- *   BOM is dropped; a UTF-16 BOM, NUL bytes or invalid UTF-8 anywhere fail the file.
+ *   BOM is dropped; a UTF-16 BOM, NUL bytes or invalid UTF-8 anywhere fail the file, and
+ *   so does a gzip or ZIP (.xlsx) file, named as such by its first bytes.
  *   Byte positions in messages are 1-based offsets in the file as uploaded.
  * - empty: no bytes, or only spaces, tabs and line breaks (a UTF-8 BOM alone included).
  *   A header with no data rows is a valid file with zero rows.
@@ -27,7 +28,8 @@
  * Reading is pull-based: a source chunk is read and checked only when the consumer asks
  * for more rows than are already parsed, and parsed in `PARSE_SLICE_BYTES` pieces, each
  * piece's rows handed on before the next is parsed; memory holds one source chunk and
- * one piece's rows, never the file.
+ * one piece's rows, never the file. A record longer than a piece is gathered in pieces
+ * that double (`RecordSource.holds`), so it costs linear, not quadratic, copies.
  */
 import csvParser from 'csv-parser';
 import { MAX_DATA_ROWS } from '#shared/domain/csv-rules.ts';
@@ -150,6 +152,16 @@ class ByteChecker {
     this.started = true;
     if (head[0] === 0xff && head[1] === 0xfe) throw utf16('LE', 'FF FE');
     if (head[0] === 0xfe && head[1] === 0xff) throw utf16('BE', 'FE FF');
+    if (head[0] === 0x1f && head[1] === 0x8b) {
+      throw new CsvFileError(
+        'The file is gzip-compressed (it starts with 1F 8B); decompress it and upload the CSV text.',
+      );
+    }
+    if (head[0] === 0x50 && head[1] === 0x4b && head[2] === 0x03) {
+      throw new CsvFileError(
+        'The file is a ZIP archive (it starts with PK), such as an Excel .xlsx workbook; save it as "CSV UTF-8" and upload that.',
+      );
+    }
     if (head[0] === 0xef && head[1] === 0xbb && head[2] === 0xbf) {
       this.offset = 3;
       return this.scan(head.subarray(3));
@@ -228,7 +240,9 @@ interface ParserCore {
   writeRow?: (cells: string[], byteOffset: number) => void;
   parseCell?: (buffer: Buffer, start: number, end: number) => unknown;
   /** csv-parser's running state; `quoted` is true inside an open quoted field. */
-  state?: { quoted?: unknown };
+  state?: { quoted?: unknown; previousEnd?: number };
+  /** The bytes csv-parser keeps of a record it has not finished; concatenated with every piece it gets. */
+  _prev?: Buffer | null;
 }
 
 /**
@@ -264,6 +278,9 @@ class RecordSource {
   /** Line breaks in the cells of the record being parsed, counted by the `parseCell` wrapper. */
   private cellBreaks = 0;
   private countsCells = false;
+  /** Checked source chunks held back while a long record is pending (see `holds`). */
+  private held: Buffer[] = [];
+  private heldBytes = 0;
 
   constructor(source: AsyncIterable<Uint8Array>, maxRows: number) {
     this.iterator = source[Symbol.asyncIterator]();
@@ -304,7 +321,7 @@ class RecordSource {
         }
         const step = await this.iterator.next();
         if (step.done) {
-          const last = this.checker.end();
+          const last = this.release(this.checker.end());
           if (last.length > 0) {
             if (!this.sawQuote && last.indexOf(0x22) !== -1) this.noteQuote();
             this.parser._transform(last, 'buffer', this.onParsed);
@@ -323,7 +340,8 @@ class RecordSource {
           const bytes = this.checker.push(step.value);
           if (bytes.length > 0) {
             if (!this.sawQuote && bytes.indexOf(0x22) !== -1) this.noteQuote();
-            this.input = bytes;
+            if (this.holds(bytes)) continue;
+            this.input = this.release(bytes);
             this.inputAt = 0;
           }
         }
@@ -339,6 +357,7 @@ class RecordSource {
     this.closed = true;
     this.rows = [];
     this.input = undefined;
+    this.held = [];
     try {
       await this.iterator.return?.();
     } catch {
@@ -350,9 +369,45 @@ class RecordSource {
     if (error) this.parserError ??= error;
   };
 
+  /** Bytes csv-parser keeps of the record it has not finished (0 if its internals are not visible). */
+  private pending(): number {
+    const prev = this.parser._prev;
+    if (!prev) return 0;
+    // `_prev` may be the whole last piece, the unfinished record starting at `previousEnd`.
+    const start = this.parser.state?.previousEnd;
+    return typeof start === 'number' && start > 0 && start <= prev.length ? prev.length - start : prev.length;
+  }
+
+  /**
+   * csv-parser concatenates the bytes it keeps of an unfinished record with every piece it
+   * is given, so a long record (a 10 MiB line, an unclosed quote) fed in small pieces costs
+   * copies quadratic in its length: up to 32 MiB of garbage for one 1 MiB record in 16 KiB
+   * pieces. While a record of more than a piece is pending, source chunks are held back
+   * until there are as many bytes as it already has (and pieces are as large), so the
+   * record at least doubles at each concatenation: linear copies, and at most
+   * `MAX_RECORD_BYTES` held.
+   */
+  private holds(bytes: Buffer): boolean {
+    const pending = this.pending();
+    if (pending < PARSE_SLICE_BYTES || this.heldBytes + bytes.length >= pending) return false;
+    this.held.push(bytes);
+    this.heldBytes += bytes.length;
+    return true;
+  }
+
+  /** `bytes` after the held ones, which are released. */
+  private release(bytes: Buffer): Buffer {
+    if (this.held.length === 0) return bytes;
+    const all = Buffer.concat([...this.held, bytes]);
+    this.held = [];
+    this.heldBytes = 0;
+    return all;
+  }
+
   private parseSlice(): void {
     const input = this.input as Buffer;
-    const end = Math.min(input.length, this.inputAt + PARSE_SLICE_BYTES);
+    // As large as the pending record (see `holds`).
+    const end = Math.min(input.length, this.inputAt + Math.max(PARSE_SLICE_BYTES, this.pending()));
     const slice = this.inputAt === 0 && end === input.length ? input : input.subarray(this.inputAt, end);
     this.inputAt = end;
     if (end === input.length) this.input = undefined;

@@ -33,8 +33,9 @@ export function createApiHandler(routes: RouteTable) {
     if (!route) throw new MethodNotAllowedError(event.httpMethod, event.path);
     return route({ event, appId: context.appId, context });
   };
+  // The event is never logged, whatever POWERTOOLS_LOGGER_LOG_EVENT says: it holds the apiKey header and the body.
   return middy<APIGatewayProxyEvent, APIGatewayProxyResult, Error, ApiContext>()
-    .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(injectLambdaContext(logger, { resetKeys: true, logEvent: false }))
     .use(captureLambdaHandler(tracer))
     .use(logMetrics(metrics))
     .use(errorResponses())

@@ -129,6 +129,35 @@ export async function transitionCampaign(
   updates: TransitionUpdates = {},
   now: string = new Date().toISOString(),
 ): Promise<Campaign> {
+  return transition(appId, id, from, to, updates, now, false);
+}
+
+/**
+ * A draft campaign starts sending (`sending`, or `scheduled` with `scheduledAt`) in one
+ * conditional write that also requires no import to hold the campaign's lock and at
+ * least one recipient: an upload claimed between the API's checks and this write
+ * cannot end up importing into a campaign that is already being sent.
+ *
+ * @throws ConflictError naming the import, the empty audience or the status.
+ */
+export async function startSending(
+  appId: string,
+  id: string,
+  to: 'sending' | 'scheduled',
+  updates: TransitionUpdates = {},
+): Promise<Campaign> {
+  return transition(appId, id, ['draft'], to, updates, new Date().toISOString(), true);
+}
+
+async function transition(
+  appId: string,
+  id: string,
+  from: readonly CampaignStatus[],
+  to: CampaignStatus,
+  updates: TransitionUpdates,
+  now: string,
+  idleWithRecipients: boolean,
+): Promise<Campaign> {
   // A `from` the state machine does not allow is a bug in the caller, not a race: a 500.
   const invalid = from.filter((status) => !canTransition(status, to));
   if (from.length === 0 || invalid.length > 0) {
@@ -149,6 +178,7 @@ export async function transitionCampaign(
     values[`:u${i}`] = value;
     sets.push(`#u${i} = :u${i}`);
   });
+  if (idleWithRecipients) values[':zero'] = 0;
   const fromValues = from.map((status, i) => {
     values[`:from${i}`] = status;
     return `:from${i}`;
@@ -159,7 +189,9 @@ export async function transitionCampaign(
         TableName: tableName,
         Key: { pk: appPk(appId), sk: campaignSk(id) },
         UpdateExpression: `SET ${sets.join(', ')}`,
-        ConditionExpression: `attribute_exists(pk) AND #status IN (${fromValues.join(', ')})`,
+        ConditionExpression: `attribute_exists(pk) AND #status IN (${fromValues.join(', ')})${
+          idleWithRecipients ? ' AND attribute_not_exists(importingUploadId) AND recipientCount > :zero' : ''
+        }`,
         ExpressionAttributeNames: names,
         ExpressionAttributeValues: values,
         ReturnValues: 'ALL_NEW',
@@ -170,9 +202,29 @@ export async function transitionCampaign(
   } catch (error) {
     if (!isConditionalCheckFailed(error)) throw error;
     // The item as it was, in the low-level attribute format.
-    const old = (error as { Item?: { status?: { S?: string } } }).Item;
+    const old = (
+      error as {
+        Item?: {
+          status?: { S?: string };
+          importingUploadId?: { S?: string };
+          recipientCount?: { N?: string };
+        };
+      }
+    ).Item;
     if (!old) throw new NotFoundError('Campaign', id);
     const status = old.status?.S ?? 'unknown';
+    if (idleWithRecipients && from.includes(status as CampaignStatus)) {
+      const uploadId = old.importingUploadId?.S;
+      if (uploadId) {
+        throw new ConflictError(
+          `Campaign '${id}' has an import running (upload '${uploadId}'); send it once the upload is completed.`,
+          { campaignId: id, uploadId },
+        );
+      }
+      throw new ConflictError(`Campaign '${id}' has no recipients; upload a CSV or add recipients first.`, {
+        campaignId: id,
+      });
+    }
     throw new ConflictError(
       `Campaign '${id}' is ${status}; it can become ${to} only from ${from.join(' or ')}.`,
       { campaignId: id, status, requested: to },

@@ -52,6 +52,8 @@ export interface RecipientItem extends Recipient {
   gsi1sk: string;
   /** The SQS message whose consumer settled (or is settling) this recipient. */
   messageId?: string;
+  /** Set once the channel accepted the message of a `sent` recipient (absent: claimed only). */
+  deliveredAt?: string;
 }
 
 // ---------------------------------------------------------------------------------
@@ -354,6 +356,7 @@ export async function settleRecipient(
       status: item.status?.S as RecipientStatus,
       ...(item.messageId?.S === undefined ? {} : { messageId: item.messageId.S }),
       ...(item.error?.S === undefined ? {} : { error: item.error.S }),
+      ...(item.deliveredAt?.S === undefined ? {} : { deliveredAt: item.deliveredAt.S }),
     } as RecipientItem;
     return { changed: false, old };
   }
@@ -404,6 +407,79 @@ export async function resettleRecipient(
     if (!isConditionalCheckFailed(caught)) throw caught;
     const item = (caught as { Item?: Record<string, { S?: string }> }).Item;
     return to === 'failed' && item?.status?.S === 'failed' && item.messageId?.S === messageId;
+  }
+}
+
+/**
+ * Records that the channel accepted the message of a recipient this message claimed
+ * (`sent`, with this `messageId`): from then on a crash before counting leaves it
+ * `sent` and counted by the message's next receive, not resolved as unknown.
+ */
+export async function confirmDelivered(
+  appId: string,
+  campaignId: string,
+  userId: string,
+  messageId: string,
+): Promise<boolean> {
+  const shard = shardOf(userId, recipientShards);
+  try {
+    await documents.send(
+      new UpdateCommand({
+        TableName: tableName,
+        Key: { pk: recipientPk(appId, campaignId, shard), sk: recipientSk(userId) },
+        UpdateExpression: 'SET deliveredAt = :now',
+        ConditionExpression: '#status = :sent AND messageId = :messageId',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: {
+          ':now': new Date().toISOString(),
+          ':sent': 'sent',
+          ':messageId': messageId,
+        },
+      }),
+    );
+    return true;
+  } catch (caught) {
+    if (isConditionalCheckFailed(caught)) return false;
+    throw caught;
+  }
+}
+
+/**
+ * Ends a recipient this message claimed but never confirmed (`sent`, this `messageId`,
+ * no `deliveredAt`: an earlier receive died between the claim and the channel's answer)
+ * as `failed` with `error`. Returns false when it is not in that state.
+ */
+export async function failUnconfirmed(
+  appId: string,
+  campaignId: string,
+  userId: string,
+  messageId: string,
+  error: string,
+): Promise<boolean> {
+  const shard = shardOf(userId, recipientShards);
+  try {
+    await documents.send(
+      new UpdateCommand({
+        TableName: tableName,
+        Key: { pk: recipientPk(appId, campaignId, shard), sk: recipientSk(userId) },
+        UpdateExpression: 'SET #status = :failed, gsi1pk = :gsi1pk, #error = :error, updatedAt = :now',
+        ConditionExpression:
+          '#status = :sent AND messageId = :messageId AND attribute_not_exists(deliveredAt)',
+        ExpressionAttributeNames: { '#status': 'status', '#error': 'error' },
+        ExpressionAttributeValues: {
+          ':failed': 'failed',
+          ':sent': 'sent',
+          ':gsi1pk': recipientsByStatusPk(appId, campaignId, 'failed', shard),
+          ':error': error,
+          ':now': new Date().toISOString(),
+          ':messageId': messageId,
+        },
+      }),
+    );
+    return true;
+  } catch (caught) {
+    if (isConditionalCheckFailed(caught)) return false;
+    throw caught;
   }
 }
 

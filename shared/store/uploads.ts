@@ -11,13 +11,14 @@ import {
   isTransactionCanceled,
   tableName,
 } from '#shared/adapters/dynamodb.ts';
+import { importConfig } from '#shared/config.ts';
 import { appPk, campaignSk, uploadObjectKey, uploadSk } from '#shared/domain/keys.ts';
 import type { Campaign, Rejection, Upload } from '#shared/domain/model.ts';
 import { ConflictError, NotFoundError } from '#shared/errors.ts';
 import { countRecipients } from './recipients.ts';
 
-/** How long a claim holds without a progress write. */
-export const LEASE_MS = 60_000;
+/** How long a claim holds without a progress write (`IMPORT_LEASE_SECONDS`, 60 s by default). */
+export const LEASE_MS = importConfig().IMPORT_LEASE_SECONDS * 1000;
 /** A lock whose direct upload never reached S3 is stale after this long. */
 const PENDING_LOCK_MS = 15 * 60_000;
 

@@ -60,6 +60,27 @@ describe('authentication', () => {
     expect(res.body).toEqual({ data: [], meta: { next: null } });
   });
 
+  it('answers 401 before reading the body or looking up the ids (nothing about them leaks)', async () => {
+    const a = await newApp('auth');
+    const api = apiClient(runtime.current.url, { appId: a.appId, apiKey: 'ck_wrong' });
+    const answers = [
+      await api.request<any>('POST', '/api/campaigns', {
+        body: '{not json',
+        headers: { 'content-type': 'application/json' },
+      }),
+      await api.get('/api/campaigns/cmp_does_not_exist'),
+      await api.post('/api/campaigns/cmp_does_not_exist/send'),
+      await api.request<any>('POST', '/api/campaigns/upload', {
+        body: 'x',
+        headers: { 'content-type': 'text/plain' },
+      }),
+    ];
+    for (const res of answers) {
+      expect(res.status).toBe(401);
+      expect(res.body.error.message).toBe('Invalid credentials: the appId and apiKey do not match an app.');
+    }
+  });
+
   it('accepts the seeded local app', async () => {
     const { appId, apiKey } = runtime.current;
     expect((await get('/api/templates', { appId, apiKey })).status).toBe(200);

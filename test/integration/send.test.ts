@@ -160,6 +160,33 @@ describe('POST /api/campaigns/{id}/send', () => {
     expect((await api.get(`/api/campaigns/${id}`)).body.data.status).toBe('draft');
   });
 
+  it('does not start sending when an import claims the campaign after the API checked it', async () => {
+    const { id, appId, api } = await draftCampaign(2);
+    // The API read the campaign idle; then an upload claims it before the status write.
+    const { newUpload, createUpload, claimUpload } = await import('#shared/store/uploads.ts');
+    const upload = newUpload({
+      uploadId: 'upl_late',
+      appId,
+      campaignId: id,
+      source: 'presigned',
+      maxBytes: 10,
+    });
+    await createUpload(upload);
+    expect((await claimUpload(appId, id, upload.uploadId, 'late-importer')).outcome).toBe('claimed');
+    const { startSending } = await import('#shared/store/campaigns.ts');
+    await expect(startSending(appId, id, 'sending')).rejects.toThrow(/import running \(upload 'upl_late'\)/);
+    await expect(
+      startSending(appId, id, 'scheduled', { scheduledAt: new Date(Date.now() + 60_000).toISOString() }),
+    ).rejects.toThrow(/import running/);
+    expect((await api.get(`/api/campaigns/${id}`)).body.data.status).toBe('draft');
+  });
+
+  it('does not start sending a campaign that has no recipients, whatever the API read', async () => {
+    const { id, appId } = await draftCampaign(0);
+    const { startSending } = await import('#shared/store/campaigns.ts');
+    await expect(startSending(appId, id, 'sending')).rejects.toThrow(/has no recipients/);
+  });
+
   it('answers 409 for a campaign without recipients', async () => {
     const { api, id } = await draftCampaign(0);
     const res = await api.post(`/api/campaigns/${id}/send`);

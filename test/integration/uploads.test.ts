@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { audienceUserId } from '#test/support/audience.ts';
 import { apiClient, newApp, useRuntime } from '#test/support/runtime.ts';
 import {
   audienceCsv,
@@ -357,7 +358,7 @@ describe('the importer is idempotent', () => {
       appId,
       campaignId,
       Array.from({ length: 400 }, (_, i) => ({
-        userId: `u${String(i + 1).padStart(6, '0')}`,
+        userId: audienceUserId(i + 1),
         variables: { name: 'old' },
       })),
       upload.uploadId,

@@ -1,14 +1,11 @@
 /** Helpers for upload tests: an approved template and a campaign, forms, CSV files, polling. */
 import { expect } from 'vitest';
+import { audienceSchema } from './audience.ts';
 import type { apiClient } from './runtime.ts';
 
-type Client = ReturnType<typeof apiClient>;
+export { audienceCsv, audienceSchema } from './audience.ts';
 
-export const audienceSchema = {
-  name: { type: 'string', required: true, maxLength: 20 },
-  discount: { type: 'number', default: 0 },
-  vip: { type: 'boolean' },
-} as const;
+type Client = ReturnType<typeof apiClient>;
 
 /** An approved template with `audienceSchema`, and a draft campaign linked to it. */
 export async function draftCampaign(
@@ -42,15 +39,6 @@ export function uploadForm(campaignId: string, file: string | Buffer, fieldName 
 
 export function postUpload(api: Client, form: FormData) {
   return api.request<any>('POST', '/api/campaigns/upload', { body: form });
-}
-
-/** `rows` recipients `u000001…` with every variable. */
-export function audienceCsv(rows: number, start = 1, name = (i: number) => `Name ${i}`): string {
-  const lines = ['user_id,name,discount,vip'];
-  for (let i = start; i < start + rows; i += 1) {
-    lines.push(`u${String(i).padStart(6, '0')},${name(i)},${i % 50},${i % 2 === 0}`);
-  }
-  return `${lines.join('\n')}\n`;
 }
 
 /** Polls an upload until it is completed or failed. */

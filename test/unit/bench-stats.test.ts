@@ -10,12 +10,13 @@ describe('benchmark statistics', () => {
   });
 
   it('summarizes throughput and errors', () => {
-    expect(summarize([1, 2, 3, 4], 1, 2000)).toEqual({
+    expect(summarize([4, 1, 3, 2], 1, 2000)).toEqual({
       requests: 4,
       errors: 1,
       perSecond: 2,
       p50Ms: 2,
       p99Ms: 4,
+      maxMs: 4,
     });
   });
 });

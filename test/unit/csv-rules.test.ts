@@ -69,6 +69,25 @@ describe('checkHeader', () => {
     });
   });
 
+  it('names the first 10 offending columns and how many more, so a 10,000-column header gives a short message', () => {
+    const wide = ['user_id', 'code', ...Array.from({ length: 9_998 }, (_, i) => `c${i + 1}`)];
+    const unknown = headerError(wide);
+    expect(unknown.message).toBe(
+      "Unknown column(s) in the header: 'c1', 'c2', 'c3', 'c4', 'c5', 'c6', 'c7', 'c8', 'c9', 'c10' and 9988 more. Every column other than user_id must be a variable of the template: name, code, greeting, discount, vip.",
+    );
+    expect((unknown.details as { columns: string[] }).columns).toHaveLength(100);
+    const invalid = headerError([
+      'user_id',
+      ...Array.from({ length: 12 }, (_, i) => `bad ${i + 1}`),
+      `${'x'.repeat(5000)}.`,
+    ]);
+    expect(invalid.message).toBe(
+      `Invalid column name(s) in the header: 'bad 1', 'bad 2', 'bad 3', 'bad 4', 'bad 5', 'bad 6', 'bad 7', 'bad 8', 'bad 9', 'bad 10' and 3 more. Column names may use only letters, digits, '_' and '-' (no spaces).`,
+    );
+    // A long name is cut in the message.
+    expect(headerError(['user_id', `${'y'.repeat(5000)} z`]).message).toContain(`'${'y'.repeat(40)}…'`);
+  });
+
   it('says user_id is the only column allowed when the template has no variables', () => {
     expect(headerError(['user_id', 'x'], {}).message).toBe(
       "Unknown column(s) in the header: 'x'. The template has no variables, so user_id is the only column allowed.",

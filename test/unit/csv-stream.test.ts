@@ -139,6 +139,19 @@ describe('openCsv: encoding', () => {
     );
   });
 
+  it('names a gzip file and a ZIP archive (an .xlsx workbook) by their first bytes', async () => {
+    const { gzipSync } = await import('node:zlib');
+    expect((await fileError(gzipSync('user_id\nu1\n'))).message).toBe(
+      'The file is gzip-compressed (it starts with 1F 8B); decompress it and upload the CSV text.',
+    );
+    const zip = Buffer.concat([Buffer.from([0x50, 0x4b, 0x03, 0x04]), Buffer.from('[Content_Types].xml')]);
+    expect((await fileError(zip)).message).toBe(
+      'The file is a ZIP archive (it starts with PK), such as an Excel .xlsx workbook; save it as "CSV UTF-8" and upload that.',
+    );
+    // A header that merely starts with the letters PK is a header.
+    expect((await readAll('PK,user_id\n')).header).toEqual(['PK', 'user_id']);
+  });
+
   it('rejects NUL bytes as binary or UTF-16 content', async () => {
     const error = await fileError(Buffer.from('user_id\nu1\0\n'));
     expect(error.message).toBe(

@@ -11,6 +11,7 @@ import {
 import {
   type DeliveryMessage,
   idempotencyKeyOf,
+  loggableReason,
   PermanentDeliveryError,
   TransientDeliveryError,
 } from '#shared/domain/channel.ts';
@@ -221,6 +222,24 @@ describe('webhook channel', () => {
     const error = await failure(createWebhookChannel(options(server.url).opts).deliver(message));
     expect(error).toBeInstanceOf(PermanentDeliveryError);
     expect(server.received).toHaveLength(1);
+  });
+
+  it("summarizes a failure for the logs without the answer's text, which may echo the payload", async () => {
+    const echo = JSON.stringify({ received: { userId: 'u-private', body: 'Hello Ann' } });
+    const permanent = await scriptedServer([{ status: 422, body: echo }]);
+    const p = (await failure(
+      createWebhookChannel(options(permanent.url).opts).deliver(message),
+    )) as PermanentDeliveryError;
+    expect(p.message).toBe(`webhook answered 422: ${echo}`);
+    expect(p.summary).toBe('webhook answered 422');
+    const transient = await scriptedServer([{ status: 503, body: echo }]);
+    const t = (await failure(
+      createWebhookChannel(options(transient.url, { maxAttempts: 2 }).opts).deliver(message),
+    )) as TransientDeliveryError;
+    expect(t.message).toBe(`webhook answered 503: ${echo} (after 2 tries)`);
+    expect(t.summary).toBe('webhook answered 503 (after 2 tries)');
+    expect(loggableReason(t)).toBe(t.summary);
+    expect(loggableReason(new Error(`boom ${echo}`))).toBe('unexpected Error from the channel');
   });
 
   it('keeps at most 200 characters of an error answer', async () => {

@@ -1,0 +1,653 @@
+#!/usr/bin/env node
+/**
+ * `campaigns`: the command line of the campaign API (docs/cli.md). Run it as
+ * `npx campaigns <command>` from the project (npm exec finds the package's own `bin`),
+ * `npm run cli -- <command>`, or `node cli/campaigns.ts <command>`.
+ *
+ * Exit codes: 0 done; 1 the API answered an error, an import failed, or `csv check` found
+ * problems; 2 the command line is wrong.
+ */
+import { readFileSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import {
+  ApiClient,
+  ApiError,
+  type CampaignView,
+  type Connection,
+  type RecipientView,
+  type SendView,
+  type TemplateView,
+} from './api.ts';
+import { checkCsvFile } from './csv-check.ts';
+import { formatBytes, formatCount } from './progress.ts';
+import { DIRECT_UPLOAD_MAX_BYTES, uploadFile } from './upload.ts';
+
+/** What `npm start` listens on and seeds (infra/local/start.ts, API.md). */
+export const LOCAL_DEFAULTS = {
+  endpoint: `http://127.0.0.1:${process.env.PORT ?? 3000}`,
+  appId: 'local-app',
+  apiKey: 'local-api-key',
+};
+
+class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+const optionSpecs = {
+  endpoint: { type: 'string' },
+  'app-id': { type: 'string' },
+  'api-key': { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+  name: { type: 'string' },
+  title: { type: 'string' },
+  body: { type: 'string' },
+  schema: { type: 'string' },
+  template: { type: 'string' },
+  tag: { type: 'string' },
+  status: { type: 'string' },
+  at: { type: 'string' },
+  campaign: { type: 'string' },
+  report: { type: 'string' },
+  'direct-max-bytes': { type: 'string' },
+  max: { type: 'string' },
+  table: { type: 'string' },
+  'dynamodb-endpoint': { type: 'string' },
+} as const;
+
+type Values = {
+  [K in keyof typeof optionSpecs]?: (typeof optionSpecs)[K]['type'] extends 'boolean' ? boolean : string;
+};
+const GLOBAL = ['endpoint', 'app-id', 'api-key', 'json', 'help'];
+
+interface Context {
+  args: string[];
+  values: Values;
+  json: boolean;
+  api(): ApiClient;
+}
+
+interface Command {
+  usage: string;
+  summary: string;
+  /** Options besides the global ones, with their help lines. */
+  options?: Record<string, string>;
+  details?: string;
+  example: string;
+  /** Positional arguments after the command words. */
+  positionals: number;
+  run(ctx: Context): Promise<number>;
+}
+
+function print(ctx: Context, value: unknown, human: () => string): void {
+  process.stdout.write(ctx.json ? `${JSON.stringify(value, null, 2)}\n` : `${human()}\n`);
+}
+
+function required(value: string | undefined, option: string, command: string): string {
+  if (value === undefined || value === '') throw new UsageError(`${command} needs --${option}.`);
+  return value;
+}
+
+/** A table with a header row, columns padded to their widest cell. */
+function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] as number)))
+      .join('  ')
+      .trimEnd();
+  return [line(header), ...rows.map(line)].join('\n');
+}
+
+const id = (value: string) => encodeURIComponent(value);
+
+function schemaText(schema: TemplateView['variableSchema']): string {
+  return Object.entries(schema ?? {})
+    .map(
+      ([k, s]) =>
+        `${k}:${s.type}${s.required ? '!' : ''}${s.default !== undefined ? `=${JSON.stringify(s.default)}` : ''}`,
+    )
+    .join(' ');
+}
+
+function templateText(t: TemplateView): string {
+  return [
+    `template ${t.id}  ${t.status}`,
+    `  name     ${t.name}`,
+    ...(t.title ? [`  title    ${t.title}`] : []),
+    `  body     ${t.body}`,
+    `  schema   ${schemaText(t.variableSchema) || '(no variables)'}   (! required, =default)`,
+  ].join('\n');
+}
+
+function campaignText(c: CampaignView): string {
+  const counts: Partial<CampaignView['counts']> = c.counts ?? {};
+  return [
+    `campaign ${c.id}  ${c.status}`,
+    `  name        ${c.name}`,
+    `  template    ${c.templateId}`,
+    ...(c.tag ? [`  tag         ${c.tag}`] : []),
+    `  recipients  ${formatCount(c.recipientCount ?? 0)}`,
+    `  counts      pending ${counts.pending ?? 0}, queued ${counts.queued ?? 0}, sent ${counts.sent ?? 0}, failed ${counts.failed ?? 0}, skipped ${counts.skipped ?? 0}`,
+    ...(c.scheduledAt ? [`  scheduled   ${c.scheduledAt}`] : []),
+    `  created     ${c.createdAt}`,
+    ...(c.completedAt ? [`  completed   ${c.completedAt}`] : []),
+  ].join('\n');
+}
+
+function readSchema(value: string): unknown {
+  const text = value.startsWith('@') ? readFileSync(value.slice(1), 'utf8') : value;
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new UsageError(
+      `--schema is not JSON (${(error as Error).message}); pass e.g. '{"first_name":{"type":"string"}}' or @schema.json.`,
+    );
+  }
+}
+
+function positiveInt(value: string | undefined, option: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0)
+    throw new UsageError(`--${option} must be a positive whole number, got '${value}'.`);
+  return n;
+}
+
+export const commands: Record<string, Command> = {
+  'app create': {
+    usage: 'app create <appId> [--table <name>] [--dynamodb-endpoint <url>]',
+    summary: 'Create an app (or add a key to it) and print its new API key once. Local only.',
+    options: {
+      '--table <name>': 'the DynamoDB table (default: env TABLE_NAME)',
+      '--dynamodb-endpoint <url>':
+        'DynamoDB endpoint (default: env AWS_ENDPOINT_URL_DYNAMODB / AWS_ENDPOINT_URL)',
+    },
+    details:
+      'Writes straight to DynamoDB like `npm run app:create` (scripts/app-create.ts); it does not go through\n' +
+      'the HTTP API, so it needs the table and credentials, not --endpoint. Against `npm start`, pass the\n' +
+      "DynamoDB endpoint and table it prints. Only the key's hash is stored: keep the printed key.",
+    example: 'campaigns app create my-app --dynamodb-endpoint http://127.0.0.1:43123 --table csv-campaigns',
+    positionals: 1,
+    async run(ctx) {
+      const appId = ctx.args[0] as string;
+      const { APP_ID_PATTERN } = await import('#shared/domain/api-keys.ts');
+      if (!APP_ID_PATTERN.test(appId)) {
+        throw new UsageError(`appId '${appId}' is invalid: use 1-64 letters, digits, _ or -.`);
+      }
+      if (ctx.values.table) process.env.TABLE_NAME = ctx.values.table;
+      if (ctx.values['dynamodb-endpoint']) {
+        process.env.AWS_ENDPOINT_URL_DYNAMODB = ctx.values['dynamodb-endpoint'];
+        // The local emulators take any credentials; real AWS keeps its own.
+        process.env.AWS_ACCESS_KEY_ID ??= 'local';
+        process.env.AWS_SECRET_ACCESS_KEY ??= 'local';
+      }
+      process.env.AWS_REGION ??= 'us-east-1';
+      if (!process.env.TABLE_NAME) {
+        throw new UsageError(
+          'app create needs the table: pass --table or set TABLE_NAME (npm start prints it).',
+        );
+      }
+      // Loaded after the environment is set: the store reads TABLE_NAME when it loads.
+      const { addApiKey } = await import('#shared/store/apps.ts');
+      let apiKey: string;
+      try {
+        apiKey = await addApiKey(appId);
+      } catch (error) {
+        throw new ApiError(0, 'ERR_APP_CREATE', `Could not create the app key: ${(error as Error).message}`);
+      }
+      print(ctx, { appId, apiKey }, () =>
+        [
+          `App '${appId}' has a new API key. It is shown only this once; store it now:`,
+          '',
+          `  appId   ${appId}`,
+          `  apiKey  ${apiKey}`,
+          '',
+          `Use it with --app-id ${appId} --api-key <key>, or CAMPAIGNS_APP_ID / CAMPAIGNS_API_KEY.`,
+        ].join('\n'),
+      );
+      return 0;
+    },
+  },
+
+  'template create': {
+    usage: 'template create --name <name> --body <text> [--schema <json|@file>] [--title <text>]',
+    summary: 'Create a draft template.',
+    options: {
+      '--name <name>': 'its name',
+      '--body <text>': 'the message body; every {{key}} must be a key of the schema',
+      '--title <text>': 'an optional title (placeholders allowed)',
+      '--schema <json|@file>': 'the variableSchema, JSON or @path to a JSON file (default {})',
+    },
+    example: `campaigns template create --name Welcome --body 'Hi {{first_name}}, code {{code}}' \\\n    --schema '{"first_name":{"type":"string","default":"there"},"code":{"type":"number","required":true}}'`,
+    positionals: 0,
+    async run(ctx) {
+      const v = ctx.values;
+      const template = await ctx.api().data<TemplateView>('POST', '/api/templates', {
+        name: required(v.name, 'name', 'template create'),
+        body: required(v.body, 'body', 'template create'),
+        ...(v.title !== undefined ? { title: v.title } : {}),
+        variableSchema: v.schema === undefined ? {} : readSchema(v.schema),
+      });
+      print(ctx, template, () => templateText(template));
+      return 0;
+    },
+  },
+
+  'template approve': {
+    usage: 'template approve <templateId>',
+    summary: 'Approve a template: campaigns can use it, and its content and schema are frozen.',
+    example: 'campaigns template approve tpl_01jd…',
+    positionals: 1,
+    async run(ctx) {
+      const template = await ctx
+        .api()
+        .data<TemplateView>('PUT', `/api/templates/${id(ctx.args[0] as string)}`, { status: 'approved' });
+      print(ctx, template, () => templateText(template));
+      return 0;
+    },
+  },
+
+  'template get': {
+    usage: 'template get <templateId>',
+    summary: 'Show a template.',
+    example: 'campaigns template get tpl_01jd…',
+    positionals: 1,
+    async run(ctx) {
+      const template = await ctx
+        .api()
+        .data<TemplateView>('GET', `/api/templates/${id(ctx.args[0] as string)}`);
+      print(ctx, template, () => templateText(template));
+      return 0;
+    },
+  },
+
+  'template list': {
+    usage: 'template list',
+    summary: 'List every template of the app (all pages).',
+    example: 'campaigns template list',
+    positionals: 0,
+    async run(ctx) {
+      const templates = await ctx.api().all<TemplateView>('/api/templates');
+      print(ctx, templates, () =>
+        templates.length === 0
+          ? 'No templates.'
+          : table(
+              ['ID', 'STATUS', 'NAME', 'SCHEMA'],
+              templates.map((t) => [t.id, t.status, t.name, schemaText(t.variableSchema)]),
+            ),
+      );
+      return 0;
+    },
+  },
+
+  'campaign create': {
+    usage: 'campaign create --name <name> --template <templateId> [--tag <tag>]',
+    summary: 'Create a draft campaign on an approved template.',
+    options: {
+      '--name <name>': 'its name',
+      '--template <id>': 'an approved template',
+      '--tag <tag>': 'optional',
+    },
+    example: 'campaigns campaign create --name "Spring sale" --template tpl_01jd…',
+    positionals: 0,
+    async run(ctx) {
+      const v = ctx.values;
+      const campaign = await ctx.api().data<CampaignView>('POST', '/api/campaigns', {
+        name: required(v.name, 'name', 'campaign create'),
+        templateId: required(v.template, 'template', 'campaign create'),
+        ...(v.tag !== undefined ? { tag: v.tag } : {}),
+      });
+      print(ctx, campaign, () => campaignText(campaign));
+      return 0;
+    },
+  },
+
+  'campaign get': {
+    usage: 'campaign get <campaignId>',
+    summary: 'Show a campaign: status, recipient count and delivery counts.',
+    example: 'campaigns campaign get cmp_01jd…',
+    positionals: 1,
+    async run(ctx) {
+      const campaign = await ctx
+        .api()
+        .data<CampaignView>('GET', `/api/campaigns/${id(ctx.args[0] as string)}`);
+      print(ctx, campaign, () => campaignText(campaign));
+      return 0;
+    },
+  },
+
+  'campaign list': {
+    usage: 'campaign list [--status <status>]',
+    summary: 'List the campaigns of the app (all pages), optionally of one status.',
+    options: {
+      '--status <status>': 'draft, scheduled, sending, sent, partially_failed, failed or cancelled',
+    },
+    example: 'campaigns campaign list --status sending',
+    positionals: 0,
+    async run(ctx) {
+      const campaigns = await ctx.api().all<CampaignView>('/api/campaigns', { status: ctx.values.status });
+      print(ctx, campaigns, () =>
+        campaigns.length === 0
+          ? 'No campaigns.'
+          : table(
+              ['ID', 'STATUS', 'RECIPIENTS', 'SENT', 'FAILED', 'NAME'],
+              campaigns.map((c) => [
+                c.id,
+                c.status,
+                String(c.recipientCount),
+                String(c.counts?.sent ?? 0),
+                String(c.counts?.failed ?? 0),
+                c.name,
+              ]),
+            ),
+      );
+      return 0;
+    },
+  },
+
+  'campaign send': {
+    usage: 'campaign send <campaignId> [--at <ISO time>]',
+    summary: 'Send a draft campaign now, or schedule it with --at.',
+    options: {
+      '--at <ISO time>': 'send at this time (ISO-8601 with a zone, in the future), e.g. 2026-12-01T09:00:00Z',
+    },
+    example: 'campaigns campaign send cmp_01jd… --at 2026-12-01T09:00:00Z',
+    positionals: 1,
+    async run(ctx) {
+      const at = ctx.values.at;
+      const sent = await ctx
+        .api()
+        .data<SendView>(
+          'POST',
+          `/api/campaigns/${id(ctx.args[0] as string)}/send`,
+          at === undefined ? {} : { scheduledAt: at },
+        );
+      print(ctx, sent, () =>
+        sent.status === 'scheduled'
+          ? `campaign ${sent.id} scheduled for ${sent.scheduledAt}`
+          : `campaign ${sent.id} is ${sent.status}; follow it with: campaigns campaign get ${sent.id}`,
+      );
+      return 0;
+    },
+  },
+
+  'campaign cancel': {
+    usage: 'campaign cancel <campaignId>',
+    summary: 'Cancel a draft, scheduled or sending campaign; undelivered recipients become skipped.',
+    example: 'campaigns campaign cancel cmp_01jd…',
+    positionals: 1,
+    async run(ctx) {
+      const campaign = await ctx
+        .api()
+        .data<CampaignView>('POST', `/api/campaigns/${id(ctx.args[0] as string)}/cancel`);
+      print(ctx, campaign, () => campaignText(campaign));
+      return 0;
+    },
+  },
+
+  upload: {
+    usage: 'upload <file.csv> --campaign <campaignId> [--report <path>] [--direct-max-bytes <n>]',
+    summary: 'Upload a CSV of recipients to a draft campaign, with progress, and summarise the import.',
+    options: {
+      '--campaign <id>': 'the draft campaign',
+      '--report <path>': 'where to save the rejections report (default ./rejections-<uploadId>.csv)',
+      '--direct-max-bytes <n>': `files up to this size go through the API, larger ones by presigned PUT to S3 (default ${DIRECT_UPLOAD_MAX_BYTES}, the API's default limit)`,
+    },
+    details:
+      'Files up to 4 MiB are posted to the API (multipart); larger ones (up to 50 MiB) are PUT to a presigned S3 URL.\n' +
+      'A bar counts the bytes sent, then the rows imported (from the upload status). When rows are rejected, the\n' +
+      'full rejections report (row, user_id, reason) is downloaded and its path printed. Exit code 1 if the import\n' +
+      'failed (a file-level error: nothing was added); rejected rows alone do not fail the upload.',
+    example: 'campaigns upload audience.csv --campaign cmp_01jd…',
+    positionals: 1,
+    async run(ctx) {
+      const file = ctx.args[0] as string;
+      const campaignId = required(ctx.values.campaign, 'campaign', 'upload');
+      const result = await uploadFile(ctx.api(), file, {
+        campaignId,
+        progress: !ctx.json,
+        directMaxBytes: positiveInt(
+          ctx.values['direct-max-bytes'],
+          'direct-max-bytes',
+          DIRECT_UPLOAD_MAX_BYTES,
+        ),
+        ...(ctx.values.report ? { reportPath: ctx.values.report } : {}),
+      });
+      print(ctx, result, () =>
+        [
+          `upload ${result.uploadId} (${result.path}, ${formatBytes(result.bytes)}): ${result.status}`,
+          ...(result.error ? [`  error       ${result.error.code}: ${result.error.message}`] : []),
+          `  rows read   ${formatCount(result.rowsRead)}`,
+          `  imported    ${formatCount(result.imported)}`,
+          `  rejected    ${formatCount(result.rejected)}`,
+          `  duplicates  ${formatCount(result.duplicates)}`,
+          `  campaign    ${formatCount(result.recipientCount)} recipients`,
+          ...(result.rejectionsReport ? [`  rejections report: ${result.rejectionsReport}`] : []),
+          ...result.rejections.slice(0, 5).map((r) => `    row ${r.row}  ${r.userId || "''"}  ${r.reason}`),
+          ...(result.rejected > 5 ? [`    … ${formatCount(result.rejected - 5)} more in the report`] : []),
+        ].join('\n'),
+      );
+      if (result.status === 'failed') {
+        process.stderr.write(`error: ${result.error?.message ?? 'the import failed'}\n`);
+        return 1;
+      }
+      return 0;
+    },
+  },
+
+  recipients: {
+    usage: 'recipients <campaignId> [--status <status>]',
+    summary: "List a campaign's recipients (all pages), optionally of one status.",
+    options: { '--status <status>': 'pending, queued, sent, failed or skipped' },
+    example: 'campaigns recipients cmp_01jd… --status failed',
+    positionals: 1,
+    async run(ctx) {
+      const recipients = await ctx
+        .api()
+        .all<RecipientView>(`/api/campaigns/${id(ctx.args[0] as string)}/recipients`, {
+          status: ctx.values.status,
+        });
+      print(ctx, recipients, () =>
+        recipients.length === 0
+          ? 'No recipients.'
+          : `${table(
+              ['USER_ID', 'STATUS', 'UPDATED', 'ERROR'],
+              recipients.map((r) => [r.userId, r.status, r.updatedAt, r.error ?? '']),
+            )}\n${formatCount(recipients.length)} recipients`,
+      );
+      return 0;
+    },
+  },
+
+  'csv check': {
+    usage: 'csv check <file.csv> --template <templateId> [--max <n>]',
+    summary:
+      "Check a CSV against a template's variableSchema locally, with the importer's own code; uploads nothing.",
+    options: {
+      '--template <id>': 'the template whose variableSchema the file must match (fetched from the API)',
+      '--max <n>': 'rejections printed (default 100; --json prints all)',
+    },
+    details:
+      'Runs the same validation the importer runs on an upload (shared/domain/import-upload.ts): the same\n' +
+      'file-level errors, the same rejected rows and reasons. Exit code 1 if the file has a file-level error or\n' +
+      'any rejected row.',
+    example: 'campaigns csv check audience.csv --template tpl_01jd…',
+    positionals: 1,
+    async run(ctx) {
+      const file = ctx.args[0] as string;
+      const templateId = required(ctx.values.template, 'template', 'csv check');
+      const max = positiveInt(ctx.values.max, 'max', 100);
+      await stat(file); // a missing file is reported before the API is asked
+      const template = await ctx.api().data<TemplateView>('GET', `/api/templates/${id(templateId)}`);
+      const result = await checkCsvFile(file, template.variableSchema);
+      print(ctx, { file, templateId, ...result }, () => {
+        if (result.error)
+          return `${file}: the whole file would be rejected, nothing added:\n  ${result.error.message}`;
+        return [
+          `${file}: ${formatCount(result.rowsRead)} rows, ${formatCount(result.valid)} valid, ${formatCount(result.rejected)} rejected, ${formatCount(result.duplicates)} duplicates`,
+          ...(result.rejections.length > 0
+            ? [
+                table(
+                  ['ROW', 'USER_ID', 'REASON'],
+                  result.rejections.slice(0, max).map((r) => [String(r.row), r.userId, r.reason]),
+                ),
+              ]
+            : []),
+          ...(result.rejections.length > max
+            ? [`… ${formatCount(result.rejections.length - max)} more (--max or --json)`]
+            : []),
+        ].join('\n');
+      });
+      return result.ok ? 0 : 1;
+    },
+  },
+};
+
+const GROUPS = ['app', 'template', 'campaign', 'csv'];
+
+function globalHelp(): string {
+  return [
+    'campaigns: the command line of the CSV campaign API.',
+    '',
+    'usage: campaigns <command> [options]      (npx campaigns …, npm run cli -- …, node cli/campaigns.ts …)',
+    '',
+    'commands:',
+    ...Object.values(commands).flatMap((c) => [`  ${c.usage}`, `      ${c.summary}`]),
+    '  help [command]',
+    '',
+    'connection (every command but app create):',
+    `  --endpoint <url>    the API (env CAMPAIGNS_ENDPOINT; default ${LOCAL_DEFAULTS.endpoint}, where npm start listens)`,
+    `  --app-id <id>       env CAMPAIGNS_APP_ID; default ${LOCAL_DEFAULTS.appId} (the app npm start seeds)`,
+    `  --api-key <key>     env CAMPAIGNS_API_KEY; default ${LOCAL_DEFAULTS.apiKey}`,
+    '  --json              machine-readable JSON on stdout, no progress bars',
+    '',
+    'Exit codes: 0 done; 1 the API answered an error, an import failed, or csv check found problems; 2 usage.',
+    'More: campaigns help <command>, and docs/cli.md.',
+  ].join('\n');
+}
+
+function commandHelp(name: string): string {
+  const c = commands[name] as Command;
+  return [
+    `usage: campaigns ${c.usage}`,
+    '',
+    c.summary,
+    ...(c.details ? ['', c.details] : []),
+    '',
+    'options:',
+    ...Object.entries(c.options ?? {}).map(([o, text]) => `  ${o.padEnd(26)} ${text}`),
+    '  --json                     print JSON on stdout',
+    ...(name === 'app create' ? [] : ['  --endpoint, --app-id, --api-key   see campaigns help']),
+    '',
+    'example:',
+    `  ${c.example}`,
+  ].join('\n');
+}
+
+/** `help`, `help template`, `help campaign send`, … */
+function helpFor(words: string[]): string {
+  const name = words.join(' ');
+  if (words.length === 0) return globalHelp();
+  if (commands[name]) return commandHelp(name);
+  const group = Object.keys(commands).filter((k) => k.split(' ')[0] === words[0]);
+  if (group.length > 0) return group.map(commandHelp).join('\n\n');
+  throw new UsageError(`Unknown command '${name}'. Run campaigns help.`);
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let parsed: { values: Values; positionals: string[] };
+  try {
+    parsed = parseArgs({ args: argv, options: optionSpecs, allowPositionals: true, strict: true }) as never;
+  } catch (error) {
+    process.stderr.write(`error: ${(error as Error).message}\nRun campaigns help.\n`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  const json = values.json === true;
+  try {
+    if (positionals.length === 0 || positionals[0] === 'help') {
+      process.stdout.write(`${helpFor(positionals.slice(1))}\n`);
+      return 0;
+    }
+    const words = GROUPS.includes(positionals[0] as string)
+      ? positionals.slice(0, 2)
+      : positionals.slice(0, 1);
+    const name = words.join(' ');
+    const command = commands[name];
+    if (!command) {
+      if (values.help) {
+        process.stdout.write(`${helpFor(words)}\n`);
+        return 0;
+      }
+      throw new UsageError(
+        GROUPS.includes(words[0] as string) && words.length === 1
+          ? `'${name}' needs a subcommand:\n${helpFor(words)}`
+          : `Unknown command '${name}'. Run campaigns help.`,
+      );
+    }
+    if (values.help) {
+      process.stdout.write(`${commandHelp(name)}\n`);
+      return 0;
+    }
+    const args = positionals.slice(words.length);
+    if (args.length !== command.positionals) {
+      throw new UsageError(`usage: campaigns ${command.usage}`);
+    }
+    const allowed = new Set([
+      ...GLOBAL,
+      ...Object.keys(command.options ?? {}).map((o) => o.slice(2).split(' ')[0]),
+    ]);
+    const extra = Object.keys(values).filter((k) => !allowed.has(k));
+    if (extra.length > 0) {
+      throw new UsageError(
+        `${name} takes no ${extra.map((k) => `--${k}`).join(', ')}. Run campaigns help ${name}.`,
+      );
+    }
+    const connection: Connection = {
+      endpoint: values.endpoint ?? process.env.CAMPAIGNS_ENDPOINT ?? LOCAL_DEFAULTS.endpoint,
+      appId: values['app-id'] ?? process.env.CAMPAIGNS_APP_ID ?? LOCAL_DEFAULTS.appId,
+      apiKey: values['api-key'] ?? process.env.CAMPAIGNS_API_KEY ?? LOCAL_DEFAULTS.apiKey,
+    };
+    let client: ApiClient | undefined;
+    return await command.run({
+      args,
+      values,
+      json,
+      api: () => {
+        client ??= new ApiClient(connection);
+        return client;
+      },
+    });
+  } catch (error) {
+    if (error instanceof UsageError) {
+      process.stderr.write(`error: ${error.message}\n`);
+      return 2;
+    }
+    if (error instanceof ApiError) {
+      if (json) {
+        process.stdout.write(
+          `${JSON.stringify({ error: { status: error.status, code: error.code, message: error.message, details: error.details } }, null, 2)}\n`,
+        );
+      }
+      const requestId = (error.details as { requestId?: unknown } | undefined)?.requestId;
+      process.stderr.write(
+        `error: ${error.code === 'ERR_UNREACHABLE' ? '' : `${error.code}: `}${error.message}${
+          typeof requestId === 'string' ? ` (requestId ${requestId})` : ''
+        }\n`,
+      );
+      return 1;
+    }
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'EISDIR' || code === 'EACCES') {
+      process.stderr.write(`error: ${(error as Error).message}\n`);
+      return 1;
+    }
+    throw error;
+  }
+}
+
+if (import.meta.main) {
+  process.exitCode = await main(process.argv.slice(2));
+}

@@ -1,0 +1,218 @@
+/** The dashboard's client of the HTTP API (shared/API.md): JSON in, `{ data }` out, errors as ApiError. */
+
+export interface Session {
+  /** The API's base URL, ending in `/api`. */
+  apiUrl: string;
+  appId: string;
+  apiKey: string;
+}
+
+export type CampaignStatus =
+  | 'draft'
+  | 'scheduled'
+  | 'sending'
+  | 'sent'
+  | 'partially_failed'
+  | 'failed'
+  | 'cancelled';
+
+export interface Counts {
+  pending: number;
+  queued: number;
+  sent: number;
+  failed: number;
+  skipped: number;
+}
+
+export interface Campaign {
+  id: string;
+  name: string;
+  templateId: string;
+  tag: string | null;
+  status: CampaignStatus;
+  recipientCount: number;
+  scheduledAt: string | null;
+  counts: Counts;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export type VariableType = 'string' | 'number' | 'boolean';
+
+export interface VariableSpec {
+  type: VariableType;
+  required?: boolean;
+  default?: string | number | boolean;
+  maxLength?: number;
+}
+
+export interface Template {
+  id: string;
+  name: string;
+  title: string | null;
+  body: string;
+  variableSchema: Record<string, VariableSpec>;
+  status: 'draft' | 'approved' | 'archived';
+}
+
+export interface Rejection {
+  row: number;
+  userId: string | null;
+  reason: string;
+}
+
+export interface Upload {
+  uploadId: string;
+  status: 'pending' | 'processing' | 'completed' | 'failed';
+  rowsRead: number;
+  uploaded: number;
+  rejected: number;
+  duplicates: number;
+  error?: { code: string; message: string };
+  rejections: Rejection[];
+  rejectionsReportUrl?: string;
+}
+
+/** The answer of a direct upload: the finished import, or an upload still processing. */
+export type DirectUploadResult =
+  | {
+      status: 'completed';
+      uploadId: string;
+      uploaded: number;
+      rejected: number;
+      duplicates: number;
+      total: number;
+    }
+  | { status: 'processing'; uploadId: string };
+
+/** An error answer of the API, or a request that never reached it (status 0). */
+export class ApiError extends Error {
+  readonly status: number;
+  readonly code: string;
+  constructor(status: number, code: string, message: string) {
+    super(message);
+    this.name = 'ApiError';
+    this.status = status;
+    this.code = code;
+  }
+}
+
+function unreachable(session: Session): ApiError {
+  return new ApiError(
+    0,
+    'ERR_NETWORK',
+    `Could not reach the API at ${session.apiUrl}. Check that it is running and, when this page is served from another origin, that the API allows it (docs/dashboard.md).`,
+  );
+}
+
+function errorFrom(status: number, text: string): ApiError {
+  try {
+    const body = JSON.parse(text) as { error?: { code?: string; message?: string } };
+    if (body.error?.message)
+      return new ApiError(status, body.error.code ?? 'ERR_UNKNOWN', body.error.message);
+  } catch {
+    // Not the API's JSON (a proxy's page, say): fall through.
+  }
+  return new ApiError(status, 'ERR_UNKNOWN', `The API answered HTTP ${status}.`);
+}
+
+/** One API call; resolves to the whole JSON body (`{ data, meta? }`). */
+export async function call<T>(session: Session, method: string, path: string, json?: unknown): Promise<T> {
+  const headers: Record<string, string> = { appId: session.appId, apiKey: session.apiKey };
+  if (json !== undefined) headers['content-type'] = 'application/json';
+  let res: Response;
+  try {
+    res = await fetch(`${session.apiUrl}${path}`, {
+      method,
+      headers,
+      body: json === undefined ? undefined : JSON.stringify(json),
+    });
+  } catch {
+    throw unreachable(session);
+  }
+  const text = await res.text();
+  if (!res.ok) throw errorFrom(res.status, text);
+  return JSON.parse(text) as T;
+}
+
+export const listCampaigns = (s: Session, cursor?: string) =>
+  call<{ data: Campaign[]; meta: { next: string | null } }>(
+    s,
+    'GET',
+    `/campaigns?limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
+  );
+
+export const getCampaign = (s: Session, id: string) =>
+  call<{ data: Campaign }>(s, 'GET', `/campaigns/${encodeURIComponent(id)}`).then((r) => r.data);
+
+export const createCampaign = (s: Session, body: { name: string; templateId: string; tag?: string }) =>
+  call<{ data: Campaign }>(s, 'POST', '/campaigns', body).then((r) => r.data);
+
+export const sendCampaign = (s: Session, id: string, scheduledAt?: string) =>
+  call<{ data: Pick<Campaign, 'id' | 'status' | 'scheduledAt'> }>(
+    s,
+    'POST',
+    `/campaigns/${encodeURIComponent(id)}/send`,
+    scheduledAt ? { scheduledAt } : {},
+  ).then((r) => r.data);
+
+export const cancelCampaign = (s: Session, id: string) =>
+  call<{ data: Pick<Campaign, 'id' | 'status'> }>(
+    s,
+    'POST',
+    `/campaigns/${encodeURIComponent(id)}/cancel`,
+  ).then((r) => r.data);
+
+export const listTemplates = (s: Session) =>
+  call<{ data: Template[]; meta: { next: string | null } }>(s, 'GET', '/templates?limit=100').then(
+    (r) => r.data,
+  );
+
+export const createTemplate = (
+  s: Session,
+  body: { name: string; body: string; variableSchema: Record<string, VariableSpec> },
+) => call<{ data: Template }>(s, 'POST', '/templates', body).then((r) => r.data);
+
+export const approveTemplate = (s: Session, id: string) =>
+  call<{ data: Template }>(s, 'PUT', `/templates/${encodeURIComponent(id)}`, { status: 'approved' }).then(
+    (r) => r.data,
+  );
+
+export const getUpload = (s: Session, campaignId: string, uploadId: string) =>
+  call<{ data: Upload }>(
+    s,
+    'GET',
+    `/campaigns/${encodeURIComponent(campaignId)}/uploads/${encodeURIComponent(uploadId)}`,
+  ).then((r) => r.data);
+
+/**
+ * The direct upload (multipart `file` + `campaignId`), with XMLHttpRequest because
+ * fetch reports no upload progress. Resolves once the API answers, which is after the
+ * import finished, or with `processing` when it is still running.
+ */
+export function uploadCsv(
+  session: Session,
+  campaignId: string,
+  file: File,
+  onProgress: (sent: number, total: number) => void,
+): Promise<DirectUploadResult> {
+  return new Promise((resolve, reject) => {
+    const form = new FormData();
+    form.set('campaignId', campaignId);
+    form.set('file', file, file.name);
+    const xhr = new XMLHttpRequest();
+    xhr.open('POST', `${session.apiUrl}/campaigns/upload`);
+    xhr.setRequestHeader('appId', session.appId);
+    xhr.setRequestHeader('apiKey', session.apiKey);
+    xhr.upload.onprogress = (e) => onProgress(e.loaded, e.lengthComputable ? e.total : file.size);
+    xhr.onerror = () => reject(unreachable(session));
+    xhr.onload = () => {
+      if (xhr.status >= 200 && xhr.status < 300) {
+        resolve((JSON.parse(xhr.responseText) as { data: DirectUploadResult }).data);
+      } else {
+        reject(errorFrom(xhr.status, xhr.responseText));
+      }
+    };
+    xhr.send(form);
+  });
+}

@@ -1,0 +1,543 @@
+/**
+ * The `campaigns` CLI and `npm run demo`, end to end: each command runs as a child process
+ * (`node cli/campaigns.ts … --json`) against a local runtime, and what it prints and its
+ * exit code are what a user sees.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hostileCorpus } from '#test/support/hostile-corpus.ts';
+import { apiClient, type Credentials, newApp, useRuntime } from '#test/support/runtime.ts';
+import {
+  audienceCsv,
+  audienceSchema,
+  draftCampaign,
+  postUpload,
+  settledUpload,
+  uploadForm,
+} from '#test/support/uploads.ts';
+
+/** The API's direct-upload limit here: files above it take the presigned path. */
+const DIRECT_MAX = 4096;
+const runtime = useRuntime({ env: { DIRECT_UPLOAD_MAX_BYTES: String(DIRECT_MAX) } });
+
+const CLI = new URL('../../cli/campaigns.ts', import.meta.url).pathname;
+const DEMO = new URL('../../cli/demo.ts', import.meta.url).pathname;
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'cli-test-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+  /** The parsed --json output. */
+  json: any;
+}
+
+function run(script: string, args: string[], env: Record<string, string> = {}): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [script, ...args],
+      { cwd: dir, env: { ...process.env, ...env }, maxBuffer: 64 * 1024 * 1024 },
+      (error, stdout, stderr) => {
+        let json: unknown;
+        try {
+          json = JSON.parse(stdout);
+        } catch {
+          json = undefined;
+        }
+        const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
+        resolve({ code, stdout, stderr, json });
+      },
+    );
+  });
+}
+
+/** `campaigns <args> --json` as `credentials` against the runtime. */
+function cli(credentials: Credentials, ...args: string[]): Promise<Run> {
+  return run(CLI, [
+    ...args,
+    '--endpoint',
+    runtime.current.url,
+    '--app-id',
+    credentials.appId,
+    '--api-key',
+    credentials.apiKey,
+    '--json',
+  ]);
+}
+
+const SCHEMA = JSON.stringify(audienceSchema);
+
+/** An approved template (through the CLI) and a draft campaign on it. */
+async function approvedTemplate(creds: Credentials): Promise<string> {
+  const created = await cli(
+    creds,
+    'template',
+    'create',
+    '--name',
+    'cli',
+    '--body',
+    'Hi {{name}}, {{discount}} off (vip {{vip}})',
+    '--schema',
+    SCHEMA,
+  );
+  expect(created.code, created.stderr).toBe(0);
+  const approved = await cli(creds, 'template', 'approve', created.json.id);
+  expect(approved.code, approved.stderr).toBe(0);
+  return created.json.id;
+}
+
+async function draft(creds: Credentials, templateId: string, name = 'cli campaign'): Promise<string> {
+  const created = await cli(creds, 'campaign', 'create', '--name', name, '--template', templateId);
+  expect(created.code, created.stderr).toBe(0);
+  return created.json.id;
+}
+
+describe('campaigns CLI', () => {
+  it('creates, approves and lists templates, and creates, gets and lists campaigns', async () => {
+    const creds = await newApp('cli');
+    const created = await cli(
+      creds,
+      'template',
+      'create',
+      '--name',
+      'Welcome',
+      '--title',
+      'Hello {{name}}',
+      '--body',
+      'Hi {{name}}',
+      '--schema',
+      SCHEMA,
+    );
+    expect(created.code, created.stderr).toBe(0);
+    expect(created.json).toMatchObject({ name: 'Welcome', status: 'draft', variableSchema: audienceSchema });
+
+    // A campaign needs an approved template: the API's message comes through, exit code 1.
+    const early = await cli(creds, 'campaign', 'create', '--name', 'x', '--template', created.json.id);
+    expect(early.code).toBe(1);
+    expect(early.json.error.code).toBe('ERR_TEMPLATE_NOT_APPROVED');
+    expect(early.stderr).toContain(early.json.error.message);
+
+    const approved = await cli(creds, 'template', 'approve', created.json.id);
+    expect(approved.json).toMatchObject({ id: created.json.id, status: 'approved' });
+    const listed = await cli(creds, 'template', 'list');
+    expect(listed.json.map((t: { id: string; status: string }) => [t.id, t.status])).toEqual([
+      [created.json.id, 'approved'],
+    ]);
+
+    const campaign = await cli(
+      creds,
+      'campaign',
+      'create',
+      '--name',
+      'Spring',
+      '--template',
+      created.json.id,
+      '--tag',
+      'promo',
+    );
+    expect(campaign.json).toMatchObject({ name: 'Spring', tag: 'promo', status: 'draft' });
+    const got = await cli(creds, 'campaign', 'get', campaign.json.id);
+    expect(got.json).toMatchObject({ id: campaign.json.id, status: 'draft', recipientCount: 0 });
+    const drafts = await cli(creds, 'campaign', 'list', '--status', 'draft');
+    expect(drafts.json.map((c: { id: string }) => c.id)).toEqual([campaign.json.id]);
+    const sending = await cli(creds, 'campaign', 'list', '--status', 'sending');
+    expect(sending.json).toEqual([]);
+
+    // Human output (no --json): the template's id and status on the first line.
+    const human = await run(CLI, [
+      'template',
+      'get',
+      created.json.id,
+      '--endpoint',
+      runtime.current.url,
+      '--app-id',
+      creds.appId,
+      '--api-key',
+      creds.apiKey,
+    ]);
+    expect(human.stdout.split('\n')[0]).toBe(`template ${created.json.id}  approved`);
+  });
+
+  it('uploads a small file directly with a rejection, saves the report, sends, and lists sent and failed recipients', async () => {
+    const creds = await newApp('cli');
+    const campaignId = await draft(creds, await approvedTemplate(creds));
+    const file = join(dir, 'small.csv');
+    await writeFile(
+      file,
+      'user_id,name,discount,vip\nada,Ada,10,true\nbob,Bob,abc,false\nada,Again,1,true\ncy,Cy,,\n',
+    );
+    const report = join(dir, 'small-rejections.csv');
+
+    const uploaded = await cli(creds, 'upload', file, '--campaign', campaignId, '--report', report);
+    expect(uploaded.code, uploaded.stderr).toBe(0);
+    expect(uploaded.json).toMatchObject({
+      path: 'direct',
+      status: 'completed',
+      rowsRead: 4,
+      imported: 2,
+      rejected: 1,
+      duplicates: 1,
+      recipientCount: 2,
+      rejectionsReport: report,
+      rejections: [{ row: 3, userId: 'bob', reason: "discount: expected a number, got 'abc'" }],
+    });
+    expect(await readFile(report, 'utf8')).toBe(
+      `row,user_id,reason\r\n3,bob,"discount: expected a number, got 'abc'"\r\n`,
+    );
+
+    const pending = await cli(creds, 'recipients', campaignId, '--status', 'pending');
+    expect(pending.json.map((r: { userId: string }) => r.userId).sort()).toEqual(['ada', 'cy']);
+
+    const sent = await cli(creds, 'campaign', 'send', campaignId);
+    expect(sent.code, sent.stderr).toBe(0);
+    expect(sent.json).toMatchObject({ id: campaignId, status: 'sending' });
+    const again = await cli(creds, 'campaign', 'send', campaignId);
+    expect(again.code).toBe(1);
+    expect(again.json.error.code).toBe('ERR_CONFLICT');
+
+    // cy has no vip and the body uses {{vip}} (no default): its message cannot be rendered.
+    await expect
+      .poll(async () => (await cli(creds, 'campaign', 'get', campaignId)).json.status, { timeout: 60_000 })
+      .toBe('partially_failed');
+    const delivered = await cli(creds, 'recipients', campaignId, '--status', 'sent');
+    expect(delivered.json.map((r: { userId: string }) => r.userId)).toEqual(['ada']);
+    const failed = await cli(creds, 'recipients', campaignId, '--status', 'failed');
+    expect(failed.json).toEqual([
+      expect.objectContaining({ userId: 'cy', status: 'failed', error: expect.stringContaining('vip') }),
+    ]);
+
+    const late = await cli(creds, 'campaign', 'cancel', campaignId);
+    expect(late.code).toBe(1);
+    expect(late.stderr).toContain('ERR_CONFLICT');
+  });
+
+  it('uploads a file over the direct limit by presigned PUT, shows progress without --json, and pages all recipients', async () => {
+    const creds = await newApp('cli');
+    const campaignId = await draft(creds, await approvedTemplate(creds));
+    const rows = 250;
+    const csv = audienceCsv(rows).replace('u000007,Name 7,7,', 'u000007,Name 7,lots,');
+    expect(Buffer.byteLength(csv)).toBeGreaterThan(DIRECT_MAX);
+    const file = join(dir, 'large.csv');
+    await writeFile(file, csv);
+
+    // Without --json: the bars go to stderr (plain lines, not a terminal), the summary to stdout.
+    const human = await run(CLI, [
+      'upload',
+      file,
+      '--campaign',
+      campaignId,
+      '--endpoint',
+      runtime.current.url,
+      '--app-id',
+      creds.appId,
+      '--api-key',
+      creds.apiKey,
+    ]);
+    expect(human.code, human.stderr).toBe(0);
+    expect(human.stderr).toMatch(/upload +\[#+\] 100% .*presigned PUT to S3|upload +\[#+\] 100% .* sent/);
+    expect(human.stderr).toMatch(/import +\[#+\] 100% +250 \/ 250 .*completed/);
+    expect(human.stdout).toMatch(/^upload upl_\S+ \(presigned, .*\): completed$/m);
+    expect(human.stdout).toMatch(/imported +249$/m);
+    expect(human.stdout).toMatch(/rejected +1$/m);
+    const reportPath = /rejections report: (.+)$/m.exec(human.stdout)?.[1] as string;
+    expect(await readFile(reportPath, 'utf8')).toContain(
+      '8,u000007,"discount: expected a number, got \'lots\'"',
+    );
+
+    // 249 recipients: three pages of 100.
+    const all = await cli(creds, 'recipients', campaignId);
+    expect(all.json).toHaveLength(249);
+    expect(new Set(all.json.map((r: { userId: string }) => r.userId)).size).toBe(249);
+  });
+
+  it('schedules a send with --at and cancels it', async () => {
+    const creds = await newApp('cli');
+    const campaignId = await draft(creds, await approvedTemplate(creds));
+    const file = join(dir, 'one.csv');
+    await writeFile(file, 'user_id,name\nada,Ada\n');
+    expect((await cli(creds, 'upload', file, '--campaign', campaignId)).code).toBe(0);
+
+    const past = await cli(creds, 'campaign', 'send', campaignId, '--at', '2001-01-01T00:00:00Z');
+    expect(past.code).toBe(1);
+    expect(past.json.error).toMatchObject({ code: 'ERR_BAD_REQUEST', status: 400 });
+    expect(past.stderr).toContain('scheduledAt must be in the future');
+
+    const at = new Date(Date.now() + 3_600_000).toISOString();
+    const scheduled = await cli(creds, 'campaign', 'send', campaignId, '--at', at);
+    expect(scheduled.json).toMatchObject({ status: 'scheduled', scheduledAt: at });
+    const cancelled = await cli(creds, 'campaign', 'cancel', campaignId);
+    expect(cancelled.json).toMatchObject({ id: campaignId, status: 'cancelled' });
+  });
+
+  it('exits non-zero with the API message for a wrong key or an unknown campaign, and 2 for a wrong command line', async () => {
+    const creds = await newApp('cli');
+    const wrongKey = await cli({ ...creds, apiKey: 'not-the-key' }, 'campaign', 'list');
+    expect(wrongKey.code).toBe(1);
+    expect(wrongKey.json.error).toMatchObject({ status: 401, code: 'ERR_UNAUTHORIZED' });
+    expect(wrongKey.stderr).toContain(`error: ERR_UNAUTHORIZED: ${wrongKey.json.error.message}`);
+
+    const unknown = await cli(creds, 'campaign', 'get', 'cmp_nope');
+    expect(unknown.code).toBe(1);
+    expect(unknown.json.error).toEqual({
+      status: 404,
+      code: 'ERR_NOT_FOUND',
+      message: "Campaign 'cmp_nope' was not found.",
+      details: { campaignId: 'cmp_nope' },
+    });
+    const upload = await cli(creds, 'upload', join(dir, 'one.csv'), '--campaign', 'cmp_nope');
+    expect(upload.code).toBe(1);
+    expect(upload.stderr).toContain("Campaign 'cmp_nope' was not found.");
+
+    const usage = await cli(creds, 'campaign', 'create', '--name', 'no template');
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toContain('campaign create needs --template');
+    const unknownCommand = await cli(creds, 'campaign', 'launch');
+    expect(unknownCommand.code).toBe(2);
+
+    const down = await run(CLI, ['campaign', 'list', '--endpoint', 'http://127.0.0.1:9']);
+    expect(down.code).toBe(1);
+    expect(down.stderr).toContain('Cannot reach the API at http://127.0.0.1:9');
+  });
+
+  it('prints help for a command', async () => {
+    const help = await run(CLI, ['help', 'upload']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('usage: campaigns upload <file.csv> --campaign <campaignId>');
+    const group = await run(CLI, ['campaign', '--help']);
+    expect(group.stdout).toContain('usage: campaigns campaign send <campaignId> [--at <ISO time>]');
+  });
+
+  it('app create adds an app whose printed key works', async () => {
+    const env = runtime.current.aws.env;
+    const appId = `cli-made-${Math.random().toString(36).slice(2, 8)}`;
+    const made = await run(CLI, [
+      'app',
+      'create',
+      appId,
+      '--table',
+      env.TABLE_NAME as string,
+      '--dynamodb-endpoint',
+      env.AWS_ENDPOINT_URL_DYNAMODB as string,
+      '--json',
+    ]);
+    expect(made.code, made.stderr).toBe(0);
+    expect(made.json.appId).toBe(appId);
+    const listed = await cli({ appId, apiKey: made.json.apiKey }, 'template', 'list');
+    expect(listed.code, listed.stderr).toBe(0);
+    expect(listed.json).toEqual([]);
+  });
+});
+
+/** A bad file in the shape of test/support/hostile-corpus.ts. */
+interface BadFile {
+  name: string;
+  fileName: string;
+  bytes(): Buffer;
+  expect: { fileError: boolean };
+}
+
+const text = (s: string) => () => Buffer.from(s, 'utf8');
+const badFiles: BadFile[] = [
+  {
+    name: 'every kind of rejected row, duplicates, blank lines, quotes, BOM and CRLF',
+    fileName: 'rows.csv',
+    bytes: () =>
+      Buffer.concat([
+        Buffer.from([0xef, 0xbb, 0xbf]),
+        Buffer.from(
+          [
+            'user_id,name,discount,vip',
+            'ok1,Ada,1,true',
+            'bad id!,Bob,2,false',
+            ',Nobody,3,true',
+            'num,Carl,abc,true',
+            'bool,Dan,4,maybe',
+            'long,ThisNameIsWayOverTwentyChars,5,true',
+            'noname,,6,true',
+            'short,Eve',
+            'extra,Fay,7,true,more',
+            '',
+            'ok1,Dup,8,false',
+            '"q1","Multi',
+            'line",9,TRUE',
+            `${'x'.repeat(101)},Long id,1,true`,
+            '=cmd,Formula,1,true',
+            'ok2,"Quote ""inside""",-1.5e2,False',
+          ].join('\r\n'),
+        ),
+      ]),
+    expect: { fileError: false },
+  },
+  {
+    name: 'a column that is not in the schema',
+    fileName: 'unknown-column.csv',
+    bytes: text('user_id,name,colour\nu1,Ada,red\n'),
+    expect: { fileError: true },
+  },
+  {
+    name: 'no user_id column',
+    fileName: 'no-user-id.csv',
+    bytes: text('id,name\nu1,Ada\n'),
+    expect: { fileError: true },
+  },
+  {
+    name: 'semicolon delimiter',
+    fileName: 'semicolons.csv',
+    bytes: text('user_id;name\nu1;Ada\n'),
+    expect: { fileError: true },
+  },
+  {
+    name: 'UTF-16 LE',
+    fileName: 'utf16.csv',
+    bytes: () => Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('user_id,name\nu1,Ada\n', 'utf16le')]),
+    expect: { fileError: true },
+  },
+  {
+    name: 'Windows-1252 byte in a row',
+    fileName: 'latin1.csv',
+    bytes: () => Buffer.from('user_id,name\nu1,Ren\xe9\n', 'latin1'),
+    expect: { fileError: true },
+  },
+  {
+    name: 'a quote that is never closed',
+    fileName: 'unclosed.csv',
+    bytes: text('user_id,name\nu1,"Ada\nu2,Bob\n'),
+    expect: { fileError: true },
+  },
+  {
+    name: 'a stray quote inside an unquoted field',
+    fileName: 'stray-quote.csv',
+    bytes: text('user_id,name\nu1,5\'11"\nu2,Bob\nu3,"x"\n'),
+    expect: { fileError: true },
+  },
+  {
+    name: 'header only',
+    fileName: 'header-only.csv',
+    bytes: text('user_id,name\n'),
+    expect: { fileError: false },
+  },
+];
+
+/** The reliability suite's hostile corpus, in the same shape. */
+const corpus: BadFile[] = hostileCorpus().map((c) => ({
+  name: `hostile corpus: ${c.name}`,
+  fileName: c.fileName,
+  bytes: () => c.bytes(),
+  expect: { fileError: c.expect.kind === 'file-error' },
+}));
+
+describe('csv check agrees with the importer', () => {
+  it.each([...badFiles, ...corpus])('$name', async (bad) => {
+    const creds = await newApp('chk');
+    const api = apiClient(runtime.current.url, creds);
+    const campaignId = await draftCampaign(api, audienceSchema);
+    const templateId = (await api.get(`/api/campaigns/${campaignId}`)).body.data.templateId as string;
+    const bytes = bad.bytes();
+    const file = join(dir, bad.fileName);
+    await writeFile(file, bytes);
+
+    const check = await cli(creds, 'csv', 'check', file, '--template', templateId);
+    if (bytes.length === 0) {
+      // A presigned URL is for 1 byte or more: the empty file goes the direct way only.
+      const direct = await postUpload(api, uploadForm(campaignId, bytes));
+      expect(direct.status).toBe(400);
+      expect(check.code).toBe(1);
+      expect(check.json).toMatchObject({ ok: false, error: { message: direct.body.error.message } });
+      return;
+    }
+
+    // The importer: the file PUT to a presigned URL (no check before it reaches the importer).
+    const grant = await api.post(`/api/campaigns/${campaignId}/upload-url`, { contentLength: bytes.length });
+    expect(grant.status).toBe(201);
+    const put = await fetch(grant.body.data.url, {
+      method: 'PUT',
+      headers: grant.body.data.headers,
+      body: bytes,
+    });
+    expect(put.status).toBe(200);
+    const imported = await settledUpload(api, campaignId, grant.body.data.uploadId);
+
+    expect(check.json.error !== undefined, check.stdout).toBe(bad.expect.fileError);
+    if (imported.status === 'failed') {
+      expect(check.code).toBe(1);
+      expect(check.json).toMatchObject({ ok: false, error: imported.error });
+    } else {
+      expect(check.json).toMatchObject({
+        rowsRead: imported.rowsRead,
+        valid: imported.uploaded,
+        rejected: imported.rejected,
+        duplicates: imported.duplicates,
+      });
+      expect(check.json.rejections).toEqual(imported.rejections);
+      expect(check.code).toBe(imported.rejected > 0 ? 1 : 0);
+    }
+    expect(imported.status).toBe(bad.expect.fileError ? 'failed' : 'completed');
+
+    // The direct upload (its header check before storing, then the same import) agrees too.
+    // (The limit counts the whole multipart body, framing included.)
+    if (bytes.length > DIRECT_MAX - 1024) return;
+    const direct = await postUpload(api, uploadForm(campaignId, bytes));
+    if (bad.expect.fileError) {
+      expect(direct.status).toBe(400);
+      expect(direct.body.error.message).toBe(check.json.error.message);
+    } else {
+      expect(direct.status).toBe(200);
+      expect(direct.body.data).toMatchObject({
+        uploaded: check.json.valid,
+        rejected: check.json.rejected,
+        duplicates: check.json.duplicates,
+      });
+    }
+  });
+});
+
+describe('npm run demo', () => {
+  it('runs the whole flow for 500 rows and reports every number', async () => {
+    const { url, appId, apiKey } = runtime.current;
+    const demo = await run(DEMO, [
+      '--rows',
+      '500',
+      '--json',
+      '--endpoint',
+      url,
+      '--app-id',
+      appId,
+      '--api-key',
+      apiKey,
+      '--out',
+      join(dir, 'demo.csv'),
+    ]);
+    expect(demo.code, demo.stderr).toBe(0);
+    const s = demo.json;
+    expect(s).toMatchObject({
+      rows: 500,
+      badRows: 6,
+      imported: 494,
+      rejected: 6,
+      duplicates: 0,
+      status: 'sent',
+      counts: { pending: 0, queued: 0, sent: 494, failed: 0, skipped: 0 },
+    });
+    // 500 rows are over this runtime's 4 KiB direct limit: the presigned path.
+    expect(s.uploadPath).toBe('presigned');
+    const report = await readFile(s.rejectionsReport, 'utf8');
+    expect(report.trim().split('\n')).toHaveLength(1 + 6);
+    for (const key of ['importSeconds', 'importRowsPerSecond', 'dispatchSeconds', 'deliverySeconds']) {
+      expect(s[key], key).toBeGreaterThan(0);
+    }
+    expect(s.deliverySeconds).toBeGreaterThanOrEqual(s.dispatchSeconds);
+    const campaign = await apiClient(url, { appId, apiKey }).get(`/api/campaigns/${s.campaignId}`);
+    expect(campaign.body.data).toMatchObject({ status: 'sent', recipientCount: 494 });
+  });
+});

@@ -1,0 +1,265 @@
+/**
+ * The campaign dashboard in headless Chromium, served by the local runtime at `/` as
+ * `npm start` serves it: an operator signs in, starts from nothing (template, campaign),
+ * drops a CSV, reads the rejections, sends, and watches the counts reach the total.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readOutbox } from '#shared/adapters/outbox-channel.ts';
+import { launchChromium } from '#test/support/browser.ts';
+import { apiClient, useRuntime } from '#test/support/runtime.ts';
+import { draftCampaign } from '#test/support/uploads.ts';
+
+const outbox = join(mkdtempSync(join(tmpdir(), 'dashboard-')), 'outbox.jsonl');
+// UPLOAD_WAIT_SECONDS=0: the direct upload answers `processing` at once, so the page takes the
+// path of a long import and polls the upload until it completes.
+const runtime = useRuntime({ env: { OUTBOX_PATH: outbox, UPLOAD_WAIT_SECONDS: '0' } });
+
+let browser: Browser;
+beforeAll(async () => {
+  browser = await launchChromium();
+});
+afterAll(async () => {
+  await browser?.close();
+});
+
+/** A page in a fresh context (its own session storage), with browser errors surfaced. */
+async function openDashboard(path = '/', timezoneId?: string): Promise<Page> {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, timezoneId });
+  const page = await context.newPage();
+  page.on('pageerror', (error) => console.error(`page error: ${error.message}`));
+  await page.goto(`${runtime.current.url}${path}`);
+  return page;
+}
+
+/** What the dashboard shows for one delivery count. */
+const stat = (page: Page, label: string) =>
+  page.locator('.stat', { has: page.getByText(label, { exact: true }) }).locator('dd');
+
+/** 20 good recipients, then three rows the import rejects (lines 22-24) and a duplicate. */
+function audience(): string {
+  const lines = ['user_id,name,discount'];
+  for (let i = 1; i <= 20; i += 1) lines.push(`u${String(i).padStart(3, '0')},Name ${i},${i}`);
+  lines.push(',Nobody,5'); // line 22: empty user_id
+  lines.push('u021,Bad Discount,abc'); // line 23: not a number
+  lines.push('u022,,7'); // line 24: required name is empty
+  lines.push('u001,Again,1'); // duplicate of line 2
+  return `${lines.join('\n')}\n`;
+}
+
+describe('campaign dashboard', () => {
+  it('takes an operator from sign-in to a sent campaign: template, campaign, CSV with rejections, live counts', async () => {
+    const page = await openDashboard();
+
+    // Sign-in is pre-filled with the local app (config.json of the local runtime).
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+    expect(await page.getByLabel('App id').inputValue()).toBe(runtime.current.appId);
+    expect(await page.getByLabel('API key').inputValue()).toBe(runtime.current.apiKey);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByText('No campaigns yet').waitFor();
+    expect(await page.locator('.topbar').textContent()).toContain(`Signed in as ${runtime.current.appId}`);
+
+    // A template from a variable list, approved in the same step.
+    await page.getByLabel('Template name').fill('Spring offer');
+    await page.getByLabel('Variables').fill('name!, discount:number');
+    await page.getByLabel('Message').fill('Hi {{name}}, {{discount}}% off this spring.');
+    await page.getByRole('button', { name: 'Create and approve template' }).click();
+    await page.getByText('Template “Spring offer” is approved').waitFor();
+
+    // A campaign from it.
+    await page.getByLabel('Campaign name').fill('Spring sale');
+    expect(await page.getByLabel('Template', { exact: true }).locator('option:checked').textContent()).toBe(
+      'Spring offer (name, discount)',
+    );
+    await page.getByRole('button', { name: 'Create campaign' }).click();
+    await page.getByRole('heading', { name: 'Spring sale' }).waitFor();
+    expect(await page.locator('.badge').textContent()).toBe('draft');
+    expect(await page.getByRole('button', { name: 'Send now' }).isDisabled()).toBe(true);
+
+    // The CSV through the drop zone's file picker, opened from the keyboard.
+    await page.getByLabel('Drop a CSV file here, or choose one').focus();
+    const chooser = page.waitForEvent('filechooser');
+    const uploaded = page.waitForResponse((r) => r.url().endsWith('/api/campaigns/upload'));
+    await page.keyboard.press('Space');
+    await (await chooser).setFiles({
+      name: 'spring.csv',
+      mimeType: 'text/csv',
+      buffer: Buffer.from(audience()),
+    });
+    expect((await uploaded).status()).toBe(202); // still importing: the page polls the upload
+    const summary = page.locator('.success', { hasText: 'Import complete' });
+    await summary.waitFor({ timeout: 60_000 });
+    const summaryText = await summary.textContent();
+    expect(summaryText).toContain('Import complete: spring.csv.');
+    expect(summaryText).toContain('20 imported');
+    expect(summaryText).toContain('3 rejected');
+    expect(summaryText).toContain('1 duplicates');
+    expect(summaryText).toContain('24 rows read');
+
+    const rejections = page.getByRole('table', { name: 'Rejected rows' });
+    const rows = await rejections.locator('tbody tr').allTextContents();
+    expect(rows).toHaveLength(3);
+    expect(rows[0]).toMatch(/^22\(empty\)user_id: required, but empty/);
+    expect(rows[1]).toMatch(/^23u021discount: expected a number, got 'abc'/);
+    expect(rows[2]).toMatch(/^24u022name: required, but empty/);
+    const report = page.getByRole('link', { name: 'Download the rejections report (CSV)' });
+    const reportCsv = await (await fetch((await report.getAttribute('href')) as string)).text();
+    expect(reportCsv).toContain(`23,u021,"discount: expected a number, got 'abc'"`);
+    await expect.poll(() => stat(page, 'Recipients').textContent(), { timeout: 10_000 }).toBe('20');
+    expect(await stat(page, 'Pending').textContent()).toBe('20');
+
+    // Send, and watch the counts move to the total.
+    await page.getByRole('button', { name: 'Send now' }).click();
+    await expect.poll(() => page.locator('.badge').textContent(), { timeout: 60_000 }).toBe('sent');
+    await expect.poll(() => stat(page, 'Sent').textContent(), { timeout: 10_000 }).toBe('20');
+    expect(await stat(page, 'Pending').textContent()).toBe('0');
+    expect(await stat(page, 'Failed').textContent()).toBe('0');
+    expect(await page.getByText('20 of 20 sent').count()).toBe(1);
+    expect(await page.getByRole('button', { name: 'Send now' }).count()).toBe(0);
+
+    // What the page said happened did happen: 20 messages, rendered from the CSV.
+    const delivered = await readOutbox(outbox);
+    expect(delivered.map((m) => m.userId).sort()).toEqual(
+      Array.from({ length: 20 }, (_, i) => `u${String(i + 1).padStart(3, '0')}`),
+    );
+    expect(delivered.find((m) => m.userId === 'u007')?.body).toBe('Hi Name 7, 7% off this spring.');
+
+    // Back on the list, the campaign shows as sent with its counts.
+    await page.getByRole('link', { name: '← All campaigns' }).click();
+    const row = page.getByRole('row', { name: /Spring sale/ });
+    await row.waitFor();
+    expect(await row.locator('td').allTextContents()).toEqual(
+      expect.arrayContaining(['Spring sale', 'sent', '20']),
+    );
+    await page.context().close();
+  });
+
+  it('schedules a campaign at a local date and time, shows when, and cancels it, skipping every recipient', async () => {
+    const api = apiClient(runtime.current.url, runtime.current);
+    const campaignId = await draftCampaign(api);
+    const added = await api.post(`/api/campaigns/${campaignId}/recipients`, {
+      userIds: ['s1', 's2', 's3'],
+      variables: { s1: { name: 'Ann' }, s2: { name: 'Bo' }, s3: { name: 'Cy' } },
+    });
+    expect(added.status).toBe(200);
+
+    // A link to the campaign survives sign-in; the operator's clock is Paris time.
+    const page = await openDashboard(`/#/campaigns/${campaignId}`, 'Europe/Paris');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'upload test' }).waitFor();
+    await page.getByLabel('Send at').fill('2030-01-15T10:30');
+    await page.getByRole('button', { name: 'Schedule', exact: true }).click();
+    await expect.poll(() => page.locator('.badge').textContent(), { timeout: 10_000 }).toBe('scheduled');
+    expect((await api.get(`/api/campaigns/${campaignId}`)).body.data.scheduledAt).toBe(
+      '2030-01-15T09:30:00.000Z',
+    );
+    expect(await page.getByText(/scheduled for .*2030.*10:30/).count()).toBe(1);
+    expect(await page.getByRole('button', { name: 'Send now' }).count()).toBe(0);
+
+    page.once('dialog', (dialog) => void dialog.accept());
+    await page.getByRole('button', { name: 'Cancel campaign' }).click();
+    await expect.poll(() => page.locator('.badge').textContent(), { timeout: 10_000 }).toBe('cancelled');
+    await expect.poll(() => stat(page, 'Skipped').textContent(), { timeout: 10_000 }).toBe('3');
+    expect(await stat(page, 'Sent').textContent()).toBe('0');
+    expect(await page.getByRole('button', { name: 'Cancel campaign' }).count()).toBe(0);
+    await page.context().close();
+  });
+
+  it('refuses a dropped CSV whose header names a column the template lacks, naming the column', async () => {
+    const page = await openDashboard();
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Refresh' }).waitFor();
+    await page.getByLabel('Template name').fill('Short note');
+    await page.getByLabel('Variables').fill('name');
+    await page.getByRole('button', { name: 'Create and approve template' }).click();
+    await page.getByText('Template “Short note” is approved').waitFor();
+    await page.getByLabel('Template', { exact: true }).selectOption({ label: 'Short note (name)' });
+    await page.getByLabel('Campaign name').fill('Header check');
+    await page.getByRole('button', { name: 'Create campaign' }).click();
+    await page.getByRole('heading', { name: 'Header check' }).waitFor();
+
+    // Dropped, as a file dragged from the desktop arrives.
+    const drop = await page.evaluateHandle(() => {
+      // Browser globals, which the Node types that check this file do not declare.
+      const { DataTransfer: Transfer, File: BrowserFile } = globalThis as any;
+      const data = new Transfer();
+      data.items.add(
+        new BrowserFile(['user_id,name,coupon\nu1,Ann,X1\n'], 'coupons.csv', { type: 'text/csv' }),
+      );
+      return data;
+    });
+    await page.locator('.dropzone').dispatchEvent('drop', { dataTransfer: drop });
+
+    const alert = page.getByRole('alert');
+    await alert.waitFor();
+    const text = await alert.textContent();
+    expect(text).toContain('coupons.csv was not imported');
+    expect(text).toContain('coupon');
+    await expect.poll(() => stat(page, 'Recipients').textContent()).toBe('0');
+    await page.context().close();
+  });
+
+  it('turns away a file over the direct-upload limit without sending it, pointing at the presigned path', async () => {
+    const api = apiClient(runtime.current.url, runtime.current);
+    const campaignId = await draftCampaign(api);
+    const page = await openDashboard(`/#/campaigns/${campaignId}`);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'upload test' }).waitFor();
+    let posted = false;
+    page.on('request', (r) => {
+      if (r.url().endsWith('/api/campaigns/upload')) posted = true;
+    });
+
+    const big = `user_id,name\n${'u1,Name\n'.repeat(600_000)}`; // 4.8 MB, over the 4 MiB default
+    await page.getByLabel('Drop a CSV file here, or choose one').setInputFiles({
+      name: 'everyone.csv',
+      mimeType: 'text/csv',
+      buffer: Buffer.from(big),
+    });
+    const alert = page.getByRole('alert');
+    await alert.waitFor();
+    expect(await alert.textContent()).toBe(
+      'everyone.csv is 4.6 MB; the dashboard uploads files up to 4.0 MB. Upload bigger files (up to 50 MB) with a presigned URL: POST /api/campaigns/{id}/upload-url, then PUT the file (see README).',
+    );
+    expect(posted).toBe(false);
+    await page.context().close();
+  });
+
+  it('says clearly when the app id or API key is wrong, and stays on the sign-in form', async () => {
+    const page = await openDashboard();
+    await page.getByLabel('API key').fill('not-the-key');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    const alert = page.getByRole('alert');
+    await alert.waitFor();
+    expect(await alert.textContent()).toContain(
+      `Sign-in failed: the API did not accept app id '${runtime.current.appId}' with this API key.`,
+    );
+    expect(await page.getByRole('heading', { name: 'Sign in' }).isVisible()).toBe(true);
+    expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
+    await page.context().close();
+  });
+
+  it('builds the very page the runtime serves as static files for any host (npm run dashboard:build)', async () => {
+    const outdir = mkdtempSync(join(tmpdir(), 'dashboard-dist-'));
+    const { stdout } = await promisify(execFile)(process.execPath, ['scripts/dashboard-build.ts', outdir]);
+    expect(stdout).toMatch(/index\.html[\s\S]*app\.js[\s\S]*app\.css/);
+
+    const index = readFileSync(join(outdir, 'index.html'), 'utf8');
+    expect(index).toContain('<script type="module" src="app.js"></script>');
+    expect(index).toContain('<link rel="stylesheet" href="app.css" />');
+    for (const [name, type] of [
+      ['index.html', 'text/html'],
+      ['app.js', 'text/javascript'],
+      ['app.css', 'text/css'],
+    ] as const) {
+      const served = await fetch(`${runtime.current.url}/${name}`);
+      expect(served.headers.get('content-type')).toContain(type);
+      expect(Buffer.from(await served.arrayBuffer()).equals(readFileSync(join(outdir, name)))).toBe(true);
+    }
+  });
+});

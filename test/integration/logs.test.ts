@@ -1,0 +1,243 @@
+/**
+ * No secret and no personal data in the logs. Everything the process writes to stdout
+ * and stderr (the Powertools logger writes there) and every console call is captured
+ * through a whole flow at log level DEBUG, with event logging on
+ * (POWERTOOLS_LOGGER_LOG_EVENT): failed authentications, a template, a CSV
+ * upload whose user ids and variable values carry markers (with rejected rows), a send
+ * delivered to the outbox and a webhook that fails once transiently, once permanently
+ * and echoes what it was sent, and a one-call send. No API key, webhook secret, user
+ * id, variable value or CSV content may appear in a captured line; and the capture
+ * must hold the handlers' own lines, so the test cannot pass on an empty capture.
+ */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { apiClient, newApp, useRuntime } from '#test/support/runtime.ts';
+
+/** Every marker holds this; ids and keys the system makes are lower case and never do. */
+const MARK = 'Q7F3AX';
+const WEBHOOK_SECRET = `whsec-${MARK}-hook`;
+const transientUser = `${MARK}-user-transient`;
+const permanentUser = `${MARK}-user-permanent`;
+
+// A webhook that echoes what it was sent, as many do in their error answers.
+const seen = new Map<string, number>();
+const webhook = createServer((req, res) => {
+  let body = '';
+  req.on('data', (chunk) => {
+    body += chunk;
+  });
+  req.on('end', () => {
+    const userId = (JSON.parse(body) as { userId: string }).userId;
+    const count = (seen.get(userId) ?? 0) + 1;
+    seen.set(userId, count);
+    if (userId === permanentUser) {
+      res.writeHead(422, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: 'recipient unknown', received: JSON.parse(body) }));
+    } else if (userId === transientUser && count <= 2) {
+      res.writeHead(503, { 'content-type': 'text/plain' });
+      res.end(`overloaded, try again: ${body}`);
+    } else {
+      res.writeHead(204);
+      res.end();
+    }
+  });
+});
+await new Promise<void>((resolve) => webhook.listen(0, '127.0.0.1', resolve));
+const webhookUrl = `http://127.0.0.1:${(webhook.address() as AddressInfo).port}/hook`;
+const outboxPath = join(tmpdir(), `logs-test-outbox-${process.pid}-${Date.now()}.jsonl`);
+
+const runtime = useRuntime({
+  env: {
+    POWERTOOLS_LOG_LEVEL: 'DEBUG',
+    // An operator debugging might turn on event logging: the API's events carry the apiKey header.
+    POWERTOOLS_LOGGER_LOG_EVENT: 'true',
+    OUTBOX_PATH: outboxPath,
+    DELIVERY_RETRY_BASE_SECONDS: '0',
+  },
+  // The real consumer, delivering to the webhook and then to the outbox.
+  loadDeliverHandler: async () => {
+    const { createDeliverHandler } = await import('#functions/deliver-batch.ts');
+    const { createOutboxChannel } = await import('#shared/adapters/outbox-channel.ts');
+    const { createWebhookChannel } = await import('#shared/adapters/webhook-channel.ts');
+    const outbox = createOutboxChannel({ path: outboxPath });
+    const hook = createWebhookChannel({
+      url: webhookUrl,
+      secret: WEBHOOK_SECRET,
+      maxAttempts: 2,
+      baseDelayMs: 0,
+      maxDelayMs: 0,
+    });
+    return createDeliverHandler({
+      channel: {
+        name: 'webhook+outbox',
+        async deliver(message) {
+          await hook.deliver(message);
+          await outbox.deliver(message);
+        },
+      },
+    });
+  },
+});
+
+afterAll(async () => {
+  await new Promise((resolve) => webhook.close(resolve));
+});
+
+/** Captures process.stdout/stderr writes and console calls until `stop`. */
+function capture() {
+  const lines: string[] = [];
+  const out = process.stdout.write;
+  const err = process.stderr.write;
+  const methods = ['log', 'info', 'warn', 'error', 'debug', 'trace'] as const;
+  const saved = methods.map((m) => console[m]);
+  const record = (chunk: unknown) => {
+    lines.push(
+      ...String(chunk instanceof Uint8Array ? Buffer.from(chunk).toString('utf8') : chunk).split('\n'),
+    );
+  };
+  process.stdout.write = ((chunk: unknown, ...rest: never[]) => {
+    record(chunk);
+    return out.call(process.stdout, chunk as string, ...rest);
+  }) as typeof process.stdout.write;
+  process.stderr.write = ((chunk: unknown, ...rest: never[]) => {
+    record(chunk);
+    return err.call(process.stderr, chunk as string, ...rest);
+  }) as typeof process.stderr.write;
+  methods.forEach((m, i) => {
+    console[m] = (...args: unknown[]) => {
+      record(args.map((a) => (typeof a === 'string' ? a : (JSON.stringify(a) ?? String(a)))).join(' '));
+      (saved[i] as (...a: unknown[]) => void)(...args);
+    };
+  });
+  return {
+    lines: () => lines.filter((l) => l.trim() !== ''),
+    stop() {
+      process.stdout.write = out;
+      process.stderr.write = err;
+      methods.forEach((m, i) => {
+        console[m] = saved[i] as never;
+      });
+    },
+  };
+}
+
+describe('logs', () => {
+  it('hold no API key, webhook secret, user id, variable value or CSV content through a whole flow', async () => {
+    const captured = capture();
+    let apiKey = '';
+    const csvRows: string[] = [];
+    try {
+      const creds = await newApp('logs');
+      apiKey = creds.apiKey;
+      const api = apiClient(runtime.current.url, creds);
+
+      // Failed authentications: a wrong key and a key with no app id.
+      const wrongKey = `ck_${MARK}wrongkeywrongkeywrongkeywrongkeywrongk`;
+      const denied = apiClient(runtime.current.url, { appId: creds.appId, apiKey: wrongKey });
+      expect((await denied.get('/api/campaigns')).status).toBe(401);
+      const headerOnly = await apiClient(runtime.current.url).request('GET', '/api/templates', {
+        headers: { apiKey: creds.apiKey },
+      });
+      expect(headerOnly.status).toBe(401);
+
+      const template = await api.post('/api/templates', {
+        name: 'greeting',
+        title: 'Hi {{name}}',
+        body: 'Your code is {{code}}',
+        variableSchema: {
+          name: { type: 'string', required: true, maxLength: 40 },
+          code: { type: 'string', required: true },
+        },
+      });
+      expect(template.status).toBe(201);
+      const templateId = template.body.data.id;
+      expect((await api.put(`/api/templates/${templateId}`, { status: 'approved' })).status).toBe(200);
+      const campaign = await api.post('/api/campaigns', { name: 'logs', templateId });
+      const campaignId = campaign.body.data.id;
+
+      // A header-level refusal that names a column carrying a marker.
+      const badHeader = new FormData();
+      badHeader.set('campaignId', campaignId);
+      badHeader.set('file', new Blob([`user_id,name,code,${MARK}_column\nu1,a,b,c\n`]), 'a.csv');
+      expect((await api.request('POST', '/api/campaigns/upload', { body: badHeader })).status).toBe(400);
+
+      csvRows.push(
+        'user_id,name,code',
+        `${MARK}-user-1,${MARK}-Name-One,${MARK}-code-1`,
+        `${MARK}-user-2,"${MARK} Name, Two",${MARK}-code-2`,
+        `${transientUser},${MARK}-Name-T,${MARK}-code-t`,
+        `${permanentUser},${MARK}-Name-P,${MARK}-code-p`,
+        // Rejected: a name over its maxLength, a row with too many fields, an invalid user id.
+        `${MARK}-user-long,${MARK}-${'x'.repeat(50)},${MARK}-code-l`,
+        `${MARK}-user-wide,${MARK}-Name-W,${MARK}-code-w,${MARK}-extra`,
+        `${MARK} bad id!,${MARK}-Name-B,${MARK}-code-b`,
+      );
+      const form = new FormData();
+      form.set('campaignId', campaignId);
+      form.set('file', new Blob([`${csvRows.join('\n')}\n`]), `${MARK}-audience.csv`);
+      const upload = await api.request<any>('POST', '/api/campaigns/upload', { body: form });
+      expect(upload.status).toBe(200);
+      expect(upload.body.data).toMatchObject({ uploaded: 4, rejected: 3 });
+
+      expect((await api.post(`/api/campaigns/${campaignId}/send`)).status).toBe(202);
+      await expect
+        .poll(async () => (await api.get(`/api/campaigns/${campaignId}`)).body.data.status, {
+          timeout: 60_000,
+          interval: 250,
+        })
+        .toBe('partially_failed');
+      const recipients = (await api.get(`/api/campaigns/${campaignId}/recipients?limit=100`)).body.data;
+      const failed = recipients.find((r: { userId: string }) => r.userId === permanentUser);
+      expect(failed.status).toBe('failed');
+      // The app's owner may read the webhook's answer on its recipient; the logs may not.
+      expect(failed.error).toContain('422');
+      expect(seen.get(transientUser)).toBe(3);
+
+      // Messages the consumer cannot read, carrying user data: not JSON, and JSON of the wrong shape.
+      const { SQSClient, SendMessageCommand } = await import('@aws-sdk/client-sqs');
+      const sqs = new SQSClient({});
+      for (const body of [
+        `${MARK}-user-garbled`,
+        JSON.stringify({ kind: 'campaign', recipients: [{ userId: `${MARK}-user-shape`, variables: 7 }] }),
+      ]) {
+        await sqs.send(
+          new SendMessageCommand({ QueueUrl: process.env.DELIVERY_QUEUE_URL, MessageBody: body }),
+        );
+      }
+      sqs.destroy();
+      await expect
+        .poll(() => captured.lines().filter((l) => l.includes('deliver: unreadable message')).length, {
+          timeout: 30_000,
+        })
+        .toBeGreaterThanOrEqual(2);
+
+      // A one-call send with markers in its targets and variables.
+      const inline = await api.post('/api/notifications/send', {
+        template: { id: templateId, variables: { code: `${MARK}-shared-code` } },
+        targets: [`${MARK}-inline-user`],
+        variables: { [`${MARK}-inline-user`]: { name: `${MARK}-Inline-Name` } },
+      });
+      expect(inline.status).toBe(202);
+      await expect.poll(() => seen.get(`${MARK}-inline-user`) ?? 0, { timeout: 30_000 }).toBe(1);
+      await runtime.current.idle();
+    } finally {
+      captured.stop();
+    }
+
+    const lines = captured.lines();
+    // Not vacuous: the handlers' DEBUG-level lines, the consumer's warning and the error
+    // answers were all captured.
+    expect(lines.some((l) => l.includes('"message":"import completed"'))).toBe(true);
+    expect(lines.some((l) => l.includes('"message":"send: done"'))).toBe(true);
+    expect(lines.some((l) => l.includes('"message":"deliver: some recipients will be tried again"'))).toBe(
+      true,
+    );
+
+    const secrets = [apiKey, WEBHOOK_SECRET, MARK, ...csvRows.slice(1)];
+    const leaks = lines.filter((line) => secrets.some((s) => line.includes(s)));
+    expect(leaks, `lines with a secret or personal data:\n${leaks.join('\n')}`).toEqual([]);
+  }, 110_000);
+});
