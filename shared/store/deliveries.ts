@@ -474,12 +474,16 @@ export async function failUnconfirmed(
           ':now': new Date().toISOString(),
           ':messageId': messageId,
         },
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
       }),
     );
     return true;
   } catch (caught) {
-    if (isConditionalCheckFailed(caught)) return false;
-    throw caught;
+    if (!isConditionalCheckFailed(caught)) throw caught;
+    // Already failed by this message: this call's write, landed before the SDK resent it
+    // (or a duplicate receive's; the message's counting marker counts it once either way).
+    const item = (caught as { Item?: Record<string, { S?: string }> }).Item;
+    return item?.status?.S === 'failed' && item.messageId?.S === messageId && item.error?.S === error;
   }
 }
 
