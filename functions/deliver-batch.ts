@@ -88,20 +88,33 @@ interface MessageOutcome {
   retry: string | undefined;
 }
 
+/**
+ * Runs `work` over `items`, at most `limit` at once. A failure stops new work but waits
+ * for the work in flight before it is thrown: the message's next receive must not start
+ * while this one is still delivering (it would count a recipient this one then fails).
+ */
 async function mapLimit<T>(
   items: readonly T[],
   limit: number,
   work: (item: T) => Promise<void>,
 ): Promise<void> {
   let next = 0;
+  let failed = false;
   const worker = async () => {
-    while (next < items.length) {
+    while (next < items.length && !failed) {
       const item = items[next] as T;
       next += 1;
-      await work(item);
+      try {
+        await work(item);
+      } catch (error) {
+        failed = true;
+        throw error;
+      }
     }
   };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  const results = await Promise.allSettled(Array.from({ length: Math.min(limit, items.length) }, worker));
+  const rejected = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (rejected) throw rejected.reason;
 }
 
 /** Builds the consumer around a delivery channel (the deployed one uses the configured channel). */
@@ -285,7 +298,17 @@ export function createDeliverHandler(options: DeliverHandlerOptions) {
           const templateKey = `${batch.appId}/${batch.templateId}`;
           if (!templates.has(templateKey))
             templates.set(templateKey, findTemplate(batch.appId, batch.templateId));
-          return { campaign: await campaigns.get(campaignKey), template: await templates.get(templateKey) };
+          // Both awaited at once: a failed read is never left unhandled (it would end the process).
+          const [campaign, template] = await Promise.all([
+            campaigns.get(campaignKey),
+            templates.get(templateKey),
+          ]).catch((error: unknown) => {
+            // Not cached: the invocation's other messages read again.
+            campaigns.delete(campaignKey);
+            templates.delete(templateKey);
+            throw error;
+          });
+          return { campaign, template };
         };
         try {
           const outcome = await processMessage(record, batch, timeLeft, load);

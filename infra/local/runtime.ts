@@ -41,6 +41,12 @@ export interface LocalRuntimeOptions {
    */
   loadDeliverHandler?: () => Promise<EventHandler<SQSEvent>>;
   /**
+   * Puts something between every handler and AWS (a fault-injecting proxy, in tests):
+   * gets the emulators' environment once they run and returns the environment the
+   * handlers load with. Stopped after the handlers, before the emulators.
+   */
+  wrapAws?: (env: Record<string, string>) => Promise<{ env: Record<string, string>; stop(): Promise<void> }>;
+  /**
    * Sees each asynchronous invocation (S3 notification, scheduled or API-started send)
    * first; returning true means the caller runs it (crash tests run the handler in a
    * child process), and the runtime does not.
@@ -67,6 +73,7 @@ const handlerDefaults: Record<string, string> = {
 
 export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Promise<LocalRuntime> {
   const aws = await startEmbeddedAws();
+  let wrapped: Awaited<ReturnType<NonNullable<LocalRuntimeOptions['wrapAws']>>> | undefined;
   let front: HttpFront | undefined;
   let scheduler: SchedulerEmulator | undefined;
   let lambda: LambdaEmulator | undefined;
@@ -74,7 +81,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
   const invokers = new Map<FunctionName, AsyncInvoker<unknown>>();
   try {
     for (const [key, value] of Object.entries(handlerDefaults)) process.env[key] ??= value;
-    Object.assign(process.env, aws.env);
+    wrapped = await options.wrapAws?.({ ...aws.env });
+    Object.assign(process.env, wrapped?.env ?? aws.env);
 
     // Asynchronous invocations (S3 notifications, schedules) of the event functions.
     const invoker = (name: FunctionName): AsyncInvoker<unknown> => {
@@ -191,6 +199,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     const startedScheduler = scheduler;
     const startedLambda = lambda;
     const startedDeliveries = deliveries;
+    const startedWrapper = wrapped;
     return {
       url: started.url,
       aws,
@@ -205,6 +214,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
         await startedLambda.stop();
         await startedDeliveries.stop();
         for (const i of invokers.values()) await i.stop();
+        await startedWrapper?.stop();
         await aws.stop();
       },
     };
@@ -213,6 +223,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     await scheduler?.stop();
     await lambda?.stop();
     await deliveries?.stop();
+    await wrapped?.stop();
     await aws.stop();
     throw error;
   }

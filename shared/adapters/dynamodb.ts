@@ -36,3 +36,31 @@ export function isTransactionCanceled(
 ): error is { CancellationReasons?: { Code?: string; Item?: Record<string, unknown> }[] } {
   return errorName(error) === 'TransactionCanceledException';
 }
+
+const retryableNames = new Set([
+  'ProvisionedThroughputExceededException',
+  'ThrottlingException',
+  'RequestLimitExceeded',
+  'InternalServerError',
+  'ServiceUnavailable',
+  'TimeoutError',
+]);
+const retryableCodes = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT']);
+
+/**
+ * A failure that may pass if the same request is sent again later: throttling, a 5xx,
+ * a dropped connection. The SDK retries these a few times itself; this tells a caller
+ * whose own retry outlasts the SDK's (the batch writer) that it may go on.
+ */
+export function isRetryableError(error: unknown): boolean {
+  const e = error as
+    | { name?: string; code?: string; $metadata?: { httpStatusCode?: number }; $retryable?: unknown }
+    | undefined;
+  if (!e) return false;
+  return (
+    retryableNames.has(e.name ?? '') ||
+    retryableCodes.has(e.code ?? '') ||
+    e.$retryable !== undefined ||
+    (e.$metadata?.httpStatusCode ?? 0) >= 500
+  );
+}

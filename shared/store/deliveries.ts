@@ -12,6 +12,7 @@
  * Every recipient status change is a conditional write that moves `gsi1pk` along, so the
  * by-status listing always agrees with the item.
  */
+import { randomUUID } from 'node:crypto';
 import {
   GetCommand,
   PutCommand,
@@ -304,6 +305,10 @@ export type ChangeResult =
  * Moves a recipient that is still `pending` or `queued` to `status`, recording the SQS
  * message that settles it (and `error` for a failure). Only one writer wins: a replayed
  * or concurrent message finds the recipient settled and gets its old item back.
+ *
+ * Each call writes its own claim token, so that when the SDK resends a write that had
+ * landed (the answer was lost: a dropped connection, a 500 after the write) the failed
+ * condition is recognised as this very call's change, not an earlier receive's.
  */
 export async function settleRecipient(
   appId: string,
@@ -314,12 +319,13 @@ export async function settleRecipient(
   error?: string,
 ): Promise<ChangeResult> {
   const shard = shardOf(userId, recipientShards);
+  const claim = randomUUID();
   try {
     await documents.send(
       new UpdateCommand({
         TableName: tableName,
         Key: { pk: recipientPk(appId, campaignId, shard), sk: recipientSk(userId) },
-        UpdateExpression: `SET #status = :to, gsi1pk = :gsi1pk, messageId = :messageId, updatedAt = :now${
+        UpdateExpression: `SET #status = :to, gsi1pk = :gsi1pk, messageId = :messageId, claim = :claim, updatedAt = :now${
           error === undefined ? ' REMOVE #error' : ', #error = :error'
         }`,
         ConditionExpression: 'attribute_exists(pk) AND #status IN (:pending, :queued)',
@@ -328,6 +334,7 @@ export async function settleRecipient(
           ':to': status,
           ':gsi1pk': recipientsByStatusPk(appId, campaignId, status, shard),
           ':messageId': messageId,
+          ':claim': claim,
           ':now': new Date().toISOString(),
           ':pending': 'pending',
           ':queued': 'queued',
@@ -341,6 +348,8 @@ export async function settleRecipient(
     if (!isConditionalCheckFailed(caught)) throw caught;
     const item = (caught as { Item?: Record<string, { S?: string }> }).Item;
     if (!item) return { changed: false, old: undefined };
+    // This call's own write, landed before the SDK resent it.
+    if (item.claim?.S === claim) return { changed: true };
     // Only the fields the consumer reads, from the low-level attribute format.
     const old = {
       userId,
@@ -357,6 +366,8 @@ export async function settleRecipient(
  * Changes a recipient this message settled (`from`, with this `messageId`) once more:
  * to `failed` when its delivery failed after it was claimed, or back to `queued` (no
  * message) when a transient failure leaves it for the message's next receive.
+ * Only the receive that claimed it calls this, so finding it already `failed` with this
+ * message id means this call's write landed and the SDK resent it.
  */
 export async function resettleRecipient(
   appId: string,
@@ -380,6 +391,7 @@ export async function resettleRecipient(
         UpdateExpression: `SET ${sets.join(', ')}${removes.length > 0 ? ` REMOVE ${removes.join(', ')}` : ''}`,
         ConditionExpression: '#status = :from AND messageId = :messageId',
         ExpressionAttributeNames: { '#status': 'status', '#error': 'error' },
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         ExpressionAttributeValues: {
           ':to': to,
           ':from': from,
@@ -392,8 +404,9 @@ export async function resettleRecipient(
     );
     return true;
   } catch (caught) {
-    if (isConditionalCheckFailed(caught)) return false;
-    throw caught;
+    if (!isConditionalCheckFailed(caught)) throw caught;
+    const item = (caught as { Item?: Record<string, { S?: string }> }).Item;
+    return to === 'failed' && item?.status?.S === 'failed' && item.messageId?.S === messageId;
   }
 }
 
@@ -461,12 +474,16 @@ export async function failUnconfirmed(
           ':now': new Date().toISOString(),
           ':messageId': messageId,
         },
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
       }),
     );
     return true;
   } catch (caught) {
-    if (isConditionalCheckFailed(caught)) return false;
-    throw caught;
+    if (!isConditionalCheckFailed(caught)) throw caught;
+    // Already failed by this message: this call's write, landed before the SDK resent it
+    // (or a duplicate receive's; the message's counting marker counts it once either way).
+    const item = (caught as { Item?: Record<string, { S?: string }> }).Item;
+    return item?.status?.S === 'failed' && item.messageId?.S === messageId && item.error?.S === error;
   }
 }
 

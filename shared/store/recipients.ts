@@ -4,7 +4,7 @@
  */
 import type { BatchWriteItemCommandOutput } from '@aws-sdk/client-dynamodb';
 import { BatchWriteCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { documents, recipientShards, tableName } from '#shared/adapters/dynamodb.ts';
+import { documents, isRetryableError, recipientShards, tableName } from '#shared/adapters/dynamodb.ts';
 import { recipientPk, recipientSk, recipientsByStatusPk, shardOf } from '#shared/domain/keys.ts';
 import type { Recipient, VariableValue } from '#shared/domain/model.ts';
 
@@ -51,7 +51,8 @@ export interface BatchWriterOptions {
 /**
  * Writes items 25 per BatchWriteItem call with at most `concurrency` calls in flight:
  * `write` waits while the pipeline is full, so a fast reader cannot outrun DynamoDB.
- * `UnprocessedItems` are retried with exponential backoff and full jitter. Within one
+ * `UnprocessedItems` are retried with exponential backoff and full jitter, and so is a
+ * whole call that stays throttled (or failing with a 5xx) through the SDK's retries. Within one
  * call a key appears once (the later item wins).
  */
 export class BatchWriter {
@@ -110,8 +111,16 @@ export class BatchWriter {
   async #writeAll(items: Record<string, unknown>[]): Promise<void> {
     let requests = items.map((Item) => ({ PutRequest: { Item } }));
     for (let attempt = 1; ; attempt += 1) {
-      const result = await this.#send(new BatchWriteCommand({ RequestItems: { [tableName]: requests } }));
-      const unprocessed = (result.UnprocessedItems?.[tableName] ?? []) as typeof requests;
+      let unprocessed: typeof requests;
+      try {
+        const result = await this.#send(new BatchWriteCommand({ RequestItems: { [tableName]: requests } }));
+        unprocessed = (result.UnprocessedItems?.[tableName] ?? []) as typeof requests;
+      } catch (error) {
+        // Throttled (or a 5xx) beyond the SDK's own few retries: the whole call is
+        // unprocessed, and is retried like unprocessed items (keyed puts: a repeat is harmless).
+        if (!isRetryableError(error) || attempt >= this.#options.maxAttempts) throw error;
+        unprocessed = requests;
+      }
       this.written += requests.length - unprocessed.length;
       if (unprocessed.length === 0) return;
       if (attempt >= this.#options.maxAttempts) {

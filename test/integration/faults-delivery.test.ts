@@ -1,0 +1,314 @@
+/**
+ * Sending and delivering against a faulty AWS and a faulty channel: every DynamoDB and
+ * SQS call of the runtime goes through the fault proxy (test/support/faults). Each test
+ * ends with every recipient and every counter checked exactly, the channel's calls per
+ * recipient counted, and the proxy's counters showing the faults fired.
+ */
+import type { SQSEvent, SQSRecord } from 'aws-lambda';
+import { afterEach, describe, expect, it, onTestFailed } from 'vitest';
+import {
+  type DeliveryChannel,
+  type DeliveryMessage,
+  PermanentDeliveryError,
+  TransientDeliveryError,
+} from '#shared/domain/channel.ts';
+import { packDeliveryBatches } from '#shared/domain/delivery-batches.ts';
+import type { AwsFaults } from '#test/support/faults/aws.ts';
+import { faultyAws } from '#test/support/faults/aws.ts';
+import { seededRandom } from '#test/support/flaky-channel.ts';
+import { addRecipients, numberedRecipients, type TestRecipient } from '#test/support/recipients.ts';
+import { apiClient, newApp, useRuntime } from '#test/support/runtime.ts';
+
+let faults: AwsFaults;
+
+/** Channel calls, per campaign; a campaign may have its own channel, the others always succeed. */
+const calls = new Map<string, DeliveryMessage[]>();
+const channels = new Map<string, DeliveryChannel>();
+const channel: DeliveryChannel = {
+  name: 'test',
+  async deliver(message) {
+    const list = calls.get(message.campaignId) ?? [];
+    calls.set(message.campaignId, list);
+    list.push(message);
+    await channels.get(message.campaignId)?.deliver(message);
+  },
+};
+
+const runtime = useRuntime({
+  env: { DELIVERY_RETRY_BASE_SECONDS: '0' },
+  retryDelaysMs: [200, 400],
+  deliveryConcurrency: 4,
+  loadDeliverHandler: async () =>
+    (await import('#functions/deliver-batch.ts')).createDeliverHandler({ channel }),
+  wrapAws: faultyAws((f) => {
+    faults = f;
+  }),
+});
+
+afterEach(() => faults.clear());
+
+type Api = ReturnType<typeof apiClient>;
+
+async function draftCampaign(recipients: TestRecipient[]) {
+  const credentials = await newApp('faulty');
+  const api = apiClient(runtime.current.url, credentials);
+  const template = await api.post('/api/templates', {
+    name: 'Hello',
+    body: 'Hi {{name}}',
+    variableSchema: { name: { type: 'string' } },
+  });
+  const templateId: string = template.body.data.id;
+  await api.put(`/api/templates/${templateId}`, { status: 'approved' });
+  const campaign = await api.post('/api/campaigns', { name: 'Faulty', templateId });
+  const id: string = campaign.body.data.id;
+  await addRecipients(credentials.appId, id, recipients);
+  return { api, id, appId: credentials.appId, templateId };
+}
+
+async function finished(api: Api, id: string, timeout = 120_000) {
+  await expect
+    .poll(async () => (await api.get(`/api/campaigns/${id}`)).body.data?.status, { timeout, interval: 250 })
+    .toMatch(/^(sent|partially_failed|failed)$/);
+  return (await api.get(`/api/campaigns/${id}`)).body.data;
+}
+
+/** Every stored recipient of the campaign, by user id (read with faults off). */
+async function storedRecipients(appId: string, campaignId: string) {
+  const { documents, tableName, recipientShards } = await import('#shared/adapters/dynamodb.ts');
+  const { QueryCommand } = await import('@aws-sdk/lib-dynamodb');
+  const { recipientPk } = await import('#shared/domain/keys.ts');
+  const byUser = new Map<string, Record<string, any>>();
+  let items = 0;
+  for (let shard = 0; shard < recipientShards; shard += 1) {
+    let ExclusiveStartKey: Record<string, unknown> | undefined;
+    do {
+      const page = await documents.send(
+        new QueryCommand({
+          TableName: tableName,
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': recipientPk(appId, campaignId, shard) },
+          ExclusiveStartKey,
+        }),
+      );
+      for (const item of page.Items ?? []) {
+        items += 1;
+        byUser.set(item.userId as string, item);
+      }
+      ExclusiveStartKey = page.LastEvaluatedKey;
+    } while (ExclusiveStartKey);
+  }
+  return { byUser, items };
+}
+
+/** How many successful channel calls each user of the campaign got. */
+function deliveredCounts(id: string, succeeded: (m: DeliveryMessage) => boolean = () => true) {
+  const counts = new Map<string, number>();
+  for (const m of calls.get(id) ?? [])
+    if (succeeded(m)) counts.set(m.userId, (counts.get(m.userId) ?? 0) + 1);
+  return counts;
+}
+
+/** Users whose status is not `expected(userId)`, the first few. */
+function wrongStatus(
+  stored: Map<string, Record<string, any>>,
+  users: string[],
+  expected: (u: string) => string,
+) {
+  return users.filter((u) => stored.get(u)?.status !== expected(u)).slice(0, 10);
+}
+
+/**
+ * A channel that fails 20% of calls transiently (seeded; never one user more than twice, so
+ * every one gets through within the queue's 5 receives even when AWS faults fail a receive
+ * or two) and always fails `permanent`.
+ */
+function flakyChannel(permanent: ReadonlySet<string>, seed: number) {
+  const random = seededRandom(seed);
+  const transient = new Map<string, number>();
+  const succeeded = new Set<DeliveryMessage>();
+  let transientFailures = 0;
+  const flaky: DeliveryChannel = {
+    name: 'flaky',
+    async deliver(message) {
+      if (permanent.has(message.userId))
+        throw new PermanentDeliveryError(`user '${message.userId}' refuses messages (injected)`);
+      const failures = transient.get(message.userId) ?? 0;
+      if (random() < 0.2 && failures < 2) {
+        transient.set(message.userId, failures + 1);
+        transientFailures += 1;
+        throw new TransientDeliveryError('channel unavailable (injected)');
+      }
+      succeeded.add(message);
+    },
+  };
+  return { flaky, succeeded, transientFailures: () => transientFailures };
+}
+
+describe('delivery under channel and DynamoDB faults', () => {
+  it('ends every recipient sent or, for the permanent 1%, failed, with exact counts', async () => {
+    onTestFailed(() => console.error(`fault seed ${faults.seed}`, faults.injected()));
+    const recipients = numberedRecipients(2_000, 'd');
+    const { api, id, appId } = await draftCampaign(recipients);
+    const permanent = new Set(recipients.filter((_, i) => i % 100 === 7).map((r) => r.userId));
+    const { flaky, succeeded, transientFailures } = flakyChannel(permanent, 99);
+    channels.set(id, flaky);
+    faults.set({
+      dynamodb: [
+        {
+          operation: ['UpdateItem', 'TransactWriteItems', 'GetItem'],
+          rate: 0.02,
+          fault: { kind: 'throttle' },
+        },
+        // A write that lands but whose answer is lost: the SDK sends it again.
+        { operation: 'UpdateItem', rate: 0.01, fault: { kind: 'drop', when: 'after' } },
+        { operation: 'UpdateItem', rate: 0.01, fault: { kind: 'status', status: 500 } },
+      ],
+      // Not on deleting or on changing visibility: a message that misses them waits out the queue's 540 s.
+      sqs: [{ operation: 'ReceiveMessage', rate: 0.1, fault: { kind: 'throttle' } }],
+    });
+    expect((await api.post(`/api/campaigns/${id}/send`)).status).toBe(202);
+    const campaign = await finished(api, id, 400_000).catch(async (error) => {
+      console.error('not finished:', (await api.get(`/api/campaigns/${id}`)).body.data?.counts);
+      throw error;
+    });
+    const injected = faults.injected();
+    faults.clear();
+
+    expect(campaign.status).toBe('partially_failed');
+    expect(campaign.counts).toEqual({ pending: 0, queued: 0, sent: 1_980, failed: 20, skipped: 0 });
+    const users = recipients.map((r) => r.userId);
+    const delivered = deliveredCounts(id, (m) => succeeded.has(m));
+    // Each user got the message once, or (the permanent ones) never.
+    expect(users.filter((u) => (delivered.get(u) ?? 0) !== (permanent.has(u) ? 0 : 1)).slice(0, 10)).toEqual(
+      [],
+    );
+    const { byUser, items } = await storedRecipients(appId, id);
+    expect(items).toBe(2_000);
+    expect(wrongStatus(byUser, users, (u) => (permanent.has(u) ? 'failed' : 'sent'))).toEqual([]);
+    const failed: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const page: { body: { data: { userId: string; error: string }[]; meta: { next: string | null } } } =
+        await api.get(
+          `/api/campaigns/${id}/recipients?status=failed&limit=100${cursor ? `&cursor=${cursor}` : ''}`,
+        );
+      for (const r of page.body.data) {
+        expect(r.error).toMatch(/refuses messages/);
+        failed.push(r.userId);
+      }
+      cursor = page.body.meta.next;
+    } while (cursor);
+    expect(failed.sort()).toEqual([...permanent].sort());
+    expect(transientFailures()).toBeGreaterThan(250);
+    expect(injected['dynamodb:UpdateItem:throttle']).toBeGreaterThan(0);
+    expect(injected['dynamodb:UpdateItem:drop']).toBeGreaterThan(0);
+    expect(injected['dynamodb:UpdateItem:status']).toBeGreaterThan(0);
+  }, 450_000);
+});
+
+describe('the same SQS message twice, and out of order', () => {
+  /** A `sending` campaign and its delivery messages, played by the test instead of the queue. */
+  async function sendingCampaign(count: number, prefix: string) {
+    const recipients = numberedRecipients(count, prefix);
+    const { api, id, appId, templateId } = await draftCampaign(recipients);
+    // Sending, as the send function leaves it: every recipient counted queued.
+    const { transitionCampaign } = await import('#shared/store/campaigns.ts');
+    await transitionCampaign(appId, id, ['draft'], 'sending');
+    const { UpdateCommand } = await import('@aws-sdk/lib-dynamodb');
+    const { documents, tableName } = await import('#shared/adapters/dynamodb.ts');
+    const { appPk, campaignSk } = await import('#shared/domain/keys.ts');
+    await documents.send(
+      new UpdateCommand({
+        TableName: tableName,
+        Key: { pk: appPk(appId), sk: campaignSk(id) },
+        UpdateExpression: 'ADD #counts.#pending :minus, #counts.#queued :n',
+        ExpressionAttributeNames: { '#counts': 'counts', '#pending': 'pending', '#queued': 'queued' },
+        ExpressionAttributeValues: { ':n': count, ':minus': -count },
+      }),
+    );
+    const bodies = [
+      ...packDeliveryBatches(
+        { kind: 'campaign', appId, campaignId: id, templateId },
+        recipients.map((r) => ({ userId: r.userId, variables: r.variables ?? {} })),
+        { maxRecipients: 10 },
+      ),
+    ];
+    const record = (n: number, receiveCount = 1): SQSRecord => ({
+      messageId: `msg-${id}-${n}`,
+      receiptHandle: 'not-a-real-handle',
+      body: bodies[n] as string,
+      attributes: {
+        ApproximateReceiveCount: String(receiveCount),
+        SentTimestamp: String(Date.now()),
+        SenderId: 'test',
+        ApproximateFirstReceiveTimestamp: String(Date.now()),
+      },
+      messageAttributes: {},
+      md5OfBody: '',
+      eventSource: 'aws:sqs',
+      eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:test',
+      awsRegion: 'us-east-1',
+    });
+    return { api, id, appId, record, messages: bodies.length };
+  }
+
+  it('delivers each recipient once when messages repeat and arrive out of order', async () => {
+    const { api, id, appId, record, messages } = await sendingCampaign(50, 'r');
+    expect(messages).toBe(5);
+    const { createDeliverHandler } = await import('#functions/deliver-batch.ts');
+    const handler = createDeliverHandler({ channel });
+    const event = (...records: SQSRecord[]): SQSEvent => ({ Records: records });
+
+    // Out of order, with repeats of messages already done.
+    for (const n of [3, 1, 3, 0, 1, 4, 2]) await handler(event(record(n)));
+    // Late repeats of every message, after the campaign finished.
+    for (let n = 4; n >= 0; n -= 1) await handler(event(record(n, 3)));
+
+    const campaign = (await api.get(`/api/campaigns/${id}`)).body.data;
+    expect(campaign.status).toBe('sent');
+    expect(campaign.counts).toEqual({ pending: 0, queued: 0, sent: 50, failed: 0, skipped: 0 });
+    const delivered = deliveredCounts(id);
+    expect(delivered.size).toBe(50);
+    expect([...delivered.values()].every((n) => n === 1)).toBe(true);
+    const { byUser, items } = await storedRecipients(appId, id);
+    expect(items).toBe(50);
+    expect(wrongStatus(byUser, [...delivered.keys()], () => 'sent')).toEqual([]);
+  });
+
+  it('never delivers twice when receives of one message run at the same time, and counts what it stored', async () => {
+    const { api, id, appId, record } = await sendingCampaign(50, 'q');
+    const { createDeliverHandler, DELIVERY_OUTCOME_UNKNOWN } = await import('#functions/deliver-batch.ts');
+    const handler = createDeliverHandler({ channel });
+    const event = (...records: SQSRecord[]): SQSEvent => ({ Records: records });
+
+    // The same message twice in one batch, two receives of one message at once, then everything late.
+    await handler(event(record(3), record(1), record(3)));
+    await Promise.all([handler(event(record(0))), handler(event(record(0, 2)))]);
+    await handler(event(record(4), record(2)));
+    for (let n = 4; n >= 0; n -= 1) await handler(event(record(n, 3)));
+
+    // A receive that finds another's claim unconfirmed cannot tell it from a dead one: such a
+    // recipient may end failed (outcome unknown), but nobody is called twice and nothing stays open.
+    const delivered = deliveredCounts(id);
+    expect([...delivered.values()].every((n) => n === 1)).toBe(true);
+    const { byUser, items } = await storedRecipients(appId, id);
+    expect(items).toBe(50);
+    const statuses = [...byUser.values()];
+    const sent = statuses.filter((r) => r.status === 'sent');
+    const failed = statuses.filter((r) => r.status === 'failed');
+    expect(sent.length + failed.length).toBe(50);
+    for (const r of failed) expect(r.error).toBe(DELIVERY_OUTCOME_UNKNOWN);
+    for (const r of sent) expect(delivered.get(r.userId)).toBe(1);
+    const campaign = (await api.get(`/api/campaigns/${id}`)).body.data;
+    expect(campaign.counts).toEqual({
+      pending: 0,
+      queued: 0,
+      sent: sent.length,
+      failed: failed.length,
+      skipped: 0,
+    });
+    expect(campaign.status).toBe(
+      failed.length === 0 ? 'sent' : failed.length === 50 ? 'failed' : 'partially_failed',
+    );
+  });
+});
