@@ -16,7 +16,12 @@ import { packDeliveryBatches } from '#shared/domain/delivery-batches.ts';
 import type { AwsFaults } from '#test/support/faults/aws.ts';
 import { faultyAws } from '#test/support/faults/aws.ts';
 import { seededRandom } from '#test/support/flaky-channel.ts';
-import { addRecipients, numberedRecipients, type TestRecipient } from '#test/support/recipients.ts';
+import {
+  addRecipients,
+  numberedRecipients,
+  storedRecipients,
+  type TestRecipient,
+} from '#test/support/recipients.ts';
 import { apiClient, newApp, useRuntime } from '#test/support/runtime.ts';
 
 let faults: AwsFaults;
@@ -70,34 +75,6 @@ async function finished(api: Api, id: string, timeout = 120_000) {
     .poll(async () => (await api.get(`/api/campaigns/${id}`)).body.data?.status, { timeout, interval: 250 })
     .toMatch(/^(sent|partially_failed|failed)$/);
   return (await api.get(`/api/campaigns/${id}`)).body.data;
-}
-
-/** Every stored recipient of the campaign, by user id (read with faults off). */
-async function storedRecipients(appId: string, campaignId: string) {
-  const { documents, tableName, recipientShards } = await import('#shared/adapters/dynamodb.ts');
-  const { QueryCommand } = await import('@aws-sdk/lib-dynamodb');
-  const { recipientPk } = await import('#shared/domain/keys.ts');
-  const byUser = new Map<string, Record<string, any>>();
-  let items = 0;
-  for (let shard = 0; shard < recipientShards; shard += 1) {
-    let ExclusiveStartKey: Record<string, unknown> | undefined;
-    do {
-      const page = await documents.send(
-        new QueryCommand({
-          TableName: tableName,
-          KeyConditionExpression: 'pk = :pk',
-          ExpressionAttributeValues: { ':pk': recipientPk(appId, campaignId, shard) },
-          ExclusiveStartKey,
-        }),
-      );
-      for (const item of page.Items ?? []) {
-        items += 1;
-        byUser.set(item.userId as string, item);
-      }
-      ExclusiveStartKey = page.LastEvaluatedKey;
-    } while (ExclusiveStartKey);
-  }
-  return { byUser, items };
 }
 
 /** How many successful channel calls each user of the campaign got. */

@@ -7,6 +7,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { afterEach, describe, expect, it, onTestFailed } from 'vitest';
 import type { AwsFaults } from '#test/support/faults/aws.ts';
 import { faultyAws } from '#test/support/faults/aws.ts';
+import { storedRecipients } from '#test/support/recipients.ts';
 import { apiClient, newApp, useRuntime } from '#test/support/runtime.ts';
 import { audienceCsv, draftCampaign, settledUpload } from '#test/support/uploads.ts';
 
@@ -26,34 +27,6 @@ type Api = ReturnType<typeof apiClient>;
 async function client() {
   const credentials = await newApp('faults');
   return { api: apiClient(runtime.current.url, credentials), appId: credentials.appId };
-}
-
-/** Every stored recipient of the campaign, by user id (read with faults off). */
-async function storedRecipients(appId: string, campaignId: string) {
-  const { documents, tableName, recipientShards } = await import('#shared/adapters/dynamodb.ts');
-  const { QueryCommand } = await import('@aws-sdk/lib-dynamodb');
-  const { recipientPk } = await import('#shared/domain/keys.ts');
-  const byUser = new Map<string, Record<string, any>>();
-  let items = 0;
-  for (let shard = 0; shard < recipientShards; shard += 1) {
-    let ExclusiveStartKey: Record<string, unknown> | undefined;
-    do {
-      const page = await documents.send(
-        new QueryCommand({
-          TableName: tableName,
-          KeyConditionExpression: 'pk = :pk',
-          ExpressionAttributeValues: { ':pk': recipientPk(appId, campaignId, shard) },
-          ExclusiveStartKey,
-        }),
-      );
-      for (const item of page.Items ?? []) {
-        items += 1;
-        byUser.set(item.userId as string, item);
-      }
-      ExclusiveStartKey = page.LastEvaluatedKey;
-    } while (ExclusiveStartKey);
-  }
-  return { byUser, items };
 }
 
 /** Checks every recipient `u<start>…` of `audienceCsv(rows, start, name)` is stored once, pending, with its own variables. */

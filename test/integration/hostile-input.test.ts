@@ -13,6 +13,7 @@ import { runInNewContext } from 'node:vm';
 import { afterAll, describe, expect, it } from 'vitest';
 import { MAX_RECORD_BYTES } from '#shared/domain/csv-stream.ts';
 import { FORMULAS, type HostileCase, hostileCorpus } from '#test/support/hostile-corpus.ts';
+import { storedRecipients } from '#test/support/recipients.ts';
 import { apiClient, type Credentials, newApp, useRuntime } from '#test/support/runtime.ts';
 import { draftCampaign, settledUpload } from '#test/support/uploads.ts';
 
@@ -41,33 +42,6 @@ async function seededCampaign(api: Client): Promise<string> {
   expect(added.status).toBe(200);
   expect(added.body.data.total).toBe(1);
   return campaignId;
-}
-
-/** Every recipient item of the campaign, read from the table (all shards), by user id. */
-async function storedRecipients(
-  appId: string,
-  campaignId: string,
-): Promise<Map<string, Record<string, unknown>>> {
-  const { documents, tableName, recipientShards } = await import('#shared/adapters/dynamodb.ts');
-  const { QueryCommand } = await import('@aws-sdk/lib-dynamodb');
-  const { recipientPk } = await import('#shared/domain/keys.ts');
-  const found = new Map<string, Record<string, unknown>>();
-  for (let shard = 0; shard < recipientShards; shard++) {
-    let ExclusiveStartKey: Record<string, unknown> | undefined;
-    do {
-      const page = await documents.send(
-        new QueryCommand({
-          TableName: tableName,
-          KeyConditionExpression: 'pk = :pk',
-          ExpressionAttributeValues: { ':pk': recipientPk(appId, campaignId, shard) },
-          ExclusiveStartKey,
-        }),
-      );
-      for (const item of page.Items ?? []) found.set(item.userId as string, item);
-      ExclusiveStartKey = page.LastEvaluatedKey;
-    } while (ExclusiveStartKey);
-  }
-  return found;
 }
 
 /** The direct upload's form, with the case's own file name. */
@@ -208,7 +182,7 @@ describe('hostile CSV files through the API', () => {
         expect(grew, `RSS grew by ${grew} bytes`).toBeLessThan(MEMORY_BOUND);
       }
 
-      const stored = await storedRecipients(creds.appId, campaignId);
+      const stored = (await storedRecipients(creds.appId, campaignId)).byUser;
       // The runtime is up: a following request succeeds.
       const campaign = await api.get(`/api/campaigns/${campaignId}`);
       expect(campaign.status).toBe(200);
@@ -235,7 +209,7 @@ describe('hostile CSV files through the API', () => {
             error: { code: 'ERR_BAD_REQUEST' },
           });
           expect(presigned.error.message).toMatch(c.expect.message);
-          expect([...(await storedRecipients(creds.appId, campaignId)).keys()]).toEqual([SEED]);
+          expect([...(await storedRecipients(creds.appId, campaignId)).byUser.keys()]).toEqual([SEED]);
           expect((await api.get(`/api/campaigns/${campaignId}`)).body.data.recipientCount).toBe(1);
         }
         return;
@@ -343,7 +317,7 @@ describe('hostile multipart bodies against POST /api/campaigns/upload', () => {
 
   /** Nothing of the refused request is left: no recipient, no import lock (a valid upload goes through). */
   async function nothingWritten(api: Client, creds: Credentials, campaignId: string) {
-    expect([...(await storedRecipients(creds.appId, campaignId)).keys()]).toEqual([SEED]);
+    expect([...(await storedRecipients(creds.appId, campaignId)).byUser.keys()]).toEqual([SEED]);
     const campaign = await api.get(`/api/campaigns/${campaignId}`);
     expect(campaign.status).toBe(200);
     expect(campaign.body.data.recipientCount).toBe(1);

@@ -5,6 +5,7 @@
  * Loaded on use: the stores read TABLE_NAME when they load.
  */
 import type { VariableValue } from '#shared/domain/model.ts';
+import type { RecipientItem } from '#shared/store/deliveries.ts';
 
 export interface TestRecipient {
   userId: string;
@@ -42,4 +43,41 @@ export function numberedRecipients(count: number, prefix = 'u'): TestRecipient[]
     userId: `${prefix}${i}`,
     variables: { name: `Name ${i}` },
   }));
+}
+
+/** Every recipient item of a campaign, over all its shards. */
+export async function allRecipients(appId: string, campaignId: string): Promise<RecipientItem[]> {
+  const { QueryCommand } = await import('@aws-sdk/lib-dynamodb');
+  const { documents, tableName, recipientShards } = await import('#shared/adapters/dynamodb.ts');
+  const { recipientPk } = await import('#shared/domain/keys.ts');
+  const items: RecipientItem[] = [];
+  for (let shard = 0; shard < recipientShards; shard += 1) {
+    let ExclusiveStartKey: Record<string, unknown> | undefined;
+    do {
+      const page = await documents.send(
+        new QueryCommand({
+          TableName: tableName,
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': recipientPk(appId, campaignId, shard) },
+          ExclusiveStartKey,
+          ConsistentRead: true,
+        }),
+      );
+      items.push(...((page.Items ?? []) as RecipientItem[]));
+      ExclusiveStartKey = page.LastEvaluatedKey;
+    } while (ExclusiveStartKey);
+  }
+  return items;
+}
+
+/**
+ * Every stored recipient of a campaign by user id, and how many items there are: a user
+ * stored twice would show as `items > byUser.size`.
+ */
+export async function storedRecipients(
+  appId: string,
+  campaignId: string,
+): Promise<{ byUser: Map<string, RecipientItem>; items: number }> {
+  const items = await allRecipients(appId, campaignId);
+  return { byUser: new Map(items.map((item) => [item.userId, item])), items: items.length };
 }
