@@ -27,10 +27,26 @@ function jarDirectory(): string {
  * Starts DynamoDB Local on a free loopback port and resolves once it answers.
  * `heapMb` caps the JVM heap (`DYNAMODB_LOCAL_HEAP_MB`, default 1024).
  */
-export async function startDynamoDbLocal(options: { heapMb?: number } = {}): Promise<DynamoDbLocal> {
-  const port = await freePort();
+export async function startDynamoDbLocal(
+  options: { heapMb?: number; choosePort?: () => Promise<number> } = {},
+): Promise<DynamoDbLocal> {
+  const choosePort = options.choosePort ?? freePort;
+  // The port is free when chosen, but another process may bind it before Java does (the
+  // other emulators and servers of a parallel test file pick ports too): Java then exits
+  // on "Address already in use", and we try again on another port.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(await choosePort(), options.heapMb ?? 1024);
+    } catch (error) {
+      if (!(error instanceof PortTakenError) || attempt >= 5) throw error;
+    }
+  }
+}
+
+class PortTakenError extends Error {}
+
+async function startOnce(port: number, heapMb: number): Promise<DynamoDbLocal> {
   const dir = jarDirectory();
-  const heapMb = options.heapMb ?? 1024;
   const java = [
     'java',
     `-Xmx${heapMb}m`,
@@ -61,6 +77,11 @@ export async function startDynamoDbLocal(options: { heapMb?: number } = {}): Pro
   const endpoint = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 60_000;
   while (Date.now() < deadline) {
+    // Java prints "Failed to bind" and exits; its guard shell lives on, so read the output.
+    if (/Failed to bind|address already in use|BindException/i.test(output)) {
+      await child.stop();
+      throw new PortTakenError(`port ${port} was taken before DynamoDB Local could bind it`);
+    }
     if (child.process.exitCode !== null) {
       throw new Error(`DynamoDB Local exited during start-up (is Java 17+ installed?): ${output}`);
     }
@@ -72,6 +93,7 @@ export async function startDynamoDbLocal(options: { heapMb?: number } = {}): Pro
   throw new Error(`DynamoDB Local did not answer on ${endpoint} within 60 s: ${output}`);
 }
 
+/** Whether DynamoDB Local (and not some other server) answers `ListTables` at `endpoint`. */
 async function answers(endpoint: string): Promise<boolean> {
   try {
     const res = await fetch(endpoint, {
@@ -85,8 +107,9 @@ async function answers(endpoint: string): Promise<boolean> {
       body: '{}',
       signal: AbortSignal.timeout(1000),
     });
-    await res.arrayBuffer();
-    return res.status < 500;
+    // Only DynamoDB's own answer counts: another server that took the port answers too.
+    const body = await res.text();
+    return res.ok && body.includes('"TableNames"');
   } catch {
     return false;
   }
