@@ -1,6 +1,7 @@
 import { ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
+import { toRecord } from '#infra/local/sqs-event-source.ts';
 import {
   type DeliveryChannel,
   type DeliveryMessage,
@@ -184,22 +185,17 @@ async function sendingCampaignMessage(count: number, prefix: string) {
       recipients.map((r) => ({ userId: r.userId, variables: r.variables ?? {} })),
     ),
   ];
-  const record = (receiveCount: number): SQSRecord => ({
-    messageId: `msg-${id}`,
-    receiptHandle: 'not-a-real-handle',
-    body: body as string,
-    attributes: {
-      ApproximateReceiveCount: String(receiveCount),
-      SentTimestamp: String(Date.now()),
-      SenderId: 'test',
-      ApproximateFirstReceiveTimestamp: String(Date.now()),
-    },
-    messageAttributes: {},
-    md5OfBody: '',
-    eventSource: 'aws:sqs',
-    eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:test',
-    awsRegion: 'us-east-1',
-  });
+  const record = (receiveCount: number): SQSRecord =>
+    toRecord(
+      {
+        MessageId: `msg-${id}`,
+        ReceiptHandle: 'not-a-real-handle',
+        Body: body as string,
+        Attributes: { ApproximateReceiveCount: String(receiveCount) },
+      },
+      'arn:aws:sqs:us-east-1:000000000000:test',
+      'us-east-1',
+    );
   return { api, id, record };
 }
 

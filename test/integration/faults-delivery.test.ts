@@ -6,6 +6,7 @@
  */
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import { afterEach, describe, expect, it, onTestFailed } from 'vitest';
+import { toRecord } from '#infra/local/sqs-event-source.ts';
 import {
   type DeliveryChannel,
   type DeliveryMessage,
@@ -210,22 +211,17 @@ describe('the same SQS message twice, and out of order', () => {
         { maxRecipients: 10 },
       ),
     ];
-    const record = (n: number, receiveCount = 1): SQSRecord => ({
-      messageId: `msg-${id}-${n}`,
-      receiptHandle: 'not-a-real-handle',
-      body: bodies[n] as string,
-      attributes: {
-        ApproximateReceiveCount: String(receiveCount),
-        SentTimestamp: String(Date.now()),
-        SenderId: 'test',
-        ApproximateFirstReceiveTimestamp: String(Date.now()),
-      },
-      messageAttributes: {},
-      md5OfBody: '',
-      eventSource: 'aws:sqs',
-      eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:test',
-      awsRegion: 'us-east-1',
-    });
+    const record = (n: number, receiveCount = 1): SQSRecord =>
+      toRecord(
+        {
+          MessageId: `msg-${id}-${n}`,
+          ReceiptHandle: 'not-a-real-handle',
+          Body: bodies[n] as string,
+          Attributes: { ApproximateReceiveCount: String(receiveCount) },
+        },
+        'arn:aws:sqs:us-east-1:000000000000:test',
+        'us-east-1',
+      );
     return { api, id, appId, record, messages: bodies.length };
   }
 
