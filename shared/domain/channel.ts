@@ -15,23 +15,40 @@
  */
 import { AppError } from '#shared/errors.ts';
 
-/** One rendered message for one recipient. */
-export interface DeliveryMessage {
-  /** The campaign, or for a one-call send the notification id. */
-  campaignId: string;
+/** One rendered message of a batch. */
+export interface ChannelMessage {
   userId: string;
-  /** Present exactly when the template has a title. */
-  title?: string;
+  /** null when the template has no title. */
+  title: string | null;
   body: string;
-  /** `campaignId:userId` (see `idempotencyKeyOf`): the same for every try of one delivery. */
+  /** `campaignId:userId` (idempotencyKeyOf): the same on every try of one delivery. */
   idempotencyKey: string;
 }
+
+/** Up to `maxBatchSize` messages of one campaign (or one-call send) of one app. */
+export interface ChannelBatch {
+  appId: string;
+  /** The campaign id, or the notification id of a one-call send. */
+  campaignId: string;
+  messages: readonly ChannelMessage[];
+}
+
+export type ChannelResult = { status: 'accepted' } | { status: 'rejected'; reason: string };
+
+/** Longest rejection reason kept on a recipient. */
+export const MAX_REASON_LENGTH = 500;
 
 export interface DeliveryChannel {
   /** For logs and metrics: `webhook`, `outbox`, … */
   readonly name: string;
-  /** Hands the message over; see the module comment for how it fails. */
-  deliver(message: DeliveryMessage): Promise<void>;
+  /** Most messages one deliverBatch call takes (1-100). */
+  readonly maxBatchSize: number;
+  /**
+   * Hands the batch over. Resolves with one result per message, in the order of `messages`.
+   * Rejects with TransientDeliveryError when the whole call may work later (nothing was accepted
+   * as far as we know), PermanentDeliveryError when the far side refused the whole batch.
+   */
+  deliverBatch(batch: ChannelBatch): Promise<ChannelResult[]>;
 }
 
 /**

@@ -1,9 +1,9 @@
 /**
- * Delivery messages: batches of recipients on the SQS delivery queue (DESIGN.md,
- * "Batches on the queue").
+ * Delivery messages: batches of recipients on the SQS delivery queue (docs/delivery.md,
+ * "Delivery messages").
  *
  * A message body is the JSON of
- * `{ v: 1, kind: 'campaign', appId, campaignId, templateId, recipients: [{ userId, variables }] }`
+ * `{ v: 1, kind: 'campaign', appId, campaignId, templateId, chunkSize, recipients: [{ userId, variables }] }`
  * (or `kind: 'notification'` with `notificationId` for a one-call send). The producer
  * packs recipients into bodies of at most `maxBytes` (UTF-8, measured with
  * `Buffer.byteLength`) and `maxRecipients` each, then groups the bodies into
@@ -12,6 +12,12 @@
  *
  * The message carries no rendered text: the consumer loads the template (approved
  * templates never change) and renders each recipient, so a message stays small.
+ *
+ * Chunks: the recipients of a message are cut, in order, into chunks of `chunkSize`
+ * (a message without it is one chunk). A chunk is the consumer's unit of work: one
+ * claim, one channel call, one outcome. Its id is its first user id, so every party
+ * (the consumer, a duplicate message from a re-sent page, a cancel's sweep reading the
+ * same page) agrees on what a chunk holds (`chunksOf`).
  */
 import { z } from 'zod';
 import type { VariableValue } from '#shared/domain/model.ts';
@@ -25,6 +31,8 @@ export const SQS_BATCH_MAX_ENTRIES = 10;
 export const MESSAGE_MAX_BYTES = 240 * 1024;
 /** Default limit on the recipients of one message (one consumer invocation's work per message). */
 export const MESSAGE_MAX_RECIPIENTS = 100;
+/** Most recipients of one chunk: one channel call takes at most this many messages. */
+export const CHUNK_MAX_RECIPIENTS = 100;
 
 const variableValue = z.union([z.string(), z.number(), z.boolean()]);
 
@@ -41,6 +49,7 @@ const campaignBatchSchema = z.object({
   appId: id,
   campaignId: id,
   templateId: id,
+  chunkSize: z.number().int().min(1).max(CHUNK_MAX_RECIPIENTS).optional(),
   recipients: z.array(deliveryRecipientSchema).min(1),
 });
 
@@ -50,6 +59,7 @@ const notificationBatchSchema = z.object({
   appId: id,
   notificationId: id,
   templateId: id,
+  chunkSize: z.number().int().min(1).max(CHUNK_MAX_RECIPIENTS).optional(),
   recipients: z.array(deliveryRecipientSchema).min(1),
 });
 
@@ -78,6 +88,24 @@ export type DeliveryBatchHeader =
 /** The campaign or notification id of a message: what its recipients' statuses hang off. */
 export function deliveryIdOf(message: DeliveryBatch | DeliveryBatchHeader): string {
   return message.kind === 'campaign' ? message.campaignId : message.notificationId;
+}
+
+/** One chunk of a delivery message: the consumer's unit of claim and channel call. */
+export interface DeliveryChunk {
+  /** The chunk's first user id: what its ledger item is keyed by. */
+  id: string;
+  recipients: readonly DeliveryRecipient[];
+}
+
+/** The chunks of a message: its recipients cut in order into runs of `chunkSize`. */
+export function chunksOf(message: Pick<DeliveryBatch, 'recipients' | 'chunkSize'>): DeliveryChunk[] {
+  const size = message.chunkSize ?? message.recipients.length;
+  const chunks: DeliveryChunk[] = [];
+  for (let i = 0; i < message.recipients.length; i += size) {
+    const recipients = message.recipients.slice(i, i + size);
+    chunks.push({ id: (recipients[0] as DeliveryRecipient).userId, recipients });
+  }
+  return chunks;
 }
 
 /** A message body that does not parse: a poison message, never worth retrying. */
@@ -132,6 +160,7 @@ function headerObject(header: DeliveryBatchHeader): Record<string, unknown> {
         appId: header.appId,
         campaignId: header.campaignId,
         templateId: header.templateId,
+        ...(header.chunkSize === undefined ? {} : { chunkSize: header.chunkSize }),
         recipients: [],
       }
     : {
@@ -140,6 +169,7 @@ function headerObject(header: DeliveryBatchHeader): Record<string, unknown> {
         appId: header.appId,
         notificationId: header.notificationId,
         templateId: header.templateId,
+        ...(header.chunkSize === undefined ? {} : { chunkSize: header.chunkSize }),
         recipients: [],
       };
 }

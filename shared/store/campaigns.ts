@@ -2,8 +2,15 @@
  * Campaigns in the single table, under their app's partition, and on `gsi1` by
  * status (`shared/domain/keys.ts`). Status changes go through `transitionCampaign`
  * only: a conditional write, so racing requests never both move a campaign.
+ *
+ * This module is the one writer of a campaign's items: the campaign item itself and
+ * its counter shards. The campaign item's `counts` is the baseline the import sets
+ * (`pending` = recipients); dispatch, delivery and cancel move the counters of one
+ * recipient shard each (`COUNTS#<campaignId>#<shard>`, through `countsUpdate`, inside
+ * their own transactions), so that no single item takes every chunk's transaction.
+ * A read adds the shards to the baseline.
  */
-import { GetCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import {
   documents,
   isConditionalCheckFailed,
@@ -12,17 +19,81 @@ import {
 } from '#shared/adapters/dynamodb.ts';
 import { canTransition } from '#shared/domain/campaign-status.ts';
 import { appPk, campaignSk, campaignsByStatusPk, templateSk } from '#shared/domain/keys.ts';
-import type { Campaign, CampaignStatus } from '#shared/domain/model.ts';
+import type { CountDelta } from '#shared/domain/delivery-ledger.ts';
+import type { Campaign, CampaignStatus, RecipientStatus, VariableValue } from '#shared/domain/model.ts';
+import { storeAppId } from '#shared/domain/sending.ts';
 import { ConflictError, NotFoundError, TemplateNotApprovedError } from '#shared/errors.ts';
 import type { Page } from '#shared/http/request.ts';
 import { type PageOf, queryPage } from './paging.ts';
+import { putRecipients } from './recipients.ts';
 
 const CAMPAIGN_PREFIX = campaignSk('');
+const COUNT_FIELDS = ['pending', 'queued', 'sent', 'failed', 'skipped'] as const satisfies readonly RecipientStatus[];
+const countsPrefix = (campaignId: string) => `COUNTS#${campaignId}#`;
+const countsSk = (campaignId: string, shard: number) => `${countsPrefix(campaignId)}${shard}`;
 
 /** The campaign without table keys. */
 function fromItem(item: Record<string, unknown>): Campaign {
   const { pk: _pk, sk: _sk, gsi1pk: _gsi1pk, gsi1sk: _gsi1sk, ...campaign } = item;
   return campaign as unknown as Campaign;
+}
+
+
+/**
+ * The transaction item that adds `delta` to the counters of one recipient shard of a
+ * campaign. Dispatch, delivery and cancel put it in their own transactions, so the
+ * counters move exactly when their state change commits.
+ */
+export function countsUpdate(appId: string, campaignId: string, shard: number, delta: CountDelta) {
+  const names: Record<string, string> = { '#updatedAt': 'updatedAt' };
+  const values: Record<string, unknown> = { ':now': new Date().toISOString() };
+  const adds: string[] = [];
+  for (const status of COUNT_FIELDS) {
+    const n = delta[status];
+    if (!n) continue;
+    names[`#${status}`] = status;
+    values[`:${status}`] = n;
+    adds.push(`#${status} :${status}`);
+  }
+  return {
+    Update: {
+      TableName: tableName,
+      Key: { pk: appPk(appId), sk: countsSk(campaignId, shard) },
+      UpdateExpression: `SET #updatedAt = :now${adds.length > 0 ? ` ADD ${adds.join(', ')}` : ''}`,
+      ExpressionAttributeNames: names,
+      ExpressionAttributeValues: values,
+    },
+  };
+}
+
+/** The sum of a campaign's counter shards (strongly consistent when asked). */
+async function shardCounts(appId: string, campaignId: string, consistent: boolean): Promise<CountDelta> {
+  const sum: CountDelta = {};
+  let ExclusiveStartKey: Record<string, unknown> | undefined;
+  do {
+    const page = await documents.send(
+      new QueryCommand({
+        TableName: tableName,
+        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+        ExpressionAttributeValues: { ':pk': appPk(appId), ':prefix': countsPrefix(campaignId) },
+        ConsistentRead: consistent,
+        ExclusiveStartKey,
+      }),
+    );
+    for (const item of page.Items ?? []) {
+      for (const status of COUNT_FIELDS) sum[status] = (sum[status] ?? 0) + ((item[status] as number) ?? 0);
+    }
+    ExclusiveStartKey = page.LastEvaluatedKey;
+  } while (ExclusiveStartKey);
+  return sum;
+}
+
+/** The campaign with its counter shards added to its baseline counts. */
+async function withCounts(appId: string, campaign: Campaign, consistent: boolean): Promise<Campaign> {
+  const delta = await shardCounts(appId, campaign.id, consistent);
+  const counts = { ...campaign.counts };
+  for (const status of COUNT_FIELDS) counts[status] = (counts[status] ?? 0) + (delta[status] ?? 0);
+  return { ...campaign, counts };
 }
 
 /**
@@ -78,10 +149,44 @@ export async function createCampaign(campaign: Campaign): Promise<void> {
 
 /** The app's campaign, or undefined (also when the id belongs to another app). */
 export async function findCampaign(appId: string, id: string): Promise<Campaign | undefined> {
+  return read(appId, id, false);
+}
+
+/** The campaign's status as stored now (strongly consistent), without reading its counters. */
+export async function readCampaignStatus(appId: string, id: string): Promise<CampaignStatus | undefined> {
   const { Item } = await documents.send(
-    new GetCommand({ TableName: tableName, Key: { pk: appPk(appId), sk: campaignSk(id) } }),
+    new GetCommand({
+      TableName: tableName,
+      Key: { pk: appPk(appId), sk: campaignSk(id) },
+      ConsistentRead: true,
+      ProjectionExpression: '#status',
+      ExpressionAttributeNames: { '#status': 'status' },
+    }),
   );
-  return Item ? fromItem(Item) : undefined;
+  return Item?.status as CampaignStatus | undefined;
+}
+
+/** The campaign as stored now (strongly consistent, counters included), or undefined. */
+export async function readCampaign(appId: string, id: string): Promise<Campaign | undefined> {
+  return read(appId, id, true);
+}
+
+async function read(appId: string, id: string, consistent: boolean): Promise<Campaign | undefined> {
+  const [{ Item }, delta] = await Promise.all([
+    documents.send(
+      new GetCommand({
+        TableName: tableName,
+        Key: { pk: appPk(appId), sk: campaignSk(id) },
+        ConsistentRead: consistent,
+      }),
+    ),
+    shardCounts(appId, id, consistent),
+  ]);
+  if (!Item) return undefined;
+  const campaign = fromItem(Item);
+  const counts = { ...campaign.counts };
+  for (const status of COUNT_FIELDS) counts[status] = (counts[status] ?? 0) + (delta[status] ?? 0);
+  return { ...campaign, counts };
 }
 
 /** The app's campaign, or a 404. */
@@ -103,7 +208,10 @@ export async function listCampaigns(
       : { partition: appPk(appId), skPrefix: CAMPAIGN_PREFIX },
     page,
   );
-  return { items: items.map(fromItem), lastKey };
+  return {
+    items: await Promise.all(items.map((item) => withCounts(appId, fromItem(item), false))),
+    lastKey,
+  };
 }
 
 /** Fields a transition may set along with the status. */
@@ -198,7 +306,7 @@ async function transition(
         ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
       }),
     );
-    return fromItem(Attributes ?? {});
+    return withCounts(appId, fromItem(Attributes ?? {}), true);
   } catch (error) {
     if (!isConditionalCheckFailed(error)) throw error;
     // The item as it was, in the low-level attribute format.
@@ -230,4 +338,50 @@ async function transition(
       { campaignId: id, status, requested: to },
     );
   }
+}
+
+/**
+ * Stores a one-call send as a hidden campaign already `sending`, in its app's
+ * notification scope (`storeAppId`), with its targets as `pending` recipients. The
+ * recipients are written first: a campaign item never exists without them.
+ */
+export async function createNotification(notification: {
+  id: string;
+  appId: string;
+  templateId: string;
+  recipients: ReadonlyMap<string, Record<string, VariableValue>>;
+  now: string;
+}): Promise<Campaign> {
+  const scope = storeAppId(notification.appId, notification.id);
+  await putRecipients(
+    scope,
+    notification.id,
+    [...notification.recipients].map(([userId, variables]) => ({ userId, variables })),
+  );
+  const campaign: Campaign = {
+    id: notification.id,
+    appId: scope,
+    name: `notification ${notification.id}`,
+    templateId: notification.templateId,
+    status: 'sending',
+    recipientCount: notification.recipients.size,
+    scheduledAt: null,
+    counts: { pending: notification.recipients.size, queued: 0, sent: 0, failed: 0, skipped: 0 },
+    createdAt: notification.now,
+    updatedAt: notification.now,
+  };
+  await documents.send(
+    new PutCommand({
+      TableName: tableName,
+      Item: {
+        pk: appPk(scope),
+        sk: campaignSk(notification.id),
+        gsi1pk: campaignsByStatusPk(scope, 'sending'),
+        gsi1sk: notification.id,
+        ...campaign,
+      },
+      ConditionExpression: 'attribute_not_exists(pk)',
+    }),
+  );
+  return campaign;
 }

@@ -1,12 +1,32 @@
 /**
- * Recipient items: written in bulk with BatchWriteItem and counted across shards.
- * Writes are keyed puts, so writing a recipient twice (a replayed import) leaves one item.
+ * Recipient items: written in bulk with BatchWriteItem, counted across shards, listed by
+ * status, and given their delivery status by the delivery engine's projection. Writes
+ * are keyed puts, so writing a recipient twice (a replayed import, a replayed chunk)
+ * leaves one item.
  */
 import type { BatchWriteItemCommandOutput } from '@aws-sdk/client-dynamodb';
-import { BatchWriteCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { documents, isRetryableError, recipientShards, tableName } from '#shared/adapters/dynamodb.ts';
+import { BatchGetCommand, BatchWriteCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  documents,
+  isConditionalCheckFailed,
+  isRetryableError,
+  recipientShards,
+  tableName,
+} from '#shared/adapters/dynamodb.ts';
 import { recipientPk, recipientSk, recipientsByStatusPk, shardOf } from '#shared/domain/keys.ts';
-import type { Recipient, VariableValue } from '#shared/domain/model.ts';
+import type { Recipient, RecipientStatus, VariableValue } from '#shared/domain/model.ts';
+
+type Key = Record<string, unknown>;
+
+/** A recipient item as stored: the `Recipient` with its keys. */
+export interface RecipientItem extends Recipient {
+  pk: string;
+  sk: string;
+  gsi1pk: string;
+  gsi1sk: string;
+  /** The delivery chunk (its first user id) that settled this recipient. */
+  chunkId?: string;
+}
 
 export interface RecipientInput {
   userId: string;
@@ -173,4 +193,170 @@ export async function countRecipients(appId: string, campaignId: string): Promis
     }),
   );
   return counts.reduce((a, b) => a + b, 0);
+}
+
+/**
+ * Marks dispatched recipients `queued` (only those still `pending`: one the consumer
+ * settled first stays as it is), `concurrency` writes at a time.
+ */
+export async function markQueued(
+  appId: string,
+  campaignId: string,
+  shard: number,
+  recipients: readonly RecipientItem[],
+  concurrency = 16,
+): Promise<void> {
+  const now = new Date().toISOString();
+  const gsi1pk = recipientsByStatusPk(appId, campaignId, 'queued', shard);
+  let next = 0;
+  const worker = async () => {
+    while (next < recipients.length) {
+      const recipient = recipients[next] as RecipientItem;
+      next += 1;
+      try {
+        await documents.send(
+          new UpdateCommand({
+            TableName: tableName,
+            Key: { pk: recipient.pk, sk: recipient.sk },
+            UpdateExpression: 'SET #status = :queued, gsi1pk = :gsi1pk, updatedAt = :now',
+            ConditionExpression: '#status = :pending',
+            ExpressionAttributeNames: { '#status': 'status' },
+            ExpressionAttributeValues: {
+              ':queued': 'queued',
+              ':pending': 'pending',
+              ':gsi1pk': gsi1pk,
+              ':now': now,
+            },
+          }),
+        );
+      } catch (error) {
+        if (!isConditionalCheckFailed(error)) throw error;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, recipients.length) }, worker));
+}
+
+/** A settled recipient's new status, as the delivery engine decided it. */
+export interface RecipientOutcome {
+  userId: string;
+  variables: Record<string, VariableValue>;
+  status: 'sent' | 'failed' | 'skipped';
+  error?: string;
+}
+
+/**
+ * Writes the outcomes of one delivery chunk onto its recipient items (keyed puts with
+ * BatchWriteItem: a replay writes the same items again). The chunk's ledger item is the
+ * record of what happened; these items are its projection, for the by-status listing.
+ */
+export async function projectOutcomes(
+  appId: string,
+  campaignId: string,
+  chunkId: string,
+  outcomes: readonly RecipientOutcome[],
+  now: string = new Date().toISOString(),
+): Promise<void> {
+  const writer = new BatchWriter();
+  await writer.write(
+    outcomes.map((o) => {
+      const shard = shardOf(o.userId, recipientShards);
+      return {
+        pk: recipientPk(appId, campaignId, shard),
+        sk: recipientSk(o.userId),
+        gsi1pk: recipientsByStatusPk(appId, campaignId, o.status, shard),
+        gsi1sk: o.userId,
+        appId,
+        campaignId,
+        userId: o.userId,
+        status: o.status,
+        variables: o.variables,
+        chunkId,
+        updatedAt: now,
+        ...(o.error === undefined ? {} : { error: o.error }),
+      };
+    }),
+  );
+  await writer.flush();
+}
+
+/** Where a recipient listing goes on: a shard, and the key to start after within it. */
+export interface RecipientPosition {
+  shard: number;
+  key?: Key;
+}
+
+/**
+ * A page of a campaign's recipients, shard after shard, in key order within a shard;
+ * with `status`, only those in it (from `gsi1`). Reads one more than `limit` so that
+ * `next` is undefined exactly on the last page.
+ */
+export async function listRecipients(
+  appId: string,
+  campaignId: string,
+  options: { limit: number; from?: RecipientPosition; status?: RecipientStatus },
+): Promise<{ items: RecipientItem[]; next: RecipientPosition | undefined }> {
+  const found: { item: RecipientItem; shard: number }[] = [];
+  let shard = options.from?.shard ?? 0;
+  let startKey = options.from?.key;
+  while (shard < recipientShards && found.length <= options.limit) {
+    const partition = options.status
+      ? recipientsByStatusPk(appId, campaignId, options.status, shard)
+      : recipientPk(appId, campaignId, shard);
+    const { Items = [], LastEvaluatedKey } = await documents.send(
+      new QueryCommand({
+        TableName: tableName,
+        ...(options.status
+          ? { IndexName: 'gsi1', KeyConditionExpression: 'gsi1pk = :p' }
+          : { KeyConditionExpression: 'pk = :p' }),
+        ExpressionAttributeValues: { ':p': partition },
+        ExclusiveStartKey: startKey,
+        Limit: options.limit + 1 - found.length,
+      }),
+    );
+    for (const item of Items) found.push({ item: item as RecipientItem, shard });
+    if (LastEvaluatedKey && found.length <= options.limit) {
+      startKey = LastEvaluatedKey;
+      continue;
+    }
+    if (found.length > options.limit) break;
+    shard += 1;
+    startKey = undefined;
+  }
+  const page = found.slice(0, options.limit);
+  const last = page.at(-1);
+  if (found.length <= options.limit || !last) return { items: page.map((f) => f.item), next: undefined };
+  const keyNames = options.status ? ['pk', 'sk', 'gsi1pk', 'gsi1sk'] : ['pk', 'sk'];
+  const key = Object.fromEntries(keyNames.map((k) => [k, (last.item as unknown as Key)[k]]));
+  return { items: page.map((f) => f.item), next: { shard: last.shard, key } };
+}
+
+/** The stored variables of some recipients of a campaign (strongly consistent; absent users left out). */
+export async function variablesOf(
+  appId: string,
+  campaignId: string,
+  userIds: readonly string[],
+): Promise<Map<string, Record<string, VariableValue>>> {
+  const found = new Map<string, Record<string, VariableValue>>();
+  for (let i = 0; i < userIds.length; i += 100) {
+    let keys: Record<string, unknown>[] = userIds.slice(i, i + 100).map((userId) => ({
+      pk: recipientPk(appId, campaignId, shardOf(userId, recipientShards)),
+      sk: recipientSk(userId),
+    }));
+    for (let attempt = 1; keys.length > 0; attempt += 1) {
+      const { Responses = {}, UnprocessedKeys = {} } = await documents.send(
+        new BatchGetCommand({
+          RequestItems: {
+            [tableName]: { Keys: keys, ConsistentRead: true, ProjectionExpression: 'userId, variables' },
+          },
+        }),
+      );
+      for (const item of Responses[tableName] ?? [])
+        found.set(item.userId as string, (item.variables as Record<string, VariableValue>) ?? {});
+      keys = (UnprocessedKeys[tableName]?.Keys ?? []) as Record<string, unknown>[];
+      if (keys.length > 0 && attempt >= 10) throw new Error(`BatchGetItem left ${keys.length} keys unprocessed`);
+      if (keys.length > 0) await new Promise((r) => setTimeout(r, Math.random() * 25 * 2 ** attempt));
+    }
+  }
+  return found;
 }

@@ -1,0 +1,351 @@
+/**
+ * Deliver-a-message: the consumer's core, pure over its ports (docs/delivery.md, "The
+ * deliver consumer"). A delivery message holds chunks (`chunksOf`); each chunk is one
+ * claim, one channel call and one outcome:
+ *
+ * 1. **Claim** the chunk's ledger item (one conditional write, only while the campaign is
+ *    `sending` and only if the chunk has no item): after a cancel commits, no chunk is
+ *    claimed, so delivery stops within the chunks already claimed.
+ * 2. **Deliver**: render each recipient (a missing variable fails that recipient), then
+ *    one `deliverBatch` call for the chunk.
+ * 3. **Settle**: the ledger item `claimed` → `settling`, with every recipient's outcome.
+ * 4. **Project and count**: the outcomes onto the recipient items (batched puts), then the
+ *    ledger `settling` → `done` and the counters, in one transaction.
+ *
+ * Whoever finds a chunk `settling` finishes steps 4 (idempotent); `done` needs nothing.
+ * A chunk still `claimed` by a receive that is certainly gone (an earlier receive of the
+ * same message, or any claim whose lease has run out) was left between its claim and its
+ * outcome: the user may or may not have the message, so it is never sent again, and its
+ * recipients end `failed` with `DELIVERY_OUTCOME_UNKNOWN`. A transient channel failure
+ * releases the claim for the message's next receive; on the last receive it fails the
+ * chunk instead. A cancelled campaign's chunks are settled `skipped` on the same ledger
+ * items, so a chunk is delivered, or skipped, never both.
+ */
+import { campaignOutcome } from '#shared/domain/campaign-outcome.ts';
+import {
+  type ChannelMessage,
+  type ChannelResult,
+  idempotencyKeyOf,
+  isPermanentDeliveryFailure,
+  loggableReason,
+  MAX_REASON_LENGTH,
+} from '#shared/domain/channel.ts';
+import {
+  chunksOf,
+  type DeliveryBatch,
+  type DeliveryChunk,
+  type DeliveryRecipient,
+  deliveryIdOf,
+} from '#shared/domain/delivery-batches.ts';
+import type { Template } from '#shared/domain/model.ts';
+import { render } from '#shared/domain/render.ts';
+import { storeAppId } from '#shared/domain/sending.ts';
+import type { ChunkOutcome, ChunkRef, CountDelta, DeliverPorts, LedgerEntry } from './ports.ts';
+
+/** The error of a recipient whose delivery a stopped receive left unknown. */
+export const DELIVERY_OUTCOME_UNKNOWN =
+  'Delivery outcome unknown: the consumer stopped after claiming this recipient and before the channel answered, so the user may or may not have received the message; it is not sent again, so that nobody gets it twice.';
+
+/** Past a claim's lease, by this much, its owner has certainly stopped (clock skew between hosts). */
+export const LEASE_MARGIN_MS = 5_000;
+
+export interface DeliverOptions {
+  /** Receives after which a failing chunk is given up (the queue's maxReceiveCount). */
+  maxReceiveCount: number;
+  /**
+   * No new claim with less time left than this: a claimed chunk's channel call, with the
+   * channel's own retries, must end before the function times out.
+   */
+  claimCutoffMs: number;
+  /** The recipient shard of a user id (`shardOf` with the table's shard count). */
+  shardOf(userId: string): number;
+  /** Test seam: runs when a chunk is settled, before it is counted (a crash there). */
+  beforeCounting?: (ref: ChunkRef) => void | Promise<void>;
+}
+
+/** One received delivery message. */
+export interface ReceivedMessage {
+  batch: DeliveryBatch;
+  messageId: string;
+  /** SQS's ApproximateReceiveCount: 1 on the first receive. */
+  receiveCount: number;
+  /** Milliseconds left before the function times out. */
+  timeLeft(): number;
+}
+
+/** What one receive of a message did. */
+export interface MessageResult {
+  /** Recipients this receive counted, by outcome. */
+  counted: { sent: number; failed: number; skipped: number };
+  /** Chunks delivered through the channel by this receive. */
+  channelCalls: number;
+  /** Set when some chunk is left for the message's next receive: why, fit for the logs. */
+  retry?: string;
+}
+
+type ChunkResult = { done: true; counted?: CountDelta } | { done: false; retry: string };
+
+const bounded = (reason: string) =>
+  reason.length <= MAX_REASON_LENGTH ? reason : `${reason.slice(0, MAX_REASON_LENGTH - 1)}…`;
+const failAll = (chunk: DeliveryChunk, error: string): ChunkOutcome[] =>
+  chunk.recipients.map(({ userId }) => ({ userId, status: 'failed', error }));
+/** Every recipient of a chunk skipped: what a cancel makes of a chunk nobody claimed. */
+export const skipAll = (chunk: DeliveryChunk): ChunkOutcome[] =>
+  chunk.recipients.map(({ userId }) => ({ userId, status: 'skipped' }));
+const gaveUp = (receives: number, reason: string) => `gave up after ${receives} attempts: ${reason}`;
+
+/** The counters' change when `outcomes` are counted, leaving `from`. */
+export function countDelta(outcomes: readonly ChunkOutcome[], from: 'queued' | 'pending'): CountDelta {
+  const delta: CountDelta = { [from]: -outcomes.length };
+  for (const o of outcomes) delta[o.status] = (delta[o.status] ?? 0) + 1;
+  return delta;
+}
+
+/** Builds the deliver core over `ports`. */
+export function createDeliverer(ports: DeliverPorts, options: DeliverOptions) {
+  const refOf = (storeId: string, campaignId: string, chunk: DeliveryChunk): ChunkRef => ({
+    storeId,
+    campaignId,
+    chunkId: chunk.id,
+    shard: options.shardOf(chunk.id),
+  });
+
+  /** Step 4: project a settled chunk's outcomes, then count it (once, whoever gets there). */
+  async function finish(
+    ref: ChunkRef,
+    chunk: DeliveryChunk,
+    outcomes: readonly ChunkOutcome[],
+    from: 'queued' | 'pending',
+  ): Promise<ChunkResult> {
+    const variables = new Map(chunk.recipients.map((r) => [r.userId, r.variables]));
+    await ports.recipients.project(
+      ref,
+      outcomes.map((o) => ({ ...o, variables: variables.get(o.userId) ?? {} })),
+    );
+    await options.beforeCounting?.(ref);
+    const delta = countDelta(outcomes, from);
+    return (await ports.ledger.count(ref, delta)) ? { done: true, counted: delta } : { done: true };
+  }
+
+  /** A chunk that already has a ledger item: finish it, wait for its owner, or take it over. */
+  async function resume(
+    ref: ChunkRef,
+    chunk: DeliveryChunk,
+    entry: LedgerEntry | undefined,
+    message: Pick<ReceivedMessage, 'messageId' | 'receiveCount'> | undefined,
+  ): Promise<ChunkResult> {
+    for (let attempt = 0; attempt < 3; attempt += 1) {
+      if (!entry) return { done: false, retry: 'chunk released by another receive' };
+      if (entry.state === 'done') return { done: true };
+      if (entry.state === 'settling') return finish(ref, chunk, entry.outcomes ?? [], entry.from ?? 'queued');
+      const owner = entry.owner;
+      const gone =
+        owner !== undefined &&
+        ((message !== undefined &&
+          owner.messageId === message.messageId &&
+          owner.receiveCount < message.receiveCount) ||
+          ports.clock.now() > (entry.leaseUntil ?? Number.POSITIVE_INFINITY) + LEASE_MARGIN_MS);
+      if (!gone || owner === undefined) return { done: false, retry: 'chunk being delivered by another receive' };
+      const outcomes = failAll(chunk, DELIVERY_OUTCOME_UNKNOWN);
+      const taken = await ports.ledger.settleClaimed(ref, owner, outcomes, ports.newToken());
+      if (taken.settled) return finish(ref, chunk, outcomes, 'queued');
+      entry = taken.entry;
+    }
+    throw new Error(`delivery ledger: chunk '${ref.chunkId}' kept changing under this receive`);
+  }
+
+  /**
+   * Settles a chunk that is not delivered (a cancel, a last receive out of time) unless
+   * it has a ledger item already; `from` is where its recipients are counted from.
+   */
+  async function settleUndelivered(
+    ref: ChunkRef,
+    chunk: DeliveryChunk,
+    outcomes: ChunkOutcome[],
+    from: 'queued' | 'pending',
+    message?: Pick<ReceivedMessage, 'messageId' | 'receiveCount'>,
+  ): Promise<ChunkResult> {
+    const settled = await ports.ledger.settleUnclaimed(ref, outcomes, ports.newToken(), from);
+    if (settled.settled) return finish(ref, chunk, outcomes, from);
+    return resume(ref, chunk, settled.entry, message);
+  }
+
+  /** Step 2: render and call the channel once; the outcomes, or why to try again later. */
+  async function callChannel(
+    batch: DeliveryBatch,
+    campaignId: string,
+    chunk: DeliveryChunk,
+    template: Template,
+  ): Promise<{ outcomes: ChunkOutcome[] } | { transient: string; error: unknown }> {
+    const outcomes = new Map<string, ChunkOutcome>();
+    const renderable: { recipient: DeliveryRecipient; message: ChannelMessage }[] = [];
+    for (const recipient of chunk.recipients) {
+      try {
+        const rendered = render(template, recipient.variables);
+        renderable.push({
+          recipient,
+          message: {
+            userId: recipient.userId,
+            title: rendered.title ?? null,
+            body: rendered.body,
+            idempotencyKey: idempotencyKeyOf(campaignId, recipient.userId),
+          },
+        });
+      } catch (error) {
+        outcomes.set(recipient.userId, {
+          userId: recipient.userId,
+          status: 'failed',
+          error: bounded((error as Error).message),
+        });
+      }
+    }
+    const size = Math.max(1, ports.channel.maxBatchSize);
+    for (let i = 0; i < renderable.length; i += size) {
+      const slice = renderable.slice(i, i + size);
+      let results: ChannelResult[];
+      try {
+        results = await ports.channel.deliverBatch({
+          appId: batch.appId,
+          campaignId,
+          messages: slice.map((s) => s.message),
+        });
+      } catch (error) {
+        if (isPermanentDeliveryFailure(error)) {
+          const reason = bounded((error as Error).message);
+          for (const { recipient } of slice)
+            outcomes.set(recipient.userId, { userId: recipient.userId, status: 'failed', error: reason });
+          continue;
+        }
+        // Nothing of this chunk reached the channel yet: it may be tried again whole.
+        if (i === 0) return { transient: loggableReason(error), error };
+        const reason = bounded(gaveUp(1, (error as Error).message ?? String(error)));
+        for (const { recipient } of slice)
+          outcomes.set(recipient.userId, { userId: recipient.userId, status: 'failed', error: reason });
+        continue;
+      }
+      slice.forEach(({ recipient }, j) => {
+        const result = results[j];
+        outcomes.set(
+          recipient.userId,
+          result === undefined
+            ? { userId: recipient.userId, status: 'failed', error: DELIVERY_OUTCOME_UNKNOWN }
+            : result.status === 'accepted'
+              ? { userId: recipient.userId, status: 'sent' }
+              : { userId: recipient.userId, status: 'failed', error: bounded(result.reason) },
+        );
+      });
+    }
+    return { outcomes: chunk.recipients.map((r) => outcomes.get(r.userId) as ChunkOutcome) };
+  }
+
+  async function deliverChunk(
+    message: ReceivedMessage,
+    campaignId: string,
+    ref: ChunkRef,
+    chunk: DeliveryChunk,
+    template: () => Promise<Template>,
+    onChannelCall: () => void,
+  ): Promise<ChunkResult> {
+    const lastReceive = message.receiveCount >= options.maxReceiveCount;
+    if (message.timeLeft() < options.claimCutoffMs) {
+      const why = 'out of time before delivering every chunk';
+      if (!lastReceive) return { done: false, retry: why };
+      return settleUndelivered(ref, chunk, failAll(chunk, gaveUp(message.receiveCount, why)), 'queued', message);
+    }
+    const owner = { token: ports.newToken(), messageId: message.messageId, receiveCount: message.receiveCount };
+    const claim = await ports.ledger.claim(ref, owner, ports.clock.now() + message.timeLeft());
+    if (!claim.claimed) {
+      if ('entry' in claim) return resume(ref, chunk, claim.entry, message);
+      if (claim.campaignStatus === 'cancelled') {
+        return settleUndelivered(ref, chunk, skipAll(chunk), 'queued', message);
+      }
+      throw new Error(
+        `campaign '${campaignId}' is ${claim.campaignStatus}: chunk '${chunk.id}' has no ledger item to settle`,
+      );
+    }
+    const answer = await callChannel(message.batch, campaignId, chunk, await template());
+    onChannelCall();
+    let outcomes: ChunkOutcome[];
+    if ('transient' in answer) {
+      if (!lastReceive) {
+        await ports.ledger.release(ref, owner);
+        return { done: false, retry: answer.transient };
+      }
+      const reason = (answer.error as Error)?.message ?? String(answer.error);
+      outcomes = failAll(chunk, bounded(gaveUp(message.receiveCount, reason)));
+    } else {
+      outcomes = answer.outcomes;
+    }
+    const settled = await ports.ledger.settleClaimed(ref, owner, outcomes, owner.token);
+    if (!settled.settled) return resume(ref, chunk, settled.entry, message);
+    return finish(ref, chunk, outcomes, 'queued');
+  }
+
+  return {
+    /** Delivers (or settles) every chunk of a received message; see the module comment. */
+    async deliverMessage(message: ReceivedMessage): Promise<MessageResult> {
+      const { batch } = message;
+      const campaignId = deliveryIdOf(batch);
+      const storeId = storeAppId(batch.appId, campaignId);
+      let loaded: Promise<Template> | undefined;
+      const template = () => {
+        loaded ??= ports.templates.find(batch.appId, batch.templateId).then((t) => {
+          if (!t) throw new Error(`template '${batch.templateId}' of ${batch.kind} '${campaignId}' not found`);
+          return t;
+        });
+        return loaded;
+      };
+      const result: MessageResult = { counted: { sent: 0, failed: 0, skipped: 0 }, channelCalls: 0 };
+      for (const chunk of chunksOf(batch)) {
+        const done = await deliverChunk(
+          message,
+          campaignId,
+          refOf(storeId, campaignId, chunk),
+          chunk,
+          template,
+          () => {
+            result.channelCalls += 1;
+          },
+        );
+        if (!done.done) {
+          result.retry ??= done.retry;
+          continue;
+        }
+        for (const status of ['sent', 'failed', 'skipped'] as const)
+          result.counted[status] += done.counted?.[status] ?? 0;
+      }
+      // Every chunk is counted: the campaign may be finished (whoever counted its last chunk).
+      if (result.retry === undefined) await finishCampaign(storeId, campaignId);
+      return result;
+    },
+
+    /**
+     * Projects and counts a chunk a cancel's sweep put in the ledger as skipped (never
+     * put on the queue, so counted from `pending`).
+     */
+    async finishSwept(storeId: string, campaignId: string, chunk: DeliveryChunk): Promise<void> {
+      await finish(refOf(storeId, campaignId, chunk), chunk, skipAll(chunk), 'pending');
+    },
+
+    /** Projects and counts a chunk found `settling` with `entry` (a stopped sweep's). */
+    async finishSettling(storeId: string, campaignId: string, chunk: DeliveryChunk, entry: LedgerEntry) {
+      await finish(refOf(storeId, campaignId, chunk), chunk, entry.outcomes ?? [], entry.from ?? 'queued');
+    },
+
+    refOf,
+
+    finishCampaign,
+  };
+
+  /** Ends a `sending` campaign whose recipients are all settled (a conditional write, once). */
+  async function finishCampaign(storeId: string, campaignId: string): Promise<void> {
+    const progress = await ports.campaigns.progress(storeId, campaignId);
+    if (!progress || progress.status !== 'sending') return;
+    const outcome = campaignOutcome(progress);
+    if (outcome.finished) {
+      await ports.campaigns.finish(storeId, campaignId, outcome.status, new Date(ports.clock.now()).toISOString());
+    }
+  }
+}
+
+export type Deliverer = ReturnType<typeof createDeliverer>;

@@ -1,0 +1,79 @@
+/**
+ * The delivery engine's ports: what the dispatch and deliver cores need from the world,
+ * as interfaces, so the cores are pure over them (the way `importUpload(ports)` works).
+ * The deployed system plugs in DynamoDB, SQS and the configured channel
+ * (`shared/delivery/aws-ports.ts`); the unit tests plug in memory.
+ */
+import type { CampaignProgress } from '#shared/domain/campaign-outcome.ts';
+import type { DeliveryChannel } from '#shared/domain/channel.ts';
+import type {
+  ChunkOutcome,
+  ChunkRef,
+  ClaimResult,
+  CountDelta,
+  Owner,
+  SettleResult,
+} from '#shared/domain/delivery-ledger.ts';
+import type { CampaignStatus, Template, VariableValue } from '#shared/domain/model.ts';
+
+export type * from '#shared/domain/delivery-ledger.ts';
+
+/** The recipient ledger: one item per chunk, every move conditional. */
+export interface DeliveryLedger {
+  /** Claims the chunk: only while the campaign is `sending`, and only if no item exists. */
+  claim(ref: ChunkRef, owner: Owner, leaseUntil: number): Promise<ClaimResult>;
+  /** `claimed` by `owner` → `settling` with `outcomes`. */
+  settleClaimed(
+    ref: ChunkRef,
+    owner: Owner,
+    outcomes: ChunkOutcome[],
+    settledBy: string,
+  ): Promise<SettleResult>;
+  /** No item → `settling` with `outcomes` (a chunk that is not delivered), counted from `from`. */
+  settleUnclaimed(
+    ref: ChunkRef,
+    outcomes: ChunkOutcome[],
+    settledBy: string,
+    from: 'queued' | 'pending',
+  ): Promise<SettleResult>;
+  /** `claimed` by `owner` → no item, so a later receive may claim it again. */
+  release(ref: ChunkRef, owner: Owner): Promise<void>;
+  /** `settling` → `done` and `delta` added to the counters, at once; false when already done. */
+  count(ref: ChunkRef, delta: CountDelta): Promise<boolean>;
+}
+
+/** A recipient's stored status, written from the ledger's outcomes (idempotent). */
+export interface RecipientStatuses {
+  project(
+    ref: ChunkRef,
+    outcomes: readonly (ChunkOutcome & { variables: Record<string, VariableValue> })[],
+  ): Promise<void>;
+}
+
+/** The campaigns the engine reads and ends. */
+export interface Campaigns {
+  /** The campaign's status and counters as stored now (strongly consistent). */
+  progress(storeId: string, campaignId: string): Promise<CampaignProgress | undefined>;
+  /** `sending` → `status`, once; a campaign no longer `sending` is left as it is. */
+  finish(storeId: string, campaignId: string, status: CampaignStatus, completedAt: string): Promise<void>;
+}
+
+export interface Templates {
+  find(appId: string, templateId: string): Promise<Template | undefined>;
+}
+
+export interface Clock {
+  now(): number;
+}
+
+/** Everything the deliver core needs. */
+export interface DeliverPorts {
+  ledger: DeliveryLedger;
+  recipients: RecipientStatuses;
+  campaigns: Campaigns;
+  templates: Templates;
+  channel: DeliveryChannel;
+  clock: Clock;
+  /** A new owner token (random). */
+  newToken(): string;
+}

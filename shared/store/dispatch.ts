@@ -1,0 +1,201 @@
+/**
+ * The send function's per-shard dispatch checkpoints (docs/delivery.md, Dispatch).
+ *
+ * | item       | pk            | sk                              | holds                                                       |
+ * |------------|---------------|---------------------------------|-------------------------------------------------------------|
+ * | checkpoint | `APP#<appId>` | `DISPATCH#<campaignId>#<shard>` | `lastKey`: sk of the last recipient on the queue (or swept) |
+ *
+ * A checkpoint only moves from the value its writer read (a conditional write), so two
+ * runs of the send function, or a dispatch and a cancel's sweep, never both take a page.
+ */
+import { GetCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { documents, isConditionalCheckFailed, isTransactionCanceled, tableName } from '#shared/adapters/dynamodb.ts';
+import { CheckpointMovedError } from '#shared/domain/delivery-ledger.ts';
+import { appPk, recipientPk } from '#shared/domain/keys.ts';
+import { countsUpdate } from './campaigns.ts';
+import type { RecipientItem } from './recipients.ts';
+
+export { CheckpointMovedError };
+
+const checkpointSk = (campaignId: string, shard: number) => `DISPATCH#${campaignId}#${shard}`;
+
+/** The sort key of the last recipient of `shard` put on the queue (or swept), if any. */
+export async function readCheckpoint(
+  appId: string,
+  campaignId: string,
+  shard: number,
+): Promise<string | undefined> {
+  const { Item } = await documents.send(
+    new GetCommand({
+      TableName: tableName,
+      Key: { pk: appPk(appId), sk: checkpointSk(campaignId, shard) },
+      ConsistentRead: true,
+    }),
+  );
+  return Item?.lastKey as string | undefined;
+}
+
+/** Up to `limit` recipients of `shard` after the sort key `afterSk`, in key order. */
+export async function recipientsAfter(
+  appId: string,
+  campaignId: string,
+  shard: number,
+  afterSk: string | undefined,
+  limit: number,
+): Promise<RecipientItem[]> {
+  const pk = recipientPk(appId, campaignId, shard);
+  const { Items = [] } = await documents.send(
+    new QueryCommand({
+      TableName: tableName,
+      KeyConditionExpression: 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': pk },
+      ExclusiveStartKey: afterSk === undefined ? undefined : { pk, sk: afterSk },
+      Limit: limit,
+    }),
+  );
+  return Items as RecipientItem[];
+}
+
+
+function checkpointUpdate(
+  appId: string,
+  campaignId: string,
+  shard: number,
+  previous: string | undefined,
+  next: string,
+) {
+  return {
+    TableName: tableName,
+    Key: { pk: appPk(appId), sk: checkpointSk(campaignId, shard) },
+    UpdateExpression: 'SET lastKey = :next, updatedAt = :now',
+    ConditionExpression: previous === undefined ? 'attribute_not_exists(lastKey)' : 'lastKey = :previous',
+    ExpressionAttributeValues: {
+      ':next': next,
+      ':now': new Date().toISOString(),
+      ...(previous === undefined ? {} : { ':previous': previous }),
+    },
+  };
+}
+
+/**
+ * After a page of `shard` is on the queue: moves the checkpoint from `previous` to
+ * `next` and moves `queued` recipients from the shard's `pending` count to its `queued`
+ * count, in one transaction, so the counters move exactly once per page.
+ *
+ * @throws CheckpointMovedError when the checkpoint is no longer at `previous`.
+ */
+export async function commitDispatchedPage(
+  appId: string,
+  campaignId: string,
+  shard: number,
+  previous: string | undefined,
+  next: string,
+  queued: number,
+): Promise<void> {
+  try {
+    await documents.send(
+      new TransactWriteCommand({
+        TransactItems: [
+          { Update: checkpointUpdate(appId, campaignId, shard, previous, next) },
+          countsUpdate(appId, campaignId, shard, { queued, pending: -queued }),
+        ],
+      }),
+    );
+  } catch (error) {
+    if (isTransactionCanceled(error) && error.CancellationReasons?.[0]?.Code === 'ConditionalCheckFailed') {
+      throw new CheckpointMovedError(`dispatch checkpoint of shard ${shard} moved`, { cause: error });
+    }
+    throw error;
+  }
+}
+
+/**
+ * Moves the checkpoint of `shard` from `previous` to `next` alone: a cancel's sweep,
+ * once it has settled the page's chunks (each counted with its own ledger item).
+ *
+ * @throws CheckpointMovedError when the checkpoint is no longer at `previous`.
+ */
+export async function moveCheckpoint(
+  appId: string,
+  campaignId: string,
+  shard: number,
+  previous: string | undefined,
+  next: string,
+): Promise<void> {
+  try {
+    await documents.send(new UpdateCommand(checkpointUpdate(appId, campaignId, shard, previous, next)));
+  } catch (error) {
+    if (isConditionalCheckFailed(error)) {
+      throw new CheckpointMovedError(`dispatch checkpoint of shard ${shard} moved`, { cause: error });
+    }
+    throw error;
+  }
+}
+
+/** One chunk of a page a cancel's sweep settles. */
+export interface SweptChunk {
+  userIds: readonly string[];
+  /** Its ledger item, `settling` as skipped (`settlingItem` of shared/store/ledger.ts). */
+  item: Record<string, unknown>;
+}
+
+/**
+ * For a cancelled campaign: takes the page of `shard` after `previous` (ending at
+ * `next`) from dispatch, in one transaction that moves the checkpoint and puts each of
+ * the page's chunks in the ledger as `settling` (skipped, counted from `pending`: nobody
+ * ever counted them queued). A chunk that has a ledger item already was put on the queue
+ * by a dispatch that never committed its page, and settled from `queued` by whoever
+ * got it: the same transaction moves its recipients from `pending` to `queued`, so the
+ * counters end exact. Returns the chunks this sweep put (to be projected and counted).
+ *
+ * @throws CheckpointMovedError when the checkpoint is no longer at `previous`.
+ */
+export async function sweepPage(
+  appId: string,
+  campaignId: string,
+  shard: number,
+  previous: string | undefined,
+  next: string,
+  chunks: readonly SweptChunk[],
+): Promise<SweptChunk[]> {
+  let fresh = [...chunks];
+  let taken: SweptChunk[] = [];
+  for (let attempt = 0; attempt <= chunks.length + 5; attempt += 1) {
+    const corrected = taken.reduce((n, c) => n + c.userIds.length, 0);
+    try {
+      await documents.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            { Update: checkpointUpdate(appId, campaignId, shard, previous, next) },
+            countsUpdate(appId, campaignId, shard, { pending: -corrected, queued: corrected }),
+            ...fresh.map((chunk) => ({
+              Put: {
+                TableName: tableName,
+                Item: chunk.item,
+                ConditionExpression: 'attribute_not_exists(pk)',
+              },
+            })),
+          ],
+        }),
+      );
+      return fresh;
+    } catch (error) {
+      if (!isTransactionCanceled(error)) throw error;
+      const reasons = error.CancellationReasons ?? [];
+      if (reasons[0]?.Code === 'ConditionalCheckFailed') {
+        throw new CheckpointMovedError(`dispatch checkpoint of shard ${shard} moved`, { cause: error });
+      }
+      const exists = new Set(
+        reasons.flatMap((reason, i) => (i >= 2 && reason.Code === 'ConditionalCheckFailed' ? [i - 2] : [])),
+      );
+      if (exists.size > 0) {
+        taken = [...taken, ...fresh.filter((_, i) => exists.has(i))];
+        fresh = fresh.filter((_, i) => !exists.has(i));
+      } else {
+        // A conflict or throttling: nothing was written; try the same again.
+        await new Promise((r) => setTimeout(r, 20 * 2 ** Math.min(attempt, 6) * Math.random()));
+      }
+    }
+  }
+  throw new Error(`sweep of shard ${shard}: the page's transaction kept being cancelled`);
+}
