@@ -1,5 +1,5 @@
 /**
- * Delivery messages: batches of recipients on the SQS delivery queue (DESIGN.md,
+ * Delivery messages: batches of recipients on the SQS delivery queue (docs/design.md,
  * "Batches on the queue").
  *
  * A message body is the JSON of
