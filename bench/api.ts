@@ -1,6 +1,6 @@
 /**
  * API latency: 50 concurrent clients creating and reading campaigns through the local
- * runtime (DESIGN.md: p99 under 50 ms), next to the same clients against a bare
+ * runtime (first target p99 < 50 ms, since replaced in docs/design.md), next to the same clients against a bare
  * node:http server on loopback, measured in the same run.
  */
 import { createServer } from 'node:http';

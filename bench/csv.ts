@@ -1,5 +1,5 @@
 /**
- * CSV parse + validate (DESIGN.md: at least 60% of the rows/s of bare `csv-parser` over
+ * CSV parse + validate (docs/design.md: at least 60% of the rows/s of bare `csv-parser` over
  * the same file, same run). One in-memory file of `rows` rows (user_id plus a string, a
  * number and a boolean variable), streamed in 64 KiB chunks to bare `csv-parser`
  * (default options, rows iterated with `for await`) and to `validateCsv` with no-op

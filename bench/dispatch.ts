@@ -1,5 +1,5 @@
 /**
- * Dispatch throughput (DESIGN.md: 100,000 recipients onto SQS within 1.3× of a bare
+ * Dispatch throughput (first target, since replaced in docs/design.md: 100,000 recipients onto SQS within 1.3× of a bare
  * `SendMessageBatch` loop sending the same bytes, same emulator, same run).
  *
  * Stores 100,000 recipients of a `sending` campaign, runs the real send function

@@ -5,7 +5,7 @@
  * 1. `--clients` (50) closed-loop clients for `--seconds` (30), after a warm-up of up to
  *    3 s: each creates a campaign, reads it back and reads the first page of the list.
  * 2. `--uploads` (20) CSV uploads of `--rows` (10,000) rows at once, one per campaign,
- *    each a direct multipart upload (API.md's path for files up to 4 MiB; 100,000 rows are
+ *    each a direct multipart upload (docs/api.md's path for files up to 4 MiB; 100,000 rows are
  *    2.8 MB), waited for, and checked exact: the upload completed with every row uploaded
  *    and none rejected or duplicate, and the campaign's `recipientCount` is `rows`.
  *

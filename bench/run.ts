@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: every benchmark of DESIGN.md's "Numbers it is held to", each next to
+ * `npm run bench`: every benchmark of docs/design.md's "Numbers it is held to", each next to
  * its bare baseline measured in the same run, as a table (or one JSON object with
  * `--json`). `--only api,import` runs a subset.
  *

@@ -71,7 +71,7 @@ function errorOf(status: number, text: string): ApiError {
   return new ApiError(status, `HTTP_${status}`, `HTTP ${status}: ${text.slice(0, 200) || 'no body'}`);
 }
 
-/** The views the CLI reads (API.md); the API may add fields. */
+/** The views the CLI reads (docs/api.md); the API may add fields. */
 export interface TemplateView {
   id: string;
   status: string;

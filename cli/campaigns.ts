@@ -23,7 +23,7 @@ import { checkCsvFile } from './csv-check.ts';
 import { formatBytes, formatCount } from './progress.ts';
 import { DIRECT_UPLOAD_MAX_BYTES, uploadFile } from './upload.ts';
 
-/** What `npm start` listens on and seeds (infra/local/start.ts, API.md). */
+/** What `npm start` listens on and seeds (infra/local/start.ts, docs/api.md). */
 export const LOCAL_DEFAULTS = {
   endpoint: `http://127.0.0.1:${process.env.PORT ?? 3000}`,
   appId: 'local-app',

@@ -1,5 +1,5 @@
 /**
- * Uploading a CSV file to a campaign, as API.md describes: a direct multipart upload up to
+ * Uploading a CSV file to a campaign, as docs/api.md describes: a direct multipart upload up to
  * the direct-upload limit (4 MiB by default), a presigned PUT straight to S3 above it (or when
  * the API answers 413 because its limit is lower). A bar counts the bytes sent, then another
  * the rows imported (polling the upload's status), and a rejections report is downloaded.
@@ -11,7 +11,7 @@ import { basename, resolve } from 'node:path';
 import { type ApiClient, ApiError } from './api.ts';
 import { ProgressBar } from './progress.ts';
 
-/** API.md's default `DIRECT_UPLOAD_MAX_BYTES`. */
+/** The API's default `DIRECT_UPLOAD_MAX_BYTES` (docs/api.md). */
 export const DIRECT_UPLOAD_MAX_BYTES = 4 * 1024 * 1024;
 
 export interface UploadStatus {

@@ -1,5 +1,5 @@
 /**
- * API function for one-call sends: `POST /api/notifications/send` (API.md, One-call
+ * API function for one-call sends: `POST /api/notifications/send` (docs/api.md, One-call
  * send). The targets are stored as the recipients of a hidden campaign already
  * `sending`, then delivered by the same send function, queue and consumer as a campaign.
  */
@@ -18,9 +18,9 @@ import { getTemplate } from '#shared/store/templates.ts';
 
 const sendFunctionArn = sendConfig().SEND_FUNCTION_ARN;
 
-/** Most targets of one call (API.md). */
+/** Most targets of one call (docs/api.md). */
 export const MAX_TARGETS = 10_000;
-/** The CSV rule for a `user_id` (API.md, CSV rules), applied to inline targets too. */
+/** The CSV rule for a `user_id` (docs/csv.md), applied to inline targets too. */
 const USER_ID = /^[A-Za-z0-9_@.:-]{1,100}$/;
 
 const sendBody = z

@@ -1,5 +1,5 @@
 /**
- * Every HTTP route of the API (../shared/API.md) and the Lambda function that serves it.
+ * Every HTTP route of the API (docs/api.md) and the Lambda function that serves it.
  * API Gateway's resources in the CDK stack, the local HTTP front and the OpenAPI test
  * all read this one table.
  */

@@ -3,12 +3,12 @@
  * direct multipart upload, waited for until it settles, and checked exact. Runs in the
  * load worker thread (see `load-worker.ts`), not beside the server.
  *
- * Direct, because that is what API.md says a file of this size takes: the largest CSV
+ * Direct, because that is what docs/api.md says a file of this size takes: the largest CSV
  * the API accepts, 100,000 audience rows, is 2.8 MB, under the 4 MiB direct-upload limit.
  */
 import { fetchFailure } from './loopback.ts';
 
-/** API.md's direct-upload limit (`DIRECT_UPLOAD_MAX_BYTES`' default). */
+/** docs/api.md's direct-upload limit (`DIRECT_UPLOAD_MAX_BYTES`' default). */
 export const DIRECT_UPLOAD_MAX_BYTES = 4 * 1024 * 1024;
 
 /** A request unanswered this long is an error (a direct upload waits up to 20 s for its import). */

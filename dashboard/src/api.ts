@@ -1,4 +1,4 @@
-/** The dashboard's client of the HTTP API (shared/API.md): JSON in, `{ data }` out, errors as ApiError. */
+/** The dashboard's client of the HTTP API (docs/api.md): JSON in, `{ data }` out, errors as ApiError. */
 
 export interface Session {
   /** The API's base URL, ending in `/api`. */

@@ -22,7 +22,7 @@ export interface ApiProps extends FunctionDefaults {
   accessLogRemovalPolicy: RemovalPolicy;
 }
 
-/** The gateway's own errors, answered in the API's error envelope (see API.md). */
+/** The gateway's own errors, answered in the API's error envelope (see docs/api.md). */
 export const gatewayErrors: readonly {
   type: apigateway.ResponseType;
   /** Overrides the gateway's status; absent on the defaults, which keep it (415, 502, 504…). */
@@ -171,7 +171,7 @@ export class Api extends Construct {
     const acknowledge = (id: string, reason: string) =>
       Validations.of(this.restApi).acknowledge({ id, reason });
     const auth =
-      "Every request is authenticated by the functions' appId/apiKey middleware against the hashed keys in the table (API.md); the API's clients are server-side apps, not Cognito users.";
+      "Every request is authenticated by the functions' appId/apiKey middleware against the hashed keys in the table (docs/api.md); the API's clients are server-side apps, not Cognito users.";
     acknowledge('AwsSolutions-APIG4', auth);
     acknowledge('AwsSolutions-COG4', auth);
     acknowledge(

@@ -1,5 +1,5 @@
 /**
- * The campaign state machine of API.md: `draft` → `scheduled` → `sending` →
+ * The campaign state machine of docs/api.md: `draft` → `scheduled` → `sending` →
  * `sent` | `partially_failed` | `failed`, and `cancelled` from `draft`, `scheduled`
  * or `sending`. A campaign sent now goes from `draft` straight to `sending`.
  * No other transition exists; the store enforces the same map with a conditional write.

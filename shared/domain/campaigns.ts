@@ -1,5 +1,5 @@
 /**
- * Campaign rules of the API (API.md, Campaigns), pure: the create request and its
+ * Campaign rules of the API (docs/api.md, Campaigns), pure: the create request and its
  * limits, a new campaign's initial shape, and the shape the API shows.
  */
 import { z } from 'zod';

@@ -1,5 +1,5 @@
 /**
- * The CSV rules of API.md ("Recipients from a CSV"), as pure functions: the header
+ * The CSV rules of docs/csv.md, as pure functions: the header
  * check, the check of one data row, and the CSV writing of the rejections report.
  * Reading the bytes (encoding, delimiter, row count) is `csv-stream.ts`.
  *
@@ -21,7 +21,7 @@
 import type { VariableSchema, VariableSpec, VariableValue } from '#shared/domain/model.ts';
 import { BadRequestError } from '#shared/errors.ts';
 
-/** At most this many data rows per file (API.md). */
+/** At most this many data rows per file (docs/csv.md). */
 export const MAX_DATA_ROWS = 100_000;
 /** A `user_id` value: these characters, 1 to `USER_ID_MAX_LENGTH` of them. */
 export const USER_ID_PATTERN = /^[A-Za-z0-9_@.:-]+$/;

@@ -2,7 +2,7 @@
  * Reading a CSV upload as a stream of records, on `csv-parser` (raw arrays,
  * `headers: false`, so a row with too many or too few fields stays visible).
  *
- * File-level checks (API.md "CSV rules"), each a `CsvFileError`:
+ * File-level checks (docs/csv.md), each a `CsvFileError`:
  *
  * - encoding: strict UTF-8 (a streaming, fatal `TextDecoder` over every byte); a UTF-8
  *   BOM is dropped; a UTF-16 BOM, NUL bytes or invalid UTF-8 anywhere fail the file, and
@@ -224,7 +224,7 @@ function lineBreaks(value: string): number {
  * csv-parser is a `Transform`; these are the implementer hooks it defines. `RecordSource`
  * calls them directly, with `push` collecting the records: parsing a chunk is then one
  * synchronous call, without the per-record event and buffer bookkeeping of a stream
- * (measured: that bookkeeping alone cost more than the 40% DESIGN.md allows over bare
+ * (measured: that bookkeeping alone cost more than the 40% docs/design.md allows over bare
  * csv-parser). csv-parser's `_transform` and `_flush` call back synchronously.
  *
  * csv-parser 3.x turns each record's cells array into an object in `writeRow(cells)`

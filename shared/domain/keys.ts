@@ -11,7 +11,7 @@
  * | recipient | `APP#<appId>#C#<campaignId>#S#<n>`  | `U#<userId>`              | `APP#<appId>#C#<campaignId>#ST#<status>#S#<n>` / `<userId>` |
  *
  * Recipients are spread over `n = shardOf(userId)` partitions so that 100,000 writes
- * are not capped by one partition's write rate (DESIGN.md, "No hot partition").
+ * are not capped by one partition's write rate (docs/design.md, "No hot partition").
  * Ids are time-ordered (see `newId`), so listings by sort key come oldest first.
  */
 import { createHash, randomBytes } from 'node:crypto';

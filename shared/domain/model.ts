@@ -18,7 +18,7 @@ export const variableSpec = z
 
 export type VariableSpec = z.infer<typeof variableSpec>;
 
-/** `{ "<key>": { type, required?, default?, maxLength? } }` (API.md, Templates). */
+/** `{ "<key>": { type, required?, default?, maxLength? } }` (docs/api.md, Templates). */
 export type VariableSchema = Record<string, VariableSpec>;
 
 /** A variable's value once checked against its spec. */

@@ -1,5 +1,5 @@
 /**
- * Template rules (API.md, Templates), pure: the request shapes and their limits, the
+ * Template rules (docs/api.md, Templates), pure: the request shapes and their limits, the
  * variable schema and placeholder checks, and the status lifecycle
  * `draft` → `approved` → `archived` (or `draft` → `archived`). An approved or archived
  * template's content is frozen: campaigns that use it must render what was approved.

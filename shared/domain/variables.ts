@@ -3,7 +3,7 @@
  * or an inline recipient add (`variables`) gives, checked against a template's
  * `variableSchema`.
  *
- * The rules mirror the CSV rules (API.md) so a recipient gets the same stored
+ * The rules mirror the CSV rules (docs/csv.md) so a recipient gets the same stored
  * variables whichever way it was added:
  *
  * - every key must be a key of the schema (unknown keys are rejected);

@@ -1,4 +1,4 @@
-/** Response envelopes of API.md: `{ data }`, `{ data, meta: { next } }`, `{ error }`. */
+/** Response envelopes of docs/api.md: `{ data }`, `{ data, meta: { next } }`, `{ error }`. */
 import type { APIGatewayProxyResult } from 'aws-lambda';
 
 const jsonHeaders = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' };

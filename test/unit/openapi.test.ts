@@ -68,7 +68,7 @@ describe('openapi.yaml', () => {
     }
   });
 
-  it('describes errors with the one error envelope of API.md', () => {
+  it('describes errors with the one error envelope of docs/api.md', () => {
     const envelope = document.components.schemas.ErrorEnvelope;
     expect(envelope.properties.error.required).toEqual(['code', 'message', 'details']);
     for (const response of Object.values<any>(document.components.responses)) {
