@@ -19,6 +19,7 @@ import { BadRequestError, ConflictError } from '#shared/errors.ts';
 import { createApiHandler } from '#shared/http/api-handler.ts';
 import { decodeCursor, encodeCursor, jsonBody, page, pathParameter, query } from '#shared/http/request.ts';
 import { data, list } from '#shared/http/responses.ts';
+import { recipientView } from '#shared/http/views.ts';
 import { logger } from '#shared/observability.ts';
 import {
   createCampaign,
@@ -27,7 +28,7 @@ import {
   startSending,
   transitionCampaign,
 } from '#shared/store/campaigns.ts';
-import { listRecipients, type RecipientPosition, recipientView } from '#shared/store/deliveries.ts';
+import { listRecipients, type RecipientPosition } from '#shared/store/recipients.ts';
 import { releaseStaleLock } from '#shared/store/uploads.ts';
 
 const sendFunctionArn = sendConfig().SEND_FUNCTION_ARN;

@@ -65,7 +65,10 @@ export function createDeliverHandler(options: DeliverHandlerOptions) {
       );
     } catch (error) {
       // The message still comes back, after the queue's visibility timeout.
-      logger.warn('deliver: could not shorten the visibility timeout', { messageId: record.messageId, error });
+      logger.warn('deliver: could not shorten the visibility timeout', {
+        messageId: record.messageId,
+        error,
+      });
     }
   }
 
@@ -78,20 +81,32 @@ export function createDeliverHandler(options: DeliverHandlerOptions) {
       const receiveCount = Number(record.attributes.ApproximateReceiveCount ?? '1');
       try {
         const batch = parseDeliveryBatch(record.body);
-        const result = await deliverer.deliverMessage({ batch, messageId: record.messageId, receiveCount, timeLeft });
-        if (result.counted.sent > 0) metrics.addMetric('deliveriesSent', MetricUnit.Count, result.counted.sent);
+        const result = await deliverer.deliverMessage({
+          batch,
+          messageId: record.messageId,
+          receiveCount,
+          timeLeft,
+        });
+        if (result.counted.sent > 0)
+          metrics.addMetric('deliveriesSent', MetricUnit.Count, result.counted.sent);
         if (result.counted.failed > 0)
           metrics.addMetric('deliveriesFailed', MetricUnit.Count, result.counted.failed);
         if (result.counted.skipped > 0)
           metrics.addMetric('deliveriesSkipped', MetricUnit.Count, result.counted.skipped);
         if (result.retry !== undefined) {
-          logger.warn('deliver: some chunks will be tried again', { messageId: record.messageId, reason: result.retry });
+          logger.warn('deliver: some chunks will be tried again', {
+            messageId: record.messageId,
+            reason: result.retry,
+          });
           throw new TryAgainLater(result.retry);
         }
       } catch (error) {
         if (error instanceof InvalidDeliveryBatchError) {
           // Not the error itself: its cause (a JSON.parse error) quotes the body, user data included.
-          logger.error('deliver: unreadable message', { messageId: record.messageId, problem: error.message });
+          logger.error('deliver: unreadable message', {
+            messageId: record.messageId,
+            problem: error.message,
+          });
         } else if (!(error instanceof TryAgainLater)) {
           logger.error('deliver: message failed', { messageId: record.messageId, error });
         }

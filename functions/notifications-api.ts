@@ -13,7 +13,7 @@ import { BadRequestError, TargetLimitExceededError, TemplateNotApprovedError } f
 import { createApiHandler } from '#shared/http/api-handler.ts';
 import { jsonBody } from '#shared/http/request.ts';
 import { data } from '#shared/http/responses.ts';
-import { createNotification } from '#shared/store/deliveries.ts';
+import { createNotification } from '#shared/store/campaigns.ts';
 import { getTemplate } from '#shared/store/templates.ts';
 
 const sendFunctionArn = sendConfig().SEND_FUNCTION_ARN;

@@ -145,7 +145,8 @@ export function createDeliverer(ports: DeliverPorts, options: DeliverOptions) {
           owner.messageId === message.messageId &&
           owner.receiveCount < message.receiveCount) ||
           ports.clock.now() > (entry.leaseUntil ?? Number.POSITIVE_INFINITY) + LEASE_MARGIN_MS);
-      if (!gone || owner === undefined) return { done: false, retry: 'chunk being delivered by another receive' };
+      if (!gone || owner === undefined)
+        return { done: false, retry: 'chunk being delivered by another receive' };
       const outcomes = failAll(chunk, DELIVERY_OUTCOME_UNKNOWN);
       const taken = await ports.ledger.settleClaimed(ref, owner, outcomes, ports.newToken());
       if (taken.settled) return finish(ref, chunk, outcomes, 'queued');
@@ -250,9 +251,19 @@ export function createDeliverer(ports: DeliverPorts, options: DeliverOptions) {
     if (message.timeLeft() < options.claimCutoffMs) {
       const why = 'out of time before delivering every chunk';
       if (!lastReceive) return { done: false, retry: why };
-      return settleUndelivered(ref, chunk, failAll(chunk, gaveUp(message.receiveCount, why)), 'queued', message);
+      return settleUndelivered(
+        ref,
+        chunk,
+        failAll(chunk, gaveUp(message.receiveCount, why)),
+        'queued',
+        message,
+      );
     }
-    const owner = { token: ports.newToken(), messageId: message.messageId, receiveCount: message.receiveCount };
+    const owner = {
+      token: ports.newToken(),
+      messageId: message.messageId,
+      receiveCount: message.receiveCount,
+    };
     const claim = await ports.ledger.claim(ref, owner, ports.clock.now() + message.timeLeft());
     if (!claim.claimed) {
       if ('entry' in claim) return resume(ref, chunk, claim.entry, message);
@@ -290,7 +301,8 @@ export function createDeliverer(ports: DeliverPorts, options: DeliverOptions) {
       let loaded: Promise<Template> | undefined;
       const template = () => {
         loaded ??= ports.templates.find(batch.appId, batch.templateId).then((t) => {
-          if (!t) throw new Error(`template '${batch.templateId}' of ${batch.kind} '${campaignId}' not found`);
+          if (!t)
+            throw new Error(`template '${batch.templateId}' of ${batch.kind} '${campaignId}' not found`);
           return t;
         });
         return loaded;
@@ -340,10 +352,15 @@ export function createDeliverer(ports: DeliverPorts, options: DeliverOptions) {
   /** Ends a `sending` campaign whose recipients are all settled (a conditional write, once). */
   async function finishCampaign(storeId: string, campaignId: string): Promise<void> {
     const progress = await ports.campaigns.progress(storeId, campaignId);
-    if (!progress || progress.status !== 'sending') return;
+    if (progress?.status !== 'sending') return;
     const outcome = campaignOutcome(progress);
     if (outcome.finished) {
-      await ports.campaigns.finish(storeId, campaignId, outcome.status, new Date(ports.clock.now()).toISOString());
+      await ports.campaigns.finish(
+        storeId,
+        campaignId,
+        outcome.status,
+        new Date(ports.clock.now()).toISOString(),
+      );
     }
   }
 }

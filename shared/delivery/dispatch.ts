@@ -22,11 +22,11 @@
 import {
   chunksOf,
   type DeliveryBatchHeader,
-  type DeliveryChunk,
   DeliveryBatchPacker,
+  type DeliveryChunk,
+  parseDeliveryBatch,
   type SendBatchEntry,
   SendBatchGrouper,
-  parseDeliveryBatch,
 } from '#shared/domain/delivery-batches.ts';
 import { CheckpointMovedError, type LedgerEntry } from '#shared/domain/delivery-ledger.ts';
 import type { Campaign, CampaignStatus, VariableValue } from '#shared/domain/model.ts';
@@ -84,7 +84,12 @@ export interface DispatchPorts {
       limit: number,
     ): Promise<PageRecipient[]>;
     /** Rewrites dispatched recipients `pending` → `queued` (when `markQueued` is on). */
-    markQueued(storeId: string, campaignId: string, shard: number, page: readonly PageRecipient[]): Promise<void>;
+    markQueued(
+      storeId: string,
+      campaignId: string,
+      shard: number,
+      page: readonly PageRecipient[],
+    ): Promise<void>;
   };
   /** Sends one `SendMessageBatch`, resending only failed entries. */
   queue: { send(entries: readonly SendBatchEntry[]): Promise<void> };
@@ -97,7 +102,12 @@ export interface DispatchPorts {
       userIds: readonly string[],
     ): Promise<Map<string, Record<string, VariableValue>>>;
     finishSwept(storeId: string, campaignId: string, chunk: DeliveryChunk): Promise<void>;
-    finishSettling(storeId: string, campaignId: string, chunk: DeliveryChunk, entry: LedgerEntry): Promise<void>;
+    finishSettling(
+      storeId: string,
+      campaignId: string,
+      chunk: DeliveryChunk,
+      entry: LedgerEntry,
+    ): Promise<void>;
   };
   clock: Clock;
 }
@@ -222,7 +232,10 @@ export function createDispatcher(ports: DispatchPorts, options: DispatchOptions)
     for (const { chunkId, entry } of await ports.ledger.settling(storeId, campaign.id)) {
       const userIds = (entry.outcomes ?? []).map((o) => o.userId);
       const variables = await ports.ledger.variablesOf(storeId, campaign.id, userIds);
-      const chunk = { id: chunkId, recipients: userIds.map((userId) => ({ userId, variables: variables.get(userId) ?? {} })) };
+      const chunk = {
+        id: chunkId,
+        recipients: userIds.map((userId) => ({ userId, variables: variables.get(userId) ?? {} })),
+      };
       await ports.ledger.finishSettling(storeId, campaign.id, chunk, entry);
     }
     const header = headerOf(appId, campaign, options.chunkSize);
@@ -251,11 +264,15 @@ export function createDispatcher(ports: DispatchPorts, options: DispatchOptions)
 
   return {
     /** Sends, resumes or sweeps the campaign (see the module comment). */
-    async sendCampaign(appId: string, campaignId: string): Promise<{ result: SendResult; status?: CampaignStatus }> {
+    async sendCampaign(
+      appId: string,
+      campaignId: string,
+    ): Promise<{ result: SendResult; status?: CampaignStatus }> {
       const result: SendResult = { action: 'none', enqueuedRecipients: 0, enqueuedMessages: 0, skipped: 0 };
       const storeId = storeAppId(appId, campaignId);
       let campaign = await ports.campaigns.read(storeId, campaignId);
-      if (campaign?.status === 'scheduled') campaign = await ports.campaigns.startScheduled(storeId, campaignId);
+      if (campaign?.status === 'scheduled')
+        campaign = await ports.campaigns.startScheduled(storeId, campaignId);
       if (!campaign) return { result };
       let cancelled = campaign.status === 'cancelled';
       if (campaign.status === 'sending') {

@@ -58,6 +58,5 @@ export type SettleResult = { settled: true } | { settled: false; entry: LedgerEn
 /** A change of a campaign's counters: recipients moved from one status to another. */
 export type CountDelta = Partial<Record<RecipientStatus, number>>;
 
-
 /** A dispatch checkpoint moved under its writer: another run of the send function, or a sweep, got there first. */
 export class CheckpointMovedError extends Error {}

@@ -10,7 +10,13 @@
  * their own transactions), so that no single item takes every chunk's transaction.
  * A read adds the shards to the baseline.
  */
-import { GetCommand, PutCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  TransactWriteCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
 import {
   documents,
   isConditionalCheckFailed,
@@ -18,8 +24,8 @@ import {
   tableName,
 } from '#shared/adapters/dynamodb.ts';
 import { canTransition } from '#shared/domain/campaign-status.ts';
-import { appPk, campaignSk, campaignsByStatusPk, templateSk } from '#shared/domain/keys.ts';
 import type { CountDelta } from '#shared/domain/delivery-ledger.ts';
+import { appPk, campaignSk, campaignsByStatusPk, templateSk } from '#shared/domain/keys.ts';
 import type { Campaign, CampaignStatus, RecipientStatus, VariableValue } from '#shared/domain/model.ts';
 import { storeAppId } from '#shared/domain/sending.ts';
 import { ConflictError, NotFoundError, TemplateNotApprovedError } from '#shared/errors.ts';
@@ -28,7 +34,13 @@ import { type PageOf, queryPage } from './paging.ts';
 import { putRecipients } from './recipients.ts';
 
 const CAMPAIGN_PREFIX = campaignSk('');
-const COUNT_FIELDS = ['pending', 'queued', 'sent', 'failed', 'skipped'] as const satisfies readonly RecipientStatus[];
+const COUNT_FIELDS = [
+  'pending',
+  'queued',
+  'sent',
+  'failed',
+  'skipped',
+] as const satisfies readonly RecipientStatus[];
 const countsPrefix = (campaignId: string) => `COUNTS#${campaignId}#`;
 const countsSk = (campaignId: string, shard: number) => `${countsPrefix(campaignId)}${shard}`;
 
@@ -37,7 +49,6 @@ function fromItem(item: Record<string, unknown>): Campaign {
   const { pk: _pk, sk: _sk, gsi1pk: _gsi1pk, gsi1sk: _gsi1sk, ...campaign } = item;
   return campaign as unknown as Campaign;
 }
-
 
 /**
  * The transaction item that adds `delta` to the counters of one recipient shard of a

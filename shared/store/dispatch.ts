@@ -9,7 +9,12 @@
  * runs of the send function, or a dispatch and a cancel's sweep, never both take a page.
  */
 import { GetCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { documents, isConditionalCheckFailed, isTransactionCanceled, tableName } from '#shared/adapters/dynamodb.ts';
+import {
+  documents,
+  isConditionalCheckFailed,
+  isTransactionCanceled,
+  tableName,
+} from '#shared/adapters/dynamodb.ts';
 import { CheckpointMovedError } from '#shared/domain/delivery-ledger.ts';
 import { appPk, recipientPk } from '#shared/domain/keys.ts';
 import { countsUpdate } from './campaigns.ts';
@@ -55,7 +60,6 @@ export async function recipientsAfter(
   );
   return Items as RecipientItem[];
 }
-
 
 function checkpointUpdate(
   appId: string,

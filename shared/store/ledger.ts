@@ -12,10 +12,21 @@
  * straight to `settling`. Every move is a conditional write, so each chunk is delivered
  * by at most one receive and counted exactly once.
  */
-import { DeleteCommand, PutCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  DeleteCommand,
+  PutCommand,
+  QueryCommand,
+  TransactWriteCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import pRetry, { AbortError } from 'p-retry';
-import { documents, isConditionalCheckFailed, isTransactionCanceled, tableName } from '#shared/adapters/dynamodb.ts';
+import {
+  documents,
+  isConditionalCheckFailed,
+  isTransactionCanceled,
+  tableName,
+} from '#shared/adapters/dynamodb.ts';
 import type {
   ChunkOutcome,
   ChunkRef,
@@ -34,7 +45,10 @@ const LEDGER_TTL_SECONDS = 30 * 24 * 3600;
 /** Transactions cancelled by a conflict or throttling are tried this many times in all. */
 const TRANSACTION_ATTEMPTS = 6;
 
-const chunkKey = (ref: ChunkRef) => ({ pk: appPk(ref.storeId), sk: `CHUNK#${ref.campaignId}#${ref.chunkId}` });
+const chunkKey = (ref: ChunkRef) => ({
+  pk: appPk(ref.storeId),
+  sk: `CHUNK#${ref.campaignId}#${ref.chunkId}`,
+});
 const expiresAt = () => Math.floor(Date.now() / 1000) + LEDGER_TTL_SECONDS;
 
 /** A transaction cancelled for a reason other than a failed condition (a conflict, throttling). */
@@ -70,7 +84,10 @@ async function transact<T>(
 
 function entryOf(item: Record<string, unknown> | undefined, low: boolean): LedgerEntry | undefined {
   if (!item) return undefined;
-  const plain = (low ? unmarshall(item as Parameters<typeof unmarshall>[0]) : item) as Record<string, unknown>;
+  const plain = (low ? unmarshall(item as Parameters<typeof unmarshall>[0]) : item) as Record<
+    string,
+    unknown
+  >;
   return {
     state: plain.state as LedgerEntry['state'],
     ...(plain.owner === undefined ? {} : { owner: plain.owner as Owner }),
@@ -137,8 +154,9 @@ export const dynamoLedger = {
           if (entry.state === 'claimed' && entry.owner?.token === owner.token) return { claimed: true };
           return { claimed: false, entry };
         }
-        const status = (campaign?.Item ? unmarshall(campaign.Item as Parameters<typeof unmarshall>[0]) : undefined)
-          ?.status as CampaignStatus | undefined;
+        const status = (
+          campaign?.Item ? unmarshall(campaign.Item as Parameters<typeof unmarshall>[0]) : undefined
+        )?.status as CampaignStatus | undefined;
         return { claimed: false, campaignStatus: status ?? 'missing' };
       },
       { claimed: true },
@@ -271,7 +289,10 @@ export async function settlingChunks(
       }),
     );
     for (const item of page.Items ?? []) {
-      found.push({ chunkId: (item.sk as string).slice(prefix.length), entry: entryOf(item, false) as LedgerEntry });
+      found.push({
+        chunkId: (item.sk as string).slice(prefix.length),
+        entry: entryOf(item, false) as LedgerEntry,
+      });
     }
     ExclusiveStartKey = page.LastEvaluatedKey;
   } while (ExclusiveStartKey);

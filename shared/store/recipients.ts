@@ -354,7 +354,8 @@ export async function variablesOf(
       for (const item of Responses[tableName] ?? [])
         found.set(item.userId as string, (item.variables as Record<string, VariableValue>) ?? {});
       keys = (UnprocessedKeys[tableName]?.Keys ?? []) as Record<string, unknown>[];
-      if (keys.length > 0 && attempt >= 10) throw new Error(`BatchGetItem left ${keys.length} keys unprocessed`);
+      if (keys.length > 0 && attempt >= 10)
+        throw new Error(`BatchGetItem left ${keys.length} keys unprocessed`);
       if (keys.length > 0) await new Promise((r) => setTimeout(r, Math.random() * 25 * 2 ** attempt));
     }
   }

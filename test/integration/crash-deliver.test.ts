@@ -1,10 +1,11 @@
 /**
  * Crash test of the deliver consumer (functions/deliver-batch.ts): the real handler runs
- * in a child process on messages received from the delivery queue, is SIGKILLed right
- * after a seeded claim (a recipient claimed, its channel call not made), runs again on
- * the same messages when SQS brings them back after their visibility timeout, is
- * SIGKILLed there before counting, and a third receive ends it. Nothing is delivered
- * twice, nobody is lost, and the counters match the recipients.
+ * in child processes on messages received from the delivery queue, each SIGKILLed at one
+ * seeded point of a chunk's life: right after its claim (channel not called), right after
+ * the channel answered (outcome not written), right after its outcome was written (not
+ * projected or counted), and right before its count. SQS brings the messages back after
+ * their visibility timeout and they run to the end. Nothing is delivered twice, nobody is
+ * lost, and the counters match the recipients.
  */
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -20,6 +21,8 @@ import {
 } from '#test/support/crash/child.ts';
 import { deleteMessages, queueDepth, receiveMessages, sqsEvent } from '#test/support/crash/queue.ts';
 import { allRecipients, outboxLines, storedCampaign } from '#test/support/crash/state.ts';
+import { ledgerItems } from '#test/support/recipients.ts';
+import { chunksOf, parseDeliveryBatch } from '#shared/domain/delivery-batches.ts';
 import { apiClient, newApp, useRuntime } from '#test/support/runtime.ts';
 import { audienceCsv, draftCampaign, postUpload, uploadForm } from '#test/support/uploads.ts';
 
@@ -33,8 +36,12 @@ afterAll(() => rm(outbox, { force: true }));
 const RECIPIENTS = 250;
 /** How long a received message stays hidden: the consumer's "timeout" in this test. */
 const VISIBILITY_SECONDS = 2;
-/** The consumer's claim: a recipient moved from pending or queued to sent. */
-const CLAIM = 'UpdateItem~IN (:pending, :queued)~"sent"';
+/** The consumer's claim of a chunk: the transaction that puts its ledger item `claimed`. */
+const CLAIM = 'TransactWriteItems~"state":"claimed"';
+/** The chunk's outcome: its ledger item `claimed` → `settling`. */
+const OUTCOME = 'UpdateItem~":settling"';
+/** The chunk's count: its ledger item `settling` → `done`, with the counters. */
+const COUNT = 'TransactWriteItems~":done"';
 
 describe('deliver consumer killed mid-batch', () => {
   it(
@@ -54,44 +61,47 @@ describe('deliver consumer killed mid-batch', () => {
         .toBe(RECIPIENTS);
       await runtime.current.idle();
 
-      // Dispatch made one message per shard: the consumer gets them in batches of 10.
+      // Dispatch made one message per shard (one chunk each): four consumers get four each.
       const messageCount = await queueDepth();
       const first = await receiveMessages(messageCount, VISIBILITY_SECONDS);
       expect(first.length, seedText).toBe(messageCount);
-      const [batchA, batchB] = [first.slice(0, 10), first.slice(10)];
-      const recipientsOf = (messages: typeof first) =>
-        messages.reduce(
-          (n, m) => n + (JSON.parse(m.Body ?? '{}') as { recipients: unknown[] }).recipients.length,
-          0,
-        );
+      expect(messageCount, seedText).toBeGreaterThanOrEqual(8);
+      const quarter = Math.ceil(messageCount / 4);
+      const batches = [0, 1, 2, 3].map((i) => first.slice(i * quarter, (i + 1) * quarter));
+      const chunksIn = (messages: typeof first) =>
+        messages.flatMap((m) => chunksOf(parseDeliveryBatch(m.Body ?? '')));
 
-      // 1. Two consumers at once. A is killed right after a seeded claim (that recipient is
-      // claimed, its channel call never made); B is killed before a seeded count (its
-      // recipients delivered, not yet counted).
-      const claimPoint = int(1, recipientsOf(batchA));
-      const countPoint = int(1, batchB.length);
-      const [killedA, killedB] = await Promise.all([
-        killWhen(
-          startHandler('deliverBatch', await sqsEvent(batchA), {
-            CRASH_GATE: `${CLAIM}:${claimPoint}:after`,
-          }),
+      // 1. Four consumers at once, each killed at a seeded chunk of its own batch:
+      // A right after a claim, B right after the channel answered, C right after the
+      // outcome was written, D right before the count.
+      const points = batches.map((batch) => int(1, chunksIn(batch).length));
+      const gates = [
+        `${CLAIM}:${points[0]}:after`,
+        `${OUTCOME}:${points[1]}:before`,
+        `${OUTCOME}:${points[2]}:after`,
+        `${COUNT}:${points[3]}:before`,
+      ];
+      const killed = await Promise.all(
+        batches.map(async (batch, i) =>
+          killWhen(startHandler('deliverBatch', await sqsEvent(batch), { CRASH_GATE: gates[i] as string })),
         ),
-        killWhen(
-          startHandler('deliverBatch', await sqsEvent(batchB), {
-            CRASH_GATE: `TransactWriteItems:${countPoint}:before`,
-          }),
-        ),
-      ]);
-      expect(killedA.killed, `${seedText}: A killed after claim ${claimPoint}; ${killedA.stderr}`).toBe(true);
-      expect(killedB.killed, `${seedText}: B killed before count ${countPoint}; ${killedB.stderr}`).toBe(
-        true,
       );
-      const afterKill = await allRecipients(credentials.appId, campaignId);
+      killed.forEach((k, i) => expect(k.killed, `${seedText}: ${gates[i]}; ${k.stderr}`).toBe(true));
       const linesAfterKill = await outboxLines(outbox, campaignId);
-      const claimedNotDelivered = afterKill
-        .filter((r) => r.status === 'sent' && !linesAfterKill.has(r.userId))
-        .map((r) => r.userId);
+      const ledgerAfterKill = await ledgerItems(credentials.appId, campaignId);
+      // A's chunk: claimed, its channel never called.
+      const claimed = chunksIn(first).filter((c) => ledgerAfterKill.get(c.id)?.state === 'claimed');
+      const claimedNotDelivered = claimed
+        .filter((c) => c.recipients.every((r) => !linesAfterKill.has(r.userId)))
+        .flatMap((c) => c.recipients.map((r) => r.userId));
       expect(claimedNotDelivered.length, `${seedText}: claimed, channel not called`).toBeGreaterThan(0);
+      // B's chunk: claimed and delivered, its outcome never written.
+      const claimedDelivered = claimed.filter((c) => c.recipients.every((r) => linesAfterKill.get(r.userId) === 1));
+      expect(claimedDelivered.length, `${seedText}: delivered, outcome not written`).toBeGreaterThan(0);
+      // C's and D's chunks: outcome written, not counted.
+      const settling = chunksIn(first).filter((c) => ledgerAfterKill.get(c.id)?.state === 'settling');
+      expect(settling.length, `${seedText}: outcome written, not counted`).toBeGreaterThanOrEqual(2);
+      const settlingUsers = settling.flatMap((c) => c.recipients.map((r) => r.userId));
 
       // 2. SQS brings the same messages back after their visibility timeout; they run to the end.
       const second = await receiveMessages(messageCount, 60);
@@ -100,8 +110,8 @@ describe('deliver consumer killed mid-batch', () => {
         new Set(['2']),
       );
       const reruns = await Promise.all(
-        [second.slice(0, 10), second.slice(10)].map(async (batch) =>
-          runHandler('deliverBatch', await sqsEvent(batch)),
+        [0, 1, 2, 3].map(async (i) =>
+          runHandler('deliverBatch', await sqsEvent(second.slice(i * quarter, (i + 1) * quarter))),
         ),
       );
       for (const rerun of reruns) {
@@ -133,6 +143,16 @@ describe('deliver consumer killed mid-batch', () => {
           userId,
           status: 'failed',
           lines: 0,
+        });
+      }
+
+      // The chunks whose outcome was written before the kill end sent, delivered once, never unknown.
+      for (const userId of settlingUsers) {
+        const item = items.find((r) => r.userId === userId);
+        expect({ userId, status: item?.status, lines: lines.get(userId) ?? 0 }, seedText).toEqual({
+          userId,
+          status: 'sent',
+          lines: 1,
         });
       }
 

@@ -5,7 +5,7 @@
  * Loaded on use: the stores read TABLE_NAME when they load.
  */
 import type { VariableValue } from '#shared/domain/model.ts';
-import type { RecipientItem } from '#shared/store/deliveries.ts';
+import type { RecipientItem } from '#shared/store/recipients.ts';
 
 export interface TestRecipient {
   userId: string;
@@ -80,4 +80,46 @@ export async function storedRecipients(
 ): Promise<{ byUser: Map<string, RecipientItem>; items: number }> {
   const items = await allRecipients(appId, campaignId);
   return { byUser: new Map(items.map((item) => [item.userId, item])), items: items.length };
+}
+
+/** A chunk's ledger item as a test reads it: its state, and when it was claimed (if it was). */
+export interface LedgerItem {
+  chunkId: string;
+  state: string;
+  claimedAt?: string;
+  settledAt?: string;
+}
+
+/** Every delivery ledger item of a campaign (shared/store/ledger.ts), by chunk id. */
+export async function ledgerItems(appId: string, campaignId: string): Promise<Map<string, LedgerItem>> {
+  const { QueryCommand } = await import('@aws-sdk/lib-dynamodb');
+  const { documents, tableName } = await import('#shared/adapters/dynamodb.ts');
+  const { appPk } = await import('#shared/domain/keys.ts');
+  const prefix = `CHUNK#${campaignId}#`;
+  const items = new Map<string, LedgerItem>();
+  let ExclusiveStartKey: Record<string, unknown> | undefined;
+  do {
+    const page = await documents.send(
+      new QueryCommand({
+        TableName: tableName,
+        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+        ExpressionAttributeValues: { ':pk': appPk(appId), ':prefix': prefix },
+        ProjectionExpression: 'sk, #state, claimedAt, settledAt',
+        ExpressionAttributeNames: { '#state': 'state' },
+        ConsistentRead: true,
+        ExclusiveStartKey,
+      }),
+    );
+    for (const item of page.Items ?? []) {
+      const chunkId = (item.sk as string).slice(prefix.length);
+      items.set(chunkId, {
+        chunkId,
+        state: item.state as string,
+        ...(item.claimedAt ? { claimedAt: item.claimedAt as string } : {}),
+        ...(item.settledAt ? { settledAt: item.settledAt as string } : {}),
+      });
+    }
+    ExclusiveStartKey = page.LastEvaluatedKey;
+  } while (ExclusiveStartKey);
+  return items;
 }

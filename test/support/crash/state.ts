@@ -16,6 +16,6 @@ export async function outboxLines(path: string, campaignId: string): Promise<Map
 
 /** The campaign as stored, counters included. */
 export async function storedCampaign(appId: string, campaignId: string) {
-  const { readCampaign } = await import('#shared/store/deliveries.ts');
+  const { readCampaign } = await import('#shared/store/campaigns.ts');
   return readCampaign(appId, campaignId);
 }
