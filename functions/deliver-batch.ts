@@ -32,10 +32,12 @@ import { deliveryQueueUrl, sqs } from '#shared/adapters/sqs.ts';
 import { retryConfig } from '#shared/config.ts';
 import { campaignOutcome } from '#shared/domain/campaign-outcome.ts';
 import {
+  boundReason,
   type DeliveryChannel,
   idempotencyKeyOf,
   isPermanentDeliveryFailure,
   loggableReason,
+  PermanentDeliveryError,
 } from '#shared/domain/channel.ts';
 import {
   type DeliveryBatch,
@@ -188,12 +190,24 @@ export function createDeliverHandler(options: DeliverHandlerOptions) {
         // The claim: only one receive of one message gets past it.
         if (!(await settle(userId, 'sent'))) return;
         try {
-          await channel.deliver({
+          const [result] = await channel.deliverBatch({
+            appId: batch.appId,
             campaignId: id,
-            userId,
-            ...rendered,
-            idempotencyKey: idempotencyKeyOf(id, userId),
+            messages: [
+              {
+                userId,
+                title: rendered.title ?? null,
+                body: rendered.body,
+                idempotencyKey: idempotencyKeyOf(id, userId),
+              },
+            ],
           });
+          if (result === undefined) throw new Error(`channel '${channel.name}' answered no result`);
+          if (result.status === 'rejected') {
+            throw new PermanentDeliveryError(boundReason(result.reason), {
+              summary: `channel '${channel.name}' rejected the message`,
+            });
+          }
         } catch (error) {
           const reason = (error as Error).message ?? String(error);
           if (isPermanentDeliveryFailure(error) || lastReceive) {
