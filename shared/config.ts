@@ -85,16 +85,18 @@ export const deliveryConfig = section('delivery', {
   OUTBOX_PATH: z.string().min(1).default('.data/outbox.jsonl'),
   /** Where the webhook channel POSTs; required with `DELIVERY_CHANNEL=webhook`. */
   WEBHOOK_URL: optionalVariable(z.url({ protocol: /^https?$/ })),
+  /** Most messages per webhook request (the webhook channel's `maxBatchSize`). */
+  WEBHOOK_BATCH_SIZE: z.coerce.number().int().min(1).max(100).default(100),
   /** Key of the `Webhook-Signature` HMAC; no signature without it. */
   WEBHOOK_SECRET: optionalVariable(z.string()),
   /** Per-attempt timeout, response included. */
   WEBHOOK_TIMEOUT_MS: z.coerce.number().int().positive().default(5_000),
-  /** Tries per message, the first included. */
+  /** Tries per request, the first included. */
   WEBHOOK_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(10).default(3),
   /** Backoff base and cap (exponential, full jitter). */
   WEBHOOK_BASE_DELAY_MS: z.coerce.number().int().min(0).default(200),
   WEBHOOK_MAX_DELAY_MS: z.coerce.number().int().min(0).default(2_000),
-  /** Longest Retry-After waited for in process; a longer one hands the message back to the queue. */
+  /** Longest Retry-After waited for in process; a longer one hands the batch back to the queue. */
   WEBHOOK_MAX_RETRY_AFTER_MS: z.coerce.number().int().min(0).default(5_000),
 });
 

@@ -18,6 +18,7 @@ export function channelFromConfig(config: DeliveryConfig): DeliveryChannel {
   }
   return createWebhookChannel({
     url: config.WEBHOOK_URL,
+    maxBatchSize: config.WEBHOOK_BATCH_SIZE,
     timeoutMs: config.WEBHOOK_TIMEOUT_MS,
     maxAttempts: config.WEBHOOK_MAX_ATTEMPTS,
     baseDelayMs: config.WEBHOOK_BASE_DELAY_MS,

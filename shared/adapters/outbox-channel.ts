@@ -3,22 +3,26 @@
  * JSON line of a file (`.data/outbox.jsonl` unless `OUTBOX_PATH` says otherwise), so a
  * developer, a test or the dashboard can see exactly what users would have received.
  *
- * Each line is written with a single `write` on a descriptor opened with `O_APPEND`, so
- * lines from concurrent deliveries, even from several processes, land whole and never
- * interleave (on a local file system). Opening per message keeps no descriptor across
- * Lambda invocations and follows the file when a test truncates or removes it.
+ * All lines of a batch are written with a single `write` on a descriptor opened with
+ * `O_APPEND`, so batches from concurrent deliveries, even from several processes, land
+ * whole, their lines together, and never interleave (on a local file system). Opening
+ * per batch keeps no descriptor across Lambda invocations and follows the file when a
+ * test truncates or removes it. Every message is accepted.
  */
 import { mkdir, open, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { z } from 'zod';
-import type { DeliveryChannel, DeliveryMessage } from '#shared/domain/channel.ts';
+import type { ChannelBatch, ChannelResult, DeliveryChannel } from '#shared/domain/channel.ts';
 
 /** One line of the outbox. */
 export const outboxEntrySchema = z.object({
   deliveredAt: z.string(),
+  appId: z.string(),
+  /** The campaign, or the notification id of a one-call send. */
   campaignId: z.string(),
   userId: z.string(),
-  title: z.string().optional(),
+  /** null when the template has no title. */
+  title: z.string().nullable(),
   body: z.string(),
   idempotencyKey: z.string(),
 });
@@ -44,29 +48,46 @@ async function appendWhole(path: string, data: Buffer): Promise<void> {
   }
 }
 
+/** Most messages per batch. */
+export const OUTBOX_MAX_BATCH_SIZE = 100;
+
 /** Creates an outbox channel appending to `path` (its folder is created whenever missing). */
 export function createOutboxChannel(options: OutboxChannelOptions): DeliveryChannel {
   const now = options.now ?? (() => new Date());
   return {
     name: 'outbox',
-    async deliver(message: DeliveryMessage): Promise<void> {
-      const entry: OutboxEntry = {
-        deliveredAt: now().toISOString(),
-        campaignId: message.campaignId,
-        userId: message.userId,
-        ...(message.title === undefined ? {} : { title: message.title }),
-        body: message.body,
-        idempotencyKey: message.idempotencyKey,
-      };
-      const line = Buffer.from(`${JSON.stringify(entry)}\n`, 'utf8');
+    maxBatchSize: OUTBOX_MAX_BATCH_SIZE,
+    async deliverBatch(batch: ChannelBatch): Promise<ChannelResult[]> {
+      if (batch.messages.length > OUTBOX_MAX_BATCH_SIZE) {
+        throw new RangeError(
+          `outbox batch of ${batch.messages.length} messages, more than ${OUTBOX_MAX_BATCH_SIZE}`,
+        );
+      }
+      if (batch.messages.length === 0) return [];
+      const deliveredAt = now().toISOString();
+      let text = '';
+      for (const message of batch.messages) {
+        const entry: OutboxEntry = {
+          deliveredAt,
+          appId: batch.appId,
+          campaignId: batch.campaignId,
+          userId: message.userId,
+          title: message.title,
+          body: message.body,
+          idempotencyKey: message.idempotencyKey,
+        };
+        text += `${JSON.stringify(entry)}\n`;
+      }
+      const lines = Buffer.from(text, 'utf8');
       try {
-        await appendWhole(options.path, line);
+        await appendWhole(options.path, lines);
       } catch (error) {
         // The folder is missing (first delivery, or a test wiped `.data`): create it, once more.
         if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
         await mkdir(dirname(options.path), { recursive: true });
-        await appendWhole(options.path, line);
+        await appendWhole(options.path, lines);
       }
+      return batch.messages.map(() => ({ status: 'accepted' }));
     },
   };
 }

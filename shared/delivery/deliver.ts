@@ -23,12 +23,12 @@
  */
 import { campaignOutcome } from '#shared/domain/campaign-outcome.ts';
 import {
+  boundReason,
   type ChannelMessage,
   type ChannelResult,
   idempotencyKeyOf,
   isPermanentDeliveryFailure,
   loggableReason,
-  MAX_REASON_LENGTH,
 } from '#shared/domain/channel.ts';
 import {
   chunksOf,
@@ -85,8 +85,7 @@ export interface MessageResult {
 
 type ChunkResult = { done: true; counted?: CountDelta } | { done: false; retry: string };
 
-const bounded = (reason: string) =>
-  reason.length <= MAX_REASON_LENGTH ? reason : `${reason.slice(0, MAX_REASON_LENGTH - 1)}…`;
+const bounded = boundReason;
 const failAll = (chunk: DeliveryChunk, error: string): ChunkOutcome[] =>
   chunk.recipients.map(({ userId }) => ({ userId, status: 'failed', error }));
 /** Every recipient of a chunk skipped: what a cancel makes of a chunk nobody claimed. */

@@ -1,16 +1,19 @@
 /**
- * The delivery channel: what finally hands a rendered message to a user (a push
- * service, an e-mail gateway, a webhook, a local outbox file). The consumer calls
- * `deliver` once per recipient after it has claimed the recipient (a conditional
- * status change), so a channel is called at most once per recipient unless a
- * transient failure releases the claim; `idempotencyKey` lets the far side drop the
- * rare repeat (docs/delivery.md).
+ * The delivery channel: what finally hands rendered messages to users (a push service,
+ * an e-mail gateway, a webhook, a local outbox file). The consumer calls `deliverBatch`
+ * with up to `maxBatchSize` messages of one campaign (or one-call send) of one app, each
+ * for a recipient it has claimed (a conditional status change), so a channel is called
+ * at most once per recipient unless a transient failure releases the claim;
+ * `idempotencyKey` lets the far side drop the rare repeat (docs/delivery.md).
  *
- * A channel resolves when the message was accepted, and rejects with:
+ * A channel resolves with one result per message, in order: `accepted`, or `rejected`
+ * with a reason for a human (the recipient is marked `failed` with it; at most
+ * `MAX_REASON_LENGTH` characters, see `boundReason`). It rejects the whole call with:
  * - `TransientDeliveryError`: worth trying again later (network error, timeout, 5xx,
- *   429, 408). The consumer leaves the recipient to be retried by SQS;
- * - `PermanentDeliveryError`: retrying cannot help (4xx, invalid recipient). The
- *   consumer marks the recipient `failed` with the error's message.
+ *   429, 408), and nothing was accepted as far as the channel knows. The consumer leaves
+ *   the batch's recipients to be retried by SQS;
+ * - `PermanentDeliveryError`: the far side refused the whole batch (4xx). The consumer
+ *   marks every recipient of the batch `failed` with the error's message.
  * Any other error counts as transient (see `isPermanentDeliveryFailure`).
  */
 import { AppError } from '#shared/errors.ts';
@@ -35,9 +38,6 @@ export interface ChannelBatch {
 
 export type ChannelResult = { status: 'accepted' } | { status: 'rejected'; reason: string };
 
-/** Longest rejection reason kept on a recipient. */
-export const MAX_REASON_LENGTH = 500;
-
 export interface DeliveryChannel {
   /** For logs and metrics: `webhook`, `outbox`, … */
   readonly name: string;
@@ -49,6 +49,22 @@ export interface DeliveryChannel {
    * as far as we know), PermanentDeliveryError when the far side refused the whole batch.
    */
   deliverBatch(batch: ChannelBatch): Promise<ChannelResult[]>;
+}
+
+/** The most characters of a rejection reason (a result's `reason`, a permanent error's message). */
+export const MAX_REASON_LENGTH = 500;
+
+/**
+ * `reason` cut to at most `MAX_REASON_LENGTH` characters (UTF-16 code units, as
+ * `String.length` counts), never in the middle of a surrogate pair, ending with `…` when cut.
+ */
+export function boundReason(reason: string): string {
+  if (reason.length <= MAX_REASON_LENGTH) return reason;
+  let end = MAX_REASON_LENGTH - 1;
+  const last = reason.charCodeAt(end - 1);
+  // Do not keep the first half of a pair whose second half is cut off.
+  if (last >= 0xd800 && last <= 0xdbff) end -= 1;
+  return `${reason.slice(0, end)}…`;
 }
 
 /**

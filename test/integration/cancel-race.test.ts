@@ -35,7 +35,9 @@ describe('cancel while the consumers deliver', () => {
 
     expect((await api.post(`/api/campaigns/${id}/send`)).status).toBe(202);
     // Cancel mid-delivery: once the consumers have delivered something, long before the end.
-    await expect.poll(async () => (await delivered()).length, { timeout: 60_000, interval: 20 }).toBeGreaterThan(0);
+    await expect
+      .poll(async () => (await delivered()).length, { timeout: 60_000, interval: 20 })
+      .toBeGreaterThan(0);
     const res = await api.post(`/api/campaigns/${id}/cancel`);
     const answeredAt = Date.now();
     expect(res.status).toBe(200);
@@ -81,7 +83,9 @@ describe('cancel while the consumers deliver', () => {
     });
     expect(claimedAfter).toEqual([]);
     // And no chunk at all was claimed after the answer.
-    const claimedLate = [...ledger.values()].filter((c) => c.claimedAt && Date.parse(c.claimedAt) >= answeredAt);
+    const claimedLate = [...ledger.values()].filter(
+      (c) => c.claimedAt && Date.parse(c.claimedAt) >= answeredAt,
+    );
     expect(claimedLate.map((c) => c.chunkId)).toEqual([]);
   });
 });

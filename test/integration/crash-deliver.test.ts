@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { SQSBatchResponse } from 'aws-lambda';
 import { afterAll, describe, expect, it } from 'vitest';
+import { chunksOf, parseDeliveryBatch } from '#shared/domain/delivery-batches.ts';
 import {
   CRASH_TEST_TIMEOUT_MS,
   crashRandom,
@@ -22,7 +23,6 @@ import {
 import { deleteMessages, queueDepth, receiveMessages, sqsEvent } from '#test/support/crash/queue.ts';
 import { allRecipients, outboxLines, storedCampaign } from '#test/support/crash/state.ts';
 import { ledgerItems } from '#test/support/recipients.ts';
-import { chunksOf, parseDeliveryBatch } from '#shared/domain/delivery-batches.ts';
 import { apiClient, newApp, useRuntime } from '#test/support/runtime.ts';
 import { audienceCsv, draftCampaign, postUpload, uploadForm } from '#test/support/uploads.ts';
 
@@ -96,7 +96,9 @@ describe('deliver consumer killed mid-batch', () => {
         .flatMap((c) => c.recipients.map((r) => r.userId));
       expect(claimedNotDelivered.length, `${seedText}: claimed, channel not called`).toBeGreaterThan(0);
       // B's chunk: claimed and delivered, its outcome never written.
-      const claimedDelivered = claimed.filter((c) => c.recipients.every((r) => linesAfterKill.get(r.userId) === 1));
+      const claimedDelivered = claimed.filter((c) =>
+        c.recipients.every((r) => linesAfterKill.get(r.userId) === 1),
+      );
       expect(claimedDelivered.length, `${seedText}: delivered, outcome not written`).toBeGreaterThan(0);
       // C's and D's chunks: outcome written, not counted.
       const settling = chunksIn(first).filter((c) => ledgerAfterKill.get(c.id)?.state === 'settling');

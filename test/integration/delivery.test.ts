@@ -3,28 +3,43 @@ import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
 import { toRecord } from '#infra/local/sqs-event-source.ts';
 import {
+  type ChannelBatch,
+  type ChannelResult,
   type DeliveryChannel,
-  type DeliveryMessage,
   TransientDeliveryError,
 } from '#shared/domain/channel.ts';
 import { packDeliveryBatches } from '#shared/domain/delivery-batches.ts';
-import { createFlakyChannel } from '#test/support/flaky-channel.ts';
+import { createFlakyChannel, type FlakyCall } from '#test/support/flaky-channel.ts';
 import { addRecipients, numberedRecipients, type TestRecipient } from '#test/support/recipients.ts';
 import { apiClient, newApp, useRuntime } from '#test/support/runtime.ts';
 
-/** Users named `stuck…` fail transiently on every try; the rest go through the flaky channel. */
+/** A batch with users named `stuck…` fails transiently on every try; the rest go through the flaky channel. */
 const flaky = createFlakyChannel({ transientRate: 0.1, seed: 7, permanentUserIds: ['u3', 'u17', 'u42'] });
-const stuckCalls: DeliveryMessage[] = [];
+const stuckCalls: FlakyCall[] = [];
 const channel: DeliveryChannel = {
   name: 'test',
-  async deliver(message) {
-    if (message.userId.startsWith('stuck')) {
-      stuckCalls.push(message);
+  maxBatchSize: 100,
+  async deliverBatch(batch) {
+    const stuck = batch.messages.filter((m) => m.userId.startsWith('stuck'));
+    if (stuck.length > 0) {
+      stuckCalls.push(...stuck.map((m) => ({ appId: batch.appId, campaignId: batch.campaignId, ...m })));
       throw new TransientDeliveryError('receiver down (injected)');
     }
-    await flaky.deliver(message);
+    return flaky.deliverBatch(batch);
   },
 };
+
+/** A channel accepting everything, recording each message with its batch. */
+function countingChannel(calls: FlakyCall[]): DeliveryChannel {
+  return {
+    name: 'counting',
+    maxBatchSize: 100,
+    async deliverBatch(batch: ChannelBatch) {
+      calls.push(...batch.messages.map((m) => ({ appId: batch.appId, campaignId: batch.campaignId, ...m })));
+      return batch.messages.map((): ChannelResult => ({ status: 'accepted' }));
+    },
+  };
+}
 
 const runtime = useRuntime({
   env: { DELIVERY_RETRY_BASE_SECONDS: '0' },
@@ -123,8 +138,8 @@ describe('deliver consumer', () => {
 
   it('never delivers twice when a consumer crashes after marking recipients but before acknowledging', async () => {
     const { api, id, record } = await sendingCampaignMessage(3, 'c');
-    const calls: DeliveryMessage[] = [];
-    const counting: DeliveryChannel = { name: 'counting', deliver: async (m) => void calls.push(m) };
+    const calls: FlakyCall[] = [];
+    const counting = countingChannel(calls);
     const { createDeliverHandler } = await import('#functions/deliver-batch.ts');
     const crashing = createDeliverHandler({
       channel: counting,
@@ -149,11 +164,9 @@ describe('deliver consumer', () => {
 
   it('leaves recipients for the next receive when time runs short, and fails them on the last', async () => {
     const { api, id, record } = await sendingCampaignMessage(2, 't');
-    const calls: DeliveryMessage[] = [];
+    const calls: FlakyCall[] = [];
     const { createDeliverHandler } = await import('#functions/deliver-batch.ts');
-    const handler = createDeliverHandler({
-      channel: { name: 'counting', deliver: async (m) => void calls.push(m) },
-    });
+    const handler = createDeliverHandler({ channel: countingChannel(calls) });
     const shortOfTime = { getRemainingTimeInMillis: () => 5_000 };
 
     expect((await handler({ Records: [record(1)] }, shortOfTime)).batchItemFailures).toHaveLength(1);

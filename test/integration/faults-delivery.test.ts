@@ -8,9 +8,9 @@ import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import { afterEach, describe, expect, it, onTestFailed } from 'vitest';
 import { toRecord } from '#infra/local/sqs-event-source.ts';
 import {
+  type ChannelMessage,
+  type ChannelResult,
   type DeliveryChannel,
-  type DeliveryMessage,
-  PermanentDeliveryError,
   TransientDeliveryError,
 } from '#shared/domain/channel.ts';
 import { packDeliveryBatches } from '#shared/domain/delivery-batches.ts';
@@ -28,15 +28,17 @@ import { apiClient, newApp, useRuntime } from '#test/support/runtime.ts';
 let faults: AwsFaults;
 
 /** Channel calls, per campaign; a campaign may have its own channel, the others always succeed. */
-const calls = new Map<string, DeliveryMessage[]>();
+const calls = new Map<string, ChannelMessage[]>();
 const channels = new Map<string, DeliveryChannel>();
 const channel: DeliveryChannel = {
   name: 'test',
-  async deliver(message) {
-    const list = calls.get(message.campaignId) ?? [];
-    calls.set(message.campaignId, list);
-    list.push(message);
-    await channels.get(message.campaignId)?.deliver(message);
+  maxBatchSize: 100,
+  async deliverBatch(batch) {
+    const list = calls.get(batch.campaignId) ?? [];
+    calls.set(batch.campaignId, list);
+    list.push(...batch.messages);
+    const own = channels.get(batch.campaignId);
+    return own ? own.deliverBatch(batch) : batch.messages.map((): ChannelResult => ({ status: 'accepted' }));
   },
 };
 
@@ -79,7 +81,7 @@ async function finished(api: Api, id: string, timeout = 120_000) {
 }
 
 /** How many successful channel calls each user of the campaign got. */
-function deliveredCounts(id: string, succeeded: (m: DeliveryMessage) => boolean = () => true) {
+function deliveredCounts(id: string, succeeded: (m: ChannelMessage) => boolean = () => true) {
   const counts = new Map<string, number>();
   for (const m of calls.get(id) ?? [])
     if (succeeded(m)) counts.set(m.userId, (counts.get(m.userId) ?? 0) + 1);
@@ -98,25 +100,30 @@ function wrongStatus(
 /**
  * A channel that fails 20% of calls transiently (seeded; never one user more than twice, so
  * every one gets through within the queue's 5 receives even when AWS faults fail a receive
- * or two) and always fails `permanent`.
+ * or two) and always rejects `permanent`.
  */
 function flakyChannel(permanent: ReadonlySet<string>, seed: number) {
   const random = seededRandom(seed);
   const transient = new Map<string, number>();
-  const succeeded = new Set<DeliveryMessage>();
+  const succeeded = new Set<ChannelMessage>();
   let transientFailures = 0;
   const flaky: DeliveryChannel = {
     name: 'flaky',
-    async deliver(message) {
-      if (permanent.has(message.userId))
-        throw new PermanentDeliveryError(`user '${message.userId}' refuses messages (injected)`);
-      const failures = transient.get(message.userId) ?? 0;
-      if (random() < 0.2 && failures < 2) {
-        transient.set(message.userId, failures + 1);
+    maxBatchSize: 100,
+    async deliverBatch(batch) {
+      const open = batch.messages.filter((m) => !permanent.has(m.userId));
+      // The whole call fails, so only when none of its users has failed twice already.
+      if (open.length > 0 && random() < 0.2 && open.every((m) => (transient.get(m.userId) ?? 0) < 2)) {
+        for (const m of open) transient.set(m.userId, (transient.get(m.userId) ?? 0) + 1);
         transientFailures += 1;
         throw new TransientDeliveryError('channel unavailable (injected)');
       }
-      succeeded.add(message);
+      return batch.messages.map((m): ChannelResult => {
+        if (permanent.has(m.userId))
+          return { status: 'rejected', reason: `user '${m.userId}' refuses messages (injected)` };
+        succeeded.add(m);
+        return { status: 'accepted' };
+      });
     },
   };
   return { flaky, succeeded, transientFailures: () => transientFailures };

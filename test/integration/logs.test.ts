@@ -30,13 +30,16 @@ const webhook = createServer((req, res) => {
     body += chunk;
   });
   req.on('end', () => {
-    const userId = (JSON.parse(body) as { userId: string }).userId;
-    const count = (seen.get(userId) ?? 0) + 1;
-    seen.set(userId, count);
-    if (userId === permanentUser) {
+    const userIds = (JSON.parse(body) as { messages: { userId: string }[] }).messages.map((m) => m.userId);
+    const counts = userIds.map((userId) => {
+      const count = (seen.get(userId) ?? 0) + 1;
+      seen.set(userId, count);
+      return count;
+    });
+    if (userIds.includes(permanentUser)) {
       res.writeHead(422, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ error: 'recipient unknown', received: JSON.parse(body) }));
-    } else if (userId === transientUser && count <= 2) {
+    } else if (userIds.some((userId, i) => userId === transientUser && (counts[i] ?? 0) <= 2)) {
       res.writeHead(503, { 'content-type': 'text/plain' });
       res.end(`overloaded, try again: ${body}`);
     } else {
@@ -73,9 +76,12 @@ const runtime = useRuntime({
     return createDeliverHandler({
       channel: {
         name: 'webhook+outbox',
-        async deliver(message) {
-          await hook.deliver(message);
-          await outbox.deliver(message);
+        maxBatchSize: 100,
+        async deliverBatch(batch) {
+          const results = await hook.deliverBatch(batch);
+          const accepted = batch.messages.filter((_, i) => results[i]?.status === 'accepted');
+          if (accepted.length > 0) await outbox.deliverBatch({ ...batch, messages: accepted });
+          return results;
         },
       },
     });

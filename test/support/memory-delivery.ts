@@ -46,7 +46,11 @@ export interface MemoryWorld {
   duringChannelCall?: () => void;
 }
 
-export function memoryWorld(options: { template: Template; userIds: readonly string[]; maxBatchSize?: number }) {
+export function memoryWorld(options: {
+  template: Template;
+  userIds: readonly string[];
+  maxBatchSize?: number;
+}) {
   const crashes = new Set<string>();
   const crash = (point: CrashPoint, phase: CrashPhase) => {
     if (crashes.delete(`${phase} ${point}`)) throw new Crash(`crash ${phase} ${point}`);
@@ -76,7 +80,8 @@ export function memoryWorld(options: { template: Template; userIds: readonly str
       world.duringChannelCall?.();
       const results = await world.answer(batch);
       batch.messages.forEach((m, i) => {
-        if (results[i]?.status === 'accepted') world.delivered.set(m.userId, (world.delivered.get(m.userId) ?? 0) + 1);
+        if (results[i]?.status === 'accepted')
+          world.delivered.set(m.userId, (world.delivered.get(m.userId) ?? 0) + 1);
       });
       return results;
     },
@@ -87,7 +92,8 @@ export function memoryWorld(options: { template: Template; userIds: readonly str
         crash('claim', 'before');
         const entry = world.ledger.get(ref.chunkId);
         if (entry) return { claimed: false, entry: clone(entry) };
-        if (world.campaign.status !== 'sending') return { claimed: false, campaignStatus: world.campaign.status };
+        if (world.campaign.status !== 'sending')
+          return { claimed: false, campaignStatus: world.campaign.status };
         world.ledger.set(ref.chunkId, { state: 'claimed', owner: clone(owner), leaseUntil });
         crash('claim', 'after');
         return { claimed: true };
@@ -115,7 +121,8 @@ export function memoryWorld(options: { template: Template; userIds: readonly str
       },
       async release(ref, owner) {
         const entry = world.ledger.get(ref.chunkId);
-        if (entry?.state === 'claimed' && entry.owner?.token === owner.token) world.ledger.delete(ref.chunkId);
+        if (entry?.state === 'claimed' && entry.owner?.token === owner.token)
+          world.ledger.delete(ref.chunkId);
       },
       async count(ref, delta: CountDelta) {
         crash('count', 'before');

@@ -85,24 +85,27 @@ describe('deliver core', () => {
   it.each([
     ['after its claim', 'claim', 'after', 0],
     ['after the channel answered', 'settle', 'before', 1],
-  ] as const)('fails a chunk whose receive stopped %s, delivering it never again', async (_, point, phase, deliveredBefore) => {
-    const { world, receive, statuses, all, userIds } = setup(5);
-    world.crash(point, phase);
-    await expect(receive(1)).rejects.toBeInstanceOf(Crash);
-    expect(world.ledger.get('u0')?.state).toBe('claimed');
-    expect(world.delivered.size).toBe(deliveredBefore * 5);
+  ] as const)(
+    'fails a chunk whose receive stopped %s, delivering it never again',
+    async (_, point, phase, deliveredBefore) => {
+      const { world, receive, statuses, all, userIds } = setup(5);
+      world.crash(point, phase);
+      await expect(receive(1)).rejects.toBeInstanceOf(Crash);
+      expect(world.ledger.get('u0')?.state).toBe('claimed');
+      expect(world.delivered.size).toBe(deliveredBefore * 5);
 
-    const result = await receive(2);
-    expect(result.channelCalls).toBe(0);
-    expect(result.counted).toEqual({ sent: 0, failed: 5, skipped: 0 });
-    expect(world.calls).toHaveLength(deliveredBefore);
-    expect(statuses()).toEqual(all('failed'));
-    for (const u of userIds) expect(world.recipients.get(u)?.error).toBe(DELIVERY_OUTCOME_UNKNOWN);
-    expect(world.campaign).toMatchObject({
-      status: 'failed',
-      counts: { pending: 0, queued: 0, sent: 0, failed: 5, skipped: 0 },
-    });
-  });
+      const result = await receive(2);
+      expect(result.channelCalls).toBe(0);
+      expect(result.counted).toEqual({ sent: 0, failed: 5, skipped: 0 });
+      expect(world.calls).toHaveLength(deliveredBefore);
+      expect(statuses()).toEqual(all('failed'));
+      for (const u of userIds) expect(world.recipients.get(u)?.error).toBe(DELIVERY_OUTCOME_UNKNOWN);
+      expect(world.campaign).toMatchObject({
+        status: 'failed',
+        counts: { pending: 0, queued: 0, sent: 0, failed: 5, skipped: 0 },
+      });
+    },
+  );
 
   it.each([
     ['after its outcome was written', 'settle', 'after'],
@@ -180,9 +183,7 @@ describe('deliver core', () => {
     const result = await receive();
     expect(world.calls).toHaveLength(1);
     expect(result.counted).toEqual({ sent: 10, failed: 0, skipped: 20 });
-    expect(statuses()).toEqual(
-      Object.fromEntries(userIds.map((u, i) => [u, i < 10 ? 'sent' : 'skipped'])),
-    );
+    expect(statuses()).toEqual(Object.fromEntries(userIds.map((u, i) => [u, i < 10 ? 'sent' : 'skipped'])));
     expect(world.campaign).toMatchObject({
       status: 'cancelled',
       counts: { pending: 0, queued: 0, sent: 10, failed: 0, skipped: 20 },
@@ -229,7 +230,9 @@ describe('deliver core', () => {
     const recipients = batch.recipients.map((r) => (r.userId === 'u1' ? { ...r, variables: {} } : r));
     world.answer = async (b) =>
       b.messages.map((m) =>
-        m.userId === 'u2' ? { status: 'rejected' as const, reason: 'no such user' } : { status: 'accepted' as const },
+        m.userId === 'u2'
+          ? { status: 'rejected' as const, reason: 'no such user' }
+          : { status: 'accepted' as const },
       );
     await deliverer.deliverMessage({
       batch: { ...batch, recipients },
@@ -244,7 +247,10 @@ describe('deliver core', () => {
       u2: { status: 'failed', error: 'no such user' },
       u3: { status: 'sent' },
     });
-    expect(world.campaign).toMatchObject({ status: 'partially_failed', counts: { sent: 2, failed: 2, queued: 0 } });
+    expect(world.campaign).toMatchObject({
+      status: 'partially_failed',
+      counts: { sent: 2, failed: 2, queued: 0 },
+    });
   });
 
   it('fails the whole chunk with the reason when the far side refuses the batch', async () => {
@@ -280,7 +286,11 @@ describe('deliver core', () => {
   it('fails a message whose template is gone without touching its chunks', async () => {
     const { world, batch } = setup(2);
     world.ports.templates.find = async () => undefined;
-    const deliverer = createDeliverer(world.ports, { maxReceiveCount: 5, claimCutoffMs: 0, shardOf: () => 0 });
+    const deliverer = createDeliverer(world.ports, {
+      maxReceiveCount: 5,
+      claimCutoffMs: 0,
+      shardOf: () => 0,
+    });
     await expect(
       deliverer.deliverMessage({ batch, messageId: 'm1', receiveCount: 1, timeLeft: () => 60_000 }),
     ).rejects.toThrow(/template 'tpl_1'/);

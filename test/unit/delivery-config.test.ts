@@ -10,6 +10,7 @@ const VARIABLES = [
   'DELIVERY_CHANNEL',
   'OUTBOX_PATH',
   'WEBHOOK_URL',
+  'WEBHOOK_BATCH_SIZE',
   'WEBHOOK_SECRET',
   'WEBHOOK_TIMEOUT_MS',
   'WEBHOOK_MAX_ATTEMPTS',
@@ -31,6 +32,12 @@ async function load(env: Record<string, string>) {
   return { config, channel };
 }
 
+const batch = {
+  appId: 'a',
+  campaignId: 'c',
+  messages: [{ userId: 'u', title: null, body: 'b', idempotencyKey: 'c:u' }],
+};
+
 afterEach(() => {
   vi.unstubAllEnvs();
   vi.resetModules();
@@ -43,6 +50,7 @@ describe('deliveryConfig', () => {
       DELIVERY_CHANNEL: 'outbox',
       OUTBOX_PATH: '.data/outbox.jsonl',
       WEBHOOK_URL: undefined,
+      WEBHOOK_BATCH_SIZE: 100,
       WEBHOOK_SECRET: undefined,
       WEBHOOK_TIMEOUT_MS: 5000,
       WEBHOOK_MAX_ATTEMPTS: 3,
@@ -59,6 +67,7 @@ describe('deliveryConfig', () => {
       WEBHOOK_SECRET: '',
       WEBHOOK_TIMEOUT_MS: '1500',
       WEBHOOK_MAX_ATTEMPTS: '5',
+      WEBHOOK_BATCH_SIZE: '25',
     });
     expect(config.deliveryConfig()).toMatchObject({
       DELIVERY_CHANNEL: 'webhook',
@@ -66,6 +75,7 @@ describe('deliveryConfig', () => {
       WEBHOOK_SECRET: undefined,
       WEBHOOK_TIMEOUT_MS: 1500,
       WEBHOOK_MAX_ATTEMPTS: 5,
+      WEBHOOK_BATCH_SIZE: 25,
     });
   });
 
@@ -75,6 +85,10 @@ describe('deliveryConfig', () => {
     [{ WEBHOOK_URL: 'ftp://example.com/x' }, /WEBHOOK_URL/],
     [{ WEBHOOK_TIMEOUT_MS: 'soon' }, /WEBHOOK_TIMEOUT_MS/],
     [{ WEBHOOK_MAX_ATTEMPTS: '0' }, /WEBHOOK_MAX_ATTEMPTS/],
+    [{ WEBHOOK_BATCH_SIZE: '0' }, /WEBHOOK_BATCH_SIZE/],
+    [{ WEBHOOK_BATCH_SIZE: '101' }, /WEBHOOK_BATCH_SIZE/],
+    [{ WEBHOOK_BATCH_SIZE: '2.5' }, /WEBHOOK_BATCH_SIZE/],
+    [{ WEBHOOK_BATCH_SIZE: 'many' }, /WEBHOOK_BATCH_SIZE/],
   ])('fails with a message naming the variable for %j', async (env, name) => {
     const { config } = await load(env);
     expect(() => config.deliveryConfig()).toThrow(/^Invalid delivery configuration: /);
@@ -95,7 +109,8 @@ describe('delivery channel from configuration', () => {
     const { channel } = await load({ OUTBOX_PATH: path });
     if (channel instanceof Error) throw channel;
     expect(channel.deliveryChannel.name).toBe('outbox');
-    await channel.deliveryChannel.deliver({ campaignId: 'c', userId: 'u', body: 'b', idempotencyKey: 'c:u' });
+    expect(channel.deliveryChannel.maxBatchSize).toBe(100);
+    expect(await channel.deliveryChannel.deliverBatch(batch)).toEqual([{ status: 'accepted' }]);
     expect((await readOutbox(path)).map((e) => e.userId)).toEqual(['u']);
   });
 
@@ -121,12 +136,15 @@ describe('delivery channel from configuration', () => {
         WEBHOOK_URL: `http://127.0.0.1:${port}/hook`,
         WEBHOOK_MAX_ATTEMPTS: '2',
         WEBHOOK_BASE_DELAY_MS: '0',
+        WEBHOOK_BATCH_SIZE: '7',
       });
       if (channel instanceof Error) throw channel;
       expect(channel.deliveryChannel.name).toBe('webhook');
-      await expect(
-        channel.deliveryChannel.deliver({ campaignId: 'c', userId: 'u', body: 'b', idempotencyKey: 'c:u' }),
-      ).rejects.toMatchObject({ name: 'TransientDeliveryError', attempts: 2 });
+      expect(channel.deliveryChannel.maxBatchSize).toBe(7);
+      await expect(channel.deliveryChannel.deliverBatch(batch)).rejects.toMatchObject({
+        name: 'TransientDeliveryError',
+        attempts: 2,
+      });
       expect(requests).toBe(2);
     } finally {
       server.closeAllConnections();

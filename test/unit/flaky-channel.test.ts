@@ -1,24 +1,30 @@
 import { describe, expect, it } from 'vitest';
 import {
-  type DeliveryMessage,
+  type ChannelBatch,
+  type ChannelMessage,
+  type ChannelResult,
   idempotencyKeyOf,
-  PermanentDeliveryError,
   TransientDeliveryError,
 } from '#shared/domain/channel.ts';
 import { createFlakyChannel, seededRandom } from '#test/support/flaky-channel.ts';
 
-function message(userId: string): DeliveryMessage {
-  return { campaignId: 'cmp_1', userId, body: 'b', idempotencyKey: idempotencyKeyOf('cmp_1', userId) };
+function message(userId: string): ChannelMessage {
+  return { userId, title: null, body: 'b', idempotencyKey: idempotencyKeyOf('cmp_1', userId) };
 }
 
+function batch(...userIds: string[]): ChannelBatch {
+  return { appId: 'app_1', campaignId: 'cmp_1', messages: userIds.map(message) };
+}
+
+/** One call per user, one message each: `ok`, `rejected` or `transient`. */
 async function outcomes(channel: ReturnType<typeof createFlakyChannel>, count: number): Promise<string[]> {
   const results: string[] = [];
   for (let i = 0; i < count; i += 1) {
     try {
-      await channel.deliver(message(`u${i}`));
-      results.push('ok');
+      const [result] = await channel.deliverBatch(batch(`u${i}`));
+      results.push(result?.status === 'accepted' ? 'ok' : 'rejected');
     } catch (error) {
-      results.push(error instanceof TransientDeliveryError ? 'transient' : 'permanent');
+      results.push(error instanceof TransientDeliveryError ? 'transient' : 'unexpected');
     }
   }
   return results;
@@ -30,6 +36,7 @@ describe('flaky channel', () => {
     expect(await outcomes(channel, 20)).toEqual(Array(20).fill('ok'));
     expect(channel.delivered).toHaveLength(20);
     expect(channel.deliveredCount('u3')).toBe(1);
+    expect(channel.delivered[3]).toEqual({ appId: 'app_1', campaignId: 'cmp_1', ...message('u3') });
   });
 
   it('fails about the configured fraction transiently, the same way for the same seed', async () => {
@@ -43,33 +50,71 @@ describe('flaky channel', () => {
     expect(rate).toBeLessThan(0.35);
   });
 
-  it('fails chosen users permanently on every call', async () => {
+  it('rejects chosen users on every call', async () => {
     const channel = createFlakyChannel({ permanentUserIds: ['u1'] });
-    await expect(channel.deliver(message('u1'))).rejects.toBeInstanceOf(PermanentDeliveryError);
-    await expect(channel.deliver(message('u1'))).rejects.toThrow(/u1/);
-    await channel.deliver(message('u2'));
+    expect(await channel.deliverBatch(batch('u1'))).toEqual([
+      { status: 'rejected', reason: "user 'u1' does not accept messages (injected)" },
+    ]);
+    expect((await channel.deliverBatch(batch('u1')))[0]?.status).toBe('rejected');
+    expect(await channel.deliverBatch(batch('u2'))).toEqual([{ status: 'accepted' }]);
     expect(channel.permanentFailures).toBe(2);
     expect(channel.calls.map((c) => c.userId)).toEqual(['u1', 'u1', 'u2']);
     expect(channel.delivered.map((c) => c.userId)).toEqual(['u2']);
   });
 
+  it('answers a batch message by message, in order, and fails a transient call whole', async () => {
+    const channel = createFlakyChannel({ permanentUserIds: ['bad'] });
+    expect(await channel.deliverBatch(batch('a', 'bad', 'b'))).toEqual([
+      { status: 'accepted' },
+      { status: 'rejected', reason: "user 'bad' does not accept messages (injected)" },
+      { status: 'accepted' },
+    ]);
+    expect(channel.delivered.map((c) => c.userId)).toEqual(['a', 'b']);
+
+    const failing = createFlakyChannel({ transientRate: 1, permanentUserIds: ['bad'] });
+    await expect(failing.deliverBatch(batch('a', 'bad', 'b'))).rejects.toThrow(
+      "channel unavailable (injected) for 'a', 'b'",
+    );
+    expect(failing.delivered).toEqual([]);
+    expect(failing.transientFailures).toBe(1);
+    expect(failing.permanentFailures).toBe(0);
+    // Rejected users alone draw nothing: the call cannot fail transiently.
+    expect((await failing.deliverBatch(batch('bad')))[0]?.status).toBe('rejected');
+  });
+
   it('counts repeated deliveries to one user, so tests can assert at-most-once', async () => {
     const channel = createFlakyChannel();
-    await channel.deliver(message('u1'));
-    await channel.deliver(message('u1'));
+    await channel.deliverBatch(batch('u1'));
+    await channel.deliverBatch(batch('u1'));
     expect(channel.deliveredCount('u1')).toBe(2);
     expect(channel.deliveredCount('u2')).toBe(0);
   });
 
-  it('passes successful calls to an inner channel', async () => {
+  it('passes the messages it does not reject to an inner channel, and takes its answers', async () => {
     const seen: string[] = [];
     const channel = createFlakyChannel({
       permanentUserIds: ['bad'],
-      inner: { name: 'inner', deliver: async (m) => void seen.push(m.userId) },
+      inner: {
+        name: 'inner',
+        maxBatchSize: 100,
+        deliverBatch: async (b) => {
+          seen.push(...b.messages.map((m) => m.userId));
+          return b.messages.map(
+            (m): ChannelResult =>
+              m.userId === 'refused'
+                ? { status: 'rejected', reason: 'inner says no' }
+                : { status: 'accepted' },
+          );
+        },
+      },
     });
-    await channel.deliver(message('good'));
-    await expect(channel.deliver(message('bad'))).rejects.toThrow();
-    expect(seen).toEqual(['good']);
+    expect(await channel.deliverBatch(batch('good', 'bad', 'refused'))).toEqual([
+      { status: 'accepted' },
+      { status: 'rejected', reason: "user 'bad' does not accept messages (injected)" },
+      { status: 'rejected', reason: 'inner says no' },
+    ]);
+    expect(seen).toEqual(['good', 'refused']);
+    expect(channel.delivered.map((c) => c.userId)).toEqual(['good']);
   });
 
   it('rejects a rate outside 0..1', () => {
