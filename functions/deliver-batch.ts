@@ -76,7 +76,11 @@ export function createDeliverHandler(options: DeliverHandlerOptions) {
     event: SQSEvent,
     context?: Pick<Context, 'getRemainingTimeInMillis'>,
   ): Promise<SQSBatchResponse> => {
-    const timeLeft = () => context?.getRemainingTimeInMillis() ?? Number.POSITIVE_INFINITY;
+    // Without a Lambda context (a direct call), as long as the deployed function has.
+    const started = Date.now();
+    const timeLeft = () =>
+      context?.getRemainingTimeInMillis() ??
+      deliveryQueue.consumerTimeoutSeconds * 1000 - (Date.now() - started);
     const record = async (record: SQSRecord) => {
       const receiveCount = Number(record.attributes.ApproximateReceiveCount ?? '1');
       try {

@@ -44,8 +44,7 @@ const dispatcher = createDispatcher(
     shards: recipientShards,
     pageSize: config.DISPATCH_PAGE_SIZE,
     shardConcurrency: config.DISPATCH_SHARD_CONCURRENCY,
-    // The largest batch a channel takes; a channel that takes fewer gets a chunk in several calls.
-    chunkSize: CHUNK_MAX_RECIPIENTS,
+    chunkSize: config.DISPATCH_CHUNK_SIZE,
     markQueued: config.DISPATCH_MARK_QUEUED,
   },
 );

@@ -129,7 +129,12 @@ export const dispatchConfig = section('dispatch', {
   /** Recipients read per page; a page is one checkpoint (DynamoDB also caps a page at 1 MB). */
   DISPATCH_PAGE_SIZE: z.coerce.number().int().min(1).max(10_000).default(1000),
   /** Shards read and sent at once. */
-  DISPATCH_SHARD_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(8),
+  DISPATCH_SHARD_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(16),
+  /**
+   * Recipients per delivery chunk: one claim and one channel call each. Set it to your
+   * channel's batch size; a channel that takes fewer gets a chunk in several calls.
+   */
+  DISPATCH_CHUNK_SIZE: z.coerce.number().int().min(1).max(100).default(100),
   /**
    * Also rewrite each dispatched recipient from `pending` to `queued` (one conditional
    * write per recipient): exact per-recipient status, at the cost of those writes.

@@ -79,11 +79,16 @@ export interface MessageResult {
   counted: { sent: number; failed: number; skipped: number };
   /** Chunks delivered through the channel by this receive. */
   channelCalls: number;
-  /** Set when some chunk is left for the message's next receive: why, fit for the logs. */
+  /**
+   * Set when the message must be reported failed: a chunk is left for its next receive,
+   * or was given up on its last (it then goes to the dead-letter queue). Why, fit for the logs.
+   */
   retry?: string;
 }
 
-type ChunkResult = { done: true; counted?: CountDelta } | { done: false; retry: string };
+type ChunkResult =
+  /** `gaveUp`: settled as failed on the message's last receive; the message still goes to the DLQ. */
+  { done: true; counted?: CountDelta; gaveUp?: string } | { done: false; retry: string };
 
 const bounded = boundReason;
 const failAll = (chunk: DeliveryChunk, error: string): ChunkOutcome[] =>
@@ -115,7 +120,7 @@ export function createDeliverer(ports: DeliverPorts, options: DeliverOptions) {
     chunk: DeliveryChunk,
     outcomes: readonly ChunkOutcome[],
     from: 'queued' | 'pending',
-  ): Promise<ChunkResult> {
+  ): Promise<{ done: true; counted?: CountDelta }> {
     const variables = new Map(chunk.recipients.map((r) => [r.userId, r.variables]));
     await ports.recipients.project(
       ref,
@@ -250,13 +255,14 @@ export function createDeliverer(ports: DeliverPorts, options: DeliverOptions) {
     if (message.timeLeft() < options.claimCutoffMs) {
       const why = 'out of time before delivering every chunk';
       if (!lastReceive) return { done: false, retry: why };
-      return settleUndelivered(
+      const settled = await settleUndelivered(
         ref,
         chunk,
         failAll(chunk, gaveUp(message.receiveCount, why)),
         'queued',
         message,
       );
+      return settled.done ? { ...settled, gaveUp: why } : settled;
     }
     const owner = {
       token: ports.newToken(),
@@ -276,6 +282,7 @@ export function createDeliverer(ports: DeliverPorts, options: DeliverOptions) {
     const answer = await callChannel(message.batch, campaignId, chunk, await template());
     onChannelCall();
     let outcomes: ChunkOutcome[];
+    let gaveUpOn: string | undefined;
     if ('transient' in answer) {
       if (!lastReceive) {
         await ports.ledger.release(ref, owner);
@@ -283,12 +290,14 @@ export function createDeliverer(ports: DeliverPorts, options: DeliverOptions) {
       }
       const reason = (answer.error as Error)?.message ?? String(answer.error);
       outcomes = failAll(chunk, bounded(gaveUp(message.receiveCount, reason)));
+      gaveUpOn = answer.transient;
     } else {
       outcomes = answer.outcomes;
     }
     const settled = await ports.ledger.settleClaimed(ref, owner, outcomes, owner.token);
     if (!settled.settled) return resume(ref, chunk, settled.entry, message);
-    return finish(ref, chunk, outcomes, 'queued');
+    const finished = await finish(ref, chunk, outcomes, 'queued');
+    return gaveUpOn === undefined ? finished : { ...finished, gaveUp: gaveUpOn };
   }
 
   return {
@@ -307,6 +316,7 @@ export function createDeliverer(ports: DeliverPorts, options: DeliverOptions) {
         return loaded;
       };
       const result: MessageResult = { counted: { sent: 0, failed: 0, skipped: 0 }, channelCalls: 0 };
+      let allDone = true;
       for (const chunk of chunksOf(batch)) {
         const done = await deliverChunk(
           message,
@@ -319,14 +329,16 @@ export function createDeliverer(ports: DeliverPorts, options: DeliverOptions) {
           },
         );
         if (!done.done) {
+          allDone = false;
           result.retry ??= done.retry;
           continue;
         }
+        if (done.gaveUp !== undefined) result.retry ??= `gave up on the last receive: ${done.gaveUp}`;
         for (const status of ['sent', 'failed', 'skipped'] as const)
           result.counted[status] += done.counted?.[status] ?? 0;
       }
       // Every chunk is counted: the campaign may be finished (whoever counted its last chunk).
-      if (result.retry === undefined) await finishCampaign(storeId, campaignId);
+      if (allDone) await finishCampaign(storeId, campaignId);
       return result;
     },
 

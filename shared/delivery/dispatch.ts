@@ -227,17 +227,23 @@ export function createDispatcher(ports: DispatchPorts, options: DispatchOptions)
     return cancelled;
   }
 
-  async function sweep(appId: string, storeId: string, campaign: Campaign, result: SendResult) {
-    // A sweep that stopped between a page's transaction and its count left chunks settling.
-    for (const { chunkId, entry } of await ports.ledger.settling(storeId, campaign.id)) {
+  /**
+   * Finishes every chunk of the campaign left `settling`: by a sweep that stopped between
+   * a page's transaction and its count, or whose transaction landed while its answer was
+   * lost (it then found the checkpoint moved, by itself).
+   */
+  async function finishSettling(storeId: string, campaignId: string, result: SendResult) {
+    for (const { chunkId, entry } of await ports.ledger.settling(storeId, campaignId)) {
       const userIds = (entry.outcomes ?? []).map((o) => o.userId);
-      const variables = await ports.ledger.variablesOf(storeId, campaign.id, userIds);
-      const chunk = {
-        id: chunkId,
-        recipients: userIds.map((userId) => ({ userId, variables: variables.get(userId) ?? {} })),
-      };
-      await ports.ledger.finishSettling(storeId, campaign.id, chunk, entry);
+      const variables = await ports.ledger.variablesOf(storeId, campaignId, userIds);
+      const recipients = userIds.map((userId) => ({ userId, variables: variables.get(userId) ?? {} }));
+      await ports.ledger.finishSettling(storeId, campaignId, { id: chunkId, recipients }, entry);
+      if (entry.from === 'pending') result.skipped += recipients.length;
     }
+  }
+
+  async function sweep(appId: string, storeId: string, campaign: Campaign, result: SendResult) {
+    await finishSettling(storeId, campaign.id, result);
     const header = headerOf(appId, campaign, options.chunkSize);
     await forEachShard(options.shards, options.shardConcurrency, async (shard) => {
       let previous = await ports.checkpoints.read(storeId, campaign.id, shard);
@@ -260,6 +266,7 @@ export function createDispatcher(ports: DispatchPorts, options: DispatchOptions)
         }
       }
     });
+    await finishSettling(storeId, campaign.id, result);
   }
 
   return {

@@ -16,7 +16,7 @@ import { apiClient, newApp, useRuntime } from '#test/support/runtime.ts';
 const outbox = join(mkdtempSync(join(tmpdir(), 'cancel-race-')), 'outbox.jsonl');
 const runtime = useRuntime({ deliveryConcurrency: 4, env: { OUTBOX_PATH: outbox } });
 
-const TOTAL = 20_000;
+const TOTAL = 10_000;
 
 describe('cancel while the consumers deliver', () => {
   it('delivers after the answer only chunks claimed before it, and skips every other recipient', async () => {
@@ -87,5 +87,5 @@ describe('cancel while the consumers deliver', () => {
       (c) => c.claimedAt && Date.parse(c.claimedAt) >= answeredAt,
     );
     expect(claimedLate.map((c) => c.chunkId)).toEqual([]);
-  });
+  }, 600_000);
 });

@@ -86,7 +86,10 @@ describe('deliver consumer killed mid-batch', () => {
           killWhen(startHandler('deliverBatch', await sqsEvent(batch), { CRASH_GATE: gates[i] as string })),
         ),
       );
-      killed.forEach((k, i) => expect(k.killed, `${seedText}: ${gates[i]}; ${k.stderr}`).toBe(true));
+      expect(
+        killed.map((k, i) => `${gates[i]}: ${k.killed ? 'killed' : k.stderr}`),
+        seedText,
+      ).toEqual(gates.map((g) => `${g}: killed`));
       const linesAfterKill = await outboxLines(outbox, campaignId);
       const ledgerAfterKill = await ledgerItems(credentials.appId, campaignId);
       // A's chunk: claimed, its channel never called.

@@ -43,7 +43,8 @@ const channel: DeliveryChannel = {
 };
 
 const runtime = useRuntime({
-  env: { DELIVERY_RETRY_BASE_SECONDS: '0' },
+  // Chunks of 10: the 2,000 recipients make 200 claims and channel calls, for the faults to hit.
+  env: { DELIVERY_RETRY_BASE_SECONDS: '0', DISPATCH_CHUNK_SIZE: '10' },
   retryDelaysMs: [200, 400],
   deliveryConcurrency: 4,
   loadDeliverHandler: async () =>
@@ -140,13 +141,18 @@ describe('delivery under channel and DynamoDB faults', () => {
     faults.set({
       dynamodb: [
         {
-          operation: ['UpdateItem', 'TransactWriteItems', 'GetItem'],
-          rate: 0.02,
+          operation: ['UpdateItem', 'TransactWriteItems', 'GetItem', 'Query', 'BatchWriteItem'],
+          rate: 0.05,
           fault: { kind: 'throttle' },
         },
         // A write that lands but whose answer is lost: the SDK sends it again.
-        { operation: 'UpdateItem', rate: 0.01, fault: { kind: 'drop', when: 'after' } },
-        { operation: 'UpdateItem', rate: 0.01, fault: { kind: 'status', status: 500 } },
+        {
+          operation: ['UpdateItem', 'TransactWriteItems'],
+          rate: 0.05,
+          fault: { kind: 'drop', when: 'after' },
+        },
+        { operation: 'UpdateItem', rate: 0.05, fault: { kind: 'status', status: 500 } },
+        { operation: 'BatchWriteItem', rate: 0.1, fault: { kind: 'unprocessed' } },
       ],
       // Not on deleting or on changing visibility: a message that misses them waits out the queue's 540 s.
       sqs: [{ operation: 'ReceiveMessage', rate: 0.1, fault: { kind: 'throttle' } }],
@@ -184,10 +190,13 @@ describe('delivery under channel and DynamoDB faults', () => {
       cursor = page.body.meta.next;
     } while (cursor);
     expect(failed.sort()).toEqual([...permanent].sort());
-    expect(transientFailures()).toBeGreaterThan(250);
+    // One channel call per chunk of 10: 200 calls at least, a fifth of them failed.
+    expect(transientFailures()).toBeGreaterThan(25);
     expect(injected['dynamodb:UpdateItem:throttle']).toBeGreaterThan(0);
     expect(injected['dynamodb:UpdateItem:drop']).toBeGreaterThan(0);
+    expect(injected['dynamodb:TransactWriteItems:drop']).toBeGreaterThan(0);
     expect(injected['dynamodb:UpdateItem:status']).toBeGreaterThan(0);
+    expect(injected['dynamodb:BatchWriteItem:unprocessed']).toBeGreaterThan(0);
   }, 450_000);
 });
 

@@ -203,7 +203,8 @@ describe('deliver core', () => {
     const second = await receive(2);
     expect(second.retry).toBe('receiver down');
     const last = await receive(3);
-    expect(last.retry).toBeUndefined();
+    // Settled, and still reported failed: the message goes on to the dead-letter queue.
+    expect(last.retry).toBe('gave up on the last receive: receiver down');
     expect(last.counted.failed).toBe(4);
     expect(world.calls).toHaveLength(3);
     expect(world.recipients.get('u0')?.error).toBe('gave up after 3 attempts: receiver down');
@@ -278,7 +279,9 @@ describe('deliver core', () => {
     expect(world.ledger.size).toBe(0);
     expect(statuses()).toEqual(all('pending'));
     const last = await receive(2, 'm1', 5_000);
+    expect(last.retry).toMatch(/^gave up on the last receive/);
     expect(last.counted.failed).toBe(3);
+    expect(world.campaign.status).toBe('failed');
     expect(world.calls).toHaveLength(0);
     expect(world.recipients.get('u0')?.error).toMatch(/^gave up after 2 attempts: out of time/);
   });
