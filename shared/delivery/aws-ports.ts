@@ -50,6 +50,7 @@ export function awsDeliverPorts(channel: DeliveryChannel): DeliverPorts {
     },
     channel,
     clock: { now: () => Date.now() },
+    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
     newToken: randomUUID,
   };
 }

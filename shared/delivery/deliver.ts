@@ -48,6 +48,12 @@ export const DELIVERY_OUTCOME_UNKNOWN =
 
 /** Past a claim's lease, by this much, its owner has certainly stopped (clock skew between hosts). */
 export const LEASE_MARGIN_MS = 5_000;
+/**
+ * How long a receive waits for a chunk another receive is delivering (the same chunk in a
+ * duplicate message, received at the same time) before handing its message back: one
+ * channel call usually ends well within it.
+ */
+export const OWNER_WAIT_MS = 5_000;
 
 export interface DeliverOptions {
   /** Receives after which a failing chunk is given up (the queue's maxReceiveCount). */
@@ -135,10 +141,14 @@ export function createDeliverer(ports: DeliverPorts, options: DeliverOptions) {
   async function resume(
     ref: ChunkRef,
     chunk: DeliveryChunk,
-    entry: LedgerEntry | undefined,
-    message: Pick<ReceivedMessage, 'messageId' | 'receiveCount'> | undefined,
+    found: LedgerEntry | undefined,
+    message: Pick<ReceivedMessage, 'messageId' | 'receiveCount' | 'timeLeft'> | undefined,
   ): Promise<ChunkResult> {
-    for (let attempt = 0; attempt < 3; attempt += 1) {
+    let entry = found;
+    const waitUntil =
+      ports.clock.now() +
+      Math.min(OWNER_WAIT_MS, Math.max(0, (message?.timeLeft() ?? 0) - options.claimCutoffMs));
+    for (let moves = 0, delay = 25; moves < 3; ) {
       if (!entry) return { done: false, retry: 'chunk released by another receive' };
       if (entry.state === 'done') return { done: true };
       if (entry.state === 'settling') return finish(ref, chunk, entry.outcomes ?? [], entry.from ?? 'queued');
@@ -149,12 +159,20 @@ export function createDeliverer(ports: DeliverPorts, options: DeliverOptions) {
           owner.messageId === message.messageId &&
           owner.receiveCount < message.receiveCount) ||
           ports.clock.now() > (entry.leaseUntil ?? Number.POSITIVE_INFINITY) + LEASE_MARGIN_MS);
-      if (!gone || owner === undefined)
-        return { done: false, retry: 'chunk being delivered by another receive' };
+      if (!gone || owner === undefined) {
+        // Being delivered by a live receive: wait a little for its outcome, then hand the message back.
+        if (ports.clock.now() + delay > waitUntil)
+          return { done: false, retry: 'chunk being delivered by another receive' };
+        await ports.sleep(delay);
+        delay = Math.min(delay * 2, 500);
+        entry = await ports.ledger.read(ref);
+        continue;
+      }
       const outcomes = failAll(chunk, DELIVERY_OUTCOME_UNKNOWN);
       const taken = await ports.ledger.settleClaimed(ref, owner, outcomes, ports.newToken());
       if (taken.settled) return finish(ref, chunk, outcomes, 'queued');
       entry = taken.entry;
+      moves += 1;
     }
     throw new Error(`delivery ledger: chunk '${ref.chunkId}' kept changing under this receive`);
   }
@@ -168,7 +186,7 @@ export function createDeliverer(ports: DeliverPorts, options: DeliverOptions) {
     chunk: DeliveryChunk,
     outcomes: ChunkOutcome[],
     from: 'queued' | 'pending',
-    message?: Pick<ReceivedMessage, 'messageId' | 'receiveCount'>,
+    message?: Pick<ReceivedMessage, 'messageId' | 'receiveCount' | 'timeLeft'>,
   ): Promise<ChunkResult> {
     const settled = await ports.ledger.settleUnclaimed(ref, outcomes, ports.newToken(), from);
     if (settled.settled) return finish(ref, chunk, outcomes, from);

@@ -11,6 +11,7 @@ import type {
   ChunkRef,
   ClaimResult,
   CountDelta,
+  LedgerEntry,
   Owner,
   SettleResult,
 } from '#shared/domain/delivery-ledger.ts';
@@ -38,6 +39,8 @@ export interface DeliveryLedger {
   ): Promise<SettleResult>;
   /** `claimed` by `owner` → no item, so a later receive may claim it again. */
   release(ref: ChunkRef, owner: Owner): Promise<void>;
+  /** The chunk's item as stored now (strongly consistent). */
+  read(ref: ChunkRef): Promise<LedgerEntry | undefined>;
   /** `settling` → `done` and `delta` added to the counters, at once; false when already done. */
   count(ref: ChunkRef, delta: CountDelta): Promise<boolean>;
 }
@@ -74,6 +77,8 @@ export interface DeliverPorts {
   templates: Templates;
   channel: DeliveryChannel;
   clock: Clock;
+  /** Waits `ms` (a short poll of a chunk another receive is delivering). */
+  sleep(ms: number): Promise<void>;
   /** A new owner token (random). */
   newToken(): string;
 }

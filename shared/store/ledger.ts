@@ -14,6 +14,7 @@
  */
 import {
   DeleteCommand,
+  GetCommand,
   PutCommand,
   QueryCommand,
   TransactWriteCommand,
@@ -220,6 +221,13 @@ export const dynamoLedger = {
       if (entry && entry.state !== 'claimed' && entry.settledBy === settledBy) return { settled: true };
       return { settled: false, entry };
     }
+  },
+
+  async read(ref: ChunkRef): Promise<LedgerEntry | undefined> {
+    const { Item } = await documents.send(
+      new GetCommand({ TableName: tableName, Key: chunkKey(ref), ConsistentRead: true }),
+    );
+    return entryOf(Item, false);
   },
 
   async release(ref: ChunkRef, owner: Owner): Promise<void> {

@@ -44,6 +44,8 @@ export interface MemoryWorld {
   answer: (batch: ChannelBatch) => Promise<ChannelResult[]>;
   /** Runs right before the channel answers: a cancel racing a delivery in flight. */
   duringChannelCall?: () => void;
+  /** Runs while the core waits for another receive's claim. */
+  onSleep?: () => void | Promise<void>;
 }
 
 export function memoryWorld(options: {
@@ -119,6 +121,10 @@ export function memoryWorld(options: {
         });
         return { settled: true };
       },
+      async read(ref) {
+        const entry = world.ledger.get(ref.chunkId);
+        return entry && clone(entry);
+      },
       async release(ref, owner) {
         const entry = world.ledger.get(ref.chunkId);
         if (entry?.state === 'claimed' && entry.owner?.token === owner.token)
@@ -155,6 +161,11 @@ export function memoryWorld(options: {
     templates: { find: async () => options.template },
     channel,
     clock: { now: () => world.clock.ms },
+    // Waiting moves the fake clock, and lets a test's owner finish meanwhile.
+    async sleep(ms) {
+      world.clock.ms += ms;
+      await world.onSleep?.();
+    },
     newToken: () => `token-${++tokens}`,
   };
   return world;

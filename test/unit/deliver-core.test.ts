@@ -162,6 +162,32 @@ describe('deliver core', () => {
     expect(statuses()).toEqual(all('failed'));
   });
 
+  it('waits for a chunk a live receive of a duplicate message is delivering, and counts nothing twice', async () => {
+    const { world, receive, statuses, all } = setup(5);
+    world.crash('claim', 'after');
+    await expect(receive(1, 'm1')).rejects.toBeInstanceOf(Crash);
+    // While the duplicate waits, the owner finishes: its outcome written, then counted.
+    let polls = 0;
+    world.onSleep = () => {
+      polls += 1;
+      const entry = world.ledger.get('u0');
+      if (polls === 2 && entry?.state === 'claimed') {
+        world.ledger.set('u0', {
+          state: 'settling',
+          outcomes: ['u0', 'u1', 'u2', 'u3', 'u4'].map((userId) => ({ userId, status: 'sent' as const })),
+          settledBy: entry.owner?.token as string,
+        });
+      }
+    };
+    const duplicate = await receive(1, 'm2');
+    expect(polls).toBeGreaterThanOrEqual(2);
+    expect(duplicate.retry).toBeUndefined();
+    expect(duplicate.counted.sent).toBe(5);
+    expect(world.calls).toHaveLength(0);
+    expect(statuses()).toEqual(all('sent'));
+    expect(world.campaign).toMatchObject({ status: 'sent', counts: { sent: 5, queued: 0 } });
+  });
+
   it('skips every chunk of a cancelled campaign, and never calls the channel', async () => {
     const { world, receive, statuses, all } = setup(20, { chunkSize: 10 });
     world.campaign.status = 'cancelled';
