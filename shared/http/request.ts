@@ -3,6 +3,7 @@ import type { APIGatewayProxyEvent } from 'aws-lambda';
 import type { z } from 'zod';
 import { appPk } from '#shared/domain/keys.ts';
 import { BadRequestError } from '#shared/errors.ts';
+import type { Page } from '#shared/store/paging.ts';
 
 /** A header's value, whatever the letter case of its name. */
 export function header(event: APIGatewayProxyEvent, name: string): string | undefined {
@@ -70,11 +71,7 @@ export function pathParameter(event: APIGatewayProxyEvent, name: string): string
   return value;
 }
 
-export interface Page {
-  limit: number;
-  /** DynamoDB `ExclusiveStartKey`, already checked to belong to the caller's app. */
-  startKey: Record<string, unknown> | undefined;
-}
+export type { Page };
 
 /** `?limit=` (1-100, default 25) and `?cursor=` of a list request. */
 export function page(event: APIGatewayProxyEvent, appId: string): Page {

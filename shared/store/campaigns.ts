@@ -29,8 +29,7 @@ import { appPk, campaignSk, campaignsByStatusPk, templateSk } from '#shared/doma
 import type { Campaign, CampaignStatus, RecipientStatus, VariableValue } from '#shared/domain/model.ts';
 import { storeAppId } from '#shared/domain/sending.ts';
 import { ConflictError, NotFoundError, TemplateNotApprovedError } from '#shared/errors.ts';
-import type { Page } from '#shared/http/request.ts';
-import { type PageOf, queryPage } from './paging.ts';
+import { type Page, type PageOf, queryPage } from './paging.ts';
 import { putRecipients } from './recipients.ts';
 
 const CAMPAIGN_PREFIX = campaignSk('');

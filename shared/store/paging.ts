@@ -6,7 +6,13 @@
 import { QueryCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import { documents, tableName } from '#shared/adapters/dynamodb.ts';
 import { BadRequestError } from '#shared/errors.ts';
-import type { Page } from '#shared/http/request.ts';
+
+/** A page of a listing to read: how many, and where to start. */
+export interface Page {
+  limit: number;
+  /** DynamoDB `ExclusiveStartKey`, already checked to belong to the caller's app. */
+  startKey: Record<string, unknown> | undefined;
+}
 
 type Key = Record<string, unknown>;
 

@@ -4,8 +4,7 @@ import { documents, isConditionalCheckFailed, tableName } from '#shared/adapters
 import { appPk, templateSk } from '#shared/domain/keys.ts';
 import type { Template } from '#shared/domain/model.ts';
 import { ConflictError, NotFoundError } from '#shared/errors.ts';
-import type { Page } from '#shared/http/request.ts';
-import { type PageOf, queryPage } from './paging.ts';
+import { type Page, type PageOf, queryPage } from './paging.ts';
 
 const TEMPLATE_PREFIX = templateSk('');
 
