@@ -29,6 +29,7 @@ import {
 import type { Campaign } from '#shared/domain/model.ts';
 import { NOTIFICATION_ID_PREFIX, storeAppId } from '#shared/domain/sending.ts';
 import { ConflictError } from '#shared/errors.ts';
+import { lambdaStack } from '#shared/lambda.ts';
 import { logger, metrics } from '#shared/observability.ts';
 import { transitionCampaign } from '#shared/store/campaigns.ts';
 import {
@@ -225,12 +226,12 @@ export async function sendCampaign(appId: string, campaignId: string): Promise<S
     metrics.addMetric('messagesEnqueued', MetricUnit.Count, result.enqueuedMessages);
     metrics.addMetric('recipientsEnqueued', MetricUnit.Count, result.enqueuedRecipients);
   }
-  metrics.publishStoredMetrics();
   logger.info('send: done', { appId, campaignId, status: campaign.status, ...result });
   return result;
 }
 
-export const handler = async (event: unknown): Promise<SendResult> => {
+/** The stack publishes the metrics `sendCampaign` adds once the invocation ends. */
+export const handler = lambdaStack<unknown, SendResult>().handler(async (event) => {
   const { appId, campaignId } = sendEvent.parse(event);
   return sendCampaign(appId, campaignId);
-};
+});
