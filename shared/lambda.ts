@@ -9,6 +9,11 @@
  *
  * It returns the middy instance, so an API function `.use()`s its own middleware on top
  * (shared/http/api-handler.ts).
+ *
+ * In Lambda an execution environment runs one invocation at a time. The local runtime
+ * (infra/local) runs every function in one process, at once, with this one logger and
+ * metrics: a line is tagged with the context of the invocation that started last, which
+ * is its own only while no other starts meanwhile, and the process has one cold start.
  */
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';

@@ -35,7 +35,8 @@ beforeAll(async () => {
   ({ usesLambdaStack } = await import('#shared/lambda.ts'));
 });
 
-describe('function entries', () => {
+// Loading a function loads the SDK and the store: seconds on a busy machine.
+describe('function entries', { timeout: 30_000 }, () => {
   it('are the entries the stack deploys, so none escapes this check', () => {
     expect(entries.map((f) => `functions/${f}`)).toEqual(
       Object.values(functions)

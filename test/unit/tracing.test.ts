@@ -119,7 +119,8 @@ async function inLambda(env: Record<string, string>, root: string) {
   });
 }
 
-describe('tracing', () => {
+// Each test starts a Node process that loads the SDK clients: seconds on a busy machine.
+describe('tracing', { timeout: 60_000 }, () => {
   // First: anything it sent would reach the daemon before what the Lambda-like runs send.
   it('is off in the local runtime, even where AWS_EXECUTION_ENV is set: nothing traced, sent or printed', async () => {
     const result = await runChild({
