@@ -18,6 +18,7 @@ import { createDeliverer, DELIVERY_OUTCOME_UNKNOWN } from '#shared/delivery/deli
 import type { DeliveryChannel } from '#shared/domain/channel.ts';
 import { InvalidDeliveryBatchError, parseDeliveryBatch } from '#shared/domain/delivery-batches.ts';
 import { retryDelaySeconds } from '#shared/domain/sending.ts';
+import { lambdaStack } from '#shared/lambda.ts';
 import { logger, metrics } from '#shared/observability.ts';
 
 export { DELIVERY_OUTCOME_UNKNOWN };
@@ -72,7 +73,7 @@ export function createDeliverHandler(options: DeliverHandlerOptions) {
     }
   }
 
-  return async (
+  const deliver = async (
     event: SQSEvent,
     context?: Pick<Context, 'getRemainingTimeInMillis'>,
   ): Promise<SQSBatchResponse> => {
@@ -119,12 +120,12 @@ export function createDeliverHandler(options: DeliverHandlerOptions) {
       }
     };
     // One processor per invocation: the local runtime runs several invocations at once.
-    const response = await processPartialResponse(event, record, new BatchProcessor(EventType.SQS), {
+    return processPartialResponse(event, record, new BatchProcessor(EventType.SQS), {
       throwOnFullBatchFailure: false,
     });
-    metrics.publishStoredMetrics();
-    return response;
   };
+  // The stack publishes the metrics once the invocation ends.
+  return lambdaStack<SQSEvent, SQSBatchResponse, Context>().handler(deliver);
 }
 
 export const handler = createDeliverHandler({ channel: deliveryChannel });

@@ -6,18 +6,15 @@
  * and counts recipients afresh.
  */
 
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
-import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
-import middy from '@middy/core';
 import type { Context, S3Event, S3EventRecord } from 'aws-lambda';
 import { RejectionsReport } from '#shared/adapters/rejections-report.ts';
 import { bucketName, s3 } from '#shared/adapters/s3.ts';
 import { importUpload } from '#shared/domain/import-upload.ts';
 import { parseUploadObjectKey, rejectionsReportKey } from '#shared/domain/keys.ts';
-import { logger, metrics, tracer } from '#shared/observability.ts';
+import { lambdaStack } from '#shared/lambda.ts';
+import { logger, metrics } from '#shared/observability.ts';
 import { findCampaign } from '#shared/store/campaigns.ts';
 import { BatchWriter, countRecipients, recipientItem } from '#shared/store/recipients.ts';
 import { findTemplate } from '#shared/store/templates.ts';
@@ -139,10 +136,6 @@ async function importRecord(record: S3EventRecord, owner: string): Promise<void>
   }
 }
 
-export const handler = middy<S3Event, void>()
-  .use(injectLambdaContext(logger, { resetKeys: true }))
-  .use(captureLambdaHandler(tracer))
-  .use(logMetrics(metrics))
-  .handler(async (event: S3Event, context: Context) => {
-    for (const record of event.Records) await importRecord(record, context.awsRequestId);
-  });
+export const handler = lambdaStack<S3Event, void>().handler(async (event: S3Event, context: Context) => {
+  for (const record of event.Records) await importRecord(record, context.awsRequestId);
+});

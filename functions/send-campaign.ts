@@ -15,6 +15,7 @@ import { createDeliverer } from '#shared/delivery/deliver.ts';
 import { createDispatcher, type SendResult } from '#shared/delivery/dispatch.ts';
 import type { DeliveryChannel } from '#shared/domain/channel.ts';
 import { CHUNK_MAX_RECIPIENTS } from '#shared/domain/delivery-batches.ts';
+import { lambdaStack } from '#shared/lambda.ts';
 import { logger, metrics } from '#shared/observability.ts';
 
 export type { SendResult };
@@ -57,12 +58,12 @@ export async function sendCampaign(appId: string, campaignId: string): Promise<S
     metrics.addMetric('messagesEnqueued', MetricUnit.Count, result.enqueuedMessages);
     metrics.addMetric('recipientsEnqueued', MetricUnit.Count, result.enqueuedRecipients);
   }
-  metrics.publishStoredMetrics();
   logger.info('send: done', { appId, campaignId, status, ...result });
   return result;
 }
 
-export const handler = async (event: unknown): Promise<SendResult> => {
+/** The stack publishes the metrics `sendCampaign` adds once the invocation ends. */
+export const handler = lambdaStack<unknown, SendResult>().handler(async (event) => {
   const { appId, campaignId } = sendEvent.parse(event);
   return sendCampaign(appId, campaignId);
-};
+});

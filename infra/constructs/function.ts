@@ -24,6 +24,25 @@ export interface CampaignFunctionProps {
   logRemovalPolicy: RemovalPolicy;
 }
 
+/**
+ * The environment every function starts with. Resource names are added with their
+ * grants (`grants.ts`), never here.
+ */
+export const functionEnvironment: Readonly<Record<string, string>> = {
+  NODE_OPTIONS: '--enable-source-maps',
+  POWERTOOLS_SERVICE_NAME: 'csv-campaigns',
+  POWERTOOLS_METRICS_NAMESPACE: 'CsvCampaigns',
+  POWERTOOLS_LOG_LEVEL: 'INFO',
+  // Traces hold no user data. No responses: an answer carries recipients, variables and
+  // upload details (shared/lambda.ts passes `captureResponse: false` too; this also covers
+  // any `tracer.captureMethod`). No error details either: messages quote what the caller
+  // sent (user ids, CSV columns, field values) and what a webhook answered, and the stack
+  // goes with them; with `false` the segment only gets its error flag, and the logs, which
+  // are checked to hold no user data, say what failed.
+  POWERTOOLS_TRACER_CAPTURE_RESPONSE: 'false',
+  POWERTOOLS_TRACER_CAPTURE_ERROR: 'false',
+};
+
 /** What the stage decides for every function. */
 export type FunctionDefaults = Pick<CampaignFunctionProps, 'logRetention' | 'logRemovalPolicy'>;
 
@@ -57,13 +76,7 @@ export class CampaignFunction extends NodejsFunction {
       memorySize: props.spec.memoryMb,
       logGroup,
       role,
-      // Resource names are added with their grants (`grants.ts`), never here.
-      environment: {
-        NODE_OPTIONS: '--enable-source-maps',
-        POWERTOOLS_SERVICE_NAME: 'csv-campaigns',
-        POWERTOOLS_METRICS_NAMESPACE: 'CsvCampaigns',
-        POWERTOOLS_LOG_LEVEL: 'INFO',
-      },
+      environment: { ...functionEnvironment },
       bundling: {
         format: OutputFormat.ESM,
         target: 'node22',

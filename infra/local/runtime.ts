@@ -59,14 +59,28 @@ export function localFunctionArn(name: FunctionName): string {
   return `arn:aws:lambda:${process.env.AWS_REGION ?? 'us-east-1'}:000000000000:function:${name}`;
 }
 
-/** Defaults the deployed functions get from the CDK stack; the caller's environment wins. */
-const handlerDefaults: Record<string, string> = {
+/**
+ * What the handlers get here in place of what the CDK stack and Lambda give the deployed
+ * functions; the caller's environment wins.
+ */
+export const handlerDefaults: Readonly<Record<string, string>> = {
   POWERTOOLS_SERVICE_NAME: 'csv-campaigns',
   POWERTOOLS_METRICS_NAMESPACE: 'CsvCampaigns',
-  // No CloudWatch here: keep metrics and traces off, and logs to warnings.
+  // No CloudWatch here: keep metrics off, and logs to warnings.
   POWERTOOLS_METRICS_DISABLED: 'true',
-  POWERTOOLS_TRACE_ENABLED: 'false',
   POWERTOOLS_LOG_LEVEL: 'WARN',
+  // No X-Ray either. The Tracer is already off without AWS_EXECUTION_ENV (Lambda sets it):
+  // the SDK clients are left as they are, the handler middleware does nothing, no daemon is
+  // called and nothing is logged. But ECS tasks (AWS_ECS_FARGATE, AWS_ECS_EC2) and CloudShell
+  // set AWS_EXECUTION_ENV too, and there the Tracer would be on with no Lambda segment,
+  // logging an X-Ray error on every invocation: this keeps it off everywhere.
+  POWERTOOLS_TRACE_ENABLED: 'false',
+  POWERTOOLS_TRACER_CAPTURE_RESPONSE: 'false',
+  POWERTOOLS_TRACER_CAPTURE_ERROR: 'false',
+  // What Lambda sets for an on-demand function: Powertools reports a cold start (the
+  // `cold_start` log key, the `ColdStart` metric) only then. The local runtime is one
+  // process for all functions, so it reports one cold start, not one per function.
+  AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand',
   LOCAL_APP_ID: 'local-app',
   LOCAL_API_KEY: 'local-api-key',
 };

@@ -1,11 +1,13 @@
 /**
- * The DynamoDB client, created once per process. Region, credentials and endpoint
- * (`AWS_ENDPOINT_URL_DYNAMODB` or `AWS_ENDPOINT_URL`) come from the standard AWS
- * environment, so the same code talks to DynamoDB, LocalStack or DynamoDB Local.
+ * The DynamoDB client, created once per process and traced (`tracer.captureAWSv3Client`:
+ * a no-op outside Lambda). Region, credentials and endpoint (`AWS_ENDPOINT_URL_DYNAMODB`
+ * or `AWS_ENDPOINT_URL`) come from the standard AWS environment, so the same code talks
+ * to DynamoDB, LocalStack or DynamoDB Local.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { tableConfig } from '#shared/config.ts';
+import { tracer } from '#shared/observability.ts';
 
 const config = tableConfig();
 
@@ -16,9 +18,12 @@ export const tableName = config.TABLE_NAME;
 export const recipientShards = config.RECIPIENT_SHARDS;
 
 /** Low-level client, for commands the document client does not wrap. */
-export const dynamodb = new DynamoDBClient({});
+export const dynamodb = tracer.captureAWSv3Client(new DynamoDBClient({}));
 
-/** Document client: plain JavaScript values in and out, `undefined` fields dropped. */
+/**
+ * Document client: plain JavaScript values in and out, `undefined` fields dropped. It
+ * shares the low-level client's middleware stack, and so its tracing.
+ */
 export const documents = DynamoDBDocumentClient.from(dynamodb, {
   marshallOptions: { removeUndefinedValues: true },
 });

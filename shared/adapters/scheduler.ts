@@ -1,7 +1,7 @@
 /**
- * EventBridge Scheduler, created once per process: one-time schedules that start the
- * send function for a campaign sent at a later time (`AWS_ENDPOINT_URL_SCHEDULER`
- * locally).
+ * EventBridge Scheduler, created once per process and traced (a no-op outside Lambda):
+ * one-time schedules that start the send function for a campaign sent at a later time
+ * (`AWS_ENDPOINT_URL_SCHEDULER` locally).
  */
 import {
   ConflictException,
@@ -12,10 +12,11 @@ import {
 } from '@aws-sdk/client-scheduler';
 import { schedulerConfig } from '#shared/config.ts';
 import { atExpression } from '#shared/domain/sending.ts';
+import { tracer } from '#shared/observability.ts';
 
 const config = schedulerConfig();
 
-export const scheduler = new SchedulerClient({});
+export const scheduler = tracer.captureAWSv3Client(new SchedulerClient({}));
 
 /** The schedule of a campaign: one per campaign, so a second one is a conflict. */
 export const campaignScheduleName = (campaignId: string) => `campaign-${campaignId}`;

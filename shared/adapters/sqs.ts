@@ -1,14 +1,16 @@
 /**
- * The SQS client, created once per process, with the delivery queue it serves.
+ * The SQS client, created once per process and traced (a no-op outside Lambda), with the
+ * delivery queue it serves.
  */
 import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import pRetry, { AbortError } from 'p-retry';
 import { queueConfig } from '#shared/config.ts';
+import { tracer } from '#shared/observability.ts';
 
 /** URL of the delivery queue. */
 export const deliveryQueueUrl = queueConfig().DELIVERY_QUEUE_URL;
 
-export const sqs = new SQSClient({});
+export const sqs = tracer.captureAWSv3Client(new SQSClient({}));
 
 /** Tries of one `SendMessageBatch` (its failed entries, or the whole call) in all. */
 const SEND_ATTEMPTS = 8;

@@ -358,7 +358,7 @@ describe('alarms', () => {
 
 describe('functions', () => {
   it.each(Object.keys(functions) as FunctionName[])(
-    '%s runs Node 22 on ARM64 with active tracing, its limits, source maps and a retained log group',
+    '%s runs Node 22 on ARM64 with active tracing (no answers, no errors), its limits, source maps and a retained log group',
     (name) => {
       const fn = lambdaOf(name);
       const spec = functions[name];
@@ -376,6 +376,9 @@ describe('functions', () => {
             POWERTOOLS_SERVICE_NAME: 'csv-campaigns',
             POWERTOOLS_METRICS_NAMESPACE: 'CsvCampaigns',
             POWERTOOLS_LOG_LEVEL: 'INFO',
+            // Traces hold neither answers nor error messages (user data).
+            POWERTOOLS_TRACER_CAPTURE_RESPONSE: 'false',
+            POWERTOOLS_TRACER_CAPTURE_ERROR: 'false',
           }),
         },
       });

@@ -8,6 +8,8 @@
  * and echoes what it was sent, and a one-call send. No API key, webhook secret, user
  * id, variable value or CSV content may appear in a captured line; and the capture
  * must hold the handlers' own lines, so the test cannot pass on an empty capture.
+ * Metrics are on, so their EMF documents are checked too, and with them the shared
+ * stack's cold start and Lambda context.
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -57,6 +59,8 @@ const runtime = useRuntime({
     POWERTOOLS_LOG_LEVEL: 'DEBUG',
     // An operator debugging might turn on event logging: the API's events carry the apiKey header.
     POWERTOOLS_LOGGER_LOG_EVENT: 'true',
+    // Metrics on, as deployed: their EMF documents go through the same check, and the cold start is seen.
+    POWERTOOLS_METRICS_DISABLED: 'false',
     OUTBOX_PATH: outboxPath,
     DELIVERY_RETRY_BASE_SECONDS: '0',
   },
@@ -241,6 +245,32 @@ describe('logs', () => {
     expect(lines.some((l) => l.includes('"message":"deliver: some recipients will be tried again"'))).toBe(
       true,
     );
+
+    // The shared stack's EMF documents: one ColdStart for the process, named after its first
+    // invocation (the refused GET /api/campaigns), and each invocation's own metrics.
+    const emf = lines.filter((l) => l.startsWith('{"_aws"')).map((l) => JSON.parse(l));
+    const metricNames = (doc: any): string[] =>
+      doc._aws.CloudWatchMetrics.flatMap((m: any) => m.Metrics.map((x: any) => x.Name));
+    const coldStarts = emf.filter((doc) => metricNames(doc).includes('ColdStart'));
+    expect(coldStarts).toHaveLength(1);
+    expect(coldStarts[0]).toMatchObject({ function_name: 'campaigns-api', ColdStart: 1 });
+    expect(emf.some((doc) => metricNames(doc).includes('rowsImported'))).toBe(true);
+    expect(emf.some((doc) => metricNames(doc).includes('recipientsEnqueued'))).toBe(true);
+
+    // The importer's line carries its own Lambda context. It is written while no other
+    // invocation starts (the direct upload waits for it): here every function shares one
+    // process and one logger, so a line written after another invocation started carries
+    // that one's context (see shared/lambda.ts).
+    const logLines = lines.filter((l) => l.startsWith('{"level"')).map((l) => JSON.parse(l));
+    const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+    const imported = logLines.find((l) => l.message === 'import completed');
+    expect(imported).toMatchObject({
+      function_name: 'importCsv',
+      function_request_id: expect.stringMatching(uuid),
+    });
+
+    // Tracing is off here: no X-Ray SDK complaint about a missing segment or daemon.
+    expect(lines.filter((l) => /x-?ray|sub\/segment/i.test(l))).toEqual([]);
 
     const secrets = [apiKey, WEBHOOK_SECRET, MARK, ...csvRows.slice(1)];
     const leaks = lines.filter((line) => secrets.some((s) => line.includes(s)));

@@ -4,12 +4,19 @@ import { connect } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { freePort } from '#infra/local/free-port.ts';
 
-/** Starts `npm start`'s entry as a user would, and resolves once it prints its banner. */
-async function start(port: number): Promise<{ child: ChildProcess; output: () => string }> {
+/**
+ * Starts `npm start`'s entry as a user would, and resolves once it prints its banner.
+ * As in CloudShell, which sets AWS_EXECUTION_ENV (the Tracer's sign of Lambda) too.
+ */
+async function start(
+  port: number,
+): Promise<{ child: ChildProcess; output: () => string; closed: Promise<unknown> }> {
   const child = spawn(process.execPath, ['infra/local/start.ts'], {
-    env: { ...process.env, PORT: String(port), AWS_ENDPOINT_URL: '' },
+    env: { ...process.env, PORT: String(port), AWS_ENDPOINT_URL: '', AWS_EXECUTION_ENV: 'CloudShell' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  // Once its output is all read.
+  const closed = once(child, 'close');
   let output = '';
   child.stdout?.on('data', (d) => {
     output += String(d);
@@ -18,7 +25,7 @@ async function start(port: number): Promise<{ child: ChildProcess; output: () =>
     output += String(d);
   });
   await expect.poll(() => output, { timeout: 60_000, interval: 100 }).toContain('Press Ctrl-C to stop.');
-  return { child, output: () => output };
+  return { child, output: () => output, closed };
 }
 
 /** Ports the banner names: the emulators' and the API's. */
@@ -38,9 +45,9 @@ function listening(port: number): Promise<boolean> {
 }
 
 describe('npm start', () => {
-  it('serves the API with the seeded credentials, prints start-up time, and stops cleanly on Ctrl-C', async () => {
+  it('serves the API with the seeded credentials and no tracing, prints start-up time, and stops cleanly on Ctrl-C', async () => {
     const port = await freePort();
-    const { child, output } = await start(port);
+    const { child, output, closed } = await start(port);
     expect(output()).toMatch(/ready in \d+ ms/);
     expect(output()).toContain('appId      local-app');
     expect(output()).toContain('apiKey     local-api-key');
@@ -55,6 +62,9 @@ describe('npm start', () => {
     const [code] = await once(child, 'exit');
     expect(code).toBe(0);
     for (const p of used) expect(await listening(p)).toBe(false);
+    // The request ran the API's whole stack: tracing stayed off, with no X-Ray complaint.
+    await closed;
+    expect(output()).not.toMatch(/x-?ray|segment/i);
   });
 
   it('leaves no emulator running when it is killed outright', async () => {
