@@ -1,6 +1,7 @@
 import { ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
+import { lambdaContext } from '#infra/local/lambda-context.ts';
 import { toRecord } from '#infra/local/sqs-event-source.ts';
 import {
   type ChannelBatch,
@@ -12,6 +13,9 @@ import { packDeliveryBatches } from '#shared/domain/delivery-batches.ts';
 import { createFlakyChannel, type FlakyCall } from '#test/support/flaky-channel.ts';
 import { addRecipients, numberedRecipients, type TestRecipient } from '#test/support/recipients.ts';
 import { apiClient, newApp, useRuntime } from '#test/support/runtime.ts';
+
+/** The Lambda context a consumer invoked by the event source gets. */
+const consumerContext = () => lambdaContext('deliverBatch', 90);
 
 /** A batch with users named `stuck…` fails transiently on every try; the rest go through the flaky channel. */
 const flaky = createFlakyChannel({ transientRate: 0.1, seed: 7, permanentUserIds: ['u3', 'u17', 'u42'] });
@@ -150,12 +154,14 @@ describe('deliver consumer', () => {
     const healthy = createDeliverHandler({ channel: counting });
     const event = (n: number): SQSEvent => ({ Records: [record(n)] });
 
-    expect((await crashing(event(1))).batchItemFailures).toEqual([{ itemIdentifier: `msg-${id}` }]);
+    expect((await crashing(event(1), consumerContext())).batchItemFailures).toEqual([
+      { itemIdentifier: `msg-${id}` },
+    ]);
     expect(calls).toHaveLength(3);
     expect((await api.get(`/api/campaigns/${id}`)).body.data.counts.sent).toBe(0);
 
-    expect((await healthy(event(2))).batchItemFailures).toEqual([]);
-    expect((await healthy(event(3))).batchItemFailures).toEqual([]);
+    expect((await healthy(event(2), consumerContext())).batchItemFailures).toEqual([]);
+    expect((await healthy(event(3), consumerContext())).batchItemFailures).toEqual([]);
     expect(calls).toHaveLength(3);
     const campaign = (await api.get(`/api/campaigns/${id}`)).body.data;
     expect(campaign.status).toBe('sent');
@@ -167,7 +173,7 @@ describe('deliver consumer', () => {
     const calls: FlakyCall[] = [];
     const { createDeliverHandler } = await import('#functions/deliver-batch.ts');
     const handler = createDeliverHandler({ channel: countingChannel(calls) });
-    const shortOfTime = { getRemainingTimeInMillis: () => 5_000 };
+    const shortOfTime = { ...consumerContext(), getRemainingTimeInMillis: () => 5_000 };
 
     expect((await handler({ Records: [record(1)] }, shortOfTime)).batchItemFailures).toHaveLength(1);
     expect(calls).toHaveLength(0);

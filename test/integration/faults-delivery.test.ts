@@ -6,6 +6,7 @@
  */
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import { afterEach, describe, expect, it, onTestFailed } from 'vitest';
+import { lambdaContext } from '#infra/local/lambda-context.ts';
 import { toRecord } from '#infra/local/sqs-event-source.ts';
 import {
   type ChannelMessage,
@@ -24,6 +25,9 @@ import {
   type TestRecipient,
 } from '#test/support/recipients.ts';
 import { apiClient, newApp, useRuntime } from '#test/support/runtime.ts';
+
+/** The Lambda context a consumer invoked by the event source gets. */
+const consumerContext = () => lambdaContext('deliverBatch', 90);
 
 let faults: AwsFaults;
 
@@ -249,9 +253,9 @@ describe('the same SQS message twice, and out of order', () => {
     const event = (...records: SQSRecord[]): SQSEvent => ({ Records: records });
 
     // Out of order, with repeats of messages already done.
-    for (const n of [3, 1, 3, 0, 1, 4, 2]) await handler(event(record(n)));
+    for (const n of [3, 1, 3, 0, 1, 4, 2]) await handler(event(record(n)), consumerContext());
     // Late repeats of every message, after the campaign finished.
-    for (let n = 4; n >= 0; n -= 1) await handler(event(record(n, 3)));
+    for (let n = 4; n >= 0; n -= 1) await handler(event(record(n, 3)), consumerContext());
 
     const campaign = (await api.get(`/api/campaigns/${id}`)).body.data;
     expect(campaign.status).toBe('sent');
@@ -271,10 +275,13 @@ describe('the same SQS message twice, and out of order', () => {
     const event = (...records: SQSRecord[]): SQSEvent => ({ Records: records });
 
     // The same message twice in one batch, two receives of one message at once, then everything late.
-    await handler(event(record(3), record(1), record(3)));
-    await Promise.all([handler(event(record(0))), handler(event(record(0, 2)))]);
-    await handler(event(record(4), record(2)));
-    for (let n = 4; n >= 0; n -= 1) await handler(event(record(n, 3)));
+    await handler(event(record(3), record(1), record(3)), consumerContext());
+    await Promise.all([
+      handler(event(record(0)), consumerContext()),
+      handler(event(record(0, 2)), consumerContext()),
+    ]);
+    await handler(event(record(4), record(2)), consumerContext());
+    for (let n = 4; n >= 0; n -= 1) await handler(event(record(n, 3)), consumerContext());
 
     // A receive that finds another's claim unconfirmed cannot tell it from a dead one: such a
     // recipient may end failed (outcome unknown), but nobody is called twice and nothing stays open.
