@@ -242,9 +242,7 @@ describe('logs', () => {
     // answers were all captured.
     expect(lines.some((l) => l.includes('"message":"import completed"'))).toBe(true);
     expect(lines.some((l) => l.includes('"message":"send: done"'))).toBe(true);
-    expect(lines.some((l) => l.includes('"message":"deliver: some recipients will be tried again"'))).toBe(
-      true,
-    );
+    expect(lines.some((l) => l.includes('"message":"deliver: some chunks will be tried again"'))).toBe(true);
 
     // The shared stack's EMF documents: one ColdStart for the process, named after its first
     // invocation (the refused GET /api/campaigns), and each invocation's own metrics.
