@@ -24,7 +24,10 @@ export interface LocalRuntime {
   idle(): Promise<void>;
   /** Starts the delivery queue's pollers if they are not running (see `deferDeliveries`). */
   startDeliveries(): void;
-  /** Stops the delivery queue's pollers, letting their batches in hand finish; `stop` does too. */
+  /**
+   * Stops the delivery queue's pollers and lets each finish its receive in progress and
+   * the batch it got, so no message is left in flight for whatever uses the queue next.
+   */
   stopDeliveries(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -224,7 +227,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       async stopDeliveries() {
         const running = deliveries;
         deliveries = undefined;
-        await running?.stop();
+        await running?.stop({ drain: true });
       },
       async stop() {
         await started.stop();
