@@ -33,8 +33,11 @@ import { startLocalRuntime } from '#infra/local/runtime.ts';
 export const DELIVER_TARGET_RATIO = 0.5;
 /** BatchWriteItem calls in flight at once in the bare loop, over all its pollers. */
 const BARE_WRITES_IN_FLIGHT = 8;
-/** Give up when a campaign's counters have not moved for this long (a stuck consumer). */
-const STALL_MS = 120_000;
+/**
+ * Give up when a campaign's counters have not moved for this long (a stuck consumer):
+ * longer than the longest retry backoff (15 minutes) plus a consumer's timeout.
+ */
+const STALL_MS = 20 * 60_000;
 const FINAL_STATUSES = new Set(['sent', 'partially_failed', 'failed', 'cancelled']);
 
 export interface DeliverBench {
