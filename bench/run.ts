@@ -1,7 +1,9 @@
 /**
  * `npm run bench`: every benchmark of docs/design.md's "Numbers it is held to", each next to
  * its bare baseline measured in the same run, as a table (or one JSON object with
- * `--json`). `--only api,import` runs a subset.
+ * `--json`). `--only api,import` runs a subset; `--recipients n` (default 100,000) sizes
+ * the sections that store a campaign's recipients (dispatch, deliver), so a smoke test
+ * can run them small.
  *
  * Each section runs in a process of its own: the AWS clients are created once per process
  * from the environment, as in a Lambda, and each section starts emulators of its own.
@@ -11,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { benchApi } from './api.ts';
 import { benchCsvParse } from './csv.ts';
+import { benchDeliver, DELIVER_TARGET_RATIO, recipientsOption } from './deliver.ts';
 import { benchDispatch } from './dispatch.ts';
 import { benchImport } from './import.ts';
 import { formatTable } from './lib/table.ts';
@@ -20,9 +23,17 @@ const { values } = parseArgs({
     json: { type: 'boolean', default: false },
     only: { type: 'string' },
     section: { type: 'string' },
+    recipients: { type: 'string' },
   },
 });
-const sections = ['api', 'import', 'dispatch'] as const;
+const sections = ['api', 'import', 'dispatch', 'deliver'] as const;
+let recipients: number | undefined;
+try {
+  recipients = recipientsOption(values.recipients);
+} catch (error) {
+  console.error((error as Error).message);
+  process.exit(2);
+}
 const only = values.only ? new Set(values.only.split(',')) : undefined;
 
 const result: Record<string, Record<string, number>> = {};
@@ -31,7 +42,9 @@ const wanted = (name: string) => values.section === name;
 
 if (values.section === undefined) {
   for (const section of sections.filter((s) => !only || only.has(s))) {
-    const child = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--section', section], {
+    const args = [fileURLToPath(import.meta.url), '--section', section];
+    if (recipients !== undefined) args.push('--recipients', String(recipients));
+    const child = spawnSync(process.execPath, args, {
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'inherit'],
       maxBuffer: 64 * 1024 * 1024,
@@ -100,13 +113,31 @@ if (wanted('import')) {
 }
 
 if (wanted('dispatch')) {
-  const { dispatch } = await benchDispatch();
+  const { dispatch } = await benchDispatch({ recipients });
   result.dispatch = dispatch;
   rows.push([
     `dispatch of ${dispatch.recipients} recipients onto SQS`,
     `${dispatch.seconds.toFixed(2)} s, ${dispatch.recipientsPerSecond} recipients/s (${dispatch.ratio.toFixed(2)}x bare send; ${(dispatch.seconds / (dispatch.bareReadSeconds + dispatch.bareSeconds)).toFixed(2)}x bare Query + send)`,
     `bare SendMessageBatch ${dispatch.bareSendRecipientsPerSecond} recipients/s; bare Query + send ${dispatch.bareReadAndSendRecipientsPerSecond} recipients/s`,
     '<= 1.3x bare SendMessageBatch',
+  ]);
+}
+
+if (wanted('deliver')) {
+  const { deliver } = await benchDeliver({ recipients });
+  result.deliver = {
+    recipients: deliver.recipients,
+    seconds: deliver.seconds,
+    recipientsPerSecond: deliver.recipientsPerSecond,
+    bareRecipientsPerSecond: deliver.bareRecipientsPerSecond,
+    ratio: deliver.ratio,
+  };
+  const met = deliver.ratio >= DELIVER_TARGET_RATIO;
+  rows.push([
+    `delivery of ${deliver.recipients} recipients off SQS, ${deliver.pollers} pollers, outbox channel`,
+    `${deliver.seconds.toFixed(2)} s, ${deliver.recipientsPerSecond} recipients/s (${deliver.ratio.toFixed(2)}x bare)`,
+    `bare Receive + BatchWriteItem + DeleteMessageBatch ${deliver.bareRecipientsPerSecond} recipients/s`,
+    `>= ${DELIVER_TARGET_RATIO}x bare: ${met ? 'met' : 'MISSED'}`,
   ]);
 }
 

@@ -22,6 +22,13 @@ export interface LocalRuntime {
   readonly apiKey: string;
   /** Resolves when no asynchronous invocation (import, scheduled send) is running or retrying. */
   idle(): Promise<void>;
+  /** Starts the delivery queue's pollers if they are not running (see `deferDeliveries`). */
+  startDeliveries(): void;
+  /**
+   * Stops the delivery queue's pollers and lets each finish its receive in progress and
+   * the batch it got, so no message is left in flight for whatever uses the queue next.
+   */
+  stopDeliveries(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -35,6 +42,11 @@ export interface LocalRuntimeOptions {
   retryDelaysMs?: readonly number[];
   /** Pollers of the delivery queue at once (default `LOCAL_DELIVERY_CONCURRENCY`, else 4; 0: none). */
   deliveryConcurrency?: number;
+  /**
+   * Leaves the delivery queue's pollers stopped until `startDeliveries()`: a benchmark
+   * puts a whole campaign on the queue first, then times the consumers alone.
+   */
+  deferDeliveries?: boolean;
   /**
    * The delivery consumer the queue's event source invokes; by default the handler of
    * `functions/deliver-batch.ts`. Tests pass one built with `createDeliverHandler`.
@@ -169,23 +181,25 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }),
     );
     const deliverSpec = functions.deliverBatch;
-    deliveries = startSqsEventSource(
-      options.loadDeliverHandler ??
-        (() =>
-          import(new URL(`../../${deliverSpec.entry}`, import.meta.url).href).then(
-            (module: { handler: EventHandler<SQSEvent> }) => module.handler,
-          )),
-      {
-        client: sqsClient,
-        queueUrl,
-        queueArn: Attributes?.QueueArn ?? '',
-        functionName: 'deliverBatch',
-        timeoutSeconds: deliverSpec.timeoutSeconds,
-        batchSize: 10,
-        concurrency: options.deliveryConcurrency ?? (Number(process.env.LOCAL_DELIVERY_CONCURRENCY) || 4),
-        onError: (error) => console.error(`deliverBatch: ${String(error)}`),
-      },
-    );
+    const startPollers = () =>
+      startSqsEventSource(
+        options.loadDeliverHandler ??
+          (() =>
+            import(new URL(`../../${deliverSpec.entry}`, import.meta.url).href).then(
+              (module: { handler: EventHandler<SQSEvent> }) => module.handler,
+            )),
+        {
+          client: sqsClient,
+          queueUrl,
+          queueArn: Attributes?.QueueArn ?? '',
+          functionName: 'deliverBatch',
+          timeoutSeconds: deliverSpec.timeoutSeconds,
+          batchSize: 10,
+          concurrency: options.deliveryConcurrency ?? (Number(process.env.LOCAL_DELIVERY_CONCURRENCY) || 4),
+          onError: (error) => console.error(`deliverBatch: ${String(error)}`),
+        },
+      );
+    if (!options.deferDeliveries) deliveries = startPollers();
 
     const loaded = new Map<ApiFunctionName, Promise<ApiHandler>>();
     const handlerFor = (name: ApiFunctionName): Promise<ApiHandler> => {
@@ -212,7 +226,6 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     const started = front;
     const startedScheduler = scheduler;
     const startedLambda = lambda;
-    const startedDeliveries = deliveries;
     const startedWrapper = wrapped;
     return {
       url: started.url,
@@ -222,11 +235,19 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       async idle() {
         for (const i of invokers.values()) await i.idle();
       },
+      startDeliveries() {
+        deliveries ??= startPollers();
+      },
+      async stopDeliveries() {
+        const running = deliveries;
+        deliveries = undefined;
+        await running?.stop({ drain: true });
+      },
       async stop() {
         await started.stop();
         await startedScheduler.stop();
         await startedLambda.stop();
-        await startedDeliveries.stop();
+        await deliveries?.stop();
         for (const i of invokers.values()) await i.stop();
         await startedWrapper?.stop();
         await aws.stop();

@@ -16,7 +16,14 @@ import type { EventHandler } from './async-invoker.ts';
 import { lambdaContext } from './lambda-context.ts';
 
 export interface SqsEventSource {
-  stop(): Promise<void>;
+  /**
+   * Stops the pollers. By default a receive in progress is abandoned; with `drain`, each
+   * poller finishes it (at most the long-poll wait) and invokes the consumer with what
+   * it got. An abandoned long poll can still take messages sent in its last moments (the
+   * emulator does not see the caller leave), leaving them invisible for the visibility
+   * timeout: drain when the queue is used after the pollers stop.
+   */
+  stop(options?: { drain?: boolean }): Promise<void>;
 }
 
 export interface SqsEventSourceOptions {
@@ -39,9 +46,10 @@ export function startSqsEventSource(
   const abort = new AbortController();
   const batchSize = options.batchSize ?? 10;
   const region = process.env.AWS_REGION ?? 'us-east-1';
+  let draining = false;
 
   const poll = async () => {
-    while (!abort.signal.aborted) {
+    while (!abort.signal.aborted && !draining) {
       let messages: Message[];
       try {
         const result = await options.client.send(
@@ -94,8 +102,9 @@ export function startSqsEventSource(
 
   const pollers = Array.from({ length: options.concurrency ?? 2 }, () => poll());
   return {
-    async stop() {
-      abort.abort();
+    async stop(how = {}) {
+      if (how.drain) draining = true;
+      else abort.abort();
       await Promise.allSettled(pollers);
     },
   };

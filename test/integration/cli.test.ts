@@ -533,10 +533,18 @@ describe('npm run demo', () => {
     expect(s.uploadPath).toBe('presigned');
     const report = await readFile(s.rejectionsReport, 'utf8');
     expect(report.trim().split('\n')).toHaveLength(1 + 6);
-    for (const key of ['importSeconds', 'importRowsPerSecond', 'dispatchSeconds', 'deliverySeconds']) {
+    for (const key of [
+      'importSeconds',
+      'importRowsPerSecond',
+      'dispatchSeconds',
+      'deliverySeconds',
+      'uploadToFinalSeconds',
+    ]) {
       expect(s[key], key).toBeGreaterThan(0);
     }
     expect(s.deliverySeconds).toBeGreaterThanOrEqual(s.dispatchSeconds);
+    // The upload-to-final time spans the upload, the import and the delivery.
+    expect(s.uploadToFinalSeconds).toBeGreaterThanOrEqual(s.deliverySeconds);
     const campaign = await apiClient(url, { appId, apiKey }).get(`/api/campaigns/${s.campaignId}`);
     expect(campaign.body.data).toMatchObject({ status: 'sent', recipientCount: 494 });
   });

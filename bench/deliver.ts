@@ -1,0 +1,279 @@
+/**
+ * Delivery throughput: the recipients of a `sending` campaign, already on the delivery
+ * queue, taken off it by the consumers of the local runtime (the same SQS event source
+ * and deliver function `npm start` runs, with the outbox channel) until every
+ * recipient's status is stored. The target: at least half the rate of a bare loop that
+ * does the same queue and table work, on the same emulators in the same run.
+ *
+ * 1. Two campaigns of `recipients` recipients each (template `Hello {{name}}`, one
+ *    string variable) are stored; the first is put on the queue by the real send
+ *    function (`sendCampaign`, untimed: 1,000 messages of 100 for 100,000).
+ * 2. Ours, timed: from the start of the runtime's delivery pollers until the campaign's
+ *    status is final (polled); then every recipient is read back by status and all must
+ *    be `sent`.
+ * 3. The bare loop, timed: the second campaign is put on the queue the same way (its
+ *    bodies are the real ones), then as many pollers as ours receive 10 messages per
+ *    `ReceiveMessage`, write one `sent` recipient item per recipient with
+ *    `BatchWriteItem` (25 items per call, 8 calls in flight over all pollers), and
+ *    delete the messages with `DeleteMessageBatch`.
+ *
+ * `node bench/deliver.ts [--recipients n]` prints the numbers; `npm run bench` runs it
+ * as its `deliver` section.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { DeleteMessageBatchCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import pLimit from 'p-limit';
+import { startLocalRuntime } from '#infra/local/runtime.ts';
+
+/** The delivery rate the consumers are held to, as a share of the bare loop's. */
+export const DELIVER_TARGET_RATIO = 0.5;
+/** BatchWriteItem calls in flight at once in the bare loop, over all its pollers. */
+const BARE_WRITES_IN_FLIGHT = 8;
+/**
+ * Give up when a campaign's counters have not moved for this long (a stuck consumer):
+ * longer than the longest retry backoff (15 minutes) plus a consumer's timeout.
+ */
+const STALL_MS = 20 * 60_000;
+const FINAL_STATUSES = new Set(['sent', 'partially_failed', 'failed', 'cancelled']);
+
+export interface DeliverBench {
+  deliver: {
+    recipients: number;
+    messages: number;
+    /** Pollers of the delivery queue, ours and the bare loop's. */
+    pollers: number;
+    seconds: number;
+    recipientsPerSecond: number;
+    bareSeconds: number;
+    bareRecipientsPerSecond: number;
+    /** recipientsPerSecond / bareRecipientsPerSecond: the target is at least `DELIVER_TARGET_RATIO`. */
+    ratio: number;
+  };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The campaign's status and counters as stored now: the one campaign read the bench makes. */
+async function campaignNow(appId: string, campaignId: string): Promise<{ status: string; counts: unknown }> {
+  const { readCampaign } = await import('#shared/store/deliveries.ts');
+  const campaign = await readCampaign(appId, campaignId);
+  if (!campaign) throw new Error(`campaign ${campaignId} not found`);
+  return { status: campaign.status, counts: campaign.counts };
+}
+
+/** How many of a campaign's recipients are stored in `status`, from the listing by status. */
+async function countRecipients(appId: string, campaignId: string, status: 'sent'): Promise<number> {
+  const { listRecipients } = await import('#shared/store/deliveries.ts');
+  let count = 0;
+  let from: Parameters<typeof listRecipients>[2]['from'];
+  do {
+    const page = await listRecipients(appId, campaignId, { limit: 1000, status, ...(from ? { from } : {}) });
+    count += page.items.length;
+    from = page.next;
+  } while (from);
+  return count;
+}
+
+/** The recipients a delivery message body carries, as the bare loop reads them. */
+function recipientsOf(body: string): { userId: string; variables: Record<string, string> }[] {
+  return (JSON.parse(body) as { recipients: { userId: string; variables: Record<string, string> }[] })
+    .recipients;
+}
+
+/** `--recipients`: a whole number from 1 to 100,000 (a campaign's limit). */
+export function recipientsOption(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 100_000) {
+    throw new Error(`--recipients must be a whole number from 1 to 100000, not '${value}'`);
+  }
+  return n;
+}
+
+/** Waits until the campaign's status is final; throws when its counters stop moving. */
+async function waitForFinal(appId: string, campaignId: string): Promise<string> {
+  let last = '';
+  let movedAt = performance.now();
+  for (;;) {
+    const { status, counts } = await campaignNow(appId, campaignId);
+    if (FINAL_STATUSES.has(status)) return status;
+    const now = JSON.stringify(counts);
+    if (now !== last) {
+      last = now;
+      movedAt = performance.now();
+    } else if (performance.now() - movedAt > STALL_MS) {
+      throw new Error(`campaign ${campaignId} still ${status} and not moving: ${now}`);
+    }
+    await sleep(50);
+  }
+}
+
+export async function benchDeliver(
+  options: { recipients?: number; pollers?: number } = {},
+): Promise<DeliverBench> {
+  const count = options.recipients ?? 100_000;
+  const pollers = options.pollers ?? (Number(process.env.LOCAL_DELIVERY_CONCURRENCY) || 4);
+  const outboxDir = await mkdtemp(join(tmpdir(), 'bench-deliver-'));
+  const runtime = await startLocalRuntime({
+    port: 0,
+    deliveryConcurrency: pollers,
+    deferDeliveries: true,
+    env: { DELIVERY_CHANNEL: 'outbox', OUTBOX_PATH: join(outboxDir, 'outbox.jsonl') },
+  });
+  try {
+    const { newId, recipientsByStatusPk, shardOf } = await import('#shared/domain/keys.ts');
+    const { newCampaign } = await import('#shared/domain/campaigns.ts');
+    const { createTemplate } = await import('#shared/store/templates.ts');
+    const { createCampaign, transitionCampaign } = await import('#shared/store/campaigns.ts');
+    const { recipientItem } = await import('#shared/store/recipients.ts');
+    const { addRecipients, numberedRecipients } = await import('#test/support/recipients.ts');
+    const { sendCampaign } = await import('#functions/send-campaign.ts');
+    const { BatchWriteCommand } = await import('@aws-sdk/lib-dynamodb');
+    const { documents, recipientShards, tableName } = await import('#shared/adapters/dynamodb.ts');
+
+    const appId = runtime.appId;
+    const now = new Date().toISOString();
+    const templateId = newId('tpl');
+    await createTemplate({
+      id: templateId,
+      appId,
+      name: 'bench',
+      body: 'Hello {{name}}',
+      variableSchema: { name: { type: 'string' } },
+      status: 'approved',
+      createdAt: now,
+      updatedAt: now,
+    });
+    // Both campaigns stored before anything is timed: both runs see the same table.
+    const recipients = numberedRecipients(count);
+    const [ours, bare] = [newId('cmp'), newId('cmp')];
+    for (const id of [ours, bare]) {
+      await createCampaign(newCampaign({ name: 'bench', templateId }, { id, appId, now }));
+      await addRecipients(appId, id, recipients);
+    }
+    const dispatch = async (campaignId: string) => {
+      await transitionCampaign(appId, campaignId, ['draft'], 'sending');
+      const result = await sendCampaign(appId, campaignId);
+      if (result.enqueuedRecipients !== count) {
+        throw new Error(`dispatched ${result.enqueuedRecipients} of ${count} recipients`);
+      }
+      return result.enqueuedMessages;
+    };
+
+    // Ours: the runtime's pollers and the deliver function, outbox channel.
+    const messages = await dispatch(ours);
+    const started = performance.now();
+    runtime.startDeliveries();
+    const status = await waitForFinal(appId, ours);
+    const seconds = (performance.now() - started) / 1000;
+    await runtime.stopDeliveries();
+    const sent = await countRecipients(appId, ours, 'sent');
+    if (status !== 'sent' || sent !== count) {
+      throw new Error(`delivery ended '${status}' with ${sent} of ${count} recipients sent`);
+    }
+
+    // The bare loop: receive, one BatchWriteItem put per recipient, delete.
+    const bareMessages = await dispatch(bare);
+    const sqs = new SQSClient({});
+    const queueUrl = process.env.DELIVERY_QUEUE_URL as string;
+    const writes = pLimit(BARE_WRITES_IN_FLIGHT);
+    let deleted = 0;
+    let written = 0;
+    const writeAll = async (items: Record<string, unknown>[]) => {
+      let requests = items.map((Item) => ({ PutRequest: { Item } }));
+      while (requests.length > 0) {
+        const { UnprocessedItems } = await documents.send(
+          new BatchWriteCommand({ RequestItems: { [tableName]: requests } }),
+        );
+        requests = (UnprocessedItems?.[tableName] ?? []) as typeof requests;
+      }
+    };
+    const bareStarted = performance.now();
+    let bareEnded = bareStarted;
+    await Promise.all(
+      Array.from({ length: pollers }, async () => {
+        while (deleted < bareMessages) {
+          // Not aborted at the end: an abandoned long poll would strand messages (see the runtime's stopDeliveries).
+          const received = await sqs.send(
+            new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }),
+          );
+          const batch = received.Messages ?? [];
+          if (batch.length === 0) continue;
+          const at = new Date().toISOString();
+          const items: Record<string, unknown>[] = [];
+          for (const message of batch) {
+            for (const r of recipientsOf(message.Body ?? '')) {
+              const shard = shardOf(r.userId, recipientShards);
+              items.push({
+                ...recipientItem(appId, bare, r, at),
+                status: 'sent',
+                gsi1pk: recipientsByStatusPk(appId, bare, 'sent', shard),
+                messageId: message.MessageId,
+                deliveredAt: at,
+              });
+            }
+          }
+          const calls: Promise<void>[] = [];
+          for (let i = 0; i < items.length; i += 25)
+            calls.push(writes(() => writeAll(items.slice(i, i + 25))));
+          await Promise.all(calls);
+          written += items.length;
+          const { Failed = [] } = await sqs.send(
+            new DeleteMessageBatchCommand({
+              QueueUrl: queueUrl,
+              Entries: batch.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle as string })),
+            }),
+          );
+          if (Failed.length > 0) throw new Error(`bare loop: ${Failed.length} deletes failed`);
+          deleted += batch.length;
+          if (deleted >= bareMessages) bareEnded = performance.now();
+        }
+      }),
+    );
+    const bareSeconds = (bareEnded - bareStarted) / 1000;
+    const bareSent = await countRecipients(appId, bare, 'sent');
+    if (written !== count || bareSent !== count) {
+      throw new Error(`bare loop wrote ${written} and stored ${bareSent} of ${count} recipients as sent`);
+    }
+
+    const recipientsPerSecond = count / seconds;
+    const bareRecipientsPerSecond = count / bareSeconds;
+    return {
+      deliver: {
+        recipients: count,
+        messages,
+        pollers,
+        seconds,
+        recipientsPerSecond: Math.round(recipientsPerSecond),
+        bareSeconds,
+        bareRecipientsPerSecond: Math.round(bareRecipientsPerSecond),
+        ratio: recipientsPerSecond / bareRecipientsPerSecond,
+      },
+    };
+  } finally {
+    await runtime.stop();
+    await rm(outboxDir, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const { values } = parseArgs({ options: { recipients: { type: 'string' } } });
+  const { deliver } = await benchDeliver({ recipients: recipientsOption(values.recipients) });
+  console.table({
+    'runtime pollers + deliver function': {
+      seconds: deliver.seconds.toFixed(2),
+      'recipients/s': deliver.recipientsPerSecond,
+    },
+    'bare Receive + BatchWrite + Delete': {
+      seconds: deliver.bareSeconds.toFixed(2),
+      'recipients/s': deliver.bareRecipientsPerSecond,
+    },
+  });
+  console.log(
+    `${deliver.recipients} recipients, ${deliver.messages} messages, ${deliver.pollers} pollers; ratio ${deliver.ratio.toFixed(2)} (target >= ${DELIVER_TARGET_RATIO})`,
+  );
+}
