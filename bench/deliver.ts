@@ -59,7 +59,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The campaign's status and counters as stored now: the one campaign read the bench makes. */
 async function campaignNow(appId: string, campaignId: string): Promise<{ status: string; counts: unknown }> {
-  const { readCampaign } = await import('#shared/store/deliveries.ts');
+  const { readCampaign } = await import('#shared/store/campaigns.ts');
   const campaign = await readCampaign(appId, campaignId);
   if (!campaign) throw new Error(`campaign ${campaignId} not found`);
   return { status: campaign.status, counts: campaign.counts };
@@ -67,7 +67,7 @@ async function campaignNow(appId: string, campaignId: string): Promise<{ status:
 
 /** How many of a campaign's recipients are stored in `status`, from the listing by status. */
 async function countRecipients(appId: string, campaignId: string, status: 'sent'): Promise<number> {
-  const { listRecipients } = await import('#shared/store/deliveries.ts');
+  const { listRecipients } = await import('#shared/store/recipients.ts');
   let count = 0;
   let from: Parameters<typeof listRecipients>[2]['from'];
   do {
