@@ -1,12 +1,14 @@
 /**
- * Dispatch throughput (first target, since replaced in docs/design.md: 100,000 recipients onto SQS within 1.3× of a bare
- * `SendMessageBatch` loop sending the same bytes, same emulator, same run).
+ * Dispatch throughput (docs/design.md: 100,000 recipients onto SQS at least at the rate
+ * of a bare `Query` of the same recipients, shards in parallel, followed by a bare
+ * `SendMessageBatch` loop of the same bodies; same emulators, same run).
  *
  * Stores 100,000 recipients of a `sending` campaign, runs the real send function
  * (`sendCampaign`: shard queries, packing, `SendMessageBatch`, checkpoint + counter
  * transactions), then sends the same message bodies with a bare loop of
- * `SendMessageBatch` calls at the same concurrency. No consumer runs meanwhile; the
- * queue is purged after each run. `node bench/dispatch.ts` prints the table.
+ * `SendMessageBatch` calls, and reads the same recipients with bare `Query` pages of
+ * every shard at once. No consumer runs meanwhile; the queue is purged after each run.
+ * `node bench/dispatch.ts` prints the table.
  */
 import { fileURLToPath } from 'node:url';
 import { PurgeQueueCommand, SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
@@ -116,7 +118,8 @@ export async function benchDispatch(
     let read = 0;
     let shardNext = 0;
     await Promise.all(
-      Array.from({ length: concurrency }, async () => {
+      // Every shard at once, as the send function reads them.
+      Array.from({ length: recipientShards }, async () => {
         while (shardNext < recipientShards) {
           const shard = shardNext;
           shardNext += 1;
@@ -181,6 +184,6 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     },
   });
   console.log(
-    `${dispatch.recipients} recipients, ${dispatch.messages} messages, ${(dispatch.bytes / 1024 / 1024).toFixed(1)} MiB; ratio ${dispatch.ratio.toFixed(2)} (target <= 1.3)`,
+    `${dispatch.recipients} recipients, ${dispatch.messages} messages, ${(dispatch.bytes / 1024 / 1024).toFixed(1)} MiB; ratio to bare Query + send ${(dispatch.recipientsPerSecond / dispatch.bareReadAndSendRecipientsPerSecond).toFixed(2)} (target >= 1.0)`,
   );
 }
