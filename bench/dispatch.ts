@@ -23,7 +23,7 @@ export interface DispatchBench {
     bareSeconds: number;
     recipientsPerSecond: number;
     bareSendRecipientsPerSecond: number;
-    /** dispatch time / bare time: the target is at most 1.3. */
+    /** dispatch time / bare send time (for scale: the target is against a bare read plus send). */
     ratio: number;
     /** Bare `Query` pages (1 MB each) reading the same recipients, no sending. */
     bareReadSeconds: number;
