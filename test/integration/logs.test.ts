@@ -38,6 +38,7 @@ const webhook = createServer((req, res) => {
       seen.set(userId, count);
       return count;
     });
+    // These four user ids fall in four different shards, so each is a chunk, and a request, of its own.
     if (userIds.includes(permanentUser)) {
       res.writeHead(422, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ error: 'recipient unknown', received: JSON.parse(body) }));
