@@ -76,6 +76,40 @@ export async function benchDispatch(
     const sqs = new SQSClient({});
     const queueUrl = process.env.DELIVERY_QUEUE_URL as string;
 
+    const { QueryCommand } = await import('@aws-sdk/lib-dynamodb');
+    const { documents, recipientShards, tableName } = await import('#shared/adapters/dynamodb.ts');
+    const { recipientPk } = await import('#shared/domain/keys.ts');
+    /** Seconds to read every recipient with bare `Query` pages (1 MB each), every shard at once. */
+    const bareRead = async () => {
+      const readStarted = performance.now();
+      let read = 0;
+      let shardNext = 0;
+      await Promise.all(
+        Array.from({ length: recipientShards }, async () => {
+          while (shardNext < recipientShards) {
+            const shard = shardNext;
+            shardNext += 1;
+            let startKey: Record<string, unknown> | undefined;
+            do {
+              const page = await documents.send(
+                new QueryCommand({
+                  TableName: tableName,
+                  KeyConditionExpression: 'pk = :pk',
+                  ExpressionAttributeValues: { ':pk': recipientPk(appId, campaign.id, shard) },
+                  ExclusiveStartKey: startKey,
+                }),
+              );
+              read += page.Items?.length ?? 0;
+              startKey = page.LastEvaluatedKey;
+            } while (startKey);
+          }
+        }),
+      );
+      if (read !== count) throw new Error(`bare read found ${read} of ${count} recipients`);
+      return (performance.now() - readStarted) / 1000;
+    };
+    const readBeforeSeconds = await bareRead();
+
     const started = performance.now();
     const result = await sendCampaign(appId, campaign.id);
     const seconds = (performance.now() - started) / 1000;
@@ -110,37 +144,11 @@ export async function benchDispatch(
     const bareSeconds = (performance.now() - bareStarted) / 1000;
     await sqs.send(new PurgeQueueCommand({ QueueUrl: queueUrl }));
 
-    // For scale: the same recipients read with bare Query pages, then the same calls sent.
-    const { QueryCommand } = await import('@aws-sdk/lib-dynamodb');
-    const { documents, recipientShards, tableName } = await import('#shared/adapters/dynamodb.ts');
-    const { recipientPk } = await import('#shared/domain/keys.ts');
-    const readStarted = performance.now();
-    let read = 0;
-    let shardNext = 0;
-    await Promise.all(
-      // Every shard at once, as the send function reads them.
-      Array.from({ length: recipientShards }, async () => {
-        while (shardNext < recipientShards) {
-          const shard = shardNext;
-          shardNext += 1;
-          let startKey: Record<string, unknown> | undefined;
-          do {
-            const page = await documents.send(
-              new QueryCommand({
-                TableName: tableName,
-                KeyConditionExpression: 'pk = :pk',
-                ExpressionAttributeValues: { ':pk': recipientPk(appId, campaign.id, shard) },
-                ExclusiveStartKey: startKey,
-              }),
-            );
-            read += page.Items?.length ?? 0;
-            startKey = page.LastEvaluatedKey;
-          } while (startKey);
-        }
-      }),
-    );
-    const readSeconds = (performance.now() - readStarted) / 1000;
-    if (read !== count) throw new Error(`bare read found ${read} of ${count} recipients`);
+    // The floor's other half: the same recipients read with bare Query pages, every shard at
+    // once, as the send function reads them. Once before the send function ran and once after,
+    // the faster taken, so neither side gains from a JVM that warmed up on the other.
+    const readAfterSeconds = await bareRead();
+    const readSeconds = Math.min(readBeforeSeconds, readAfterSeconds);
 
     return {
       dispatch: {
