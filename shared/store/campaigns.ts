@@ -98,12 +98,16 @@ async function shardCounts(appId: string, campaignId: string, consistent: boolea
   return sum;
 }
 
-/** The campaign with its counter shards added to its baseline counts. */
-async function withCounts(appId: string, campaign: Campaign, consistent: boolean): Promise<Campaign> {
-  const delta = await shardCounts(appId, campaign.id, consistent);
+/** The campaign with its counter shards' sum added to its baseline counts. */
+function addCounts(campaign: Campaign, delta: CountDelta): Campaign {
   const counts = { ...campaign.counts };
   for (const status of COUNT_FIELDS) counts[status] = (counts[status] ?? 0) + (delta[status] ?? 0);
   return { ...campaign, counts };
+}
+
+/** The campaign with its counter shards added (read now). */
+async function withCounts(appId: string, campaign: Campaign, consistent: boolean): Promise<Campaign> {
+  return addCounts(campaign, await shardCounts(appId, campaign.id, consistent));
 }
 
 /**
@@ -192,11 +196,7 @@ async function read(appId: string, id: string, consistent: boolean): Promise<Cam
     ),
     shardCounts(appId, id, consistent),
   ]);
-  if (!Item) return undefined;
-  const campaign = fromItem(Item);
-  const counts = { ...campaign.counts };
-  for (const status of COUNT_FIELDS) counts[status] = (counts[status] ?? 0) + (delta[status] ?? 0);
-  return { ...campaign, counts };
+  return Item ? addCounts(fromItem(Item), delta) : undefined;
 }
 
 /** The app's campaign, or a 404. */

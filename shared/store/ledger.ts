@@ -99,6 +99,17 @@ function entryOf(item: Record<string, unknown> | undefined, low: boolean): Ledge
   };
 }
 
+/**
+ * A settle whose condition failed: the item as it is, unless it is settled by this very
+ * write (`settledBy`), landed before the SDK sent it again. Any other error is thrown.
+ */
+function settleRefused(error: unknown, settledBy: string): SettleResult {
+  if (!isConditionalCheckFailed(error)) throw error;
+  const entry = entryOf((error as { Item?: Record<string, unknown> }).Item, true);
+  if (entry && entry.state !== 'claimed' && entry.settledBy === settledBy) return { settled: true };
+  return { settled: false, entry };
+}
+
 /** A chunk's ledger item, `settling` with `outcomes` (for `settleUnclaimed` and a cancel's sweep). */
 export function settlingItem(
   ref: ChunkRef,
@@ -191,11 +202,7 @@ export const dynamoLedger = {
       );
       return { settled: true };
     } catch (error) {
-      if (!isConditionalCheckFailed(error)) throw error;
-      const entry = entryOf((error as { Item?: Record<string, unknown> }).Item, true);
-      // This very write, landed before the SDK sent it again.
-      if (entry && entry.state !== 'claimed' && entry.settledBy === settledBy) return { settled: true };
-      return { settled: false, entry };
+      return settleRefused(error, settledBy);
     }
   },
 
@@ -216,10 +223,7 @@ export const dynamoLedger = {
       );
       return { settled: true };
     } catch (error) {
-      if (!isConditionalCheckFailed(error)) throw error;
-      const entry = entryOf((error as { Item?: Record<string, unknown> }).Item, true);
-      if (entry && entry.state !== 'claimed' && entry.settledBy === settledBy) return { settled: true };
-      return { settled: false, entry };
+      return settleRefused(error, settledBy);
     }
   },
 
