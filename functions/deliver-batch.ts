@@ -37,6 +37,13 @@ export interface DeliverHandlerOptions {
   beforeCounting?: () => void | Promise<void>;
 }
 
+/** The metric of each outcome this receive counted. */
+const COUNTED_METRICS = [
+  ['sent', 'deliveriesSent'],
+  ['failed', 'deliveriesFailed'],
+  ['skipped', 'deliveriesSkipped'],
+] as const;
+
 /** A message handed back for a later receive; not an error of the code. */
 class TryAgainLater extends Error {}
 
@@ -73,15 +80,8 @@ export function createDeliverHandler(options: DeliverHandlerOptions) {
     }
   }
 
-  const deliver = async (
-    event: SQSEvent,
-    context?: Pick<Context, 'getRemainingTimeInMillis'>,
-  ): Promise<SQSBatchResponse> => {
-    // Without a Lambda context (a direct call), as long as the deployed function has.
-    const started = Date.now();
-    const timeLeft = () =>
-      context?.getRemainingTimeInMillis() ??
-      deliveryQueue.consumerTimeoutSeconds * 1000 - (Date.now() - started);
+  const deliver = async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
+    const timeLeft = () => context.getRemainingTimeInMillis();
     const record = async (record: SQSRecord) => {
       const receiveCount = Number(record.attributes.ApproximateReceiveCount ?? '1');
       try {
@@ -92,12 +92,9 @@ export function createDeliverHandler(options: DeliverHandlerOptions) {
           receiveCount,
           timeLeft,
         });
-        if (result.counted.sent > 0)
-          metrics.addMetric('deliveriesSent', MetricUnit.Count, result.counted.sent);
-        if (result.counted.failed > 0)
-          metrics.addMetric('deliveriesFailed', MetricUnit.Count, result.counted.failed);
-        if (result.counted.skipped > 0)
-          metrics.addMetric('deliveriesSkipped', MetricUnit.Count, result.counted.skipped);
+        for (const [status, metric] of COUNTED_METRICS) {
+          if (result.counted[status] > 0) metrics.addMetric(metric, MetricUnit.Count, result.counted[status]);
+        }
         if (result.retry !== undefined) {
           logger.warn('deliver: some chunks will be tried again', {
             messageId: record.messageId,
