@@ -96,7 +96,6 @@ type ChunkResult =
   /** `gaveUp`: settled as failed on the message's last receive; the message still goes to the DLQ. */
   { done: true; counted?: CountDelta; gaveUp?: string } | { done: false; retry: string };
 
-const bounded = boundReason;
 const failAll = (chunk: DeliveryChunk, error: string): ChunkOutcome[] =>
   chunk.recipients.map(({ userId }) => ({ userId, status: 'failed', error }));
 /** Every recipient of a chunk skipped: what a cancel makes of a chunk nobody claimed. */
@@ -218,7 +217,7 @@ export function createDeliverer(ports: DeliverPorts, options: DeliverOptions) {
         outcomes.set(recipient.userId, {
           userId: recipient.userId,
           status: 'failed',
-          error: bounded((error as Error).message),
+          error: boundReason((error as Error).message),
         });
       }
     }
@@ -233,15 +232,10 @@ export function createDeliverer(ports: DeliverPorts, options: DeliverOptions) {
           messages: slice.map((s) => s.message),
         });
       } catch (error) {
-        if (isPermanentDeliveryFailure(error)) {
-          const reason = bounded((error as Error).message);
-          for (const { recipient } of slice)
-            outcomes.set(recipient.userId, { userId: recipient.userId, status: 'failed', error: reason });
-          continue;
-        }
         // Nothing of this chunk reached the channel yet: it may be tried again whole.
-        if (i === 0) return { transient: loggableReason(error), error };
-        const reason = bounded(gaveUp(1, (error as Error).message ?? String(error)));
+        if (!isPermanentDeliveryFailure(error) && i === 0) return { transient: loggableReason(error), error };
+        const message = (error as Error).message ?? String(error);
+        const reason = boundReason(isPermanentDeliveryFailure(error) ? message : gaveUp(1, message));
         for (const { recipient } of slice)
           outcomes.set(recipient.userId, { userId: recipient.userId, status: 'failed', error: reason });
         continue;
@@ -254,7 +248,7 @@ export function createDeliverer(ports: DeliverPorts, options: DeliverOptions) {
             ? { userId: recipient.userId, status: 'failed', error: DELIVERY_OUTCOME_UNKNOWN }
             : result.status === 'accepted'
               ? { userId: recipient.userId, status: 'sent' }
-              : { userId: recipient.userId, status: 'failed', error: bounded(result.reason) },
+              : { userId: recipient.userId, status: 'failed', error: boundReason(result.reason) },
         );
       });
     }
@@ -307,7 +301,7 @@ export function createDeliverer(ports: DeliverPorts, options: DeliverOptions) {
         return { done: false, retry: answer.transient };
       }
       const reason = (answer.error as Error)?.message ?? String(answer.error);
-      outcomes = failAll(chunk, bounded(gaveUp(message.receiveCount, reason)));
+      outcomes = failAll(chunk, boundReason(gaveUp(message.receiveCount, reason)));
       gaveUpOn = answer.transient;
     } else {
       outcomes = answer.outcomes;
