@@ -368,8 +368,6 @@ export function createDeliverer(ports: DeliverPorts, options: DeliverOptions) {
     },
 
     refOf,
-
-    finishCampaign,
   };
 
   /** Ends a `sending` campaign whose recipients are all settled (a conditional write, once). */

@@ -8,19 +8,12 @@
  * A checkpoint only moves from the value its writer read (a conditional write), so two
  * runs of the send function, or a dispatch and a cancel's sweep, never both take a page.
  */
-import { GetCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import {
-  documents,
-  isConditionalCheckFailed,
-  isTransactionCanceled,
-  tableName,
-} from '#shared/adapters/dynamodb.ts';
+import { GetCommand, QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { documents, isTransactionCanceled, tableName } from '#shared/adapters/dynamodb.ts';
 import { CheckpointMovedError } from '#shared/domain/delivery-ledger.ts';
 import { appPk, recipientPk } from '#shared/domain/keys.ts';
 import { countsUpdate } from './campaigns.ts';
 import type { RecipientItem } from './recipients.ts';
-
-export { CheckpointMovedError };
 
 const checkpointSk = (campaignId: string, shard: number) => `DISPATCH#${campaignId}#${shard}`;
 
@@ -107,29 +100,6 @@ export async function commitDispatchedPage(
     );
   } catch (error) {
     if (isTransactionCanceled(error) && error.CancellationReasons?.[0]?.Code === 'ConditionalCheckFailed') {
-      throw new CheckpointMovedError(`dispatch checkpoint of shard ${shard} moved`, { cause: error });
-    }
-    throw error;
-  }
-}
-
-/**
- * Moves the checkpoint of `shard` from `previous` to `next` alone: a cancel's sweep,
- * once it has settled the page's chunks (each counted with its own ledger item).
- *
- * @throws CheckpointMovedError when the checkpoint is no longer at `previous`.
- */
-export async function moveCheckpoint(
-  appId: string,
-  campaignId: string,
-  shard: number,
-  previous: string | undefined,
-  next: string,
-): Promise<void> {
-  try {
-    await documents.send(new UpdateCommand(checkpointUpdate(appId, campaignId, shard, previous, next)));
-  } catch (error) {
-    if (isConditionalCheckFailed(error)) {
       throw new CheckpointMovedError(`dispatch checkpoint of shard ${shard} moved`, { cause: error });
     }
     throw error;
