@@ -18,6 +18,7 @@ export const functions = {
   campaignsApi: api(apiFunctions.campaigns),
   uploadsApi: api(apiFunctions.uploads),
   notificationsApi: api(apiFunctions.notifications),
+  destinationApi: api(apiFunctions.destination),
   /** S3-triggered CSV importer. */
   importCsv: { entry: 'functions/import-csv.ts', timeoutSeconds: 900, memoryMb: 1024 },
   /** Reads a campaign's recipients and puts batches on the delivery queue. */

@@ -10,6 +10,7 @@ export const apiFunctions = {
   campaigns: 'functions/campaigns-api.ts',
   uploads: 'functions/uploads-api.ts',
   notifications: 'functions/notifications-api.ts',
+  destination: 'functions/destination-api.ts',
 } as const;
 
 export type ApiFunctionName = keyof typeof apiFunctions;
@@ -37,6 +38,10 @@ export const routes: readonly Route[] = [
   { method: 'POST', path: '/api/campaigns/{id}/upload-url', function: 'uploads' },
   { method: 'GET', path: '/api/campaigns/{id}/uploads/{uploadId}', function: 'uploads' },
   { method: 'POST', path: '/api/notifications/send', function: 'notifications' },
+  { method: 'GET', path: '/api/destination', function: 'destination' },
+  { method: 'PUT', path: '/api/destination', function: 'destination' },
+  { method: 'POST', path: '/api/destination/rotate-secret', function: 'destination' },
+  { method: 'POST', path: '/api/destination/test', function: 'destination' },
 ];
 
 /**

@@ -1,0 +1,55 @@
+/**
+ * Destinations: where an app's messages go (docs/delivery.md, "Destinations"). Every app
+ * has one. An app that never set one, or set `{ kind: "default" }`, uses the deployment's
+ * default channel (the outbox locally; an SNS topic or a webhook on AWS). A `webhook`
+ * destination is the app's own URL, signed to the Standard Webhooks specification with
+ * the app's own secret, in batches of up to its `batchSize`.
+ */
+import { randomBytes } from 'node:crypto';
+
+/** Most recipients per webhook request, and the default. */
+export const MAX_DESTINATION_BATCH_SIZE = 100;
+/** Bounds of a destination's `ratePerSecond` (null: no limit of its own). */
+export const MIN_RATE_PER_SECOND = 1;
+export const MAX_RATE_PER_SECOND = 10_000;
+/** Longest destination URL accepted. */
+export const MAX_DESTINATION_URL_LENGTH = 2_048;
+/** After a rotation, deliveries carry the old secret's signature too for this long. */
+export const ROTATION_OVERLAP_MS = 24 * 60 * 60 * 1000;
+/** Random bytes of a new signing secret (the specification asks for 24 to 64). */
+export const SIGNING_SECRET_BYTES = 32;
+/** Characters of a secret shown after creation, as `secretHint`. */
+export const SECRET_HINT_LENGTH = 4;
+
+/** An app's destination as the deliver consumer uses it: secrets in plain text, in memory only. */
+export type Destination =
+  | { kind: 'default'; appId: string; batchSize: number; ratePerSecond: number | null }
+  | {
+      kind: 'webhook';
+      appId: string;
+      url: string;
+      batchSize: number;
+      ratePerSecond: number | null;
+      /** The signing secrets to sign with: the current one first, then one still in its overlap window. */
+      secrets: string[];
+      /** Changes on every write of the destination (a cache key). */
+      version: string;
+    };
+
+/**
+ * Encrypts and decrypts apps' signing secrets. Each ciphertext is bound to its app (on
+ * AWS, a KMS encryption context `{ appId }`), so one app's ciphertext never decrypts
+ * as another's.
+ */
+export interface SecretCipher {
+  encrypt(plaintext: string, appId: string): Promise<string>;
+  decrypt(ciphertext: string, appId: string): Promise<string>;
+}
+
+/** A new signing secret: `whsec_` and the base64 of 32 random bytes. */
+export function newSigningSecret(): string {
+  return `whsec_${randomBytes(SIGNING_SECRET_BYTES).toString('base64')}`;
+}
+
+/** What is shown of a secret after it was answered once: its last 4 characters. */
+export const secretHintOf = (secret: string) => secret.slice(-SECRET_HINT_LENGTH);
