@@ -11,6 +11,7 @@ import { recipientShards } from '#shared/adapters/dynamodb.ts';
 import { dispatchConfig } from '#shared/config.ts';
 import { awsDispatchPorts } from '#shared/delivery/aws-dispatch.ts';
 import { awsDeliverPorts, deploymentShardOf } from '#shared/delivery/aws-ports.ts';
+import { oneChannel } from '#shared/delivery/channels.ts';
 import { createDeliverer } from '#shared/delivery/deliver.ts';
 import { createDispatcher, type SendResult } from '#shared/delivery/dispatch.ts';
 import type { DeliveryChannel } from '#shared/domain/channel.ts';
@@ -35,11 +36,13 @@ const config = dispatchConfig();
 const dispatcher = createDispatcher(
   awsDispatchPorts(
     // The sweep settles chunks through the deliverer's ledger path; it never calls a channel.
-    createDeliverer(awsDeliverPorts(noChannel), {
+    createDeliverer(awsDeliverPorts(oneChannel(noChannel)), {
       maxReceiveCount: deliveryQueue.maxReceiveCount,
       claimCutoffMs: 0,
       shardOf: deploymentShardOf,
     }),
+    // Apps on the deployment's default get the largest chunks; its channel splits them as it needs.
+    config.DISPATCH_CHUNK_SIZE,
   ),
   {
     shards: recipientShards,

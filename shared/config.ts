@@ -141,3 +141,16 @@ export const dispatchConfig = section('dispatch', {
    */
   DISPATCH_MARK_QUEUED: booleanFlag,
 });
+
+/** Apps' destinations (docs/delivery.md, "Destinations"). */
+export const destinationConfig = section('destination', {
+  /**
+   * Allows `http://` and addresses on loopback (127.0.0.0/8, ::1) as destinations: the
+   * local runtime sets it, so receivers on this machine work. Never set on AWS.
+   */
+  DESTINATION_ALLOW_LOOPBACK: booleanFlag,
+  /** How long the deliver consumer reuses an app's destination as read (a change takes effect within it). */
+  DESTINATION_CACHE_MS: z.coerce.number().int().min(0).max(300_000).default(5_000),
+  /** Limit of the whole `POST /api/destination/test` exchange. */
+  DESTINATION_TEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(20_000).default(5_000),
+});

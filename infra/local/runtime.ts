@@ -93,6 +93,8 @@ export const handlerDefaults: Readonly<Record<string, string>> = {
   // `cold_start` log key, the `ColdStart` metric) only then. The local runtime is one
   // process for all functions, so it reports one cold start, not one per function.
   AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand',
+  // Receivers on this machine (http://127.0.0.1:…) may be an app's destination here, never on AWS.
+  DESTINATION_ALLOW_LOOPBACK: 'true',
   LOCAL_APP_ID: 'local-app',
   LOCAL_API_KEY: 'local-api-key',
 };

@@ -4,7 +4,6 @@
  */
 import { randomUUID } from 'node:crypto';
 import { recipientShards } from '#shared/adapters/dynamodb.ts';
-import type { DeliveryChannel } from '#shared/domain/channel.ts';
 import { shardOf } from '#shared/domain/keys.ts';
 import type { Template } from '#shared/domain/model.ts';
 import { ConflictError } from '#shared/errors.ts';
@@ -12,12 +11,12 @@ import { readCampaign, transitionCampaign } from '#shared/store/campaigns.ts';
 import { dynamoLedger } from '#shared/store/ledger.ts';
 import { projectOutcomes } from '#shared/store/recipients.ts';
 import { findTemplate } from '#shared/store/templates.ts';
-import type { DeliverPorts } from './ports.ts';
+import type { Channels, DeliverPorts } from './ports.ts';
 
 /** Approved templates never change: a process keeps the ones it has read (a few hundred at most). */
 const TEMPLATE_CACHE_SIZE = 500;
 
-export function awsDeliverPorts(channel: DeliveryChannel): DeliverPorts {
+export function awsDeliverPorts(channels: Channels): DeliverPorts {
   const templates = new Map<string, Template>();
   return {
     ledger: dynamoLedger,
@@ -48,7 +47,7 @@ export function awsDeliverPorts(channel: DeliveryChannel): DeliverPorts {
         return template;
       },
     },
-    channel,
+    channels,
     clock: { now: () => Date.now() },
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
     newToken: randomUUID,

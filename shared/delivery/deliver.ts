@@ -221,12 +221,14 @@ export function createDeliverer(ports: DeliverPorts, options: DeliverOptions) {
         });
       }
     }
-    const size = Math.max(1, ports.channel.maxBatchSize);
+    // The app's channel now: its own webhook, or the deployment's default.
+    const channel = await ports.channels.channelFor(batch.appId);
+    const size = Math.max(1, channel.maxBatchSize);
     for (let i = 0; i < renderable.length; i += size) {
       const slice = renderable.slice(i, i + size);
       let results: ChannelResult[];
       try {
-        results = await ports.channel.deliverBatch({
+        results = await channel.deliverBatch({
           appId: batch.appId,
           campaignId,
           messages: slice.map((s) => s.message),

@@ -49,6 +49,8 @@ export interface DispatchPorts {
     status(storeId: string, campaignId: string): Promise<CampaignStatus | undefined>;
     /** `scheduled` → `sending`; the campaign as it is after (another run may have moved it). */
     startScheduled(storeId: string, campaignId: string): Promise<Campaign | undefined>;
+    /** Stores `size` as the campaign's chunk size unless it has one; the one it has after. */
+    fixChunkSize(storeId: string, campaignId: string, size: number): Promise<number>;
   };
   checkpoints: {
     read(storeId: string, campaignId: string, shard: number): Promise<string | undefined>;
@@ -74,6 +76,8 @@ export interface DispatchPorts {
       chunks: readonly DeliveryChunk[],
     ): Promise<DeliveryChunk[]>;
   };
+  /** The batch size of the app's destination now (its webhook's `batchSize`, or the default's). */
+  destinations: { batchSize(appId: string): Promise<number> };
   recipients: {
     /** Up to `limit` recipients of `shard` after the sort key `afterSk`, in key order. */
     after(
@@ -118,7 +122,7 @@ export interface DispatchOptions {
   pageSize: number;
   /** Shards read and sent at once. */
   shardConcurrency: number;
-  /** Recipients per chunk: the channel's batch size. */
+  /** Most recipients per chunk; a destination with a smaller batch size gets chunks of its size. */
   chunkSize: number;
   markQueued: boolean;
   /** How long a read of the campaign's status is reused by the between-pages check. */
@@ -169,8 +173,19 @@ function packPage(header: DeliveryBatchHeader, page: readonly PageRecipient[]): 
 export function createDispatcher(ports: DispatchPorts, options: DispatchOptions) {
   const statusTtlMs = options.statusTtlMs ?? 250;
 
+  /**
+   * The campaign's chunk size: fixed by its first dispatch to its app's destination batch
+   * size then. A dispatch that resends a page after a crash, or a sweep, must cut the very
+   * chunks the first run sent, whatever the destination became meanwhile.
+   */
+  async function chunkSizeOf(appId: string, storeId: string, campaign: Campaign): Promise<number> {
+    if (campaign.chunkSize !== undefined) return campaign.chunkSize;
+    const wanted = Math.min(options.chunkSize, await ports.destinations.batchSize(appId));
+    return ports.campaigns.fixChunkSize(storeId, campaign.id, wanted);
+  }
+
   async function dispatch(appId: string, storeId: string, campaign: Campaign, result: SendResult) {
-    const header = headerOf(appId, campaign, options.chunkSize);
+    const header = headerOf(appId, campaign, await chunkSizeOf(appId, storeId, campaign));
     let statusReadAt = Number.NEGATIVE_INFINITY;
     let cancelled = false;
     let reading: Promise<void> | undefined;
@@ -244,7 +259,7 @@ export function createDispatcher(ports: DispatchPorts, options: DispatchOptions)
 
   async function sweep(appId: string, storeId: string, campaign: Campaign, result: SendResult) {
     await finishSettling(storeId, campaign.id, result);
-    const header = headerOf(appId, campaign, options.chunkSize);
+    const header = headerOf(appId, campaign, await chunkSizeOf(appId, storeId, campaign));
     await forEachShard(options.shards, options.shardConcurrency, async (shard) => {
       let previous = await ports.checkpoints.read(storeId, campaign.id, shard);
       for (;;) {

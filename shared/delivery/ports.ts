@@ -65,6 +65,11 @@ export interface Templates {
   find(appId: string, templateId: string): Promise<Template | undefined>;
 }
 
+/** The channel each app's deliveries go through (its own destination, or the deployment's default). */
+export interface Channels {
+  channelFor(appId: string): Promise<DeliveryChannel>;
+}
+
 export interface Clock {
   now(): number;
 }
@@ -75,7 +80,7 @@ export interface DeliverPorts {
   recipients: RecipientStatuses;
   campaigns: Campaigns;
   templates: Templates;
-  channel: DeliveryChannel;
+  channels: Channels;
   clock: Clock;
   /** Waits `ms` (a short poll of a chunk another receive is delivering). */
   sleep(ms: number): Promise<void>;

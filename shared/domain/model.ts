@@ -67,6 +67,11 @@ export interface Campaign {
   counts: RecipientCounts;
   /** The upload whose import is running, if any (blocks send, upload and inline adds). */
   importingUploadId?: string;
+  /**
+   * Recipients per delivery chunk, fixed by the campaign's first dispatch (the app's
+   * destination batch size then): every later run and a cancel's sweep cut the same chunks.
+   */
+  chunkSize?: number;
   createdAt: string;
   updatedAt: string;
   completedAt?: string;

@@ -251,6 +251,24 @@ export async function transitionCampaign(
 }
 
 /**
+ * Sets the campaign's delivery chunk size unless it has one (the first dispatch fixes
+ * it); returns the one stored after.
+ */
+export async function fixChunkSize(appId: string, id: string, size: number): Promise<number> {
+  const { Attributes } = await documents.send(
+    new UpdateCommand({
+      TableName: tableName,
+      Key: { pk: appPk(appId), sk: campaignSk(id) },
+      UpdateExpression: 'SET chunkSize = if_not_exists(chunkSize, :size)',
+      ConditionExpression: 'attribute_exists(pk)',
+      ExpressionAttributeValues: { ':size': size },
+      ReturnValues: 'UPDATED_NEW',
+    }),
+  );
+  return Number(Attributes?.chunkSize ?? size);
+}
+
+/**
  * A draft campaign starts sending (`sending`, or `scheduled` with `scheduledAt`) in one
  * conditional write that also requires no import to hold the campaign's lock and at
  * least one recipient: an upload claimed between the API's checks and this write

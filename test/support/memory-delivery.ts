@@ -159,7 +159,7 @@ export function memoryWorld(options: {
       },
     },
     templates: { find: async () => options.template },
-    channel,
+    channels: { channelFor: async () => channel },
     clock: { now: () => world.clock.ms },
     // Waiting moves the fake clock, and lets a test's owner finish meanwhile.
     async sleep(ms) {
