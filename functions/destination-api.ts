@@ -17,7 +17,7 @@ import {
 } from '#shared/domain/destinations.ts';
 import { BadRequestError, ConflictError } from '#shared/errors.ts';
 import { createApiHandler } from '#shared/http/api-handler.ts';
-import { jsonBody } from '#shared/http/request.ts';
+import { bodyBytes, jsonBody } from '#shared/http/request.ts';
 import { data } from '#shared/http/responses.ts';
 import {
   destinationView,
@@ -41,6 +41,12 @@ const putBody = z.discriminatedUnion('kind', [
     })
     .strict(),
 ]);
+
+/** These routes take no input: a body, if any, must be `{}` (an `appId` in it is refused, not ignored). */
+const noInput = z.object({}).strict();
+function emptyBody(event: Parameters<typeof jsonBody>[0]): void {
+  if (bodyBytes(event).length > 0) jsonBody(event, noInput);
+}
 
 /** The URL as it will be called, or a 400 naming the rule it breaks. */
 async function acceptedUrl(raw: string): Promise<string> {
@@ -71,12 +77,14 @@ export const handler = createApiHandler({
     return data({ ...destinationView(item), ...(signingSecret === undefined ? {} : { signingSecret }) });
   },
 
-  'POST /api/destination/rotate-secret': async ({ appId }) => {
+  'POST /api/destination/rotate-secret': async ({ event, appId }) => {
+    emptyBody(event);
     const { signingSecret } = await rotateSecret(appId, secretCipher);
     return data({ signingSecret });
   },
 
-  'POST /api/destination/test': async ({ appId }) => {
+  'POST /api/destination/test': async ({ event, appId }) => {
+    emptyBody(event);
     const item = await readDestination(appId);
     if (item?.kind !== 'webhook' || item.url === undefined) {
       throw new ConflictError(

@@ -5,18 +5,20 @@
 import { randomUUID } from 'node:crypto';
 import { sendMessageBatch } from '#shared/adapters/sqs.ts';
 import { ConflictError } from '#shared/errors.ts';
-import { fixChunkSize, readCampaign, readCampaignStatus, transitionCampaign } from '#shared/store/campaigns.ts';
+import {
+  fixChunkSize,
+  readCampaign,
+  readCampaignStatus,
+  transitionCampaign,
+} from '#shared/store/campaigns.ts';
+import { readDestination } from '#shared/store/destinations.ts';
 import { commitDispatchedPage, readCheckpoint, recipientsAfter, sweepPage } from '#shared/store/dispatch.ts';
 import { settlingChunks, settlingItem } from '#shared/store/ledger.ts';
-import { readDestination } from '#shared/store/destinations.ts';
 import { markQueued, type RecipientItem, variablesOf } from '#shared/store/recipients.ts';
 import { type Deliverer, skipAll } from './deliver.ts';
 import type { DispatchPorts } from './dispatch.ts';
 
-export function awsDispatchPorts(
-  deliverer: Deliverer,
-  defaultBatchSize: number,
-): DispatchPorts {
+export function awsDispatchPorts(deliverer: Deliverer, defaultBatchSize: number): DispatchPorts {
   return {
     destinations: {
       async batchSize(appId) {

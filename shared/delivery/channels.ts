@@ -6,11 +6,12 @@
  * destination, so a change (a new URL, a rotation) takes effect within `cacheMs`;
  * its secrets are decrypted once per version.
  */
+
+import { createWebhookChannel, type WebhookChannelOptions } from '#shared/adapters/webhook-channel.ts';
 import type { DeliveryChannel } from '#shared/domain/channel.ts';
 import type { SecretCipher } from '#shared/domain/destinations.ts';
 import { type DestinationItem, signingSecretsOf } from '#shared/store/destinations.ts';
 import type { Channels } from './ports.ts';
-import { createWebhookChannel, type WebhookChannelOptions } from '#shared/adapters/webhook-channel.ts';
 
 /** Gives the channel an app's deliveries go through. */
 export type ChannelResolver = Channels;
@@ -55,7 +56,12 @@ export function createChannelResolver(options: ChannelResolverOptions): ChannelR
     const at = now();
     let entry: Cached;
     if (item?.kind !== 'webhook' || item.url === undefined) {
-      entry = { readAt: at, key: 'default', validUntil: Number.POSITIVE_INFINITY, channel: options.defaultChannel };
+      entry = {
+        readAt: at,
+        key: 'default',
+        validUntil: Number.POSITIVE_INFINITY,
+        channel: options.defaultChannel,
+      };
     } else {
       const overlapping = item.previousSecretCiphertext !== undefined && (item.previousSecretUntil ?? 0) > at;
       const key = `${item.version}:${overlapping}`;

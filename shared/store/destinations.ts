@@ -50,9 +50,15 @@ export interface DestinationView {
 }
 
 export function destinationView(item: DestinationItem | undefined): DestinationView {
-  if (!item) return { kind: 'default', batchSize: MAX_DESTINATION_BATCH_SIZE, ratePerSecond: null, updatedAt: null };
+  if (!item)
+    return { kind: 'default', batchSize: MAX_DESTINATION_BATCH_SIZE, ratePerSecond: null, updatedAt: null };
   if (item.kind === 'default') {
-    return { kind: 'default', batchSize: item.batchSize, ratePerSecond: item.ratePerSecond, updatedAt: item.updatedAt };
+    return {
+      kind: 'default',
+      batchSize: item.batchSize,
+      ratePerSecond: item.ratePerSecond,
+      updatedAt: item.updatedAt,
+    };
   }
   return {
     kind: 'webhook',
@@ -191,7 +197,8 @@ export async function signingSecretsOf(
   now = Date.now(),
 ): Promise<string[]> {
   const secrets: string[] = [];
-  if (item.secretCiphertext !== undefined) secrets.push(await cipher.decrypt(item.secretCiphertext, item.appId));
+  if (item.secretCiphertext !== undefined)
+    secrets.push(await cipher.decrypt(item.secretCiphertext, item.appId));
   if (item.previousSecretCiphertext !== undefined && (item.previousSecretUntil ?? 0) > now) {
     secrets.push(await cipher.decrypt(item.previousSecretCiphertext, item.appId));
   }

@@ -20,6 +20,8 @@ interface Refs {
   draftTemplateId: string;
   campaignId: string;
   uploadId: string;
+  /** Its webhook destination's URL (a loopback address nothing listens on). */
+  destinationUrl: string;
   cursors: { templates: string; campaigns: string; recipients: string };
 }
 
@@ -301,6 +303,64 @@ const cases: Record<string, RouteCase> = {
       },
     ],
   },
+  'GET /api/destination': {
+    valid: () => ({ method: 'GET', path: '/api/destination' }),
+    foreign: (actor, other) => [
+      {
+        what: 'its own destination only',
+        method: 'GET',
+        path: '/api/destination',
+        status: 200,
+        check: (body) => {
+          expect(body.data.url).toBe(actor.destinationUrl);
+          expect(JSON.stringify(body)).not.toContain(other.destinationUrl);
+        },
+      },
+    ],
+  },
+  'PUT /api/destination': {
+    valid: (self) => ({
+      method: 'PUT',
+      path: '/api/destination',
+      json: { kind: 'webhook', url: self.destinationUrl },
+    }),
+    foreign: (actor, other) => [
+      {
+        what: "a body naming the other app's appId",
+        method: 'PUT',
+        path: '/api/destination',
+        json: { kind: 'webhook', url: actor.destinationUrl, appId: other.appId },
+        status: 400,
+        code: 'ERR_BAD_REQUEST',
+      },
+    ],
+  },
+  'POST /api/destination/rotate-secret': {
+    valid: () => ({ method: 'POST', path: '/api/destination/rotate-secret' }),
+    foreign: (_actor, other) => [
+      {
+        what: "a body naming the other app's appId",
+        method: 'POST',
+        path: '/api/destination/rotate-secret',
+        json: { appId: other.appId },
+        status: 400,
+        code: 'ERR_BAD_REQUEST',
+      },
+    ],
+  },
+  'POST /api/destination/test': {
+    valid: () => ({ method: 'POST', path: '/api/destination/test' }),
+    foreign: (_actor, other) => [
+      {
+        what: "a body naming the other app's appId",
+        method: 'POST',
+        path: '/api/destination/test',
+        json: { appId: other.appId },
+        status: 400,
+        code: 'ERR_BAD_REQUEST',
+      },
+    ],
+  },
 };
 
 const routeKey = (route: Route) => `${route.method} ${route.path}`;
@@ -326,6 +386,7 @@ function ghost(): Refs {
     draftTemplateId: id('tpl'),
     campaignId,
     uploadId: id('upl'),
+    destinationUrl: `http://127.0.0.1:9/${appId}`,
     cursors: {
       templates: cursorInto({ pk: `APP#${appId}`, sk: `TEMPLATE#${id('tpl')}` }),
       campaigns: cursorInto({ pk: `APP#${appId}`, sk: `CAMPAIGN#${campaignId}` }),
@@ -343,6 +404,7 @@ function normalized(body: unknown, refs: Refs): string {
     [refs.draftTemplateId, '<draftTemplateId>'],
     [refs.campaignId, '<campaignId>'],
     [refs.uploadId, '<uploadId>'],
+    [refs.destinationUrl, '<destinationUrl>'],
     [refs.cursors.templates, '<cursor>'],
     [refs.cursors.campaigns, '<cursor>'],
     [refs.cursors.recipients, '<cursor>'],
@@ -377,6 +439,11 @@ async function seed(prefix: string): Promise<World> {
   expect(upload.status).toBe(200);
   expect(upload.body.data).toMatchObject({ uploaded: 3, total: 3 });
 
+  // Port 9 (discard): nothing listens, and the isolation tests never deliver.
+  const destinationUrl = `http://127.0.0.1:9/${credentials.appId}`;
+  const destination = await api.put('/api/destination', { kind: 'webhook', url: destinationUrl });
+  expect(destination.status).toBe(200);
+
   const next = async (path: string) => {
     const res = await api.get(path);
     expect(res.status).toBe(200);
@@ -391,6 +458,7 @@ async function seed(prefix: string): Promise<World> {
     draftTemplateId: draft.body.data.id,
     campaignId,
     uploadId: upload.body.data.uploadId,
+    destinationUrl,
     cursors: {
       templates: await next('/api/templates?limit=1'),
       campaigns: await next('/api/campaigns?limit=1'),
