@@ -17,6 +17,12 @@
  *    `BatchWriteItem` (25 items per call, 8 calls in flight over all pollers), and
  *    delete the messages with `DeleteMessageBatch`.
  *
+ * 4. The webhook channel, timed like ours: a third campaign of another app whose
+ *    destination is a webhook on loopback (a `node:http` receiver in this process that
+ *    reads each body, counts its messages and answers 204), batches of 100, signed.
+ *    Its ratio is against the same bare loop; it is reported, not held to the target
+ *    (the receiver shares the machine's cores with everything else).
+ *
  * `node bench/deliver.ts [--recipients n]` prints the numbers; `npm run bench` runs it
  * as its `deliver` section.
  */
@@ -52,6 +58,11 @@ export interface DeliverBench {
     bareRecipientsPerSecond: number;
     /** recipientsPerSecond / bareRecipientsPerSecond: the target is at least `DELIVER_TARGET_RATIO`. */
     ratio: number;
+    /** The same delivery through an app's signed batch webhook on loopback. */
+    webhookSeconds: number;
+    webhookRecipientsPerSecond: number;
+    /** webhookRecipientsPerSecond / bareRecipientsPerSecond. */
+    webhookRatio: number;
   };
 }
 
@@ -240,6 +251,64 @@ export async function benchDeliver(
       throw new Error(`bare loop wrote ${written} and stored ${bareSent} of ${count} recipients as sent`);
     }
 
+    // The webhook channel: another app, whose destination is a loopback receiver.
+    const { createServer } = await import('node:http');
+    const { putDestination } = await import('#shared/store/destinations.ts');
+    const { secretCipher } = await import('#shared/adapters/secret-cipher.ts');
+    const keys = new Set<string>();
+    let requests = 0;
+    const receiver = createServer(async (req, res) => {
+      const chunks: Buffer[] = [];
+      for await (const chunk of req) chunks.push(chunk as Buffer);
+      const { messages } = JSON.parse(Buffer.concat(chunks).toString('utf8')) as {
+        messages: { idempotencyKey: string }[];
+      };
+      for (const m of messages) keys.add(m.idempotencyKey);
+      requests += 1;
+      res.writeHead(204).end();
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    const port = (receiver.address() as { port: number }).port;
+    const hookApp = `${appId}-webhook`;
+    const hookTemplate = newId('tpl');
+    await createTemplate({
+      id: hookTemplate,
+      appId: hookApp,
+      name: 'bench',
+      body: 'Hello {{name}}',
+      variableSchema: { name: { type: 'string' } },
+      status: 'approved',
+      createdAt: now,
+      updatedAt: now,
+    });
+    await putDestination(
+      hookApp,
+      { kind: 'webhook', url: `http://127.0.0.1:${port}/hook`, batchSize: 100, ratePerSecond: null },
+      secretCipher,
+    );
+    const hooked = newId('cmp');
+    await createCampaign(
+      newCampaign({ name: 'bench', templateId: hookTemplate }, { id: hooked, appId: hookApp, now }),
+    );
+    await addRecipients(hookApp, hooked, recipients);
+    await transitionCampaign(hookApp, hooked, ['draft'], 'sending');
+    const hookDispatch = await sendCampaign(hookApp, hooked);
+    if (hookDispatch.enqueuedRecipients !== count) {
+      throw new Error(`dispatched ${hookDispatch.enqueuedRecipients} of ${count} recipients to the webhook`);
+    }
+    const hookStarted = performance.now();
+    runtime.startDeliveries();
+    const hookStatus = await waitForFinal(hookApp, hooked);
+    const webhookSeconds = (performance.now() - hookStarted) / 1000;
+    await runtime.stopDeliveries();
+    await new Promise<void>((resolve) => receiver.close(() => resolve()));
+    const hookSent = await countRecipients(hookApp, hooked, 'sent');
+    if (hookStatus !== 'sent' || hookSent !== count || keys.size !== count) {
+      throw new Error(
+        `webhook delivery ended '${hookStatus}' with ${hookSent} of ${count} sent and ${keys.size} distinct messages received in ${requests} requests`,
+      );
+    }
+
     const recipientsPerSecond = count / seconds;
     const bareRecipientsPerSecond = count / bareSeconds;
     return {
@@ -252,6 +321,9 @@ export async function benchDeliver(
         bareSeconds,
         bareRecipientsPerSecond: Math.round(bareRecipientsPerSecond),
         ratio: recipientsPerSecond / bareRecipientsPerSecond,
+        webhookSeconds,
+        webhookRecipientsPerSecond: Math.round(count / webhookSeconds),
+        webhookRatio: count / webhookSeconds / bareRecipientsPerSecond,
       },
     };
   } finally {
@@ -268,12 +340,16 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
       seconds: deliver.seconds.toFixed(2),
       'recipients/s': deliver.recipientsPerSecond,
     },
+    'runtime pollers + deliver function, batch webhook': {
+      seconds: deliver.webhookSeconds.toFixed(2),
+      'recipients/s': deliver.webhookRecipientsPerSecond,
+    },
     'bare Receive + BatchWrite + Delete': {
       seconds: deliver.bareSeconds.toFixed(2),
       'recipients/s': deliver.bareRecipientsPerSecond,
     },
   });
   console.log(
-    `${deliver.recipients} recipients, ${deliver.messages} messages, ${deliver.pollers} pollers; ratio ${deliver.ratio.toFixed(2)} (target >= ${DELIVER_TARGET_RATIO})`,
+    `${deliver.recipients} recipients, ${deliver.messages} messages, ${deliver.pollers} pollers; ratio ${deliver.ratio.toFixed(2)} (target >= ${DELIVER_TARGET_RATIO}), webhook ${deliver.webhookRatio.toFixed(2)}`,
   );
 }

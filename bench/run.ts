@@ -135,6 +135,9 @@ if (wanted('deliver')) {
     recipientsPerSecond: deliver.recipientsPerSecond,
     bareRecipientsPerSecond: deliver.bareRecipientsPerSecond,
     ratio: deliver.ratio,
+    webhookSeconds: deliver.webhookSeconds,
+    webhookRecipientsPerSecond: deliver.webhookRecipientsPerSecond,
+    webhookRatio: deliver.webhookRatio,
   };
   const met = deliver.ratio >= DELIVER_TARGET_RATIO;
   rows.push([
@@ -142,6 +145,12 @@ if (wanted('deliver')) {
     `${deliver.seconds.toFixed(2)} s, ${deliver.recipientsPerSecond} recipients/s (${deliver.ratio.toFixed(2)}x bare)`,
     `bare Receive + BatchWriteItem + DeleteMessageBatch ${deliver.bareRecipientsPerSecond} recipients/s`,
     `>= ${DELIVER_TARGET_RATIO}x bare: ${met ? 'met' : 'MISSED'}`,
+  ]);
+  rows.push([
+    `delivery of ${deliver.recipients} recipients off SQS, ${deliver.pollers} pollers, an app's signed batch webhook on loopback`,
+    `${deliver.webhookSeconds.toFixed(2)} s, ${deliver.webhookRecipientsPerSecond} recipients/s (${deliver.webhookRatio.toFixed(2)}x bare)`,
+    `bare Receive + BatchWriteItem + DeleteMessageBatch ${deliver.bareRecipientsPerSecond} recipients/s`,
+    'reported, no target of its own',
   ]);
 }
 

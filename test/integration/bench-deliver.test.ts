@@ -8,7 +8,7 @@ import { once } from 'node:events';
 import { describe, expect, it } from 'vitest';
 
 describe('npm run bench -- --only deliver', () => {
-  it('delivers a small campaign with the runtime and with the bare loop, and reports both', async () => {
+  it('delivers a small campaign with the runtime (outbox and an app's webhook) and with the bare loop, and reports all three', async () => {
     const child = spawn(
       process.execPath,
       ['bench/run.ts', '--only', 'deliver', '--recipients', '250', '--json'],
@@ -32,9 +32,20 @@ describe('npm run bench -- --only deliver', () => {
       'recipients',
       'recipientsPerSecond',
       'seconds',
+      'webhookRatio',
+      'webhookRecipientsPerSecond',
+      'webhookSeconds',
     ]);
     expect(report.deliver.recipients).toBe(250);
-    for (const key of ['seconds', 'recipientsPerSecond', 'bareRecipientsPerSecond', 'ratio']) {
+    for (const key of [
+      'seconds',
+      'recipientsPerSecond',
+      'bareRecipientsPerSecond',
+      'ratio',
+      'webhookSeconds',
+      'webhookRecipientsPerSecond',
+      'webhookRatio',
+    ]) {
       expect(report.deliver[key], key).toBeGreaterThan(0);
     }
   }, 300_000);
