@@ -8,7 +8,7 @@ import { once } from 'node:events';
 import { describe, expect, it } from 'vitest';
 
 describe('npm run bench -- --only deliver', () => {
-  it('delivers a small campaign with the runtime (outbox and an app's webhook) and with the bare loop, and reports all three', async () => {
+  it('delivers a small campaign with the runtime (outbox, and an app webhook) and with the bare loop, and reports all three', async () => {
     const child = spawn(
       process.execPath,
       ['bench/run.ts', '--only', 'deliver', '--recipients', '250', '--json'],
