@@ -30,8 +30,9 @@ export const deliveryQueue = {
   /** At least six times the consumer's timeout, as AWS advises for Lambda event sources. */
   visibilityTimeoutSeconds: 540,
   /**
-   * The deliver function's timeout. It stops claiming recipients 20 s before the end (a
-   * webhook call with its retries must finish), so 90 s leaves 70 s of delivery per batch.
+   * The deliver function's timeout. It stops claiming chunks 30 s before the end with the
+   * webhook's default timings (a webhook call with every retry, then its outcome, must
+   * finish: `shared/delivery/time-budget.ts`), so 90 s leaves 60 s of delivery per batch.
    */
   consumerTimeoutSeconds: 90,
   /** Receives before a message moves to the dead-letter queue. */
