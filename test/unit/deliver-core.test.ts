@@ -326,3 +326,37 @@ describe('deliver core', () => {
     expect(world.calls).toHaveLength(0);
   });
 });
+
+describe("deliver core: the app's channel", () => {
+  it("hands each chunk to the channel of the message's app, in that channel's batch size", async () => {
+    const { world, deliverer, batch, statuses, all } = setup(12, { chunkSize: 12 });
+    const asked: string[] = [];
+    const calls: number[] = [];
+    const own = {
+      name: 'own',
+      maxBatchSize: 5,
+      deliverBatch: async (b: { messages: readonly unknown[] }) => {
+        calls.push(b.messages.length);
+        return b.messages.map(() => ({ status: 'accepted' as const }));
+      },
+    };
+    world.ports.channels = {
+      channelFor: async (appId) => {
+        asked.push(appId);
+        return own;
+      },
+    };
+    const result = await deliverer.deliverMessage({
+      batch,
+      messageId: 'm1',
+      receiveCount: 1,
+      timeLeft: () => 60_000,
+    });
+    expect(asked).toEqual(['app']);
+    // A chunk of 12 cut by the app's batch size of 5; the memory world's default channel is never called.
+    expect(calls).toEqual([5, 5, 2]);
+    expect(world.calls).toEqual([]);
+    expect(result.counted).toEqual({ sent: 12, failed: 0, skipped: 0 });
+    expect(statuses()).toEqual(all('sent'));
+  });
+});
