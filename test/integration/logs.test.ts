@@ -5,7 +5,9 @@
  * (POWERTOOLS_LOGGER_LOG_EVENT): failed authentications, a template, a CSV
  * upload whose user ids and variable values carry markers (with rejected rows), a send
  * delivered to the outbox and a webhook that fails once transiently, once permanently
- * and echoes what it was sent, and a one-call send. No API key, webhook secret, user
+ * and echoes what it was sent, a one-call send, and an app's own webhook (its signing
+ * secret created, rotated, used by a test send and a delivery). No API key, signing secret
+ * (answered or encrypted), webhook secret, user
  * id, variable value or CSV content may appear in a captured line; and the capture
  * must hold the handlers' own lines, so the test cannot pass on an empty capture.
  * Metrics are on, so their EMF documents are checked too, and with them the shared
@@ -32,7 +34,10 @@ const webhook = createServer((req, res) => {
     body += chunk;
   });
   req.on('end', () => {
-    const userIds = (JSON.parse(body) as { messages: { userId: string }[] }).messages.map((m) => m.userId);
+    // A destination's test event has no messages.
+    const userIds = ((JSON.parse(body) as { messages?: { userId: string }[] }).messages ?? []).map(
+      (m) => m.userId,
+    );
     const counts = userIds.map((userId) => {
       const count = (seen.get(userId) ?? 0) + 1;
       seen.set(userId, count);
@@ -140,6 +145,8 @@ describe('logs', () => {
     const captured = capture();
     let apiKey = '';
     const csvRows: string[] = [];
+    // An app's signing secrets as answered, and as stored (encrypted).
+    const signing: string[] = [];
     try {
       const creds = await newApp('logs');
       apiKey = creds.apiKey;
@@ -233,6 +240,28 @@ describe('logs', () => {
       });
       expect(inline.status).toBe(202);
       await expect.poll(() => seen.get(`${MARK}-inline-user`) ?? 0, { timeout: 30_000 }).toBe(1);
+
+      // An app with its own webhook: its secret created, rotated, used by a test send and a delivery.
+      const owner = await newApp('logs-dst');
+      const dst = apiClient(runtime.current.url, owner);
+      const put = await dst.put('/api/destination', { kind: 'webhook', url: webhookUrl });
+      signing.push(put.body.data.signingSecret);
+      const rotated = await dst.post('/api/destination/rotate-secret');
+      signing.push(rotated.body.data.signingSecret);
+      expect((await dst.post('/api/destination/test')).body.data.ok).toBe(true);
+      const ownTemplate = await dst.post('/api/templates', { name: 't', body: 'Hello', variableSchema: {} });
+      await dst.put(`/api/templates/${ownTemplate.body.data.id}`, { status: 'approved' });
+      const own = await dst.post('/api/notifications/send', {
+        template: { id: ownTemplate.body.data.id },
+        targets: [`${MARK}-dst-user`],
+      });
+      expect(own.status).toBe(202);
+      await expect.poll(() => seen.get(`${MARK}-dst-user`) ?? 0, { timeout: 30_000 }).toBe(1);
+      const { readDestination } = await import('#shared/store/destinations.ts');
+      const stored = await readDestination(owner.appId);
+      expect(stored?.secretCiphertext).toEqual(expect.any(String));
+      expect(stored?.previousSecretCiphertext).toEqual(expect.any(String));
+      signing.push(stored?.secretCiphertext as string, stored?.previousSecretCiphertext as string);
       await runtime.current.idle();
     } finally {
       captured.stop();
@@ -271,7 +300,10 @@ describe('logs', () => {
     // Tracing is off here: no X-Ray SDK complaint about a missing segment or daemon.
     expect(lines.filter((l) => /x-?ray|sub\/segment/i.test(l))).toEqual([]);
 
-    const secrets = [apiKey, WEBHOOK_SECRET, MARK, ...csvRows.slice(1)];
+    expect(signing).toHaveLength(4);
+    // Each secret whole, and its key without the `whsec_` prefix.
+    const signingParts = signing.flatMap((s) => [s, s.replace(/^whsec_/, '')]);
+    const secrets = [apiKey, WEBHOOK_SECRET, MARK, ...signingParts, ...csvRows.slice(1)];
     const leaks = lines.filter((line) => secrets.some((s) => line.includes(s)));
     expect(leaks, `lines with a secret or personal data:\n${leaks.join('\n')}`).toEqual([]);
   }, 110_000);
