@@ -3,10 +3,20 @@
  *
  * Request: `POST <url>` with `Content-Type: application/json`, `Idempotency-Key:
  * batch_<hex SHA-256 of the batch's sorted message keys>` (`batchIdempotencyKey`, the
- * same on every try), `User-Agent: csv-campaigns-webhook/1`, and when a secret is set
- * `Webhook-Signature: sha256=<hex HMAC-SHA256 of the raw body>`. Body (`WebhookPayload`):
- * `{ "type": "campaign.messages", "appId", "campaignId", "messages": [ { "idempotencyKey",
- * "userId", "title" (null when the template has none), "body" } ] }`.
+ * same on every try), `User-Agent: csv-campaigns-webhook/1`, and the Standard Webhooks
+ * headers (https://www.standardwebhooks.com), so a receiver can verify a request with any
+ * of the specification's libraries:
+ * - `webhook-id`: the batch key again, the same on every try, for the receiver to drop a
+ *   repeat;
+ * - `webhook-timestamp`: integer seconds since the epoch when the try is made. Every try
+ *   is signed anew, so a retry minutes later is not refused as a replay by a receiver that
+ *   checks the timestamp (the libraries allow 5 minutes);
+ * - `webhook-signature` (only with `secrets`): `v1,<base64 HMAC-SHA256 of
+ *   "<id>.<timestamp>.<body>">` for each secret, separated by single spaces. During a
+ *   rotation the old and the new secret both sign, so a receiver holding either verifies.
+ * Body (`WebhookPayload`): `{ "type": "campaign.messages", "appId", "campaignId",
+ * "messages": [ { "idempotencyKey", "userId", "title" (null when the template has none),
+ * "body" } ] }`.
  *
  * Answers:
  * - 2xx: every message accepted, unless the body is JSON with a `results` list of
@@ -28,9 +38,11 @@
  * An error's `summary` (what the logs get) holds the status and our own words only, never
  * the far side's text, which may echo user ids and variables; its message, which goes on
  * the recipients, may quote the first 200 characters of an error answer.
+
  */
-import { createHash, createHmac } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { setTimeout as sleepFor } from 'node:timers/promises';
+import { Webhook } from 'standardwebhooks';
 import { z } from 'zod';
 import {
   boundReason,
@@ -56,8 +68,11 @@ export interface WebhookChannelOptions {
   maxDelayMs?: number;
   /** Longest `Retry-After` waited for in process (default 5,000 ms). */
   maxRetryAfterMs?: number;
-  /** HMAC-SHA256 key of the `Webhook-Signature` header; no header without it. */
-  secret?: string;
+  /**
+   * Standard Webhooks signing secrets (`whsec_` and the base64 of the key), the current one
+   * first; each signs every request. No `webhook-signature` header without any.
+   */
+  secrets?: readonly string[];
   /** Sources of time and chance, replaceable in tests. */
   random?: () => number;
   sleep?: (ms: number) => Promise<void>;
@@ -99,6 +114,48 @@ export interface WebhookPayload {
 export function batchIdempotencyKey(messages: readonly Pick<ChannelMessage, 'idempotencyKey'>[]): string {
   const keys = messages.map((m) => m.idempotencyKey).sort();
   return `batch_${createHash('sha256').update(JSON.stringify(keys)).digest('hex')}`;
+}
+
+const SECRET_PREFIX = 'whsec_';
+
+/**
+ * One signer per secret, checked once when the channel is made rather than on every
+ * request. The errors name the secret by its position only: a secret never goes in a message.
+ */
+export function signersOf(secrets: readonly string[]): Webhook[] {
+  return secrets.map((secret, index) => {
+    const field = `Webhook secrets[${index}]`;
+    const fix =
+      'use a Standard Webhooks secret, `whsec_` and the base64 of its key (newSigningSecret makes one)';
+    if (!secret.startsWith(SECRET_PREFIX) || secret.length === SECRET_PREFIX.length) {
+      throw new TypeError(`${field} does not start with "${SECRET_PREFIX}" followed by the key: ${fix}`);
+    }
+    try {
+      return new Webhook(secret);
+    } catch {
+      throw new TypeError(`${field} is not valid base64 after "${SECRET_PREFIX}": ${fix}`);
+    }
+  });
+}
+
+/**
+ * The Standard Webhooks headers of one try: `webhook-id`, `webhook-timestamp` (integer
+ * seconds of `atMs`) and, with signers, `webhook-signature` holding one `v1,<base64>` per
+ * signer separated by spaces (the specification's way to sign with several keys).
+ */
+export function signatureHeaders(
+  id: string,
+  atMs: number,
+  body: string,
+  signers: readonly Webhook[],
+): Record<string, string> {
+  const seconds = Math.floor(atMs / 1000);
+  const headers: Record<string, string> = { 'webhook-id': id, 'webhook-timestamp': String(seconds) };
+  if (signers.length > 0) {
+    const at = new Date(seconds * 1000);
+    headers['webhook-signature'] = signers.map((signer) => signer.sign(id, at, body)).join(' ');
+  }
+  return headers;
 }
 
 /**
@@ -228,7 +285,25 @@ function resultsOf(
   return results;
 }
 
-/** Creates a webhook channel; throws at once on a URL that is not http(s) or a batch size out of 1-100. */
+/** Every header of one try: the batch key as `Idempotency-Key` and `webhook-id`, and the signature's. */
+function requestHeaders(
+  key: string,
+  atMs: number,
+  body: string,
+  signers: readonly Webhook[],
+): Record<string, string> {
+  return {
+    'content-type': 'application/json',
+    'idempotency-key': key,
+    'user-agent': 'csv-campaigns-webhook/1',
+    ...signatureHeaders(key, atMs, body, signers),
+  };
+}
+
+/**
+ * Creates a webhook channel; throws at once on a URL that is not http(s), a batch size out
+ * of 1-100 or a secret that is not a Standard Webhooks secret.
+ */
 export function createWebhookChannel(options: WebhookChannelOptions): DeliveryChannel {
   const url = new URL(options.url);
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
@@ -246,6 +321,7 @@ export function createWebhookChannel(options: WebhookChannelOptions): DeliveryCh
   const random = options.random ?? Math.random;
   const sleep = options.sleep ?? ((ms: number) => sleepFor(ms));
   const now = options.now ?? Date.now;
+  const signers = signersOf(options.secrets ?? []);
 
   async function attempt(
     body: string,
@@ -317,17 +393,11 @@ export function createWebhookChannel(options: WebhookChannelOptions): DeliveryCh
         })),
       };
       const body = JSON.stringify(payload);
-      const headers: Record<string, string> = {
-        'content-type': 'application/json',
-        'idempotency-key': batchIdempotencyKey(messages),
-        'user-agent': 'csv-campaigns-webhook/1',
-      };
-      if (options.secret) {
-        headers['webhook-signature'] =
-          `sha256=${createHmac('sha256', options.secret).update(body).digest('hex')}`;
-      }
+      const key = batchIdempotencyKey(messages);
 
       for (let tries = 1; ; tries += 1) {
+        // Signed anew on every try: a retry carries the time it is made, not the first try's.
+        const headers = requestHeaders(key, now(), body, signers);
         const outcome = await attempt(body, headers, messages);
         if (outcome.kind === 'answered') return outcome.results;
         if (outcome.kind === 'permanent') {
