@@ -18,6 +18,11 @@
  * "messages": [ { "idempotencyKey", "userId", "title" (null when the template has none),
  * "body" } ] }`.
  *
+ * With a `policy`, every connection goes through `guardedDispatcher`: an address inside
+ * the deployment's network (loopback, private, link-local, instance metadata, …) is never
+ * connected to, checked at connection time so that a DNS answer changed since the URL was
+ * checked cannot slip through. Such a refusal is a `PermanentDeliveryError` naming the rule.
+ *
  * Answers:
  * - 2xx: every message accepted, unless the body is JSON with a `results` list of
  *   `{ idempotencyKey, status: "accepted" | "rejected", reason? }`: a listed `rejected`
@@ -43,6 +48,7 @@
 import { createHash } from 'node:crypto';
 import { setTimeout as sleepFor } from 'node:timers/promises';
 import { Webhook } from 'standardwebhooks';
+import { type Agent, fetch as undiciFetch } from 'undici';
 import { z } from 'zod';
 import {
   boundReason,
@@ -53,6 +59,11 @@ import {
   PermanentDeliveryError,
   TransientDeliveryError,
 } from '#shared/domain/channel.ts';
+import {
+  type AddressPolicy,
+  DESTINATION_ADDRESS_ERROR_CODE,
+  guardedDispatcher,
+} from '#shared/domain/destination-url.ts';
 
 export interface WebhookChannelOptions {
   url: string;
@@ -73,6 +84,11 @@ export interface WebhookChannelOptions {
    * first; each signs every request. No `webhook-signature` header without any.
    */
   secrets?: readonly string[];
+  /**
+   * When given, every connection is checked by `guardedDispatcher`: an address inside the
+   * deployment's network is never connected to (on AWS, `{ allowLoopback: false }`).
+   */
+  policy?: AddressPolicy;
   /** Sources of time and chance, replaceable in tests. */
   random?: () => number;
   sleep?: (ms: number) => Promise<void>;
@@ -209,11 +225,18 @@ function describeFailure(error: unknown, timeoutMs: number): { reason: string; s
   return { reason: `request failed (${detail})`, summary: `request failed (${kind})` };
 }
 
+/** What of an answer is read: the global `fetch`'s and undici's `Response` both fit. */
+interface Answer {
+  status: number;
+  headers: { get(name: string): string | null };
+  body: ReadableStream<Uint8Array> | null;
+}
+
 /**
  * The body of `response`, or undefined when it is longer than `limit` bytes: then no more
  * than about `limit` bytes are read and the rest is cancelled.
  */
-async function readBounded(response: Response, limit: number): Promise<Buffer | undefined> {
+async function readBounded(response: Answer, limit: number): Promise<Buffer | undefined> {
   const declared = Number(response.headers.get('content-length') ?? '');
   if (!response.body) return Buffer.alloc(0);
   const reader = response.body.getReader();
@@ -235,6 +258,40 @@ async function readBounded(response: Response, limit: number): Promise<Buffer | 
     chunks.push(value);
   }
   return Buffer.concat(chunks);
+}
+
+/**
+ * One POST and its answer read (bounded), all under one timeout. With a dispatcher, through
+ * undici's own `fetch` (the global one is another undici version, whose dispatcher
+ * interface need not match); redirects are never followed either way.
+ */
+async function exchange(
+  url: URL,
+  headers: Record<string, string>,
+  body: string,
+  timeoutMs: number,
+  dispatcher: Agent | undefined,
+): Promise<{ response: Answer; bytes: Buffer | undefined }> {
+  const init = {
+    method: 'POST',
+    headers,
+    body,
+    redirect: 'manual',
+    signal: AbortSignal.timeout(timeoutMs),
+  } as const;
+  const response: Answer = dispatcher
+    ? await undiciFetch(url, { ...init, dispatcher })
+    : await fetch(url, init);
+  // Read the answer under the same timeout, which also frees the connection for reuse.
+  return { response, bytes: await readBounded(response, WEBHOOK_MAX_ANSWER_BYTES) };
+}
+
+/** The guard's refusal somewhere in the causes of a failed fetch, if that is what failed it. */
+function destinationRefusal(error: unknown): Error | undefined {
+  for (let e: unknown = error, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth += 1) {
+    if ((e as { code?: unknown }).code === DESTINATION_ADDRESS_ERROR_CODE) return e;
+  }
+  return undefined;
 }
 
 const resultsSchema = z.array(
@@ -322,25 +379,25 @@ export function createWebhookChannel(options: WebhookChannelOptions): DeliveryCh
   const sleep = options.sleep ?? ((ms: number) => sleepFor(ms));
   const now = options.now ?? Date.now;
   const signers = signersOf(options.secrets ?? []);
+  // One per channel, so its connections are reused across batches.
+  const dispatcher = options.policy ? guardedDispatcher(options.policy) : undefined;
 
   async function attempt(
     body: string,
     headers: Record<string, string>,
     messages: readonly ChannelMessage[],
   ): Promise<Outcome> {
-    let response: Response;
+    let response: Answer;
     let bytes: Buffer | undefined;
     try {
-      response = await fetch(url, {
-        method: 'POST',
-        headers,
-        body,
-        redirect: 'manual',
-        signal: AbortSignal.timeout(timeoutMs),
-      });
-      // Read the answer under the same timeout, which also frees the connection for reuse.
-      bytes = await readBounded(response, WEBHOOK_MAX_ANSWER_BYTES);
+      ({ response, bytes } = await exchange(url, headers, body, timeoutMs, dispatcher));
     } catch (error) {
+      const refusal = destinationRefusal(error);
+      if (refusal !== undefined) {
+        // The address will not change by trying again: the URL must.
+        const reason = `refused to connect: ${refusal.message}`;
+        return { kind: 'permanent', reason, summary: reason };
+      }
       return { kind: 'transient', ...describeFailure(error, timeoutMs), cause: error };
     }
     const { status } = response;

@@ -334,6 +334,47 @@ describe('webhook channel: refusals', () => {
   });
 });
 
+describe('webhook channel: the address guard', () => {
+  it('never reaches a loopback receiver on AWS: permanent at once, naming the rule', async () => {
+    const server = await scriptedServer([{ status: 200 }]);
+    const { opts, waits } = options(server.url, { policy: { allowLoopback: false } });
+    const error = await failure(createWebhookChannel(opts).deliverBatch(batch));
+    expect(error).toBeInstanceOf(PermanentDeliveryError);
+    expect(error.message).toBe(
+      'refused to connect: 127.0.0.1 is a loopback address, not allowed as a destination (rule "forbidden-address")',
+    );
+    expect(error.summary).toBe(error.message);
+    expect(error.attempts).toBe(1);
+    expect(server.received).toHaveLength(0);
+    expect(waits).toEqual([]);
+  });
+
+  it('reaches a loopback receiver when loopback is allowed, through the same guarded path', async () => {
+    const server = await scriptedServer([
+      { status: 500 },
+      resultsAnswer([{ idempotencyKey: 'cmp_1:u2', status: 'rejected', reason: 'no' }]),
+    ]);
+    const { opts } = options(server.url, { policy: { allowLoopback: true } });
+    const results = await createWebhookChannel(opts).deliverBatch(batch);
+    expect(results).toEqual([
+      accepted,
+      { status: 'rejected', reason: 'webhook rejected the message: no' },
+      accepted,
+    ]);
+    expect(server.received).toHaveLength(2);
+  });
+
+  it('keeps redirects unfollowed through the guarded path', async () => {
+    const elsewhere = await scriptedServer([{ status: 200 }]);
+    const server = await scriptedServer([{ status: 307, headers: { location: elsewhere.url } }]);
+    const { opts } = options(server.url, { policy: { allowLoopback: true } });
+    const error = await failure(createWebhookChannel(opts).deliverBatch(batch));
+    expect(error).toBeInstanceOf(PermanentDeliveryError);
+    expect(error.message).toMatch(/^webhook answered 307: redirects are not followed/);
+    expect(elsewhere.received).toHaveLength(0);
+  });
+});
+
 describe('webhook channel: transient failures', () => {
   it('retries a 500 and succeeds on the next answer, with the same key and body', async () => {
     const server = await scriptedServer([
