@@ -43,9 +43,10 @@
  * An error's `summary` (what the logs get) holds the status and our own words only, never
  * the far side's text, which may echo user ids and variables; its message, which goes on
  * the recipients, may quote the first 200 characters of an error answer.
-
+ *
+ * `sendTestEvent` makes one request of the same shape, for an app to try its receiver.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { setTimeout as sleepFor } from 'node:timers/promises';
 import { Webhook } from 'standardwebhooks';
 import { type Agent, fetch as undiciFetch } from 'undici';
@@ -357,15 +358,26 @@ function requestHeaders(
   };
 }
 
+/** `raw` parsed; throws on text that is not a URL or a scheme other than http(s). */
+function webhookUrlOf(raw: string): URL {
+  if (!URL.canParse(raw)) {
+    throw new TypeError(
+      'Webhook URL is not an absolute URL: give one like https://hooks.example.com/campaigns',
+    );
+  }
+  const url = new URL(raw);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new TypeError(`Webhook URL must be http or https, got ${url.protocol}`);
+  }
+  return url;
+}
+
 /**
  * Creates a webhook channel; throws at once on a URL that is not http(s), a batch size out
  * of 1-100 or a secret that is not a Standard Webhooks secret.
  */
 export function createWebhookChannel(options: WebhookChannelOptions): DeliveryChannel {
-  const url = new URL(options.url);
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new TypeError(`Webhook URL must be http or https, got ${url.protocol}`);
-  }
+  const url = webhookUrlOf(options.url);
   const maxBatchSize = options.maxBatchSize ?? WEBHOOK_DEFAULTS.maxBatchSize;
   if (!Number.isInteger(maxBatchSize) || maxBatchSize < 1 || maxBatchSize > 100) {
     throw new RangeError(`Webhook batch size must be an integer from 1 to 100, got ${maxBatchSize}`);
@@ -479,4 +491,92 @@ export function createWebhookChannel(options: WebhookChannelOptions): DeliveryCh
       }
     },
   };
+}
+
+export interface TestEventOptions {
+  url: string;
+  appId: string;
+  /** The destination's secrets, as a delivery signs with them. */
+  secrets: readonly string[];
+  /** Limit on the whole exchange (default 5,000 ms, a delivery try's). */
+  timeoutMs?: number;
+  policy?: AddressPolicy;
+  /** The clock of `timestamp` and `webhook-timestamp`; replaceable in tests. */
+  now?: () => number;
+}
+
+export interface TestEventResult {
+  /** The far side's status code; null when it never answered. */
+  status: number | null;
+  /** From sending the request to the end of the answer read (a monotonic clock). */
+  latencyMs: number;
+  /** A 2xx answer. */
+  ok: boolean;
+  /** What went wrong, in plain words; absent on a 2xx. */
+  error?: string;
+}
+
+/** Plain words for the network failures an app can fix on its side. */
+const FAILURE_WORDS: Readonly<Record<string, string>> = {
+  ECONNREFUSED: 'connection refused',
+  ECONNRESET: 'connection reset',
+  ENOTFOUND: 'host not found',
+  EAI_AGAIN: 'host name lookup failed',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
+  ETIMEDOUT: 'connection timed out',
+  UND_ERR_CONNECT_TIMEOUT: 'connection timed out',
+  UND_ERR_SOCKET: 'connection closed before the answer',
+};
+
+/** A failed test send in plain words: `connection refused (ECONNREFUSED)`, `no answer within N ms`, `refused: …`. */
+function testFailureWords(error: unknown, timeoutMs: number): string {
+  const refusal = destinationRefusal(error);
+  if (refusal !== undefined) return `refused: ${refusal.message}`;
+  const code = (error instanceof Error ? (error.cause as { code?: unknown } | undefined) : undefined)?.code;
+  if (typeof code === 'string' && FAILURE_WORDS[code] !== undefined)
+    return `${FAILURE_WORDS[code]} (${code})`;
+  return describeFailure(error, timeoutMs).reason;
+}
+
+/**
+ * One signed test request to a destination, for an app to see its receiver work before a
+ * campaign depends on it: body `{"type":"test","appId","timestamp":<ISO>}`, the headers of
+ * a delivery with `webhook-id: test_<random>`, no retries. Never throws: every failure,
+ * a bad URL or secret included, is an answer with `ok: false` and the reason.
+ */
+export async function sendTestEvent(options: TestEventOptions): Promise<TestEventResult> {
+  const timeoutMs = options.timeoutMs ?? WEBHOOK_DEFAULTS.timeoutMs;
+  const now = options.now ?? Date.now;
+  let url: URL;
+  let signers: Webhook[];
+  try {
+    url = webhookUrlOf(options.url);
+    signers = signersOf(options.secrets);
+  } catch (error) {
+    // Nothing was sent: the message names the URL's or the secret's problem.
+    const message = error instanceof Error ? error.message : String(error);
+    return { status: null, latencyMs: 0, ok: false, error: `not sent: ${message}` };
+  }
+  const at = now();
+  const body = JSON.stringify({ type: 'test', appId: options.appId, timestamp: new Date(at).toISOString() });
+  const headers = requestHeaders(`test_${randomBytes(16).toString('hex')}`, at, body, signers);
+  const dispatcher = options.policy ? guardedDispatcher(options.policy) : undefined;
+  const started = performance.now();
+  const latencyMs = () => Math.round(performance.now() - started);
+  try {
+    const { response } = await exchange(url, headers, body, timeoutMs, dispatcher);
+    const { status } = response;
+    if (status >= 200 && status < 300) return { status, latencyMs: latencyMs(), ok: true };
+    const error =
+      status >= 300 && status < 400
+        ? `answered ${status}: redirects are not followed, set the URL to the final one`
+        : `answered ${status}`;
+    return { status, latencyMs: latencyMs(), ok: false, error };
+  } catch (error) {
+    return { status: null, latencyMs: latencyMs(), ok: false, error: testFailureWords(error, timeoutMs) };
+  } finally {
+    // A test send's connections are not reused: close them now rather than at idle timeout.
+    await dispatcher?.destroy().catch(() => undefined);
+  }
 }
