@@ -33,8 +33,8 @@
  *   transient: tried again after an exponential backoff with full jitter, or after
  *   `Retry-After` (seconds or an HTTP date) when the answer has one, up to `maxAttempts`
  *   tries. A `Retry-After` longer than `maxRetryAfterMs` stops the tries at once (the
- *   consumer's time is limited); the `TransientDeliveryError` carries it so the batch can
- *   come back later.
+ *   consumer's time is limited, see `webhookCallBudgetMs`); the `TransientDeliveryError`
+ *   carries it so the batch can come back later.
  * - 3xx: a `PermanentDeliveryError`; redirects are not followed (point the channel at the
  *   final URL). Any other answer (4xx): a `PermanentDeliveryError` naming the status.
  * - An answer body over `WEBHOOK_MAX_ANSWER_BYTES` is not read further: a protocol error
@@ -104,6 +104,24 @@ export const WEBHOOK_DEFAULTS = {
   maxDelayMs: 2_000,
   maxRetryAfterMs: 5_000,
 } as const;
+
+/**
+ * The longest one `deliverBatch` can take, every try used: each try is bounded by
+ * `timeoutMs` (the answer's body included), and each wait between tries by the larger of
+ * the backoff cap and the longest `Retry-After` waited for (a longer one stops the tries
+ * at once instead). The deliver consumer needs it to know, before it calls, whether the
+ * time it has left covers a call, rather than being cut off in the middle of one.
+ */
+export function webhookCallBudgetMs(o: {
+  timeoutMs: number;
+  maxAttempts: number;
+  maxDelayMs: number;
+  maxRetryAfterMs: number;
+}): number {
+  // As the channel does: at least one try.
+  const attempts = Math.max(1, o.maxAttempts);
+  return attempts * o.timeoutMs + (attempts - 1) * Math.max(o.maxDelayMs, o.maxRetryAfterMs);
+}
 
 /** Most bytes of an answer's body read; a longer body is a protocol error. */
 export const WEBHOOK_MAX_ANSWER_BYTES = 1024 * 1024;

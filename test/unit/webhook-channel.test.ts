@@ -13,8 +13,10 @@ import {
   batchIdempotencyKey,
   createWebhookChannel,
   parseRetryAfter,
+  WEBHOOK_DEFAULTS,
   WEBHOOK_MAX_ANSWER_BYTES,
   type WebhookChannelOptions,
+  webhookCallBudgetMs,
 } from '#shared/adapters/webhook-channel.ts';
 import {
   boundReason,
@@ -509,6 +511,38 @@ describe('webhook channel: transient failures', () => {
     const started = Date.now();
     await createWebhookChannel({ url: server.url, baseDelayMs: 40, random: () => 0.99 }).deliverBatch(batch);
     expect(Date.now() - started).toBeGreaterThanOrEqual(35);
+  });
+});
+
+describe('webhookCallBudgetMs', () => {
+  it('is 25 s with the defaults: three tries of 5 s and two waits of up to 5 s', () => {
+    expect(webhookCallBudgetMs(WEBHOOK_DEFAULTS)).toBe(3 * 5_000 + 2 * 5_000);
+  });
+
+  it('takes the larger of the backoff cap and the Retry-After cap for each wait', () => {
+    const odd = { timeoutMs: 1_234, maxAttempts: 4, maxDelayMs: 7_000, maxRetryAfterMs: 300 };
+    expect(webhookCallBudgetMs(odd)).toBe(4 * 1_234 + 3 * 7_000);
+    expect(webhookCallBudgetMs({ ...odd, maxRetryAfterMs: 9_000 })).toBe(4 * 1_234 + 3 * 9_000);
+    // One try waits for nothing; no tries at all is one try, as the channel makes.
+    expect(webhookCallBudgetMs({ ...odd, maxAttempts: 1 })).toBe(1_234);
+    expect(webhookCallBudgetMs({ ...odd, maxAttempts: 0 })).toBe(1_234);
+  });
+
+  it('bounds what the channel waits: Retry-After at the cap is waited for, one second more is not', async () => {
+    const config = { timeoutMs: 2_000, maxAttempts: 3, maxDelayMs: 100, maxRetryAfterMs: 4_000 };
+    const waitBudget = webhookCallBudgetMs(config) - config.maxAttempts * config.timeoutMs;
+    const atCap = await scriptedServer([{ status: 429, headers: { 'retry-after': '4' } }]);
+    const slept = options(atCap.url, config);
+    await failure(createWebhookChannel(slept.opts).deliverBatch(batch));
+    expect(slept.waits).toEqual([4_000, 4_000]);
+    expect(slept.waits.reduce((a, b) => a + b, 0)).toBe(waitBudget);
+
+    const overCap = await scriptedServer([{ status: 429, headers: { 'retry-after': '5' } }]);
+    const stopped = options(overCap.url, config);
+    const error = await failure(createWebhookChannel(stopped.opts).deliverBatch(batch));
+    expect((error as TransientDeliveryError).retryAfterMs).toBe(5_000);
+    expect(stopped.waits).toEqual([]);
+    expect(overCap.received).toHaveLength(1);
   });
 });
 
