@@ -87,7 +87,7 @@ export const deliveryConfig = section('delivery', {
   WEBHOOK_URL: optionalVariable(z.url({ protocol: /^https?$/ })),
   /** Most messages per webhook request (the webhook channel's `maxBatchSize`). */
   WEBHOOK_BATCH_SIZE: z.coerce.number().int().min(1).max(100).default(100),
-  /** Key of the `Webhook-Signature` HMAC; no signature without it. */
+  /** Standard Webhooks signing secret (`whsec_…`) of the `webhook-signature` header; no signature without it. */
   WEBHOOK_SECRET: optionalVariable(z.string()),
   /** Per-attempt timeout, response included. */
   WEBHOOK_TIMEOUT_MS: z.coerce.number().int().positive().default(5_000),

@@ -24,7 +24,7 @@ export function channelFromConfig(config: DeliveryConfig): DeliveryChannel {
     baseDelayMs: config.WEBHOOK_BASE_DELAY_MS,
     maxDelayMs: config.WEBHOOK_MAX_DELAY_MS,
     maxRetryAfterMs: config.WEBHOOK_MAX_RETRY_AFTER_MS,
-    ...(config.WEBHOOK_SECRET === undefined ? {} : { secret: config.WEBHOOK_SECRET }),
+    ...(config.WEBHOOK_SECRET === undefined ? {} : { secrets: [config.WEBHOOK_SECRET] }),
   });
 }
 

@@ -3,10 +3,25 @@
  *
  * Request: `POST <url>` with `Content-Type: application/json`, `Idempotency-Key:
  * batch_<hex SHA-256 of the batch's sorted message keys>` (`batchIdempotencyKey`, the
- * same on every try), `User-Agent: csv-campaigns-webhook/1`, and when a secret is set
- * `Webhook-Signature: sha256=<hex HMAC-SHA256 of the raw body>`. Body (`WebhookPayload`):
- * `{ "type": "campaign.messages", "appId", "campaignId", "messages": [ { "idempotencyKey",
- * "userId", "title" (null when the template has none), "body" } ] }`.
+ * same on every try), `User-Agent: csv-campaigns-webhook/1`, and the Standard Webhooks
+ * headers (https://www.standardwebhooks.com), so a receiver can verify a request with any
+ * of the specification's libraries:
+ * - `webhook-id`: the batch key again, the same on every try, for the receiver to drop a
+ *   repeat;
+ * - `webhook-timestamp`: integer seconds since the epoch when the try is made. Every try
+ *   is signed anew, so a retry minutes later is not refused as a replay by a receiver that
+ *   checks the timestamp (the libraries allow 5 minutes);
+ * - `webhook-signature` (only with `secrets`): `v1,<base64 HMAC-SHA256 of
+ *   "<id>.<timestamp>.<body>">` for each secret, separated by single spaces. During a
+ *   rotation the old and the new secret both sign, so a receiver holding either verifies.
+ * Body (`WebhookPayload`): `{ "type": "campaign.messages", "appId", "campaignId",
+ * "messages": [ { "idempotencyKey", "userId", "title" (null when the template has none),
+ * "body" } ] }`.
+ *
+ * With a `policy`, every connection goes through `guardedDispatcher`: an address inside
+ * the deployment's network (loopback, private, link-local, instance metadata, …) is never
+ * connected to, checked at connection time so that a DNS answer changed since the URL was
+ * checked cannot slip through. Such a refusal is a `PermanentDeliveryError` naming the rule.
  *
  * Answers:
  * - 2xx: every message accepted, unless the body is JSON with a `results` list of
@@ -18,8 +33,8 @@
  *   transient: tried again after an exponential backoff with full jitter, or after
  *   `Retry-After` (seconds or an HTTP date) when the answer has one, up to `maxAttempts`
  *   tries. A `Retry-After` longer than `maxRetryAfterMs` stops the tries at once (the
- *   consumer's time is limited); the `TransientDeliveryError` carries it so the batch can
- *   come back later.
+ *   consumer's time is limited, see `webhookCallBudgetMs`); the `TransientDeliveryError`
+ *   carries it so the batch can come back later.
  * - 3xx: a `PermanentDeliveryError`; redirects are not followed (point the channel at the
  *   final URL). Any other answer (4xx): a `PermanentDeliveryError` naming the status.
  * - An answer body over `WEBHOOK_MAX_ANSWER_BYTES` is not read further: a protocol error
@@ -28,9 +43,13 @@
  * An error's `summary` (what the logs get) holds the status and our own words only, never
  * the far side's text, which may echo user ids and variables; its message, which goes on
  * the recipients, may quote the first 200 characters of an error answer.
+ *
+ * `sendTestEvent` makes one request of the same shape, for an app to try its receiver.
  */
-import { createHash, createHmac } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { setTimeout as sleepFor } from 'node:timers/promises';
+import { Webhook } from 'standardwebhooks';
+import { type Agent, fetch as undiciFetch } from 'undici';
 import { z } from 'zod';
 import {
   boundReason,
@@ -41,6 +60,11 @@ import {
   PermanentDeliveryError,
   TransientDeliveryError,
 } from '#shared/domain/channel.ts';
+import {
+  type AddressPolicy,
+  DESTINATION_ADDRESS_ERROR_CODE,
+  guardedDispatcher,
+} from '#shared/domain/destination-url.ts';
 
 export interface WebhookChannelOptions {
   url: string;
@@ -56,8 +80,16 @@ export interface WebhookChannelOptions {
   maxDelayMs?: number;
   /** Longest `Retry-After` waited for in process (default 5,000 ms). */
   maxRetryAfterMs?: number;
-  /** HMAC-SHA256 key of the `Webhook-Signature` header; no header without it. */
-  secret?: string;
+  /**
+   * Standard Webhooks signing secrets (`whsec_` and the base64 of the key), the current one
+   * first; each signs every request. No `webhook-signature` header without any.
+   */
+  secrets?: readonly string[];
+  /**
+   * When given, every connection is checked by `guardedDispatcher`: an address inside the
+   * deployment's network is never connected to (on AWS, `{ allowLoopback: false }`).
+   */
+  policy?: AddressPolicy;
   /** Sources of time and chance, replaceable in tests. */
   random?: () => number;
   sleep?: (ms: number) => Promise<void>;
@@ -72,6 +104,24 @@ export const WEBHOOK_DEFAULTS = {
   maxDelayMs: 2_000,
   maxRetryAfterMs: 5_000,
 } as const;
+
+/**
+ * The longest one `deliverBatch` can take, every try used: each try is bounded by
+ * `timeoutMs` (the answer's body included), and each wait between tries by the larger of
+ * the backoff cap and the longest `Retry-After` waited for (a longer one stops the tries
+ * at once instead). The deliver consumer needs it to know, before it calls, whether the
+ * time it has left covers a call, rather than being cut off in the middle of one.
+ */
+export function webhookCallBudgetMs(o: {
+  timeoutMs: number;
+  maxAttempts: number;
+  maxDelayMs: number;
+  maxRetryAfterMs: number;
+}): number {
+  // As the channel does: at least one try.
+  const attempts = Math.max(1, o.maxAttempts);
+  return attempts * o.timeoutMs + (attempts - 1) * Math.max(o.maxDelayMs, o.maxRetryAfterMs);
+}
 
 /** Most bytes of an answer's body read; a longer body is a protocol error. */
 export const WEBHOOK_MAX_ANSWER_BYTES = 1024 * 1024;
@@ -99,6 +149,48 @@ export interface WebhookPayload {
 export function batchIdempotencyKey(messages: readonly Pick<ChannelMessage, 'idempotencyKey'>[]): string {
   const keys = messages.map((m) => m.idempotencyKey).sort();
   return `batch_${createHash('sha256').update(JSON.stringify(keys)).digest('hex')}`;
+}
+
+const SECRET_PREFIX = 'whsec_';
+
+/**
+ * One signer per secret, checked once when the channel is made rather than on every
+ * request. The errors name the secret by its position only: a secret never goes in a message.
+ */
+export function signersOf(secrets: readonly string[]): Webhook[] {
+  return secrets.map((secret, index) => {
+    const field = `Webhook secrets[${index}]`;
+    const fix =
+      'use a Standard Webhooks secret, `whsec_` and the base64 of its key (newSigningSecret makes one)';
+    if (!secret.startsWith(SECRET_PREFIX) || secret.length === SECRET_PREFIX.length) {
+      throw new TypeError(`${field} does not start with "${SECRET_PREFIX}" followed by the key: ${fix}`);
+    }
+    try {
+      return new Webhook(secret);
+    } catch {
+      throw new TypeError(`${field} is not valid base64 after "${SECRET_PREFIX}": ${fix}`);
+    }
+  });
+}
+
+/**
+ * The Standard Webhooks headers of one try: `webhook-id`, `webhook-timestamp` (integer
+ * seconds of `atMs`) and, with signers, `webhook-signature` holding one `v1,<base64>` per
+ * signer separated by spaces (the specification's way to sign with several keys).
+ */
+export function signatureHeaders(
+  id: string,
+  atMs: number,
+  body: string,
+  signers: readonly Webhook[],
+): Record<string, string> {
+  const seconds = Math.floor(atMs / 1000);
+  const headers: Record<string, string> = { 'webhook-id': id, 'webhook-timestamp': String(seconds) };
+  if (signers.length > 0) {
+    const at = new Date(seconds * 1000);
+    headers['webhook-signature'] = signers.map((signer) => signer.sign(id, at, body)).join(' ');
+  }
+  return headers;
 }
 
 /**
@@ -152,11 +244,18 @@ function describeFailure(error: unknown, timeoutMs: number): { reason: string; s
   return { reason: `request failed (${detail})`, summary: `request failed (${kind})` };
 }
 
+/** What of an answer is read: the global `fetch`'s and undici's `Response` both fit. */
+interface Answer {
+  status: number;
+  headers: { get(name: string): string | null };
+  body: ReadableStream<Uint8Array> | null;
+}
+
 /**
  * The body of `response`, or undefined when it is longer than `limit` bytes: then no more
  * than about `limit` bytes are read and the rest is cancelled.
  */
-async function readBounded(response: Response, limit: number): Promise<Buffer | undefined> {
+async function readBounded(response: Answer, limit: number): Promise<Buffer | undefined> {
   const declared = Number(response.headers.get('content-length') ?? '');
   if (!response.body) return Buffer.alloc(0);
   const reader = response.body.getReader();
@@ -178,6 +277,40 @@ async function readBounded(response: Response, limit: number): Promise<Buffer | 
     chunks.push(value);
   }
   return Buffer.concat(chunks);
+}
+
+/**
+ * One POST and its answer read (bounded), all under one timeout. With a dispatcher, through
+ * undici's own `fetch` (the global one is another undici version, whose dispatcher
+ * interface need not match); redirects are never followed either way.
+ */
+async function exchange(
+  url: URL,
+  headers: Record<string, string>,
+  body: string,
+  timeoutMs: number,
+  dispatcher: Agent | undefined,
+): Promise<{ response: Answer; bytes: Buffer | undefined }> {
+  const init = {
+    method: 'POST',
+    headers,
+    body,
+    redirect: 'manual',
+    signal: AbortSignal.timeout(timeoutMs),
+  } as const;
+  const response: Answer = dispatcher
+    ? await undiciFetch(url, { ...init, dispatcher })
+    : await fetch(url, init);
+  // Read the answer under the same timeout, which also frees the connection for reuse.
+  return { response, bytes: await readBounded(response, WEBHOOK_MAX_ANSWER_BYTES) };
+}
+
+/** The guard's refusal somewhere in the causes of a failed fetch, if that is what failed it. */
+function destinationRefusal(error: unknown): Error | undefined {
+  for (let e: unknown = error, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth += 1) {
+    if ((e as { code?: unknown }).code === DESTINATION_ADDRESS_ERROR_CODE) return e;
+  }
+  return undefined;
 }
 
 const resultsSchema = z.array(
@@ -228,12 +361,41 @@ function resultsOf(
   return results;
 }
 
-/** Creates a webhook channel; throws at once on a URL that is not http(s) or a batch size out of 1-100. */
-export function createWebhookChannel(options: WebhookChannelOptions): DeliveryChannel {
-  const url = new URL(options.url);
+/** Every header of one try: the batch key as `Idempotency-Key` and `webhook-id`, and the signature's. */
+function requestHeaders(
+  key: string,
+  atMs: number,
+  body: string,
+  signers: readonly Webhook[],
+): Record<string, string> {
+  return {
+    'content-type': 'application/json',
+    'idempotency-key': key,
+    'user-agent': 'csv-campaigns-webhook/1',
+    ...signatureHeaders(key, atMs, body, signers),
+  };
+}
+
+/** `raw` parsed; throws on text that is not a URL or a scheme other than http(s). */
+function webhookUrlOf(raw: string): URL {
+  if (!URL.canParse(raw)) {
+    throw new TypeError(
+      'Webhook URL is not an absolute URL: give one like https://hooks.example.com/campaigns',
+    );
+  }
+  const url = new URL(raw);
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw new TypeError(`Webhook URL must be http or https, got ${url.protocol}`);
   }
+  return url;
+}
+
+/**
+ * Creates a webhook channel; throws at once on a URL that is not http(s), a batch size out
+ * of 1-100 or a secret that is not a Standard Webhooks secret.
+ */
+export function createWebhookChannel(options: WebhookChannelOptions): DeliveryChannel {
+  const url = webhookUrlOf(options.url);
   const maxBatchSize = options.maxBatchSize ?? WEBHOOK_DEFAULTS.maxBatchSize;
   if (!Number.isInteger(maxBatchSize) || maxBatchSize < 1 || maxBatchSize > 100) {
     throw new RangeError(`Webhook batch size must be an integer from 1 to 100, got ${maxBatchSize}`);
@@ -246,25 +408,26 @@ export function createWebhookChannel(options: WebhookChannelOptions): DeliveryCh
   const random = options.random ?? Math.random;
   const sleep = options.sleep ?? ((ms: number) => sleepFor(ms));
   const now = options.now ?? Date.now;
+  const signers = signersOf(options.secrets ?? []);
+  // One per channel, so its connections are reused across batches.
+  const dispatcher = options.policy ? guardedDispatcher(options.policy) : undefined;
 
   async function attempt(
     body: string,
     headers: Record<string, string>,
     messages: readonly ChannelMessage[],
   ): Promise<Outcome> {
-    let response: Response;
+    let response: Answer;
     let bytes: Buffer | undefined;
     try {
-      response = await fetch(url, {
-        method: 'POST',
-        headers,
-        body,
-        redirect: 'manual',
-        signal: AbortSignal.timeout(timeoutMs),
-      });
-      // Read the answer under the same timeout, which also frees the connection for reuse.
-      bytes = await readBounded(response, WEBHOOK_MAX_ANSWER_BYTES);
+      ({ response, bytes } = await exchange(url, headers, body, timeoutMs, dispatcher));
     } catch (error) {
+      const refusal = destinationRefusal(error);
+      if (refusal !== undefined) {
+        // The address will not change by trying again: the URL must.
+        const reason = `refused to connect: ${refusal.message}`;
+        return { kind: 'permanent', reason, summary: reason };
+      }
       return { kind: 'transient', ...describeFailure(error, timeoutMs), cause: error };
     }
     const { status } = response;
@@ -317,17 +480,11 @@ export function createWebhookChannel(options: WebhookChannelOptions): DeliveryCh
         })),
       };
       const body = JSON.stringify(payload);
-      const headers: Record<string, string> = {
-        'content-type': 'application/json',
-        'idempotency-key': batchIdempotencyKey(messages),
-        'user-agent': 'csv-campaigns-webhook/1',
-      };
-      if (options.secret) {
-        headers['webhook-signature'] =
-          `sha256=${createHmac('sha256', options.secret).update(body).digest('hex')}`;
-      }
+      const key = batchIdempotencyKey(messages);
 
       for (let tries = 1; ; tries += 1) {
+        // Signed anew on every try: a retry carries the time it is made, not the first try's.
+        const headers = requestHeaders(key, now(), body, signers);
         const outcome = await attempt(body, headers, messages);
         if (outcome.kind === 'answered') return outcome.results;
         if (outcome.kind === 'permanent') {
@@ -352,4 +509,92 @@ export function createWebhookChannel(options: WebhookChannelOptions): DeliveryCh
       }
     },
   };
+}
+
+export interface TestEventOptions {
+  url: string;
+  appId: string;
+  /** The destination's secrets, as a delivery signs with them. */
+  secrets: readonly string[];
+  /** Limit on the whole exchange (default 5,000 ms, a delivery try's). */
+  timeoutMs?: number;
+  policy?: AddressPolicy;
+  /** The clock of `timestamp` and `webhook-timestamp`; replaceable in tests. */
+  now?: () => number;
+}
+
+export interface TestEventResult {
+  /** The far side's status code; null when it never answered. */
+  status: number | null;
+  /** From sending the request to the end of the answer read (a monotonic clock). */
+  latencyMs: number;
+  /** A 2xx answer. */
+  ok: boolean;
+  /** What went wrong, in plain words; absent on a 2xx. */
+  error?: string;
+}
+
+/** Plain words for the network failures an app can fix on its side. */
+const FAILURE_WORDS: Readonly<Record<string, string>> = {
+  ECONNREFUSED: 'connection refused',
+  ECONNRESET: 'connection reset',
+  ENOTFOUND: 'host not found',
+  EAI_AGAIN: 'host name lookup failed',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
+  ETIMEDOUT: 'connection timed out',
+  UND_ERR_CONNECT_TIMEOUT: 'connection timed out',
+  UND_ERR_SOCKET: 'connection closed before the answer',
+};
+
+/** A failed test send in plain words: `connection refused (ECONNREFUSED)`, `no answer within N ms`, `refused: …`. */
+function testFailureWords(error: unknown, timeoutMs: number): string {
+  const refusal = destinationRefusal(error);
+  if (refusal !== undefined) return `refused: ${refusal.message}`;
+  const code = (error instanceof Error ? (error.cause as { code?: unknown } | undefined) : undefined)?.code;
+  if (typeof code === 'string' && FAILURE_WORDS[code] !== undefined)
+    return `${FAILURE_WORDS[code]} (${code})`;
+  return describeFailure(error, timeoutMs).reason;
+}
+
+/**
+ * One signed test request to a destination, for an app to see its receiver work before a
+ * campaign depends on it: body `{"type":"test","appId","timestamp":<ISO>}`, the headers of
+ * a delivery with `webhook-id: test_<random>`, no retries. Never throws: every failure,
+ * a bad URL or secret included, is an answer with `ok: false` and the reason.
+ */
+export async function sendTestEvent(options: TestEventOptions): Promise<TestEventResult> {
+  const timeoutMs = options.timeoutMs ?? WEBHOOK_DEFAULTS.timeoutMs;
+  const now = options.now ?? Date.now;
+  let url: URL;
+  let signers: Webhook[];
+  try {
+    url = webhookUrlOf(options.url);
+    signers = signersOf(options.secrets);
+  } catch (error) {
+    // Nothing was sent: the message names the URL's or the secret's problem.
+    const message = error instanceof Error ? error.message : String(error);
+    return { status: null, latencyMs: 0, ok: false, error: `not sent: ${message}` };
+  }
+  const at = now();
+  const body = JSON.stringify({ type: 'test', appId: options.appId, timestamp: new Date(at).toISOString() });
+  const headers = requestHeaders(`test_${randomBytes(16).toString('hex')}`, at, body, signers);
+  const dispatcher = options.policy ? guardedDispatcher(options.policy) : undefined;
+  const started = performance.now();
+  const latencyMs = () => Math.round(performance.now() - started);
+  try {
+    const { response } = await exchange(url, headers, body, timeoutMs, dispatcher);
+    const { status } = response;
+    if (status >= 200 && status < 300) return { status, latencyMs: latencyMs(), ok: true };
+    const error =
+      status >= 300 && status < 400
+        ? `answered ${status}: redirects are not followed, set the URL to the final one`
+        : `answered ${status}`;
+    return { status, latencyMs: latencyMs(), ok: false, error };
+  } catch (error) {
+    return { status: null, latencyMs: latencyMs(), ok: false, error: testFailureWords(error, timeoutMs) };
+  } finally {
+    // A test send's connections are not reused: close them now rather than at idle timeout.
+    await dispatcher?.destroy().catch(() => undefined);
+  }
 }

@@ -22,7 +22,8 @@ import { apiClient, newApp, useRuntime } from '#test/support/runtime.ts';
 
 /** Every marker holds this; ids and keys the system makes are lower case and never do. */
 const MARK = 'Q7F3AX';
-const WEBHOOK_SECRET = `whsec-${MARK}-hook`;
+// A Standard Webhooks secret (`whsec_` and base64) that holds the marker.
+const WEBHOOK_SECRET = `whsec_${MARK}${'k'.repeat(34)}`;
 const transientUser = `${MARK}-user-transient`;
 const permanentUser = `${MARK}-user-permanent`;
 
@@ -78,7 +79,7 @@ const runtime = useRuntime({
     const outbox = createOutboxChannel({ path: outboxPath });
     const hook = createWebhookChannel({
       url: webhookUrl,
-      secret: WEBHOOK_SECRET,
+      secrets: [WEBHOOK_SECRET],
       maxAttempts: 2,
       baseDelayMs: 0,
       maxDelayMs: 0,

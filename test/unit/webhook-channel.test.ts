@@ -1,4 +1,4 @@
-import { createHash, createHmac } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import {
   createServer,
   type IncomingHttpHeaders,
@@ -13,8 +13,10 @@ import {
   batchIdempotencyKey,
   createWebhookChannel,
   parseRetryAfter,
+  WEBHOOK_DEFAULTS,
   WEBHOOK_MAX_ANSWER_BYTES,
   type WebhookChannelOptions,
+  webhookCallBudgetMs,
 } from '#shared/adapters/webhook-channel.ts';
 import {
   boundReason,
@@ -190,16 +192,6 @@ describe('webhook channel: the request', () => {
     );
   });
 
-  it('signs the raw body with HMAC-SHA256 when a secret is set', async () => {
-    const server = await scriptedServer([{ status: 202 }]);
-    await createWebhookChannel(options(server.url, { secret: 's3cret' }).opts).deliverBatch(batch);
-    const [request] = server.received;
-    const expected = createHmac('sha256', 's3cret')
-      .update(request?.body ?? '')
-      .digest('hex');
-    expect(request?.headers['webhook-signature']).toBe(`sha256=${expected}`);
-  });
-
   it('sends nothing for an empty batch, and refuses one over its batch size without a request', async () => {
     const server = await scriptedServer([{ status: 200 }]);
     const channel = createWebhookChannel(options(server.url, { maxBatchSize: 2 }).opts);
@@ -344,6 +336,47 @@ describe('webhook channel: refusals', () => {
   });
 });
 
+describe('webhook channel: the address guard', () => {
+  it('never reaches a loopback receiver on AWS: permanent at once, naming the rule', async () => {
+    const server = await scriptedServer([{ status: 200 }]);
+    const { opts, waits } = options(server.url, { policy: { allowLoopback: false } });
+    const error = await failure(createWebhookChannel(opts).deliverBatch(batch));
+    expect(error).toBeInstanceOf(PermanentDeliveryError);
+    expect(error.message).toBe(
+      'refused to connect: 127.0.0.1 is a loopback address, not allowed as a destination (rule "forbidden-address")',
+    );
+    expect(error.summary).toBe(error.message);
+    expect(error.attempts).toBe(1);
+    expect(server.received).toHaveLength(0);
+    expect(waits).toEqual([]);
+  });
+
+  it('reaches a loopback receiver when loopback is allowed, through the same guarded path', async () => {
+    const server = await scriptedServer([
+      { status: 500 },
+      resultsAnswer([{ idempotencyKey: 'cmp_1:u2', status: 'rejected', reason: 'no' }]),
+    ]);
+    const { opts } = options(server.url, { policy: { allowLoopback: true } });
+    const results = await createWebhookChannel(opts).deliverBatch(batch);
+    expect(results).toEqual([
+      accepted,
+      { status: 'rejected', reason: 'webhook rejected the message: no' },
+      accepted,
+    ]);
+    expect(server.received).toHaveLength(2);
+  });
+
+  it('keeps redirects unfollowed through the guarded path', async () => {
+    const elsewhere = await scriptedServer([{ status: 200 }]);
+    const server = await scriptedServer([{ status: 307, headers: { location: elsewhere.url } }]);
+    const { opts } = options(server.url, { policy: { allowLoopback: true } });
+    const error = await failure(createWebhookChannel(opts).deliverBatch(batch));
+    expect(error).toBeInstanceOf(PermanentDeliveryError);
+    expect(error.message).toMatch(/^webhook answered 307: redirects are not followed/);
+    expect(elsewhere.received).toHaveLength(0);
+  });
+});
+
 describe('webhook channel: transient failures', () => {
   it('retries a 500 and succeeds on the next answer, with the same key and body', async () => {
     const server = await scriptedServer([
@@ -478,6 +511,38 @@ describe('webhook channel: transient failures', () => {
     const started = Date.now();
     await createWebhookChannel({ url: server.url, baseDelayMs: 40, random: () => 0.99 }).deliverBatch(batch);
     expect(Date.now() - started).toBeGreaterThanOrEqual(35);
+  });
+});
+
+describe('webhookCallBudgetMs', () => {
+  it('is 25 s with the defaults: three tries of 5 s and two waits of up to 5 s', () => {
+    expect(webhookCallBudgetMs(WEBHOOK_DEFAULTS)).toBe(3 * 5_000 + 2 * 5_000);
+  });
+
+  it('takes the larger of the backoff cap and the Retry-After cap for each wait', () => {
+    const odd = { timeoutMs: 1_234, maxAttempts: 4, maxDelayMs: 7_000, maxRetryAfterMs: 300 };
+    expect(webhookCallBudgetMs(odd)).toBe(4 * 1_234 + 3 * 7_000);
+    expect(webhookCallBudgetMs({ ...odd, maxRetryAfterMs: 9_000 })).toBe(4 * 1_234 + 3 * 9_000);
+    // One try waits for nothing; no tries at all is one try, as the channel makes.
+    expect(webhookCallBudgetMs({ ...odd, maxAttempts: 1 })).toBe(1_234);
+    expect(webhookCallBudgetMs({ ...odd, maxAttempts: 0 })).toBe(1_234);
+  });
+
+  it('bounds what the channel waits: Retry-After at the cap is waited for, one second more is not', async () => {
+    const config = { timeoutMs: 2_000, maxAttempts: 3, maxDelayMs: 100, maxRetryAfterMs: 4_000 };
+    const waitBudget = webhookCallBudgetMs(config) - config.maxAttempts * config.timeoutMs;
+    const atCap = await scriptedServer([{ status: 429, headers: { 'retry-after': '4' } }]);
+    const slept = options(atCap.url, config);
+    await failure(createWebhookChannel(slept.opts).deliverBatch(batch));
+    expect(slept.waits).toEqual([4_000, 4_000]);
+    expect(slept.waits.reduce((a, b) => a + b, 0)).toBe(waitBudget);
+
+    const overCap = await scriptedServer([{ status: 429, headers: { 'retry-after': '5' } }]);
+    const stopped = options(overCap.url, config);
+    const error = await failure(createWebhookChannel(stopped.opts).deliverBatch(batch));
+    expect((error as TransientDeliveryError).retryAfterMs).toBe(5_000);
+    expect(stopped.waits).toEqual([]);
+    expect(overCap.received).toHaveLength(1);
   });
 });
 
