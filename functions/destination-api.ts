@@ -14,6 +14,7 @@ import {
   MAX_DESTINATION_URL_LENGTH,
   MAX_RATE_PER_SECOND,
   MIN_RATE_PER_SECOND,
+  signingSecretsOf,
 } from '#shared/domain/destinations.ts';
 import { BadRequestError, ConflictError } from '#shared/errors.ts';
 import { createApiHandler } from '#shared/http/api-handler.ts';
@@ -24,7 +25,6 @@ import {
   putDestination,
   readDestination,
   rotateSecret,
-  signingSecretsOf,
 } from '#shared/store/destinations.ts';
 
 const config = destinationConfig();

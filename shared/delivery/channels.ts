@@ -9,8 +9,7 @@
 
 import { createWebhookChannel, type WebhookChannelOptions } from '#shared/adapters/webhook-channel.ts';
 import type { DeliveryChannel } from '#shared/domain/channel.ts';
-import type { SecretCipher } from '#shared/domain/destinations.ts';
-import { type DestinationItem, signingSecretsOf } from '#shared/store/destinations.ts';
+import { type DestinationItem, type SecretCipher, signingSecretsOf } from '#shared/domain/destinations.ts';
 import type { Channels } from './ports.ts';
 
 /** Gives the channel an app's deliveries go through. */

@@ -39,4 +39,3 @@ export function claimCutoffMs(config: WebhookTiming, functionTimeoutMs: number):
   }
   return cutoff;
 }
-

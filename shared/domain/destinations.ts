@@ -53,3 +53,35 @@ export function newSigningSecret(): string {
 
 /** What is shown of a secret after it was answered once: its last 4 characters. */
 export const secretHintOf = (secret: string) => secret.slice(-SECRET_HINT_LENGTH);
+
+/** The stored item, secrets encrypted. */
+export interface DestinationItem {
+  appId: string;
+  kind: 'default' | 'webhook';
+  url?: string;
+  batchSize: number;
+  ratePerSecond: number | null;
+  /** The current signing secret, encrypted; kept while the app is on `default`, for a later webhook. */
+  secretCiphertext?: string;
+  secretHint?: string;
+  /** The secret before the last rotation, encrypted, and until when it still signs (epoch ms). */
+  previousSecretCiphertext?: string;
+  previousSecretUntil?: number;
+  version: string;
+  updatedAt: string;
+}
+
+/** The secrets a delivery is signed with now: the current one, then the previous one in its overlap. */
+export async function signingSecretsOf(
+  item: DestinationItem,
+  cipher: SecretCipher,
+  now = Date.now(),
+): Promise<string[]> {
+  const secrets: string[] = [];
+  if (item.secretCiphertext !== undefined)
+    secrets.push(await cipher.decrypt(item.secretCiphertext, item.appId));
+  if (item.previousSecretCiphertext !== undefined && (item.previousSecretUntil ?? 0) > now) {
+    secrets.push(await cipher.decrypt(item.previousSecretCiphertext, item.appId));
+  }
+  return secrets;
+}

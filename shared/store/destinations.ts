@@ -9,34 +9,22 @@ import { randomUUID } from 'node:crypto';
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { documents, isConditionalCheckFailed, tableName } from '#shared/adapters/dynamodb.ts';
 import {
+  type DestinationItem,
   MAX_DESTINATION_BATCH_SIZE,
   newSigningSecret,
   ROTATION_OVERLAP_MS,
   type SecretCipher,
   secretHintOf,
 } from '#shared/domain/destinations.ts';
+
+export { signingSecretsOf } from '#shared/domain/destinations.ts';
+export type { DestinationItem };
+
 import { appPk } from '#shared/domain/keys.ts';
 import { ConflictError } from '#shared/errors.ts';
 
 const DESTINATION_SK = 'DESTINATION';
 const key = (appId: string) => ({ pk: appPk(appId), sk: DESTINATION_SK });
-
-/** The stored item, secrets encrypted. */
-export interface DestinationItem {
-  appId: string;
-  kind: 'default' | 'webhook';
-  url?: string;
-  batchSize: number;
-  ratePerSecond: number | null;
-  /** The current signing secret, encrypted; kept while the app is on `default`, for a later webhook. */
-  secretCiphertext?: string;
-  secretHint?: string;
-  /** The secret before the last rotation, encrypted, and until when it still signs (epoch ms). */
-  previousSecretCiphertext?: string;
-  previousSecretUntil?: number;
-  version: string;
-  updatedAt: string;
-}
 
 /** What `GET /api/destination` answers (never a secret). */
 export interface DestinationView {
@@ -188,19 +176,4 @@ export async function rotateSecret(
       'The destination changed while its secret was being rotated: rotate again to get a new secret.',
     );
   }
-}
-
-/** The secrets a delivery is signed with now: the current one, then the previous one in its overlap. */
-export async function signingSecretsOf(
-  item: DestinationItem,
-  cipher: SecretCipher,
-  now = Date.now(),
-): Promise<string[]> {
-  const secrets: string[] = [];
-  if (item.secretCiphertext !== undefined)
-    secrets.push(await cipher.decrypt(item.secretCiphertext, item.appId));
-  if (item.previousSecretCiphertext !== undefined && (item.previousSecretUntil ?? 0) > now) {
-    secrets.push(await cipher.decrypt(item.previousSecretCiphertext, item.appId));
-  }
-  return secrets;
 }

@@ -6,10 +6,9 @@
  * receiver; an in-memory store and a reversible cipher.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { DeliveryChannel } from '#shared/domain/channel.ts';
-import type { SecretCipher } from '#shared/domain/destinations.ts';
 import { createChannelResolver } from '#shared/delivery/channels.ts';
-import type { DestinationItem } from '#shared/store/destinations.ts';
+import type { DeliveryChannel } from '#shared/domain/channel.ts';
+import type { DestinationItem, SecretCipher } from '#shared/domain/destinations.ts';
 import { startWebhookReceiver, verifies, type WebhookReceiver } from '#test/support/webhook-receiver.ts';
 
 const OLD = `whsec_${Buffer.alloc(32, 1).toString('base64')}`;
