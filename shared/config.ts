@@ -100,6 +100,15 @@ export const deliveryConfig = section('delivery', {
   WEBHOOK_MAX_RETRY_AFTER_MS: z.coerce.number().int().min(0).default(5_000),
 });
 
+/** The KMS key of apps' signing secrets (shared/adapters/secret-cipher.ts). */
+export const secretsConfig = section('secrets', {
+  /**
+   * Key id, key ARN or alias (`alias/csv-campaigns-secrets` locally) of the symmetric KMS
+   * key that encrypts each app's signing secret, bound to the app by its encryption context.
+   */
+  SECRETS_KEY_ID: z.string().min(1),
+});
+
 /** The send function, started by the send and cancel APIs and by one-call sends. */
 export const sendConfig = section('send', {
   /** ARN (or name) of the send function. */
