@@ -87,8 +87,28 @@ export const deliveryConfig = section('delivery', {
   WEBHOOK_URL: optionalVariable(z.url({ protocol: /^https?$/ })),
   /** Most messages per webhook request (the webhook channel's `maxBatchSize`). */
   WEBHOOK_BATCH_SIZE: z.coerce.number().int().min(1).max(100).default(100),
-  /** Key of the `Webhook-Signature` HMAC; no signature without it. */
-  WEBHOOK_SECRET: optionalVariable(z.string()),
+  /**
+   * ARN of the Secrets Manager secret holding the webhook's signing secret (read with a
+   * five-minute cache, shared/adapters/default-webhook-secret.ts); no signature without it.
+   */
+  WEBHOOK_SECRET_ARN: optionalVariable(
+    z
+      .string()
+      .regex(
+        /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$/,
+        'must be the ARN of a Secrets Manager secret (arn:aws:secretsmanager:<region>:<account>:secret:<name>-<suffix>)',
+      ),
+  ),
+  /**
+   * The plain-text secret this variable once held is no longer read. Still set, it fails
+   * the cold start rather than let deliveries silently go unsigned.
+   */
+  WEBHOOK_SECRET: optionalVariable(
+    z.never({
+      error:
+        'no longer read: put the signing secret in Secrets Manager, set WEBHOOK_SECRET_ARN to its ARN and unset WEBHOOK_SECRET',
+    }),
+  ),
   /** Per-attempt timeout, response included. */
   WEBHOOK_TIMEOUT_MS: z.coerce.number().int().positive().default(5_000),
   /** Tries per request, the first included. */

@@ -3,10 +3,13 @@
  * (`DELIVERY_CHANNEL=outbox|webhook`; see docs/delivery.md).
  */
 
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { createDefaultWebhookSecret } from '#shared/adapters/default-webhook-secret.ts';
 import { createOutboxChannel } from '#shared/adapters/outbox-channel.ts';
 import { createWebhookChannel } from '#shared/adapters/webhook-channel.ts';
 import { deliveryConfig } from '#shared/config.ts';
 import type { DeliveryChannel } from '#shared/domain/channel.ts';
+import { tracer } from '#shared/observability.ts';
 
 export type DeliveryConfig = ReturnType<typeof deliveryConfig>;
 
@@ -24,7 +27,14 @@ export function channelFromConfig(config: DeliveryConfig): DeliveryChannel {
     baseDelayMs: config.WEBHOOK_BASE_DELAY_MS,
     maxDelayMs: config.WEBHOOK_MAX_DELAY_MS,
     maxRetryAfterMs: config.WEBHOOK_MAX_RETRY_AFTER_MS,
-    ...(config.WEBHOOK_SECRET === undefined ? {} : { secret: config.WEBHOOK_SECRET }),
+    ...(config.WEBHOOK_SECRET_ARN === undefined
+      ? {}
+      : {
+          secret: createDefaultWebhookSecret({
+            client: tracer.captureAWSv3Client(new SecretsManagerClient({})),
+            secretArn: config.WEBHOOK_SECRET_ARN,
+          }),
+        }),
   });
 }
 

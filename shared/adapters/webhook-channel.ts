@@ -56,8 +56,13 @@ export interface WebhookChannelOptions {
   maxDelayMs?: number;
   /** Longest `Retry-After` waited for in process (default 5,000 ms). */
   maxRetryAfterMs?: number;
-  /** HMAC-SHA256 key of the `Webhook-Signature` header; no header without it. */
-  secret?: string;
+  /**
+   * HMAC-SHA256 key of the `Webhook-Signature` header; no header without it. A function
+   * is asked for the key on every batch (the default webhook's secret, read from Secrets
+   * Manager with a cache, so a rotation reaches a warm channel); when it fails, the batch
+   * fails transiently and nothing is sent unsigned.
+   */
+  secret?: string | (() => Promise<string>);
   /** Sources of time and chance, replaceable in tests. */
   random?: () => number;
   sleep?: (ms: number) => Promise<void>;
@@ -296,6 +301,19 @@ export function createWebhookChannel(options: WebhookChannelOptions): DeliveryCh
     return { kind: 'permanent', reason, summary };
   }
 
+  /** The key to sign with, if any; a failure to get it is transient (the batch comes back later). */
+  async function signingSecret(): Promise<string | undefined> {
+    const { secret } = options;
+    if (typeof secret !== 'function') return secret;
+    try {
+      return await secret();
+    } catch (error) {
+      // The source's message names the secret and the problem, never the secret's value.
+      const reason = `webhook signing secret unavailable: ${error instanceof Error ? error.message : String(error)}`;
+      throw new TransientDeliveryError(boundReason(reason), { cause: error, summary: boundReason(reason) });
+    }
+  }
+
   return {
     name: 'webhook',
     maxBatchSize,
@@ -317,14 +335,14 @@ export function createWebhookChannel(options: WebhookChannelOptions): DeliveryCh
         })),
       };
       const body = JSON.stringify(payload);
+      const secret = await signingSecret();
       const headers: Record<string, string> = {
         'content-type': 'application/json',
         'idempotency-key': batchIdempotencyKey(messages),
         'user-agent': 'csv-campaigns-webhook/1',
       };
-      if (options.secret) {
-        headers['webhook-signature'] =
-          `sha256=${createHmac('sha256', options.secret).update(body).digest('hex')}`;
+      if (secret) {
+        headers['webhook-signature'] = `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
       }
 
       for (let tries = 1; ; tries += 1) {

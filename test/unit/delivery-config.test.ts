@@ -11,6 +11,7 @@ const VARIABLES = [
   'OUTBOX_PATH',
   'WEBHOOK_URL',
   'WEBHOOK_BATCH_SIZE',
+  'WEBHOOK_SECRET_ARN',
   'WEBHOOK_SECRET',
   'WEBHOOK_TIMEOUT_MS',
   'WEBHOOK_MAX_ATTEMPTS',
@@ -51,7 +52,7 @@ describe('deliveryConfig', () => {
       OUTBOX_PATH: '.data/outbox.jsonl',
       WEBHOOK_URL: undefined,
       WEBHOOK_BATCH_SIZE: 100,
-      WEBHOOK_SECRET: undefined,
+      WEBHOOK_SECRET_ARN: undefined,
       WEBHOOK_TIMEOUT_MS: 5000,
       WEBHOOK_MAX_ATTEMPTS: 3,
       WEBHOOK_BASE_DELAY_MS: 200,
@@ -64,7 +65,7 @@ describe('deliveryConfig', () => {
     const { config } = await load({
       DELIVERY_CHANNEL: 'webhook',
       WEBHOOK_URL: 'https://hooks.example.com/deliver',
-      WEBHOOK_SECRET: '',
+      WEBHOOK_SECRET_ARN: '',
       WEBHOOK_TIMEOUT_MS: '1500',
       WEBHOOK_MAX_ATTEMPTS: '5',
       WEBHOOK_BATCH_SIZE: '25',
@@ -72,7 +73,7 @@ describe('deliveryConfig', () => {
     expect(config.deliveryConfig()).toMatchObject({
       DELIVERY_CHANNEL: 'webhook',
       WEBHOOK_URL: 'https://hooks.example.com/deliver',
-      WEBHOOK_SECRET: undefined,
+      WEBHOOK_SECRET_ARN: undefined,
       WEBHOOK_TIMEOUT_MS: 1500,
       WEBHOOK_MAX_ATTEMPTS: 5,
       WEBHOOK_BATCH_SIZE: 25,
@@ -89,10 +90,31 @@ describe('deliveryConfig', () => {
     [{ WEBHOOK_BATCH_SIZE: '101' }, /WEBHOOK_BATCH_SIZE/],
     [{ WEBHOOK_BATCH_SIZE: '2.5' }, /WEBHOOK_BATCH_SIZE/],
     [{ WEBHOOK_BATCH_SIZE: 'many' }, /WEBHOOK_BATCH_SIZE/],
+    [{ WEBHOOK_SECRET_ARN: 'my-secret' }, /WEBHOOK_SECRET_ARN: must be the ARN of a Secrets Manager secret/],
+    [
+      { WEBHOOK_SECRET_ARN: 'arn:aws:sns:us-east-1:123456789012:topic' },
+      /WEBHOOK_SECRET_ARN: must be the ARN of a Secrets Manager secret/,
+    ],
   ])('fails with a message naming the variable for %j', async (env, name) => {
     const { config } = await load(env);
     expect(() => config.deliveryConfig()).toThrow(/^Invalid delivery configuration: /);
     expect(() => config.deliveryConfig()).toThrow(name);
+  });
+});
+
+describe('the plain-text WEBHOOK_SECRET of earlier versions', () => {
+  it('fails the cold start when still set, saying where the secret goes now', async () => {
+    const { config } = await load({ DELIVERY_CHANNEL: 'webhook', WEBHOOK_SECRET: 's3cret' });
+    expect(() => config.deliveryConfig()).toThrow(
+      'Invalid delivery configuration: WEBHOOK_SECRET: no longer read: put the signing secret in Secrets Manager, set WEBHOOK_SECRET_ARN to its ARN and unset WEBHOOK_SECRET',
+    );
+    expect(() => config.deliveryConfig()).not.toThrow(/s3cret/);
+  });
+
+  it('reads a Secrets Manager ARN as WEBHOOK_SECRET_ARN', async () => {
+    const arn = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:csv-campaigns/default-webhook-AbCdEf';
+    const { config } = await load({ WEBHOOK_SECRET_ARN: arn });
+    expect(config.deliveryConfig().WEBHOOK_SECRET_ARN).toBe(arn);
   });
 });
 
