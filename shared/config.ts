@@ -79,8 +79,20 @@ const optionalVariable = <T extends z.ZodType>(schema: T) =>
 
 /** The delivery channel of the deliver consumer (docs/delivery.md). */
 export const deliveryConfig = section('delivery', {
-  /** `outbox` (a JSON-lines file; the default, for local runs) or `webhook`. */
-  DELIVERY_CHANNEL: z.enum(['outbox', 'webhook']).default('outbox'),
+  /**
+   * `outbox` (a JSON-lines file; the default, for local runs), `webhook` (POSTs to
+   * `WEBHOOK_URL`) or `sns` (publishes to `SNS_TOPIC_ARN`; the stack's default on AWS).
+   */
+  DELIVERY_CHANNEL: z.enum(['outbox', 'webhook', 'sns']).default('outbox'),
+  /** The topic the SNS channel publishes each message to; required with `DELIVERY_CHANNEL=sns`. */
+  SNS_TOPIC_ARN: optionalVariable(
+    z
+      .string()
+      .regex(
+        /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/,
+        'must be the ARN of a standard SNS topic (arn:aws:sns:<region>:<account>:<name>)',
+      ),
+  ),
   /** The outbox file, relative to the working directory (on Lambda, use /tmp/…). */
   OUTBOX_PATH: z.string().min(1).default('.data/outbox.jsonl'),
   /** Where the webhook channel POSTs; required with `DELIVERY_CHANNEL=webhook`. */

@@ -8,6 +8,7 @@ import { readOutbox } from '#shared/adapters/outbox-channel.ts';
 
 const VARIABLES = [
   'DELIVERY_CHANNEL',
+  'SNS_TOPIC_ARN',
   'OUTBOX_PATH',
   'WEBHOOK_URL',
   'WEBHOOK_BATCH_SIZE',
@@ -49,6 +50,7 @@ describe('deliveryConfig', () => {
     const { config } = await load({});
     expect(config.deliveryConfig()).toEqual({
       DELIVERY_CHANNEL: 'outbox',
+      SNS_TOPIC_ARN: undefined,
       OUTBOX_PATH: '.data/outbox.jsonl',
       WEBHOOK_URL: undefined,
       WEBHOOK_BATCH_SIZE: 100,
@@ -90,6 +92,11 @@ describe('deliveryConfig', () => {
     [{ WEBHOOK_BATCH_SIZE: '101' }, /WEBHOOK_BATCH_SIZE/],
     [{ WEBHOOK_BATCH_SIZE: '2.5' }, /WEBHOOK_BATCH_SIZE/],
     [{ WEBHOOK_BATCH_SIZE: 'many' }, /WEBHOOK_BATCH_SIZE/],
+    [{ SNS_TOPIC_ARN: 'csv-campaigns-default' }, /SNS_TOPIC_ARN: must be the ARN of a standard SNS topic/],
+    [
+      { SNS_TOPIC_ARN: 'arn:aws:sqs:us-east-1:123456789012:queue' },
+      /SNS_TOPIC_ARN: must be the ARN of a standard SNS topic/,
+    ],
     [{ WEBHOOK_SECRET_ARN: 'my-secret' }, /WEBHOOK_SECRET_ARN: must be the ARN of a Secrets Manager secret/],
     [
       { WEBHOOK_SECRET_ARN: 'arn:aws:sns:us-east-1:123456789012:topic' },
@@ -142,6 +149,24 @@ describe('delivery channel from configuration', () => {
     expect((channel as Error).message).toBe(
       'Invalid delivery configuration: WEBHOOK_URL: required when DELIVERY_CHANNEL=webhook',
     );
+  });
+
+  it('fails at load when DELIVERY_CHANNEL=sns has no SNS_TOPIC_ARN', async () => {
+    const { channel } = await load({ DELIVERY_CHANNEL: 'sns' });
+    expect(channel).toBeInstanceOf(Error);
+    expect((channel as Error).message).toBe(
+      'Invalid delivery configuration: SNS_TOPIC_ARN: required when DELIVERY_CHANNEL=sns (the ARN of the topic each message is published to)',
+    );
+  });
+
+  it('is the SNS channel of 10 messages a call when DELIVERY_CHANNEL=sns, on SNS_TOPIC_ARN', async () => {
+    const { channel } = await load({
+      DELIVERY_CHANNEL: 'sns',
+      SNS_TOPIC_ARN: 'arn:aws:sns:us-east-1:123456789012:csv-campaigns-default',
+    });
+    if (channel instanceof Error) throw channel;
+    expect(channel.deliveryChannel.name).toBe('sns');
+    expect(channel.deliveryChannel.maxBatchSize).toBe(10);
   });
 
   it('is the webhook channel with the configured attempts when DELIVERY_CHANNEL=webhook', async () => {
