@@ -22,7 +22,7 @@ export function buildStack(
   return { app, stack };
 }
 
-/** Bundling nine functions takes seconds, more on a shared machine. */
+/** Bundling eight functions takes seconds, more on a shared machine. */
 export const synthTimeoutMs = 180_000;
 
 /** A well-formed stand-in for a value CloudFormation fills in at deploy time, by the variable's name. */
