@@ -1,6 +1,8 @@
 /**
- * The CDK app: `npx cdk deploy -c stage=dev` (the default) or `-c stage=prod`; optional
- * `-c webhookUrl=https://…` sends deliveries to a webhook instead of the outbox.
+ * The CDK app: `npx cdk deploy -c stage=dev` (the default) or `-c stage=prod`. The default
+ * destination, for apps without their own: `-c defaultDestination=sns` (the default, a topic
+ * the stack creates), `-c defaultDestination=webhook -c webhookUrl=https://…`, or
+ * `-c defaultDestination=outbox` (a demo stack that reaches no one). See docs/deploy.md.
  */
 import { App } from 'aws-cdk-lib';
 import { CsvCampaignsStack } from './stack.ts';
@@ -11,7 +13,10 @@ const context = (key: string): string | undefined => {
   const value: unknown = app.node.tryGetContext(key);
   return typeof value === 'string' && value !== '' ? value : undefined;
 };
-const stage = stageConfig(context('stage') ?? 'dev', { webhookUrl: context('webhookUrl') });
+const stage = stageConfig(context('stage') ?? 'dev', {
+  defaultDestination: context('defaultDestination'),
+  webhookUrl: context('webhookUrl'),
+});
 
 new CsvCampaignsStack(app, `CsvCampaigns-${stage.name}`, {
   stage,

@@ -43,3 +43,17 @@ export const deliveryQueue = {
     retentionSeconds: 14 * 24 * 3600,
   },
 } as const;
+
+/** The KMS key of apps' signing secrets (`SECRETS_KEY_ID`). */
+export const secretsKey = {
+  /** Alias of the key the local runtime provisions; the stack gives its functions the key's ARN. */
+  localAlias: 'alias/csv-campaigns-secrets',
+  description:
+    "Encrypts each app's webhook signing secret, bound to the app by the encryption context { appId }",
+} as const;
+
+/** The default webhook's signing secret, in Secrets Manager (`WEBHOOK_SECRET_ARN`). */
+export const defaultWebhookSecret = {
+  /** Name of the secret the local runtime provisions. */
+  localName: 'csv-campaigns/default-webhook',
+} as const;

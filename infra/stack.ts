@@ -6,10 +6,12 @@ import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { Alarms } from './constructs/alarms.ts';
 import { Api } from './constructs/api.ts';
+import { DefaultDestination } from './constructs/default-destination.ts';
 import { Delivery } from './constructs/delivery.ts';
 import { useBucket, useDeliveryQueue, useSendFunction, useTable } from './constructs/grants.ts';
 import { Import } from './constructs/import.ts';
 import { Scheduling } from './constructs/scheduling.ts';
+import { Secrets } from './constructs/secrets.ts';
 import { Storage } from './constructs/storage.ts';
 import { uploadsBucket as bucketSpec } from './resources.ts';
 import type { StageConfig } from './stages.ts';
@@ -24,6 +26,8 @@ export class CsvCampaignsStack extends Stack {
   readonly importer: Import;
   readonly delivery: Delivery;
   readonly scheduling: Scheduling;
+  readonly secrets: Secrets;
+  readonly defaultDestination: DefaultDestination;
   readonly alarms: Alarms;
 
   constructor(scope: Construct, id: string, props: CsvCampaignsStackProps) {
@@ -38,6 +42,7 @@ export class CsvCampaignsStack extends Stack {
       reportExpiryDays: stage.reportExpiryDays,
     });
     const { table, bucket } = this.storage;
+    this.secrets = new Secrets(this, 'Secrets', { removalPolicy: stage.removalPolicy });
 
     this.delivery = new Delivery(this, 'Delivery', {
       ...functionDefaults,
@@ -57,7 +62,7 @@ export class CsvCampaignsStack extends Stack {
       throttlingBurstLimit: stage.throttling.burstLimit,
       accessLogRemovalPolicy: stage.removalPolicy,
     });
-    const { templates, campaigns, uploads, notifications } = this.api.functions;
+    const { templates, campaigns, uploads, notifications, destination } = this.api.functions;
     const importFunction = this.importer.importFunction;
 
     useTable(templates, table, 'readWrite');
@@ -73,6 +78,10 @@ export class CsvCampaignsStack extends Stack {
     // A one-call send is dispatched by the send function, like a campaign.
     useSendFunction(notifications, sendFunction);
 
+    // Stores each app's destination with its signing secret encrypted (and reads it back to test it).
+    useTable(destination, table, 'readWrite');
+    this.secrets.useForAppSecrets(destination, 'encryptDecrypt');
+
     useTable(importFunction, table, 'readWrite');
     useBucket(importFunction, bucket, {
       read: [bucketSpec.uploadsPrefix],
@@ -86,10 +95,15 @@ export class CsvCampaignsStack extends Stack {
     // Receive, delete and change visibility come with the event source mapping; the consumer
     // names the queue itself only to delay a failed message's retry (ChangeMessageVisibility).
     deliverFunction.addEnvironment('DELIVERY_QUEUE_URL', queue.queueUrl);
-    deliverFunction.addEnvironment('DELIVERY_CHANNEL', stage.webhookUrl ? 'webhook' : 'outbox');
-    if (stage.webhookUrl) deliverFunction.addEnvironment('WEBHOOK_URL', stage.webhookUrl);
-    // Without a webhook the outbox is all there is; on Lambda only /tmp is writable.
-    else deliverFunction.addEnvironment('OUTBOX_PATH', '/tmp/outbox.jsonl');
+    // Decrypts the signing secret of each app with a webhook of its own; never encrypts.
+    this.secrets.useForAppSecrets(deliverFunction, 'decrypt');
+    this.defaultDestination = new DefaultDestination(this, 'DefaultDestination', {
+      kind: stage.defaultDestination,
+      webhookUrl: stage.webhookUrl,
+      secrets: this.secrets,
+      removalPolicy: stage.removalPolicy,
+    });
+    this.defaultDestination.useBy(deliverFunction);
 
     this.alarms = new Alarms(this, 'Alarms', {
       deadLetterQueue: this.delivery.deadLetterQueue,
@@ -108,5 +122,20 @@ export class CsvCampaignsStack extends Stack {
       value: this.delivery.deadLetterQueue.queueUrl,
     });
     new CfnOutput(this, 'TableName', { description: 'DynamoDB table (TABLE_NAME)', value: table.tableName });
+    const { topic, webhookSecret } = this.defaultDestination;
+    if (topic) {
+      new CfnOutput(this, 'DefaultTopicArn', {
+        description:
+          'SNS topic of apps without a destination of their own: subscribe what reaches your users',
+        value: topic.topicArn,
+      });
+    }
+    if (webhookSecret) {
+      new CfnOutput(this, 'DefaultWebhookSecretArn', {
+        description:
+          "Secrets Manager secret the default webhook's requests are signed with: its receiver reads it (GetSecretValue) to check signatures",
+        value: webhookSecret.secretArn,
+      });
+    }
   }
 }

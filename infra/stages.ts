@@ -17,7 +17,14 @@ export interface StageConfig {
   deliveryConcurrency: number;
   /** API Gateway stage throttling: steady requests per second and burst. */
   throttling: { rateLimit: number; burstLimit: number };
-  /** Deliveries are POSTed here when set (`DELIVERY_CHANNEL=webhook`), else kept in the outbox. */
+  /**
+   * Where messages of apps without a destination of their own go (`-c defaultDestination=…`):
+   * `sns`, a topic the stack creates (the default); `webhook`, POSTed to `webhookUrl` and
+   * signed with a secret the stack creates; `outbox`, a file in the deliver function's
+   * `/tmp` that nobody reads (a demo stack that reaches no one).
+   */
+  defaultDestination: DefaultDestination;
+  /** The default webhook's URL, https (`-c webhookUrl=https://…`); only with `defaultDestination: 'webhook'`. */
   webhookUrl?: string;
   /** Days uploaded CSV files are kept under `uploads/`. */
   uploadExpiryDays: number;
@@ -25,7 +32,16 @@ export interface StageConfig {
   reportExpiryDays: number;
 }
 
-const dev: Omit<StageConfig, 'name'> = {
+/** The default destinations a stack can have. */
+export const defaultDestinations = ['sns', 'webhook', 'outbox'] as const;
+export type DefaultDestination = (typeof defaultDestinations)[number];
+
+/** What CDK context may set (`-c key=value`; every value a string there). */
+export interface StageOverrides extends Partial<Omit<StageConfig, 'name' | 'defaultDestination'>> {
+  defaultDestination?: string;
+}
+
+const dev: Omit<StageConfig, 'name' | 'defaultDestination'> = {
   removalPolicy: RemovalPolicy.DESTROY,
   deletionProtection: false,
   logRetention: RetentionDays.ONE_WEEK,
@@ -35,7 +51,7 @@ const dev: Omit<StageConfig, 'name'> = {
   reportExpiryDays: 30,
 };
 
-const prod: Omit<StageConfig, 'name'> = {
+const prod: Omit<StageConfig, 'name' | 'defaultDestination'> = {
   removalPolicy: RemovalPolicy.RETAIN,
   deletionProtection: true,
   logRetention: RetentionDays.THREE_MONTHS,
@@ -45,12 +61,52 @@ const prod: Omit<StageConfig, 'name'> = {
   reportExpiryDays: 30,
 };
 
-/** The settings of a stage by name; `overrides` come from CDK context (`-c webhookUrl=…`). */
-export function stageConfig(name: string, overrides: Partial<StageConfig> = {}): StageConfig {
+/**
+ * The settings of a stage by name; `overrides` come from CDK context (`-c webhookUrl=…`).
+ * Throws, before anything is synthesized, on a stage name CloudFormation cannot use and
+ * on a default destination that cannot work.
+ */
+export function stageConfig(name: string, overrides: StageOverrides = {}): StageConfig {
   if (!/^[A-Za-z][A-Za-z0-9-]{0,31}$/.test(name)) {
     throw new Error(`Stage '${name}' must start with a letter and hold only letters, digits and '-'.`);
   }
   const base = name === 'prod' ? prod : dev;
-  const defined = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined));
-  return { ...base, ...defined, name };
+  const { defaultDestination: chosen, ...rest } = Object.fromEntries(
+    Object.entries(overrides).filter(([, v]) => v !== undefined && v !== ''),
+  ) as StageOverrides;
+  const { webhookUrl } = rest;
+  // A webhook URL alone (how earlier versions chose the webhook) still means the webhook.
+  const defaultDestination = chosen ?? (webhookUrl === undefined ? 'sns' : 'webhook');
+  if (!defaultDestinations.includes(defaultDestination as DefaultDestination)) {
+    throw new Error(
+      `-c defaultDestination=${defaultDestination}: must be one of ${defaultDestinations.join(', ')} (sns when not given).`,
+    );
+  }
+  if (defaultDestination === 'webhook') checkWebhookUrl(webhookUrl);
+  else if (webhookUrl !== undefined) {
+    throw new Error(
+      `-c webhookUrl is used only with -c defaultDestination=webhook, not ${defaultDestination}: drop one of the two.`,
+    );
+  }
+  return { ...base, ...rest, defaultDestination: defaultDestination as DefaultDestination, name };
+}
+
+/** The default webhook gets users' messages: an https URL, nothing else. */
+function checkWebhookUrl(webhookUrl: string | undefined): void {
+  if (webhookUrl === undefined) {
+    throw new Error(
+      "-c defaultDestination=webhook needs the receiver's URL: add -c webhookUrl=https://… (or choose -c defaultDestination=sns).",
+    );
+  }
+  let url: URL;
+  try {
+    url = new URL(webhookUrl);
+  } catch {
+    throw new Error(`-c webhookUrl=${webhookUrl} is not a URL: give the receiver's https://… URL.`);
+  }
+  if (url.protocol !== 'https:') {
+    throw new Error(
+      `-c webhookUrl must be an https:// URL (deliveries carry users' messages and a signature), got ${url.protocol}//${url.host}.`,
+    );
+  }
 }

@@ -79,16 +79,48 @@ const optionalVariable = <T extends z.ZodType>(schema: T) =>
 
 /** The delivery channel of the deliver consumer (docs/delivery.md). */
 export const deliveryConfig = section('delivery', {
-  /** `outbox` (a JSON-lines file; the default, for local runs) or `webhook`. */
-  DELIVERY_CHANNEL: z.enum(['outbox', 'webhook']).default('outbox'),
+  /**
+   * `outbox` (a JSON-lines file; the default, for local runs), `webhook` (POSTs to
+   * `WEBHOOK_URL`) or `sns` (publishes to `SNS_TOPIC_ARN`; the stack's default on AWS).
+   */
+  DELIVERY_CHANNEL: z.enum(['outbox', 'webhook', 'sns']).default('outbox'),
+  /** The topic the SNS channel publishes each message to; required with `DELIVERY_CHANNEL=sns`. */
+  SNS_TOPIC_ARN: optionalVariable(
+    z
+      .string()
+      .regex(
+        /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/,
+        'must be the ARN of a standard SNS topic (arn:aws:sns:<region>:<account>:<name>)',
+      ),
+  ),
   /** The outbox file, relative to the working directory (on Lambda, use /tmp/…). */
   OUTBOX_PATH: z.string().min(1).default('.data/outbox.jsonl'),
   /** Where the webhook channel POSTs; required with `DELIVERY_CHANNEL=webhook`. */
   WEBHOOK_URL: optionalVariable(z.url({ protocol: /^https?$/ })),
   /** Most messages per webhook request (the webhook channel's `maxBatchSize`). */
   WEBHOOK_BATCH_SIZE: z.coerce.number().int().min(1).max(100).default(100),
-  /** Standard Webhooks signing secret (`whsec_…`) of the `webhook-signature` header; no signature without it. */
-  WEBHOOK_SECRET: optionalVariable(z.string()),
+  /**
+   * ARN of the Secrets Manager secret holding the webhook's signing secret (read with a
+   * five-minute cache, shared/adapters/default-webhook-secret.ts); no signature without it.
+   */
+  WEBHOOK_SECRET_ARN: optionalVariable(
+    z
+      .string()
+      .regex(
+        /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$/,
+        'must be the ARN of a Secrets Manager secret (arn:aws:secretsmanager:<region>:<account>:secret:<name>-<suffix>)',
+      ),
+  ),
+  /**
+   * The plain-text secret this variable once held is no longer read. Still set, it fails
+   * the cold start rather than let deliveries silently go unsigned.
+   */
+  WEBHOOK_SECRET: optionalVariable(
+    z.never({
+      error:
+        'no longer read: put the signing secret in Secrets Manager, set WEBHOOK_SECRET_ARN to its ARN and unset WEBHOOK_SECRET',
+    }),
+  ),
   /** Per-attempt timeout, response included. */
   WEBHOOK_TIMEOUT_MS: z.coerce.number().int().positive().default(5_000),
   /** Tries per request, the first included. */
@@ -98,6 +130,15 @@ export const deliveryConfig = section('delivery', {
   WEBHOOK_MAX_DELAY_MS: z.coerce.number().int().min(0).default(2_000),
   /** Longest Retry-After waited for in process; a longer one hands the batch back to the queue. */
   WEBHOOK_MAX_RETRY_AFTER_MS: z.coerce.number().int().min(0).default(5_000),
+});
+
+/** The KMS key of apps' signing secrets (shared/adapters/secret-cipher.ts). */
+export const secretsConfig = section('secrets', {
+  /**
+   * Key id, key ARN or alias (`alias/csv-campaigns-secrets` locally) of the symmetric KMS
+   * key that encrypts each app's signing secret, bound to the app by its encryption context.
+   */
+  SECRETS_KEY_ID: z.string().min(1),
 });
 
 /** The send function, started by the send and cancel APIs and by one-call sends. */

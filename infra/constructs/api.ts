@@ -123,6 +123,10 @@ export class Api extends Construct {
         ...defaults,
         spec: functions.notificationsApi,
       }),
+      destination: new CampaignFunction(this, 'DestinationApi', {
+        ...defaults,
+        spec: functions.destinationApi,
+      }),
     };
 
     this.accessLogs = new logs.LogGroup(this, 'AccessLogs', {

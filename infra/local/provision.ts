@@ -1,6 +1,8 @@
 /**
  * Creates the table, bucket and queues of `infra/resources.ts` where they are missing,
  * against whatever endpoint the SDK is given (the embedded emulators or LocalStack).
+ * The local runtime adds the secrets key and the default webhook's secret
+ * (`ensureSecretsKey`, `ensureDefaultWebhookSecret`) on the KMS and Secrets Manager it uses.
  */
 import {
   CreateTableCommand,
@@ -10,9 +12,21 @@ import {
   UpdateTimeToLiveCommand,
   waitUntilTableExists,
 } from '@aws-sdk/client-dynamodb';
+import {
+  CreateAliasCommand,
+  CreateKeyCommand,
+  DescribeKeyCommand,
+  type KMSClient,
+} from '@aws-sdk/client-kms';
 import { CreateBucketCommand, HeadBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import {
+  CreateSecretCommand,
+  DescribeSecretCommand,
+  type SecretsManagerClient,
+} from '@aws-sdk/client-secrets-manager';
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { deliveryQueue, table, uploadsBucket } from '../resources.ts';
+import { newSigningSecret } from '#shared/domain/destinations.ts';
+import { defaultWebhookSecret, deliveryQueue, secretsKey, table, uploadsBucket } from '../resources.ts';
 
 export interface Endpoints {
   dynamodb?: string;
@@ -117,6 +131,55 @@ async function ensureQueues(
     }),
   );
   return { deliveryQueueUrl: onEndpoint(required(main.QueueUrl), endpoint), deadLetterQueueUrl };
+}
+
+/**
+ * The alias of the secrets key (`SECRETS_KEY_ID`), creating the key and its alias when the
+ * alias names none: on the KMS emulator at every start, on LocalStack once.
+ */
+export async function ensureSecretsKey(client: KMSClient): Promise<string> {
+  const AliasName = secretsKey.localAlias;
+  try {
+    await client.send(new DescribeKeyCommand({ KeyId: AliasName }));
+    return AliasName;
+  } catch (error) {
+    if (!isNamed(error, 'NotFoundException')) throw error;
+  }
+  const { KeyMetadata } = await client.send(new CreateKeyCommand({ Description: secretsKey.description }));
+  try {
+    await client.send(new CreateAliasCommand({ AliasName, TargetKeyId: required(KeyMetadata?.KeyId) }));
+  } catch (error) {
+    // Another process provisioned it meanwhile: use its key (the one just made stays unused).
+    if (!isNamed(error, 'AlreadyExistsException')) throw error;
+  }
+  return AliasName;
+}
+
+/**
+ * The ARN of the default webhook's signing secret (`WEBHOOK_SECRET_ARN`), creating it
+ * with a new `whsec_` secret when it does not exist. Its value is never returned or
+ * printed: read it with `GetSecretValue` to check signatures.
+ */
+export async function ensureDefaultWebhookSecret(client: SecretsManagerClient): Promise<string> {
+  const Name = defaultWebhookSecret.localName;
+  const describe = async () =>
+    required((await client.send(new DescribeSecretCommand({ SecretId: Name }))).ARN);
+  try {
+    return await describe();
+  } catch (error) {
+    if (!isNamed(error, 'ResourceNotFoundException')) throw error;
+  }
+  try {
+    const created = await client.send(new CreateSecretCommand({ Name, SecretString: newSigningSecret() }));
+    return required(created.ARN);
+  } catch (error) {
+    if (!isNamed(error, 'ResourceExistsException')) throw error;
+    return describe();
+  }
+}
+
+function isNamed(error: unknown, name: string): boolean {
+  return error instanceof Error && error.name === name;
 }
 
 /**

@@ -2,7 +2,13 @@
  * The whole system on one machine: embedded AWS, the HTTP front in place of API
  * Gateway, and the event sources (S3 notifications, SQS polling, schedules) that call
  * the very handlers Lambda runs. `npm start` and the integration tests both use it.
+ *
+ * KMS and Secrets Manager come from local emulators (in memory, like DynamoDB Local),
+ * or from LocalStack when `AWS_ENDPOINT_URL` names it; either way the runtime provisions
+ * the secrets key (`SECRETS_KEY_ID`) and the default webhook's secret (`WEBHOOK_SECRET_ARN`).
  */
+import { KMSClient } from '@aws-sdk/client-kms';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSEvent } from 'aws-lambda';
 import { type FunctionName, functions } from '../functions.ts';
@@ -11,8 +17,11 @@ import { type AsyncInvoker, asyncInvoker, type EventHandler } from './async-invo
 import { dashboardFallback } from './dashboard.ts';
 import { type EmbeddedAws, startEmbeddedAws } from './embedded-aws.ts';
 import { type ApiHandler, type HttpFront, startHttpFront } from './http-front.ts';
+import { type KmsEmulator, startKmsEmulator } from './kms-emulator.ts';
 import { type LambdaEmulator, startLambdaEmulator } from './lambda-emulator.ts';
+import { ensureDefaultWebhookSecret, ensureSecretsKey } from './provision.ts';
 import { type SchedulerEmulator, startSchedulerEmulator } from './scheduler-emulator.ts';
+import { type SecretsManagerEmulator, startSecretsManagerEmulator } from './secrets-manager-emulator.ts';
 import { type SqsEventSource, startSqsEventSource } from './sqs-event-source.ts';
 
 export interface LocalRuntime {
@@ -20,6 +29,8 @@ export interface LocalRuntime {
   readonly aws: EmbeddedAws;
   readonly appId: string;
   readonly apiKey: string;
+  /** The KMS and Secrets Manager endpoints the handlers use (the emulators', or LocalStack's). */
+  readonly secrets: { kmsEndpoint: string | undefined; secretsManagerEndpoint: string | undefined };
   /** Resolves when no asynchronous invocation (import, scheduled send) is running or retrying. */
   idle(): Promise<void>;
   /** Starts the delivery queue's pollers if they are not running (see `deferDeliveries`). */
@@ -105,6 +116,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
   let front: HttpFront | undefined;
   let scheduler: SchedulerEmulator | undefined;
   let lambda: LambdaEmulator | undefined;
+  let kms: KmsEmulator | undefined;
+  let secretsManager: SecretsManagerEmulator | undefined;
   let deliveries: SqsEventSource | undefined;
   const invokers = new Map<FunctionName, AsyncInvoker<unknown>>();
   try {
@@ -163,8 +176,26 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
         return name !== undefined;
       },
     });
+    // LocalStack has KMS and Secrets Manager of its own; only without it are they emulated here.
+    if (aws.mode === 'emulators') {
+      [kms, secretsManager] = await Promise.all([
+        startKmsEmulator({ region }),
+        startSecretsManagerEmulator({ region }),
+      ]);
+      Object.assign(process.env, {
+        AWS_ENDPOINT_URL_KMS: kms.endpoint,
+        AWS_ENDPOINT_URL_SECRETS_MANAGER: secretsManager.endpoint,
+      });
+    }
+    const [secretsKeyId, webhookSecretArn] = await Promise.all([
+      ensureSecretsKey(new KMSClient({})),
+      ensureDefaultWebhookSecret(new SecretsManagerClient({})),
+    ]);
     Object.assign(process.env, {
       AWS_ENDPOINT_URL_LAMBDA: lambda.endpoint,
+      SECRETS_KEY_ID: secretsKeyId,
+      // Only the webhook channel reads it (DELIVERY_CHANNEL=webhook signs with it).
+      WEBHOOK_SECRET_ARN: webhookSecretArn,
       AWS_ENDPOINT_URL_SCHEDULER: scheduler.endpoint,
       SCHEDULE_GROUP_NAME: 'default',
       SCHEDULER_ROLE_ARN: 'arn:aws:iam::000000000000:role/csv-campaigns-scheduler',
@@ -228,12 +259,18 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     const started = front;
     const startedScheduler = scheduler;
     const startedLambda = lambda;
+    const startedKms = kms;
+    const startedSecretsManager = secretsManager;
     const startedWrapper = wrapped;
     return {
       url: started.url,
       aws,
       appId,
       apiKey,
+      secrets: {
+        kmsEndpoint: process.env.AWS_ENDPOINT_URL_KMS ?? process.env.AWS_ENDPOINT_URL,
+        secretsManagerEndpoint: process.env.AWS_ENDPOINT_URL_SECRETS_MANAGER ?? process.env.AWS_ENDPOINT_URL,
+      },
       async idle() {
         for (const i of invokers.values()) await i.idle();
       },
@@ -252,6 +289,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
         await deliveries?.stop();
         for (const i of invokers.values()) await i.stop();
         await startedWrapper?.stop();
+        await startedKms?.stop();
+        await startedSecretsManager?.stop();
         await aws.stop();
       },
     };
@@ -261,6 +300,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     await lambda?.stop();
     await deliveries?.stop();
     await wrapped?.stop();
+    await kms?.stop();
+    await secretsManager?.stop();
     await aws.stop();
     throw error;
   }

@@ -16,10 +16,12 @@ console.log(
     `  Dashboard  ${runtime.url}/`,
     `  appId      ${runtime.appId}`,
     `  apiKey     ${runtime.apiKey}`,
-    `  AWS        ${aws.mode === 'emulators' ? 'embedded emulators (DynamoDB Local, fauxqs S3 + SQS)' : `endpoint ${process.env.AWS_ENDPOINT_URL}`}, ready in ${aws.startupMs} ms`,
+    `  AWS        ${aws.mode === 'emulators' ? 'embedded emulators (DynamoDB Local, fauxqs S3 + SQS, KMS, Secrets Manager)' : `endpoint ${process.env.AWS_ENDPOINT_URL}`}, ready in ${aws.startupMs} ms`,
     `  DynamoDB   ${aws.env.AWS_ENDPOINT_URL_DYNAMODB}  table ${aws.env.TABLE_NAME}`,
     `  S3         ${aws.env.AWS_ENDPOINT_URL_S3}  bucket ${aws.env.BUCKET_NAME}`,
     `  SQS        ${aws.env.DELIVERY_QUEUE_URL}`,
+    `  KMS        ${runtime.secrets.kmsEndpoint}  key ${process.env.SECRETS_KEY_ID} (apps' signing secrets)`,
+    `  Secrets    ${runtime.secrets.secretsManagerEndpoint}  default webhook's signing secret ${process.env.WEBHOOK_SECRET_ARN}`,
     `Press Ctrl-C to stop.`,
   ].join('\n'),
 );

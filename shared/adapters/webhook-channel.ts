@@ -82,9 +82,12 @@ export interface WebhookChannelOptions {
   maxRetryAfterMs?: number;
   /**
    * Standard Webhooks signing secrets (`whsec_` and the base64 of the key), the current one
-   * first; each signs every request. No `webhook-signature` header without any.
+   * first; each signs every request. No `webhook-signature` header without any. A function
+   * is asked for them on every batch (the deployment's default webhook reads its secret
+   * from Secrets Manager with a cache, so a rotation reaches a warm channel); when it
+   * fails, the batch fails transiently and nothing is sent unsigned.
    */
-  secrets?: readonly string[];
+  secrets?: readonly string[] | (() => Promise<readonly string[]>);
   /**
    * When given, every connection is checked by `guardedDispatcher`: an address inside the
    * deployment's network is never connected to (on AWS, `{ allowLoopback: false }`).
@@ -408,7 +411,25 @@ export function createWebhookChannel(options: WebhookChannelOptions): DeliveryCh
   const random = options.random ?? Math.random;
   const sleep = options.sleep ?? ((ms: number) => sleepFor(ms));
   const now = options.now ?? Date.now;
-  const signers = signersOf(options.secrets ?? []);
+  const { secrets } = options;
+  const fixedSigners = typeof secrets === 'function' ? undefined : signersOf(secrets ?? []);
+  let fetched: { key: string; signers: Webhook[] } | undefined;
+
+  /** The signers of this batch; a failure to get the secrets is transient (the batch comes back later). */
+  async function signersNow(): Promise<readonly Webhook[]> {
+    if (fixedSigners || typeof secrets !== 'function') return fixedSigners ?? [];
+    let list: readonly string[];
+    try {
+      list = await secrets();
+    } catch (error) {
+      // The source's message names the secret and the problem, never the secret's value.
+      const reason = `webhook signing secret unavailable: ${error instanceof Error ? error.message : String(error)}`;
+      throw new TransientDeliveryError(boundReason(reason), { cause: error, summary: boundReason(reason) });
+    }
+    const key = list.join(' ');
+    if (fetched?.key !== key) fetched = { key, signers: signersOf(list) };
+    return fetched.signers;
+  }
   // One per channel, so its connections are reused across batches.
   const dispatcher = options.policy ? guardedDispatcher(options.policy) : undefined;
 
@@ -459,6 +480,19 @@ export function createWebhookChannel(options: WebhookChannelOptions): DeliveryCh
     return { kind: 'permanent', reason, summary };
   }
 
+  /** The key to sign with, if any; a failure to get it is transient (the batch comes back later). */
+  async function signingSecret(): Promise<string | undefined> {
+    const { secret } = options;
+    if (typeof secret !== 'function') return secret;
+    try {
+      return await secret();
+    } catch (error) {
+      // The source's message names the secret and the problem, never the secret's value.
+      const reason = `webhook signing secret unavailable: ${error instanceof Error ? error.message : String(error)}`;
+      throw new TransientDeliveryError(boundReason(reason), { cause: error, summary: boundReason(reason) });
+    }
+  }
+
   return {
     name: 'webhook',
     maxBatchSize,
@@ -481,6 +515,7 @@ export function createWebhookChannel(options: WebhookChannelOptions): DeliveryCh
       };
       const body = JSON.stringify(payload);
       const key = batchIdempotencyKey(messages);
+      const signers = await signersNow();
 
       for (let tries = 1; ; tries += 1) {
         // Signed anew on every try: a retry carries the time it is made, not the first try's.

@@ -8,6 +8,7 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type { IConstruct } from 'constructs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { tableActions } from '#infra/constructs/grants.ts';
+import { appSecretCondition } from '#infra/constructs/secrets.ts';
 import type { CsvCampaignsStack } from '#infra/stack.ts';
 import { buildStack, synthTimeoutMs } from './synth.ts';
 
@@ -42,6 +43,18 @@ const tableReadWrite = () =>
 const objects = (action: string, prefix: string) =>
   allow(action, { 'Fn::Join': ['', [arn(stack.storage.bucket), `/${prefix}*`]] });
 const sendToQueue = () => allow('sqs:SendMessage', arn(stack.delivery.queue));
+/** Apps' signing secrets: only calls carrying an appId encryption context. */
+const appSecrets = (actions: string | string[]) =>
+  allow(actions, arn(stack.secrets.key), { Condition: appSecretCondition });
+/** The stack key through SNS only: the topic's messages at rest. */
+const keyThroughSns = () =>
+  allow(['kms:GenerateDataKey', 'kms:Decrypt'], arn(stack.secrets.key), {
+    Condition: {
+      StringEquals: {
+        'kms:ViaService': { 'Fn::Join': ['', ['sns.', { Ref: 'AWS::Region' }, '.amazonaws.com']] },
+      },
+    },
+  });
 
 function expectPolicy(fn: lambda.Function, statements: unknown[]) {
   template.hasResourceProperties('AWS::IAM::Policy', {
@@ -128,6 +141,12 @@ describe('function permissions', () => {
     });
   });
 
+  it("destination API: table, and encrypting and decrypting apps' secrets with an appId context only", () => {
+    const fn = stack.api.functions.destination;
+    expectPolicy(fn, [...basics(fn), tableReadWrite(), appSecrets(['kms:Encrypt', 'kms:Decrypt'])]);
+    expectEnvironment(fn, { TABLE_NAME: ref(stack.storage.table), SECRETS_KEY_ID: arn(stack.secrets.key) });
+  });
+
   it('importer: table, get under uploads/, put under reports/', () => {
     const fn = stack.importer.importFunction;
     expectPolicy(fn, [
@@ -148,7 +167,7 @@ describe('function permissions', () => {
     });
   });
 
-  it('deliver: consuming the delivery queue (event source) and the table', () => {
+  it("deliver: the delivery queue (event source), the table, decrypting apps' secrets, publishing to the default topic", () => {
     const fn = stack.delivery.deliverFunction;
     expectPolicy(fn, [
       ...basics(fn),
@@ -163,18 +182,43 @@ describe('function permissions', () => {
         arn(stack.delivery.queue),
       ),
       tableReadWrite(),
+      appSecrets('kms:Decrypt'),
+      allow('sns:Publish', ref(stack.defaultDestination.topic as IConstruct)),
+      keyThroughSns(),
     ]);
     expectEnvironment(fn, {
       TABLE_NAME: ref(stack.storage.table),
       DELIVERY_QUEUE_URL: ref(stack.delivery.queue),
-      DELIVERY_CHANNEL: 'outbox',
-      OUTBOX_PATH: '/tmp/outbox.jsonl',
+      SECRETS_KEY_ID: arn(stack.secrets.key),
+      DELIVERY_CHANNEL: 'sns',
+      SNS_TOPIC_ARN: ref(stack.defaultDestination.topic as IConstruct),
     });
+  });
+
+  it('lets only the destination API encrypt, and only it and the deliver function use the key at all', () => {
+    const keyUsers = (action: RegExp) =>
+      Object.values(template.findResources('AWS::IAM::Policy'))
+        .filter((p) =>
+          (p.Properties.PolicyDocument.Statement as { Action: string | string[] }[]).some((st) =>
+            [st.Action].flat().some((a) => action.test(a)),
+          ),
+        )
+        .map((p) => JSON.stringify(p.Properties.Roles))
+        .sort();
+    const roleOf = (fn: lambda.Function) => JSON.stringify([ref(fn.role as IConstruct)]);
+    expect(keyUsers(/^kms:Encrypt$/)).toEqual([roleOf(stack.api.functions.destination)]);
+    expect(keyUsers(/^kms:/)).toEqual(
+      [roleOf(stack.api.functions.destination), roleOf(stack.delivery.deliverFunction)].sort(),
+    );
+    expect(keyUsers(/^sns:/)).toEqual([roleOf(stack.delivery.deliverFunction)]);
+    expect(keyUsers(/^secretsmanager:/)).toEqual([]);
   });
 
   it('never grants Scan, table management or any wildcard action', () => {
     const policies = JSON.stringify(template.findResources('AWS::IAM::Policy'));
-    expect(policies).not.toMatch(/dynamodb:Scan|dynamodb:\*|s3:\*|sqs:\*|lambda:\*|DeleteTable|UpdateTable/);
+    expect(policies).not.toMatch(
+      /dynamodb:Scan|dynamodb:\*|s3:\*|sqs:\*|lambda:\*|kms:\*|sns:\*|secretsmanager:\*|DeleteTable|UpdateTable/,
+    );
   });
 
   it('lets S3 invoke the importer from this bucket only, and API Gateway each API function', () => {

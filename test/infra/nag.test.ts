@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { afterAll, describe, expect, it } from 'vitest';
+import type { StageOverrides } from '#infra/stages.ts';
 import { buildStack, synthTimeoutMs } from './synth.ts';
 
 interface Violation {
@@ -25,10 +26,10 @@ afterAll(() => {
 });
 
 /** Synthesizes a stage with the AwsSolutions pack and returns its findings, errors and warnings. */
-function nagFindings(stage: string): string[] {
+function nagFindings(stage: string, overrides: StageOverrides = {}): string[] {
   const outdir = mkdtempSync(join(tmpdir(), 'csv-campaigns-nag-'));
   outdirs.push(outdir);
-  const { app } = buildStack(stage, {}, outdir);
+  const { app } = buildStack(stage, overrides, outdir);
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   try {
     app.synth();
@@ -47,10 +48,14 @@ function nagFindings(stage: string): string[] {
 }
 
 describe('cdk-nag AwsSolutions', () => {
-  it.each(['dev', 'prod'])(
-    'leaves no unacknowledged finding in the %s stage',
-    (stage) => {
-      expect(nagFindings(stage)).toEqual([]);
+  it.each([
+    ['dev', {}],
+    ['prod', {}],
+    ['prod', { defaultDestination: 'webhook', webhookUrl: 'https://hooks.example.com/deliver' }],
+  ] as const)(
+    'leaves no unacknowledged finding in the %s stage with %j',
+    (stage, overrides) => {
+      expect(nagFindings(stage, overrides)).toEqual([]);
     },
     synthTimeoutMs,
   );

@@ -6,6 +6,7 @@ import type { IConstruct } from 'constructs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { accessLogFields, gatewayErrors } from '#infra/constructs/api.ts';
 import { checkVisibilityTimeout, deliveryBatchSize } from '#infra/constructs/delivery.ts';
+import type { CampaignFunction } from '#infra/constructs/function.ts';
 import { type FunctionName, functions } from '#infra/functions.ts';
 import { deliveryQueue, table as tableSpec, uploadsBucket } from '#infra/resources.ts';
 import { binaryMediaTypes, routes } from '#infra/routes.ts';
@@ -34,10 +35,11 @@ function lambdaOf(name: FunctionName) {
     campaignsApi: api.functions.campaigns,
     uploadsApi: api.functions.uploads,
     notificationsApi: api.functions.notifications,
+    destinationApi: api.functions.destination,
     importCsv: importer.importFunction,
     sendCampaign: delivery.sendFunction,
     deliverBatch: delivery.deliverFunction,
-  }[name];
+  }[name] as CampaignFunction;
 }
 
 describe('storage', () => {
@@ -241,7 +243,7 @@ describe('delivery', () => {
     template.hasResourceProperties('AWS::Lambda::Function', {
       Timeout: functions.deliverBatch.timeoutSeconds,
       Handler: 'index.handler',
-      Environment: { Variables: Match.objectLike({ DELIVERY_CHANNEL: 'outbox' }) },
+      Environment: { Variables: Match.objectLike({ DELIVERY_CHANNEL: 'sns' }) },
     });
   });
 
@@ -278,6 +280,46 @@ describe('delivery', () => {
       BatchSize: 10,
       FunctionResponseTypes: ['ReportBatchItemFailures'],
       ScalingConfig: { MaximumConcurrency: 5 },
+    });
+  });
+});
+
+describe('secrets key', () => {
+  it("is the stack's own symmetric key, rotated yearly, deleted with a dev stack", () => {
+    template.resourceCountIs('AWS::KMS::Key', 1);
+    template.hasResource('AWS::KMS::Key', {
+      Properties: Match.objectLike({
+        EnableKeyRotation: true,
+        KeySpec: Match.absent(),
+        KeyUsage: Match.absent(),
+      }),
+      DeletionPolicy: 'Delete',
+    });
+  });
+});
+
+describe('default destination (sns, the default)', () => {
+  it('is a standard topic encrypted with the stack key', () => {
+    template.resourceCountIs('AWS::SNS::Topic', 1);
+    template.hasResourceProperties('AWS::SNS::Topic', {
+      KmsMasterKeyId: arn(stack.secrets.key),
+      FifoTopic: Match.absent(),
+    });
+    template.resourceCountIs('AWS::SecretsManager::Secret', 0);
+  });
+
+  it('denies every publish to the topic without TLS', () => {
+    template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      Topics: [ref(stack.defaultDestination.topic as IConstruct)],
+      PolicyDocument: {
+        Statement: [
+          Match.objectLike({
+            Effect: 'Deny',
+            Action: 'sns:Publish',
+            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+          }),
+        ],
+      },
     });
   });
 });
@@ -411,10 +453,18 @@ describe('bundling', () => {
 });
 
 describe('outputs', () => {
-  it('prints the API URL, bucket, queue and table', () => {
+  it('prints the API URL, bucket, queue, table and the default topic', () => {
     expect(Object.keys(template.findOutputs('*')).sort()).toEqual(
-      ['ApiUrl', 'BucketName', 'DeadLetterQueueUrl', 'DeliveryQueueUrl', 'TableName'].sort(),
+      [
+        'ApiUrl',
+        'BucketName',
+        'DeadLetterQueueUrl',
+        'DefaultTopicArn',
+        'DeliveryQueueUrl',
+        'TableName',
+      ].sort(),
     );
+    template.hasOutput('DefaultTopicArn', { Value: ref(stack.defaultDestination.topic as IConstruct) });
     template.hasOutput('ApiUrl', {
       Value: {
         'Fn::Join': [

@@ -8,9 +8,11 @@ import { readOutbox } from '#shared/adapters/outbox-channel.ts';
 
 const VARIABLES = [
   'DELIVERY_CHANNEL',
+  'SNS_TOPIC_ARN',
   'OUTBOX_PATH',
   'WEBHOOK_URL',
   'WEBHOOK_BATCH_SIZE',
+  'WEBHOOK_SECRET_ARN',
   'WEBHOOK_SECRET',
   'WEBHOOK_TIMEOUT_MS',
   'WEBHOOK_MAX_ATTEMPTS',
@@ -48,10 +50,11 @@ describe('deliveryConfig', () => {
     const { config } = await load({});
     expect(config.deliveryConfig()).toEqual({
       DELIVERY_CHANNEL: 'outbox',
+      SNS_TOPIC_ARN: undefined,
       OUTBOX_PATH: '.data/outbox.jsonl',
       WEBHOOK_URL: undefined,
       WEBHOOK_BATCH_SIZE: 100,
-      WEBHOOK_SECRET: undefined,
+      WEBHOOK_SECRET_ARN: undefined,
       WEBHOOK_TIMEOUT_MS: 5000,
       WEBHOOK_MAX_ATTEMPTS: 3,
       WEBHOOK_BASE_DELAY_MS: 200,
@@ -64,7 +67,7 @@ describe('deliveryConfig', () => {
     const { config } = await load({
       DELIVERY_CHANNEL: 'webhook',
       WEBHOOK_URL: 'https://hooks.example.com/deliver',
-      WEBHOOK_SECRET: '',
+      WEBHOOK_SECRET_ARN: '',
       WEBHOOK_TIMEOUT_MS: '1500',
       WEBHOOK_MAX_ATTEMPTS: '5',
       WEBHOOK_BATCH_SIZE: '25',
@@ -72,7 +75,7 @@ describe('deliveryConfig', () => {
     expect(config.deliveryConfig()).toMatchObject({
       DELIVERY_CHANNEL: 'webhook',
       WEBHOOK_URL: 'https://hooks.example.com/deliver',
-      WEBHOOK_SECRET: undefined,
+      WEBHOOK_SECRET_ARN: undefined,
       WEBHOOK_TIMEOUT_MS: 1500,
       WEBHOOK_MAX_ATTEMPTS: 5,
       WEBHOOK_BATCH_SIZE: 25,
@@ -89,10 +92,36 @@ describe('deliveryConfig', () => {
     [{ WEBHOOK_BATCH_SIZE: '101' }, /WEBHOOK_BATCH_SIZE/],
     [{ WEBHOOK_BATCH_SIZE: '2.5' }, /WEBHOOK_BATCH_SIZE/],
     [{ WEBHOOK_BATCH_SIZE: 'many' }, /WEBHOOK_BATCH_SIZE/],
+    [{ SNS_TOPIC_ARN: 'csv-campaigns-default' }, /SNS_TOPIC_ARN: must be the ARN of a standard SNS topic/],
+    [
+      { SNS_TOPIC_ARN: 'arn:aws:sqs:us-east-1:123456789012:queue' },
+      /SNS_TOPIC_ARN: must be the ARN of a standard SNS topic/,
+    ],
+    [{ WEBHOOK_SECRET_ARN: 'my-secret' }, /WEBHOOK_SECRET_ARN: must be the ARN of a Secrets Manager secret/],
+    [
+      { WEBHOOK_SECRET_ARN: 'arn:aws:sns:us-east-1:123456789012:topic' },
+      /WEBHOOK_SECRET_ARN: must be the ARN of a Secrets Manager secret/,
+    ],
   ])('fails with a message naming the variable for %j', async (env, name) => {
     const { config } = await load(env);
     expect(() => config.deliveryConfig()).toThrow(/^Invalid delivery configuration: /);
     expect(() => config.deliveryConfig()).toThrow(name);
+  });
+});
+
+describe('the plain-text WEBHOOK_SECRET of earlier versions', () => {
+  it('fails the cold start when still set, saying where the secret goes now', async () => {
+    const { config } = await load({ DELIVERY_CHANNEL: 'webhook', WEBHOOK_SECRET: 's3cret' });
+    expect(() => config.deliveryConfig()).toThrow(
+      'Invalid delivery configuration: WEBHOOK_SECRET: no longer read: put the signing secret in Secrets Manager, set WEBHOOK_SECRET_ARN to its ARN and unset WEBHOOK_SECRET',
+    );
+    expect(() => config.deliveryConfig()).not.toThrow(/s3cret/);
+  });
+
+  it('reads a Secrets Manager ARN as WEBHOOK_SECRET_ARN', async () => {
+    const arn = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:csv-campaigns/default-webhook-AbCdEf';
+    const { config } = await load({ WEBHOOK_SECRET_ARN: arn });
+    expect(config.deliveryConfig().WEBHOOK_SECRET_ARN).toBe(arn);
   });
 });
 
@@ -120,6 +149,24 @@ describe('delivery channel from configuration', () => {
     expect((channel as Error).message).toBe(
       'Invalid delivery configuration: WEBHOOK_URL: required when DELIVERY_CHANNEL=webhook',
     );
+  });
+
+  it('fails at load when DELIVERY_CHANNEL=sns has no SNS_TOPIC_ARN', async () => {
+    const { channel } = await load({ DELIVERY_CHANNEL: 'sns' });
+    expect(channel).toBeInstanceOf(Error);
+    expect((channel as Error).message).toBe(
+      'Invalid delivery configuration: SNS_TOPIC_ARN: required when DELIVERY_CHANNEL=sns (the ARN of the topic each message is published to)',
+    );
+  });
+
+  it('is the SNS channel of 10 messages a call when DELIVERY_CHANNEL=sns, on SNS_TOPIC_ARN', async () => {
+    const { channel } = await load({
+      DELIVERY_CHANNEL: 'sns',
+      SNS_TOPIC_ARN: 'arn:aws:sns:us-east-1:123456789012:csv-campaigns-default',
+    });
+    if (channel instanceof Error) throw channel;
+    expect(channel.deliveryChannel.name).toBe('sns');
+    expect(channel.deliveryChannel.maxBatchSize).toBe(10);
   });
 
   it('is the webhook channel with the configured attempts when DELIVERY_CHANNEL=webhook', async () => {

@@ -28,6 +28,7 @@ beforeAll(async () => {
     SEND_FUNCTION_ARN: 'arn:aws:lambda:us-east-1:000000000000:function:unused',
     SCHEDULE_GROUP_NAME: 'unused',
     SCHEDULER_ROLE_ARN: 'arn:aws:iam::000000000000:role/unused',
+    SECRETS_KEY_ID: 'alias/unused',
   })) {
     vi.stubEnv(name, value);
   }
