@@ -480,19 +480,6 @@ export function createWebhookChannel(options: WebhookChannelOptions): DeliveryCh
     return { kind: 'permanent', reason, summary };
   }
 
-  /** The key to sign with, if any; a failure to get it is transient (the batch comes back later). */
-  async function signingSecret(): Promise<string | undefined> {
-    const { secret } = options;
-    if (typeof secret !== 'function') return secret;
-    try {
-      return await secret();
-    } catch (error) {
-      // The source's message names the secret and the problem, never the secret's value.
-      const reason = `webhook signing secret unavailable: ${error instanceof Error ? error.message : String(error)}`;
-      throw new TransientDeliveryError(boundReason(reason), { cause: error, summary: boundReason(reason) });
-    }
-  }
-
   return {
     name: 'webhook',
     maxBatchSize,

@@ -193,3 +193,40 @@ describe('webhook signatures', () => {
     }
   });
 });
+
+describe('webhook signatures from a source of secrets', () => {
+  it('asks the source on every batch, so a new secret signs the next batch', async () => {
+    const [first, second] = [newSigningSecret(), newSigningSecret()];
+    let current = first;
+    let asked = 0;
+    const server = await receiver();
+    const hook = channel(server.url, {
+      secrets: async () => {
+        asked += 1;
+        return [current];
+      },
+    });
+    await hook.deliverBatch(batch);
+    current = second;
+    await hook.deliverBatch(batch);
+    expect(asked).toBe(2);
+    expect(server.received).toHaveLength(2);
+    expect(verifyWith(first, server.received[0]).ok).toBe(true);
+    expect(verifyWith(second, server.received[1]).ok).toBe(true);
+    expect(verifyWith(first, server.received[1]).ok).toBe(false);
+  });
+
+  it('sends nothing when the source fails: the batch fails transiently', async () => {
+    const server = await receiver();
+    const hook = channel(server.url, {
+      secrets: async () => {
+        throw new Error('secret arn:aws:secretsmanager:…:secret:hook is not readable');
+      },
+    });
+    await expect(hook.deliverBatch(batch)).rejects.toMatchObject({
+      name: 'TransientDeliveryError',
+      message: expect.stringContaining('webhook signing secret unavailable'),
+    });
+    expect(server.received).toHaveLength(0);
+  });
+});
