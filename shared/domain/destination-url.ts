@@ -17,6 +17,10 @@
  */
 import { promises as dns } from 'node:dns';
 import { BlockList, isIP, type LookupFunction } from 'node:net';
+// undici 6, the major line Node 22 bundles for its own fetch: loading the package installs
+// its Agent as the process's global dispatcher when none is set yet, which Node's fetch then
+// uses too; a later major (8) changes what that fetch accepts (it refuses a Content-Length
+// header), so the versions are kept together.
 import { Agent, buildConnector } from 'undici';
 import { MAX_DESTINATION_URL_LENGTH } from '#shared/domain/destinations.ts';
 
