@@ -108,6 +108,28 @@ export interface SendView {
   updatedAt: string;
 }
 
+/** `GET /api/destination`: where the app's messages go. */
+export interface DestinationView {
+  kind: 'default' | 'webhook';
+  url?: string;
+  batchSize: number;
+  ratePerSecond: number | null;
+  /** The current signing secret's last 4 characters. */
+  secretHint?: string;
+  updatedAt: string | null;
+  /** Only in the answer that created the secret (the app's first webhook `PUT`). */
+  signingSecret?: string;
+}
+
+/** `POST /api/destination/test`: the receiver's answer to one signed `test` event. */
+export interface DestinationTestView {
+  /** The HTTP status, or null when no answer came (refused, timed out). */
+  status: number | null;
+  latencyMs: number;
+  ok: boolean;
+  error?: string;
+}
+
 export interface Page<T> {
   data: T[];
   meta: { next: string | null };

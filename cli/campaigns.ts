@@ -4,8 +4,8 @@
  * `npx campaigns <command>` from the project (npm exec finds the package's own `bin`),
  * `npm run cli -- <command>`, or `node cli/campaigns.ts <command>`.
  *
- * Exit codes: 0 done; 1 the API answered an error, an import failed, or `csv check` found
- * problems; 2 the command line is wrong.
+ * Exit codes: 0 done; 1 the API answered an error, an import failed, `csv check` found
+ * problems, or `destination test` got no 2xx from the webhook; 2 the command line is wrong.
  */
 import { readFileSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
@@ -15,6 +15,8 @@ import {
   ApiError,
   type CampaignView,
   type Connection,
+  type DestinationTestView,
+  type DestinationView,
   type RecipientView,
   type SendView,
   type TemplateView,
@@ -54,6 +56,11 @@ const optionSpecs = {
   max: { type: 'string' },
   table: { type: 'string' },
   'dynamodb-endpoint': { type: 'string' },
+  url: { type: 'string' },
+  'batch-size': { type: 'string' },
+  rate: { type: 'string' },
+  'no-rate': { type: 'boolean' },
+  default: { type: 'boolean' },
 } as const;
 
 type Values = {
@@ -152,6 +159,76 @@ function positiveInt(value: string | undefined, option: string, fallback: number
   const n = Number(value);
   if (!Number.isInteger(n) || n <= 0)
     throw new UsageError(`--${option} must be a positive whole number, got '${value}'.`);
+  return n;
+}
+
+function destinationText(d: DestinationView): string {
+  if (d.kind === 'default') {
+    return [
+      "destination default  (messages go to the deployment's own channel)",
+      `  updated     ${d.updatedAt ?? 'never set'}`,
+    ].join('\n');
+  }
+  return [
+    'destination webhook',
+    ...(d.url ? [`  url         ${d.url}`] : []),
+    `  batch size  ${d.batchSize} recipients a request`,
+    `  rate        ${d.ratePerSecond === null ? 'no limit of its own' : `${formatCount(d.ratePerSecond)} recipients a second`}`,
+    ...(d.secretHint
+      ? [
+          `  secret      whsec_…${d.secretHint}  (its last ${d.secretHint.length} characters; shown in full once)`,
+        ]
+      : []),
+    `  updated     ${d.updatedAt ?? 'never set'}`,
+  ].join('\n');
+}
+
+/** A signing secret the API answered: the one time it is shown. */
+function secretText(secret: string, rotated: boolean): string {
+  return [
+    '',
+    'Signing secret. It is shown only this once: store it now (later answers show its last 4 characters):',
+    '',
+    `  ${secret}`,
+    '',
+    ...(rotated
+      ? [
+          "For the next 24 hours deliveries carry the old secret's signature too, so a receiver can switch",
+          'to the new one without missing a delivery.',
+          '',
+        ]
+      : []),
+    'Deliveries are signed to the Standard Webhooks specification (headers webhook-id, webhook-timestamp,',
+    'webhook-signature). Verify each one with the raw body, e.g. with the standardwebhooks package:',
+    "  import { Webhook } from 'standardwebhooks';",
+    '  new Webhook(secret).verify(rawBody, headers); // throws when the signature does not match',
+  ].join('\n');
+}
+
+/** In --json mode the secret is in the JSON; the note goes to stderr, keeping stdout JSON. */
+function secretNote(ctx: Context): void {
+  if (ctx.json) {
+    process.stderr.write(
+      'note: signingSecret is shown only this once; store it now. Verify deliveries with it (Standard Webhooks, the standardwebhooks package).\n',
+    );
+  }
+}
+
+function testText(t: DestinationTestView): string {
+  return [
+    `test event: ${t.ok ? 'ok' : 'failed'}`,
+    `  status   ${t.status === null ? 'no answer' : String(t.status)}`,
+    `  latency  ${formatCount(Math.round(t.latencyMs))} ms`,
+    ...(t.error ? [`  error    ${t.error}`] : []),
+  ].join('\n');
+}
+
+/** A number option, or a usage error; the API checks its range. */
+function numberOption(value: string, option: string, integer: boolean): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || (integer && !Number.isInteger(n))) {
+    throw new UsageError(`--${option} must be a ${integer ? 'whole number' : 'number'}, got '${value}'.`);
+  }
   return n;
 }
 
@@ -503,9 +580,119 @@ export const commands: Record<string, Command> = {
       return result.ok ? 0 : 1;
     },
   },
+
+  'destination get': {
+    usage: 'destination get',
+    summary: "Show where the app's messages go: the deployment's default, or a webhook of the app's own.",
+    example: 'campaigns destination get',
+    positionals: 0,
+    async run(ctx) {
+      const destination = await ctx.api().data<DestinationView>('GET', '/api/destination');
+      print(ctx, destination, () => destinationText(destination));
+      return 0;
+    },
+  },
+
+  'destination set': {
+    usage:
+      'destination set --url <url> [--batch-size <n>] [--rate <n> | --no-rate]  |  destination set --default',
+    summary: "Send the app's messages to a webhook (signed with the app's secret), or back to the default.",
+    options: {
+      '--url <url>': 'the webhook: https (plain http only to loopback, in the local runtime)',
+      '--batch-size <n>': 'most recipients a request, 1-100 (default 100)',
+      '--rate <n>': 'most recipients a second, 1-10,000 (default: no limit of its own)',
+      '--no-rate': 'no rate limit of its own (the same as leaving --rate out)',
+      '--default': "back to the deployment's default channel (the secret is kept for a later webhook)",
+    },
+    details:
+      'A set replaces the whole destination: an option left out takes its default (batch size 100, no rate).\n' +
+      "The app's first webhook answers its signing secret, printed once; later sets keep that secret and\n" +
+      'show only its last 4 characters (rotate it with destination rotate-secret).',
+    example: 'campaigns destination set --url https://hooks.example.com/campaigns --batch-size 50 --rate 200',
+    positionals: 0,
+    async run(ctx) {
+      const v = ctx.values;
+      let body: Record<string, unknown>;
+      if (v.default) {
+        const extra = (['url', 'batch-size', 'rate', 'no-rate'] as const).filter((k) => v[k] !== undefined);
+        if (extra.length > 0) {
+          throw new UsageError(
+            `destination set --default takes no ${extra.map((k) => `--${k}`).join(', ')}.`,
+          );
+        }
+        body = { kind: 'default' };
+      } else {
+        if (v.url === undefined || v.url === '') {
+          throw new UsageError('destination set needs --url <url>, or --default.');
+        }
+        if (v.rate !== undefined && v['no-rate']) {
+          throw new UsageError('destination set takes --rate or --no-rate, not both.');
+        }
+        body = {
+          kind: 'webhook',
+          url: v.url,
+          ...(v['batch-size'] === undefined
+            ? {}
+            : { batchSize: numberOption(v['batch-size'], 'batch-size', true) }),
+          ...(v.rate !== undefined ? { ratePerSecond: numberOption(v.rate, 'rate', false) } : {}),
+          ...(v['no-rate'] ? { ratePerSecond: null } : {}),
+        };
+      }
+      const destination = await ctx.api().data<DestinationView>('PUT', '/api/destination', body);
+      print(ctx, destination, () =>
+        [
+          destinationText(destination),
+          ...(destination.signingSecret ? [secretText(destination.signingSecret, false)] : []),
+        ].join('\n'),
+      );
+      if (destination.signingSecret) secretNote(ctx);
+      return 0;
+    },
+  },
+
+  'destination rotate-secret': {
+    usage: 'destination rotate-secret',
+    summary: "Replace the webhook's signing secret and print the new one once; the old one signs 24 h more.",
+    details:
+      'For 24 hours after a rotation every delivery carries two signatures, one with each secret, so the\n' +
+      'receiver can move to the new secret at its own pace. Exit code 1 when the app has no webhook.',
+    example: 'campaigns destination rotate-secret',
+    positionals: 0,
+    async run(ctx) {
+      const rotated = await ctx
+        .api()
+        .data<{ signingSecret: string }>('POST', '/api/destination/rotate-secret');
+      print(ctx, rotated, () => secretText(rotated.signingSecret, true).trimStart());
+      secretNote(ctx);
+      return 0;
+    },
+  },
+
+  'destination test': {
+    usage: 'destination test',
+    summary: 'Send one signed `test` event to the webhook and print its status and latency.',
+    details:
+      "The event is signed like a delivery, so it also checks the receiver's verification. Exit code 1 when\n" +
+      'the webhook did not answer 2xx (or at all), or when the app has no webhook.',
+    example: 'campaigns destination test',
+    positionals: 0,
+    async run(ctx) {
+      const result = await ctx.api().data<DestinationTestView>('POST', '/api/destination/test');
+      print(ctx, result, () => testText(result));
+      if (!result.ok) {
+        process.stderr.write(
+          `error: the webhook ${result.status === null ? 'did not answer' : `answered HTTP ${result.status}`}${
+            result.error ? ` (${result.error})` : ''
+          }\n`,
+        );
+        return 1;
+      }
+      return 0;
+    },
+  },
 };
 
-const GROUPS = ['app', 'template', 'campaign', 'csv'];
+const GROUPS = ['app', 'template', 'campaign', 'csv', 'destination'];
 
 function globalHelp(): string {
   return [
@@ -523,7 +710,8 @@ function globalHelp(): string {
     `  --api-key <key>     env CAMPAIGNS_API_KEY; default ${LOCAL_DEFAULTS.apiKey}`,
     '  --json              machine-readable JSON on stdout, no progress bars',
     '',
-    'Exit codes: 0 done; 1 the API answered an error, an import failed, or csv check found problems; 2 usage.',
+    'Exit codes: 0 done; 1 the API answered an error, an import failed, csv check found problems, or',
+    '  destination test got no 2xx from the webhook; 2 usage.',
     'More: campaigns help <command>, and docs/cli.md.',
   ].join('\n');
 }
