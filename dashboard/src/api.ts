@@ -85,6 +85,32 @@ export type DirectUploadResult =
     }
   | { status: 'processing'; uploadId: string };
 
+/** Where the app's messages go: the deployment's default channel, or a webhook of its own. */
+export interface Destination {
+  kind: 'default' | 'webhook';
+  url?: string;
+  batchSize: number;
+  ratePerSecond: number | null;
+  /** The signing secret's last 4 characters. */
+  secretHint?: string;
+  updatedAt: string | null;
+  /** Only in the answer that created the secret (the app's first webhook). */
+  signingSecret?: string;
+}
+
+export type DestinationInput =
+  | { kind: 'default' }
+  | { kind: 'webhook'; url: string; batchSize?: number; ratePerSecond?: number | null };
+
+/** The webhook's answer to one signed `test` event. */
+export interface DestinationTest {
+  /** The HTTP status, or null when no answer came. */
+  status: number | null;
+  latencyMs: number;
+  ok: boolean;
+  error?: string;
+}
+
 /** An error answer of the API, or a request that never reached it (status 0). */
 export class ApiError extends Error {
   readonly status: number;
@@ -177,6 +203,18 @@ export const approveTemplate = (s: Session, id: string) =>
   call<{ data: Template }>(s, 'PUT', `/templates/${encodeURIComponent(id)}`, { status: 'approved' }).then(
     (r) => r.data,
   );
+
+export const getDestination = (s: Session) =>
+  call<{ data: Destination }>(s, 'GET', '/destination').then((r) => r.data);
+
+export const putDestination = (s: Session, body: DestinationInput) =>
+  call<{ data: Destination }>(s, 'PUT', '/destination', body).then((r) => r.data);
+
+export const rotateSigningSecret = (s: Session) =>
+  call<{ data: { signingSecret: string } }>(s, 'POST', '/destination/rotate-secret').then((r) => r.data);
+
+export const testDestination = (s: Session) =>
+  call<{ data: DestinationTest }>(s, 'POST', '/destination/test').then((r) => r.data);
 
 export const getUpload = (s: Session, campaignId: string, uploadId: string) =>
   call<{ data: Upload }>(

@@ -1,9 +1,10 @@
-/** The dashboard's shell: sign-in, the signed-in header, and hash routing between the list and a campaign. */
+/** The dashboard's shell: sign-in, the signed-in header, and hash routing between the list, a campaign and settings. */
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, call, type Session } from './api.ts';
 import { CampaignView } from './campaign-view.tsx';
 import { CampaignList } from './campaigns.tsx';
 import { type DashboardConfig, loadConfig, loadSession, saveSession } from './session.ts';
+import { Settings } from './settings.tsx';
 
 function useHashRoute(): string {
   const [hash, setHash] = useState(location.hash);
@@ -49,12 +50,21 @@ export function App() {
   }
 
   const campaignId = /^#\/campaigns\/([^/]+)$/.exec(hash)?.[1];
+  const settings = hash === '#/settings';
   return (
     <>
       <header class="topbar">
         <a class="brand" href="#/">
           Campaigns
         </a>
+        <nav class="nav" aria-label="Main">
+          <a href="#/" aria-current={!settings ? 'page' : undefined}>
+            Campaigns
+          </a>
+          <a href="#/settings" aria-current={settings ? 'page' : undefined}>
+            Settings
+          </a>
+        </nav>
         <span class="who">
           Signed in as <strong>{session.appId}</strong>
         </span>
@@ -63,7 +73,9 @@ export function App() {
         </button>
       </header>
       <main class="page">
-        {campaignId ? (
+        {settings ? (
+          <Settings session={session} />
+        ) : campaignId ? (
           <CampaignView
             key={campaignId}
             session={session}
