@@ -229,7 +229,7 @@ function WebhookForm(props: {
       </label>
       <label>
         <span>
-          Rate <span class="muted">(recipients a second, empty for no limit)</span>
+          Rate <span class="muted">(recipients a second, empty for none)</span>
         </span>
         <input
           type="number"
@@ -239,8 +239,12 @@ function WebhookForm(props: {
           value={rate}
           onInput={(e) => setRate(e.currentTarget.value)}
           placeholder="no limit"
+          aria-describedby="rate-help"
         />
       </label>
+      <p id="rate-help" class="muted small">
+        The rate is stored with the destination; deliveries are not paced by it yet.
+      </p>
       {error && (
         <p class="error" role="alert">
           {error}
