@@ -18,6 +18,12 @@ import {
   settledUpload,
   uploadForm,
 } from '#test/support/uploads.ts';
+import {
+  type ReceivedRequest,
+  startWebhookReceiver,
+  verifies,
+  type WebhookReceiver,
+} from '#test/support/webhook-receiver.ts';
 
 /** The API's direct-upload limit here: files above it take the presigned path. */
 const DIRECT_MAX = 4096;
@@ -73,6 +79,19 @@ function cli(credentials: Credentials, ...args: string[]): Promise<Run> {
     '--api-key',
     credentials.apiKey,
     '--json',
+  ]);
+}
+
+/** `campaigns <args>` as `credentials`, without --json: what a person reads. */
+function cliText(credentials: Credentials, ...args: string[]): Promise<Run> {
+  return run(CLI, [
+    ...args,
+    '--endpoint',
+    runtime.current.url,
+    '--app-id',
+    credentials.appId,
+    '--api-key',
+    credentials.apiKey,
   ]);
 }
 
@@ -336,6 +355,209 @@ describe('campaigns CLI', () => {
     const listed = await cli({ appId, apiKey: made.json.apiKey }, 'template', 'list');
     expect(listed.code, listed.stderr).toBe(0);
     expect(listed.json).toEqual([]);
+  });
+});
+
+describe('campaigns destination', () => {
+  const receivers: WebhookReceiver[] = [];
+  async function receiver(): Promise<WebhookReceiver> {
+    const started = await startWebhookReceiver();
+    receivers.push(started);
+    return started;
+  }
+  afterAll(async () => {
+    await Promise.all(receivers.map((r) => r.close()));
+  });
+
+  /** The secret a human-readable answer printed, on a line of its own. */
+  const printedSecret = (stdout: string) => /^ {2}(whsec_\S+)$/m.exec(stdout)?.[1];
+
+  it('sets a loopback webhook: the secret is printed once, then get and later sets show only its hint', async () => {
+    const creds = await newApp('dst');
+    const before = await cli(creds, 'destination', 'get');
+    expect(before.code, before.stderr).toBe(0);
+    expect(before.json).toEqual({ kind: 'default', batchSize: 100, ratePerSecond: null, updatedAt: null });
+    const hook = await receiver();
+
+    const set = await cliText(
+      creds,
+      'destination',
+      'set',
+      '--url',
+      hook.url,
+      '--batch-size',
+      '50',
+      '--rate',
+      '20',
+    );
+    expect(set.code, set.stderr).toBe(0);
+    const secret = printedSecret(set.stdout) as string;
+    expect(secret).toMatch(/^whsec_[A-Za-z0-9+/=]{40,}$/);
+    expect(set.stdout).toMatch(/^destination webhook$/m);
+    expect(set.stdout).toContain(`url         ${hook.url}`);
+    expect(set.stdout).toMatch(/batch size +50 recipients a request/);
+    expect(set.stdout).toMatch(/rate +20 recipients a second/);
+    expect(set.stdout).toContain('It is shown only this once');
+    expect(set.stdout).toContain('Standard Webhooks');
+    expect(set.stdout).toContain("import { Webhook } from 'standardwebhooks'");
+
+    // From now on only its last 4 characters, in text and in JSON.
+    const hint = secret.slice(-4);
+    const got = await cliText(creds, 'destination', 'get');
+    expect(got.code, got.stderr).toBe(0);
+    expect(got.stdout).toContain(`whsec_…${hint}`);
+    expect(got.stdout).not.toContain(secret);
+    expect(got.stdout).not.toContain('shown only this once');
+    const gotJson = await cli(creds, 'destination', 'get');
+    expect(gotJson.json).toMatchObject({
+      kind: 'webhook',
+      url: hook.url,
+      batchSize: 50,
+      ratePerSecond: 20,
+      secretHint: hint,
+    });
+    expect(gotJson.json.signingSecret).toBeUndefined();
+
+    // A later set keeps the secret and does not print it; options left out take their defaults.
+    const again = await cli(creds, 'destination', 'set', '--url', hook.url, '--no-rate');
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.json).toMatchObject({
+      kind: 'webhook',
+      url: hook.url,
+      batchSize: 100,
+      ratePerSecond: null,
+      secretHint: hint,
+    });
+    expect(again.json.signingSecret).toBeUndefined();
+    expect(again.stdout + again.stderr).not.toContain(secret);
+
+    // The test event reaches the receiver, signed with that secret.
+    const tested = await cliText(creds, 'destination', 'test');
+    expect(tested.code, tested.stderr).toBe(0);
+    expect(tested.stdout).toMatch(/^test event: ok$/m);
+    expect(tested.stdout).toMatch(/^ {2}status +204$/m);
+    expect(tested.stdout).toMatch(/^ {2}latency +\d[\d,]* ms$/m);
+    expect(hook.requests).toHaveLength(1);
+    expect(hook.requests[0]?.json).toMatchObject({ type: 'test', appId: creds.appId });
+    expect(verifies(hook.requests[0] as ReceivedRequest, secret)).toBe(true);
+
+    // Back to the deployment's default.
+    const back = await cliText(creds, 'destination', 'set', '--default');
+    expect(back.code, back.stderr).toBe(0);
+    expect(back.stdout).toMatch(/^destination default/);
+    expect((await cli(creds, 'destination', 'get')).json).toMatchObject({ kind: 'default' });
+    const noHook = await cli(creds, 'destination', 'test');
+    expect(noHook.code).toBe(1);
+    expect(noHook.json.error).toMatchObject({ status: 409, code: 'ERR_CONFLICT' });
+  });
+
+  it('test exits 1 with the status and the error when the webhook fails or cannot be reached', async () => {
+    const creds = await newApp('dst');
+    const hook = await receiver();
+    expect((await cli(creds, 'destination', 'set', '--url', hook.url)).code).toBe(0);
+
+    hook.answer(() => ({ status: 503 }));
+    const refused = await cliText(creds, 'destination', 'test');
+    expect(refused.code).toBe(1);
+    expect(refused.stdout).toMatch(/^test event: failed$/m);
+    expect(refused.stdout).toMatch(/^ {2}status +503$/m);
+    expect(refused.stderr).toContain('error: the webhook answered HTTP 503');
+
+    // A closed port: no answer at all.
+    await hook.close();
+    const down = await cliText(creds, 'destination', 'test');
+    expect(down.code).toBe(1);
+    expect(down.stdout).toMatch(/^test event: failed$/m);
+    expect(down.stdout).toMatch(/^ {2}status +no answer$/m);
+    expect(down.stdout).toMatch(/^ {2}latency +\d[\d,]* ms$/m);
+    expect(down.stdout).toMatch(/^ {2}error +.*(ECONNREFUSED|refused)/im);
+    expect(down.stderr).toMatch(/^error: the webhook did not answer \(.+\)$/m);
+    const downJson = await cli(creds, 'destination', 'test');
+    expect(downJson.code).toBe(1);
+    expect(downJson.json).toMatchObject({ status: null, ok: false, latencyMs: expect.any(Number) });
+    expect(downJson.json.error).toMatch(/ECONNREFUSED|refused/i);
+  });
+
+  it('rotate-secret prints a new secret once; deliveries then verify with the new and the previous one', async () => {
+    const creds = await newApp('dst');
+    const early = await cli(creds, 'destination', 'rotate-secret');
+    expect(early.code).toBe(1);
+    expect(early.json.error).toMatchObject({ status: 409, code: 'ERR_CONFLICT' });
+    expect(early.stderr).toContain('error: ERR_CONFLICT: ');
+
+    const hook = await receiver();
+    const set = await cli(creds, 'destination', 'set', '--url', hook.url);
+    const first: string = set.json.signingSecret;
+    expect(first).toMatch(/^whsec_/);
+    expect(set.stderr).toContain('shown only this once');
+
+    const rotated = await cliText(creds, 'destination', 'rotate-secret');
+    expect(rotated.code, rotated.stderr).toBe(0);
+    const second = printedSecret(rotated.stdout) as string;
+    expect(second).toMatch(/^whsec_/);
+    expect(second).not.toBe(first);
+    expect(rotated.stdout).toContain('It is shown only this once');
+    expect(rotated.stdout).toContain('For the next 24 hours');
+    expect(rotated.stdout).toContain('standardwebhooks');
+    expect((await cli(creds, 'destination', 'get')).json.secretHint).toBe(second.slice(-4));
+
+    const third = await cli(creds, 'destination', 'rotate-secret');
+    expect(third.code, third.stderr).toBe(0);
+    expect(Object.keys(third.json)).toEqual(['signingSecret']);
+    expect([first, second]).not.toContain(third.json.signingSecret);
+
+    expect((await cli(creds, 'destination', 'test')).json).toMatchObject({ ok: true, status: 204 });
+    const event = hook.requests.at(-1) as ReceivedRequest;
+    expect(verifies(event, third.json.signingSecret)).toBe(true);
+    expect(verifies(event, second)).toBe(true);
+  });
+
+  it("refuses a bad URL with the API's rule, and a wrong command line with exit code 2", async () => {
+    const creds = await newApp('dst');
+    const ftp = await cli(creds, 'destination', 'set', '--url', 'ftp://127.0.0.1/hook');
+    expect(ftp.code).toBe(1);
+    expect(ftp.json.error).toMatchObject({ status: 400, code: 'ERR_BAD_REQUEST', details: { field: 'url' } });
+    expect(ftp.stderr).toContain(`error: ERR_BAD_REQUEST: ${ftp.json.error.message}`);
+    const big = await cli(
+      creds,
+      'destination',
+      'set',
+      '--url',
+      'http://127.0.0.1:9/hook',
+      '--batch-size',
+      '101',
+    );
+    expect(big.code).toBe(1);
+    expect(big.json.error).toMatchObject({ status: 400, code: 'ERR_BAD_REQUEST' });
+    expect(big.json.error.message).toContain('batchSize');
+    expect((await cli(creds, 'destination', 'get')).json.kind).toBe('default');
+
+    for (const [args, message] of [
+      [[], 'destination set needs --url <url>, or --default'],
+      [['--default', '--url', 'http://127.0.0.1:9/'], 'destination set --default takes no --url'],
+      [['--url', 'http://127.0.0.1:9/', '--rate', '5', '--no-rate'], 'takes --rate or --no-rate, not both'],
+      [['--url', 'http://127.0.0.1:9/', '--rate', 'fast'], "--rate must be a number, got 'fast'"],
+      [
+        ['--url', 'http://127.0.0.1:9/', '--batch-size', '2.5'],
+        "--batch-size must be a whole number, got '2.5'",
+      ],
+    ] as const) {
+      const usage = await cli(creds, 'destination', 'set', ...args);
+      expect(usage.code, args.join(' ')).toBe(2);
+      expect(usage.stderr).toContain(message);
+    }
+    expect((await cli(creds, 'destination', 'test', '--url', 'x')).code).toBe(2);
+
+    const help = await run(CLI, ['help', 'destination']);
+    expect(help.code).toBe(0);
+    for (const usage of [
+      'usage: campaigns destination get',
+      'usage: campaigns destination set (--url <url> [--batch-size <n>] [--rate <n> | --no-rate] | --default)',
+      'usage: campaigns destination rotate-secret',
+      'usage: campaigns destination test',
+    ]) {
+      expect(help.stdout).toContain(usage);
+    }
   });
 });
 
