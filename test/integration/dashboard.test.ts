@@ -1,7 +1,8 @@
 /**
  * The campaign dashboard in headless Chromium, served by the local runtime at `/` as
  * `npm start` serves it: an operator signs in, starts from nothing (template, campaign),
- * drops a CSV, reads the rejections, sends, and watches the counts reach the total.
+ * drops a CSV, reads the rejections, sends, and watches the counts reach the total; and
+ * on Settings sets the app's webhook, copies its secret, tests it, rotates it.
  */
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
@@ -12,8 +13,9 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readOutbox } from '#shared/adapters/outbox-channel.ts';
 import { launchChromium } from '#test/support/browser.ts';
-import { apiClient, useRuntime } from '#test/support/runtime.ts';
+import { apiClient, newApp, useRuntime } from '#test/support/runtime.ts';
 import { draftCampaign } from '#test/support/uploads.ts';
+import { type ReceivedRequest, startWebhookReceiver, verifies } from '#test/support/webhook-receiver.ts';
 
 const outbox = join(mkdtempSync(join(tmpdir(), 'dashboard-')), 'outbox.jsonl');
 // UPLOAD_WAIT_SECONDS=0: the direct upload answers `processing` at once, so the page takes the
@@ -243,6 +245,113 @@ describe('campaign dashboard', () => {
     expect(await page.getByRole('heading', { name: 'Sign in' }).isVisible()).toBe(true);
     expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
     await page.context().close();
+  });
+
+  it('sets a webhook on Settings, shows its signing secret once, shows the test send and the API refusals, rotates, and goes back to default', async () => {
+    // An app of its own: the seeded app's deliveries stay on the outbox the first test reads.
+    const creds = await newApp('dash');
+    const api = apiClient(runtime.current.url, creds);
+    const hook = await startWebhookReceiver();
+    try {
+      const page = await openDashboard('/#/settings');
+      await page.context().grantPermissions(['clipboard-read', 'clipboard-write'], {
+        origin: runtime.current.url,
+      });
+      await page.getByLabel('App id').fill(creds.appId);
+      await page.getByLabel('API key').fill(creds.apiKey);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.getByRole('heading', { name: 'Settings' }).waitFor();
+      await page.getByText("Messages go to the deployment's own channel.").waitFor();
+      expect(await page.getByRole('link', { name: 'Settings' }).getAttribute('aria-current')).toBe('page');
+      expect(await page.getByRole('button', { name: 'Send test' }).count()).toBe(0);
+
+      await page.getByLabel('Webhook URL').fill(hook.url);
+      await page.getByLabel(/Batch size/).fill('25');
+      await page.getByRole('button', { name: 'Save webhook' }).click();
+      const box = page.getByRole('region', { name: 'Signing secret', exact: true });
+      await box.waitFor();
+      const secret = await box.getByRole('textbox', { name: 'Signing secret' }).inputValue();
+      expect(secret).toMatch(/^whsec_/);
+      expect(await box.textContent()).toContain('Copy it now: it will not be shown again.');
+      expect(await box.textContent()).toContain('standardwebhooks');
+      await page.getByText(`Saved: messages now go to ${hook.url}.`).waitFor();
+      expect(await page.locator('.facts').textContent()).toContain('25 recipients a request');
+      expect((await api.get('/api/destination')).body.data).toMatchObject({
+        kind: 'webhook',
+        url: hook.url,
+        batchSize: 25,
+        secretHint: secret.slice(-4),
+      });
+
+      // The copy button puts it on the clipboard; nothing keeps it in storage or the URL.
+      await box.getByRole('button', { name: 'Copy' }).click();
+      await box.getByText('Copied to the clipboard.').waitFor();
+      // (Browser globals, which the Node types that check this file do not declare.)
+      expect(await page.evaluate(() => (globalThis as any).navigator.clipboard.readText())).toBe(secret);
+      const kept = await page.evaluate(() => {
+        const { sessionStorage: session, localStorage: local, location: where } = globalThis as any;
+        return `${JSON.stringify({ ...session })} ${JSON.stringify({ ...local })} ${where.href}`;
+      });
+      expect(kept).not.toContain(secret.slice('whsec_'.length));
+
+      // The test send: the receiver's status on the page, the event signed with that secret.
+      await page.getByRole('button', { name: 'Send test' }).click();
+      await page.getByText('Test event delivered: the webhook answered HTTP 204 in').waitFor();
+      expect(hook.requests).toHaveLength(1);
+      expect(hook.requests[0]?.json).toMatchObject({ type: 'test', appId: creds.appId });
+      expect(verifies(hook.requests[0] as ReceivedRequest, secret)).toBe(true);
+      hook.answer(() => ({ status: 503 }));
+      await page.getByRole('button', { name: 'Send test' }).click();
+      const failed = page.getByRole('alert');
+      await failed.waitFor();
+      expect(await failed.textContent()).toMatch(
+        /^Test event failed: the webhook answered HTTP 503 in \d+ ms\.$/,
+      );
+      hook.answer(() => ({ status: 204 }));
+
+      // After a reload the secret is gone for good: only its hint.
+      await page.reload();
+      await page.getByRole('heading', { name: 'Destination' }).waitFor();
+      await page.locator('.facts', { hasText: `whsec_…${secret.slice(-4)}` }).waitFor();
+      expect(await page.locator('.secret-box').count()).toBe(0);
+      expect(await page.content()).not.toContain(secret.slice('whsec_'.length));
+      expect(await page.getByLabel('Webhook URL').inputValue()).toBe(hook.url);
+
+      // A URL the API refuses: its message, as the other pages show them.
+      const refused = await api.put('/api/destination', { kind: 'webhook', url: 'ftp://127.0.0.1/hook' });
+      expect(refused.status).toBe(400);
+      await page.getByLabel('Webhook URL').fill('ftp://127.0.0.1/hook');
+      await page.getByRole('button', { name: 'Save webhook' }).click();
+      const alert = page.getByRole('alert');
+      await alert.waitFor();
+      expect(await alert.textContent()).toBe(`Could not save the webhook: ${refused.body.error.message}`);
+
+      // Rotation: a new secret, shown once; the hint follows it.
+      page.once('dialog', (dialog) => void dialog.accept());
+      await page.getByRole('button', { name: 'Rotate secret' }).click();
+      const rotatedBox = page.getByRole('region', { name: 'New signing secret' });
+      await rotatedBox.waitFor();
+      const rotated = await rotatedBox.getByRole('textbox', { name: 'Signing secret' }).inputValue();
+      expect(rotated).toMatch(/^whsec_/);
+      expect(rotated).not.toBe(secret);
+      expect(await rotatedBox.textContent()).toContain(
+        'The previous secret keeps signing deliveries for 24 hours.',
+      );
+      await page.locator('.facts', { hasText: `whsec_…${rotated.slice(-4)}` }).waitFor();
+      await rotatedBox.getByRole('button', { name: 'I have stored it' }).click();
+      expect(await page.locator('.secret-box').count()).toBe(0);
+
+      // Back to the deployment's default.
+      page.once('dialog', (dialog) => void dialog.accept());
+      await page.getByRole('button', { name: 'Use the default instead' }).click();
+      await page.getByText("Saved: messages now go to the deployment's default channel.").waitFor();
+      await page.getByText("Messages go to the deployment's own channel.").waitFor();
+      expect(await page.getByRole('button', { name: 'Send test' }).count()).toBe(0);
+      expect((await api.get('/api/destination')).body.data.kind).toBe('default');
+      await page.context().close();
+    } finally {
+      await hook.close();
+    }
   });
 
   it('builds the very page the runtime serves as static files for any host (npm run dashboard:build)', async () => {
