@@ -683,7 +683,7 @@ export const commands: Record<string, Command> = {
       if (!result.ok) {
         process.stderr.write(
           `error: the webhook ${result.status === null ? 'did not answer' : `answered HTTP ${result.status}`}${
-            result.error ? ` (${result.error})` : ''
+            result.error ? `: ${result.error}` : ''
           }\n`,
         );
         return 1;
