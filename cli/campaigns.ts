@@ -594,8 +594,7 @@ export const commands: Record<string, Command> = {
   },
 
   'destination set': {
-    usage:
-      'destination set --url <url> [--batch-size <n>] [--rate <n> | --no-rate]  |  destination set --default',
+    usage: 'destination set (--url <url> [--batch-size <n>] [--rate <n> | --no-rate] | --default)',
     summary: "Send the app's messages to a webhook (signed with the app's secret), or back to the default.",
     options: {
       '--url <url>': 'the webhook: https (plain http only to loopback, in the local runtime)',
