@@ -34,6 +34,7 @@ import { parseArgs } from 'node:util';
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import pLimit from 'p-limit';
 import { startLocalRuntime } from '#infra/local/runtime.ts';
+import { storeBenchTemplate } from './fixtures.ts';
 
 /** The delivery rate the consumers are held to, as a share of the bare loop's. */
 export const DELIVER_TARGET_RATIO = 0.5;
@@ -138,7 +139,6 @@ export async function benchDeliver(
   try {
     const { newId, recipientsByStatusPk, shardOf } = await import('#shared/domain/keys.ts');
     const { newCampaign } = await import('#shared/domain/campaigns.ts');
-    const { createTemplate } = await import('#shared/store/templates.ts');
     const { createCampaign, transitionCampaign } = await import('#shared/store/campaigns.ts');
     const { recipientItem } = await import('#shared/store/recipients.ts');
     const { addRecipients, numberedRecipients } = await import('#test/support/recipients.ts');
@@ -148,17 +148,7 @@ export async function benchDeliver(
 
     const appId = runtime.appId;
     const now = new Date().toISOString();
-    const templateId = newId('tpl');
-    await createTemplate({
-      id: templateId,
-      appId,
-      name: 'bench',
-      body: 'Hello {{name}}',
-      variableSchema: { name: { type: 'string' } },
-      status: 'approved',
-      createdAt: now,
-      updatedAt: now,
-    });
+    const templateId = await storeBenchTemplate(appId);
     // Both campaigns stored before anything is timed: both runs see the same table.
     const recipients = numberedRecipients(count);
     const [ours, bare] = [newId('cmp'), newId('cmp')];
@@ -270,17 +260,7 @@ export async function benchDeliver(
     await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
     const port = (receiver.address() as { port: number }).port;
     const hookApp = `${appId}-webhook`;
-    const hookTemplate = newId('tpl');
-    await createTemplate({
-      id: hookTemplate,
-      appId: hookApp,
-      name: 'bench',
-      body: 'Hello {{name}}',
-      variableSchema: { name: { type: 'string' } },
-      status: 'approved',
-      createdAt: now,
-      updatedAt: now,
-    });
+    const hookTemplate = await storeBenchTemplate(hookApp);
     await putDestination(
       hookApp,
       { kind: 'webhook', url: `http://127.0.0.1:${port}/hook`, batchSize: 100, ratePerSecond: null },

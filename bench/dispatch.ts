@@ -13,6 +13,7 @@
 import { fileURLToPath } from 'node:url';
 import { PurgeQueueCommand, SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { startLocalRuntime } from '#infra/local/runtime.ts';
+import { storeBenchTemplate } from './fixtures.ts';
 
 export interface DispatchBench {
   dispatch: {
@@ -46,7 +47,6 @@ export async function benchDispatch(
   try {
     const { newId } = await import('#shared/domain/keys.ts');
     const { newCampaign } = await import('#shared/domain/campaigns.ts');
-    const { createTemplate } = await import('#shared/store/templates.ts');
     const { createCampaign, transitionCampaign } = await import('#shared/store/campaigns.ts');
     const { addRecipients, numberedRecipients } = await import('#test/support/recipients.ts');
     const { sendCampaign } = await import('#functions/send-campaign.ts');
@@ -54,17 +54,7 @@ export async function benchDispatch(
 
     const appId = runtime.appId;
     const now = new Date().toISOString();
-    const templateId = newId('tpl');
-    await createTemplate({
-      id: templateId,
-      appId,
-      name: 'bench',
-      body: 'Hello {{name}}',
-      variableSchema: { name: { type: 'string' } },
-      status: 'approved',
-      createdAt: now,
-      updatedAt: now,
-    });
+    const templateId = await storeBenchTemplate(appId);
     const campaign = newCampaign({ name: 'bench', templateId }, { id: newId('cmp'), appId, now });
     await createCampaign(campaign);
     const recipients = numberedRecipients(count);
