@@ -6,8 +6,8 @@
  * Each message: `Message` is the JSON `SnsMessage` (`type: "campaign.message"`, `appId`,
  * `campaignId`, `idempotencyKey`, `userId`, `title`, `body`), with the String message
  * attributes `appId` and `campaignId` for subscription filter policies. A batch of up to
- * 10 (SNS's `PublishBatch` limit) is one `PublishBatch` call, unless its messages together
- * pass SNS's 256 KiB request limit: then as few calls as fit.
+ * 100 (a delivery chunk) is sent as `PublishBatch` calls of up to 10 (SNS's limit), split
+ * further only where messages together pass SNS's 256 KiB request limit.
  *
  * Answers:
  * - an entry SNS reports `Failed` with `SenderFault: true` (the entry is wrong): that
@@ -37,6 +37,13 @@ import {
 
 /** SNS's most entries per `PublishBatch`. */
 export const SNS_MAX_BATCH_SIZE = 10;
+/**
+ * Most messages of one `deliverBatch`: a whole delivery chunk, sent as `PublishBatch` calls
+ * of up to 10. Once a call was accepted, a later call's failure is retried here (the
+ * consumer cannot try part of a chunk again), so a throttle in the middle of a chunk does
+ * not give up the messages after it.
+ */
+export const SNS_CHANNEL_BATCH_SIZE = 100;
 /** SNS's most bytes of one message with its attributes, and of one `PublishBatch` altogether. */
 export const SNS_MAX_MESSAGE_BYTES = 256 * 1024;
 
@@ -78,13 +85,19 @@ function sizeOf(request: PublishBatchRequestEntry): number {
   return bytes;
 }
 
-/** The entries in consecutive groups whose bytes together stay within SNS's request limit. */
+/**
+ * The entries in consecutive groups of at most 10 whose bytes together stay within SNS's
+ * request limit: one `PublishBatch` each.
+ */
 function requestsOf(entries: readonly Entry[]): Entry[][] {
   const groups: Entry[][] = [];
   let group: Entry[] = [];
   let bytes = 0;
   for (const entry of entries) {
-    if (group.length > 0 && bytes + entry.bytes > SNS_MAX_MESSAGE_BYTES) {
+    if (
+      group.length > 0 &&
+      (group.length === SNS_MAX_BATCH_SIZE || bytes + entry.bytes > SNS_MAX_MESSAGE_BYTES)
+    ) {
       groups.push(group);
       group = [];
       bytes = 0;
@@ -135,11 +148,11 @@ export function createSnsChannel(options: SnsChannelOptions): DeliveryChannel {
 
   return {
     name: 'sns',
-    maxBatchSize: SNS_MAX_BATCH_SIZE,
+    maxBatchSize: SNS_CHANNEL_BATCH_SIZE,
     async deliverBatch(batch: ChannelBatch): Promise<ChannelResult[]> {
       const { messages } = batch;
-      if (messages.length > SNS_MAX_BATCH_SIZE) {
-        throw new RangeError(`sns batch of ${messages.length} messages, more than ${SNS_MAX_BATCH_SIZE}`);
+      if (messages.length > SNS_CHANNEL_BATCH_SIZE) {
+        throw new RangeError(`sns batch of ${messages.length} messages, more than ${SNS_CHANNEL_BATCH_SIZE}`);
       }
       const results: (ChannelResult | undefined)[] = messages.map(() => undefined);
       const entries: Entry[] = [];

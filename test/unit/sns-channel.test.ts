@@ -84,7 +84,7 @@ describe('SNS channel', () => {
     const { client, calls } = scripted([allAccepted]);
     const channel = createSnsChannel({ client, topicArn, ...fast });
     expect(channel.name).toBe('sns');
-    expect(channel.maxBatchSize).toBe(10);
+    expect(channel.maxBatchSize).toBe(100);
     const batch = batchOf(10);
     expect(await channel.deliverBatch(batch)).toEqual(batch.messages.map(() => ({ status: 'accepted' })));
     expect(calls).toHaveLength(1);
@@ -231,11 +231,35 @@ describe('SNS channel', () => {
     ]);
   });
 
-  it('sends nothing for an empty batch and refuses more than 10 messages without a call', async () => {
+  it('sends nothing for an empty batch and refuses more than 100 messages without a call', async () => {
     const { client, calls } = scripted([allAccepted]);
     const channel = createSnsChannel({ client, topicArn, ...fast });
     expect(await channel.deliverBatch(batchOf(0))).toEqual([]);
-    await expect(channel.deliverBatch(batchOf(11))).rejects.toThrow(RangeError);
+    await expect(channel.deliverBatch(batchOf(101))).rejects.toThrow(RangeError);
     expect(calls).toHaveLength(0);
+  });
+
+  it('retries a call throttled after an earlier call of the chunk was accepted, and loses nothing', async () => {
+    const throttled = new ThrottledException({
+      message: 'Rate exceeded',
+      $metadata: { httpStatusCode: 400 },
+    });
+    const { client, calls } = scripted([allAccepted, throwing(throttled), allAccepted]);
+    const batch = batchOf(25);
+    const results = await createSnsChannel({ client, topicArn, maxAttempts: 3, ...fast }).deliverBatch(batch);
+    expect(results).toEqual(batch.messages.map(() => ({ status: 'accepted' })));
+    // The second ten were refused once, then sent again whole.
+    expect(calls.map((c) => c.length)).toEqual([10, 10, 10, 5]);
+    expect(calls[1]?.map((e) => e.Id)).toEqual(calls[2]?.map((e) => e.Id));
+  });
+
+  it('sends a chunk of 25 as PublishBatch calls of 10, 10 and 5', async () => {
+    const { client, calls } = scripted([allAccepted]);
+    const batch = batchOf(25);
+    expect(await createSnsChannel({ client, topicArn, ...fast }).deliverBatch(batch)).toEqual(
+      batch.messages.map(() => ({ status: 'accepted' })),
+    );
+    expect(calls.map((c) => c.length)).toEqual([10, 10, 5]);
+    expect(calls.flatMap((c) => c.map((e) => e.Id))).toEqual(batch.messages.map((_, i) => String(i)));
   });
 });
