@@ -27,3 +27,6 @@ export function apiKeyMatches(apiKey: string, hashes: readonly string[]): boolea
 
 /** App ids: what a user can type in a header and we can put in a key. */
 export const APP_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** Longest `apiKey` header looked at (a key this system makes has 46 characters). */
+export const MAX_API_KEY_LENGTH = 256;

@@ -5,10 +5,11 @@
  */
 import type { MiddlewareObj } from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
-import { apiKeyMatches } from '#shared/domain/api-keys.ts';
+import { APP_ID_PATTERN, apiKeyMatches, MAX_API_KEY_LENGTH } from '#shared/domain/api-keys.ts';
 import { HttpError, UnauthorizedError } from '#shared/errors.ts';
 import { logger } from '#shared/observability.ts';
 import { findApp } from '#shared/store/apps.ts';
+import { createAuthCache } from './auth-cache.ts';
 import { header } from './request.ts';
 import { error } from './responses.ts';
 
@@ -38,8 +39,8 @@ export function errorResponses(): MiddlewareObj<APIGatewayProxyEvent, APIGateway
   };
 }
 
-const cache = new Map<string, { hashes: string[]; until: number }>();
-const CACHE_MS = 10_000;
+/** App items are reused for 10 s, for at most 1,000 apps per warm function. */
+const cache = createAuthCache({ ttlMs: 10_000, maxApps: 1_000 });
 
 /**
  * Authenticates the caller from the `appId` and `apiKey` headers (any letter case),
@@ -58,14 +59,25 @@ export function authenticate(): MiddlewareObj<
       if (!appId || !apiKey) {
         throw new UnauthorizedError('Missing credentials: send the appId and apiKey headers of your app.');
       }
-      const now = Date.now();
-      let entry = cache.get(appId);
-      if (!entry || entry.until < now) {
-        const app = await findApp(appId);
-        entry = { hashes: app?.keyHashes ?? [], until: now + CACHE_MS };
-        cache.set(appId, entry);
+      // Checked before the id becomes a table key: a malformed header is the client's
+      // mistake (401), not a failed DynamoDB call (500). Neither value is quoted back.
+      if (!APP_ID_PATTERN.test(appId)) {
+        throw new UnauthorizedError(
+          `Invalid credentials: the appId header must be 1-64 letters, digits, '_' or '-' (it has ${appId.length} characters); send your app's id.`,
+        );
       }
-      if (!apiKeyMatches(apiKey, entry.hashes)) {
+      if (apiKey.length > MAX_API_KEY_LENGTH) {
+        throw new UnauthorizedError(
+          `Invalid credentials: the apiKey header is at most ${MAX_API_KEY_LENGTH} characters (it has ${apiKey.length}); send one of your app's keys.`,
+        );
+      }
+      const now = Date.now();
+      let hashes = cache.get(appId, now);
+      if (!hashes) {
+        hashes = (await findApp(appId))?.keyHashes ?? [];
+        cache.set(appId, hashes, now);
+      }
+      if (!apiKeyMatches(apiKey, hashes)) {
         throw new UnauthorizedError('Invalid credentials: the appId and apiKey do not match an app.');
       }
       request.context.appId = appId;

@@ -48,6 +48,25 @@ describe('authentication', () => {
     }
   });
 
+  it('answers a malformed or oversized appId or apiKey header with a 401 naming the rule, not a 500', async () => {
+    const { appId, apiKey } = await newApp('auth');
+    const cases: [Record<string, string>, RegExp][] = [
+      [{ appId: 'a'.repeat(5_000), apiKey }, /appId header must be 1-64 letters.*5000 characters/],
+      [{ appId: 'app/../other', apiKey }, /appId header must be 1-64 letters/],
+      [{ appId, apiKey: `ck_${'x'.repeat(10_000)}` }, /apiKey header is at most 256 characters/],
+    ];
+    for (const [headers, message] of cases) {
+      const res = await get('/api/templates', headers);
+      expect(res.status).toBe(401);
+      expect(res.body.error.code).toBe('ERR_UNAUTHORIZED');
+      expect(res.body.error.message).toMatch(message);
+      // The header's value is never quoted back.
+      expect(JSON.stringify(res.body)).not.toContain('a'.repeat(100));
+    }
+    // The app itself still works.
+    expect((await get('/api/templates', { appId, apiKey })).status).toBe(200);
+  });
+
   it.each([
     ['appId', 'apiKey'],
     ['appid', 'apikey'],
