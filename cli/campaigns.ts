@@ -23,6 +23,7 @@ import {
 } from './api.ts';
 import { checkCsvFile } from './csv-check.ts';
 import { formatBytes, formatCount } from './progress.ts';
+import { visible, visibleLines } from './terminal.ts';
 import { DIRECT_UPLOAD_MAX_BYTES, uploadFile } from './upload.ts';
 
 /** What `npm start` listens on and seeds (infra/local/start.ts, docs/api.md). */
@@ -87,8 +88,9 @@ interface Command {
   run(ctx: Context): Promise<number>;
 }
 
+/** JSON as it is (its strings are escaped already), or the human text with control characters made visible. */
 function print(ctx: Context, value: unknown, human: () => string): void {
-  process.stdout.write(ctx.json ? `${JSON.stringify(value, null, 2)}\n` : `${human()}\n`);
+  process.stdout.write(ctx.json ? `${JSON.stringify(value, null, 2)}\n` : `${visibleLines(human())}\n`);
 }
 
 function required(value: string | undefined, option: string, command: string): string {
@@ -98,6 +100,8 @@ function required(value: string | undefined, option: string, command: string): s
 
 /** A table with a header row, columns padded to their widest cell. */
 function table(header: string[], rows: string[][]): string {
+  // A cell's newline would fake a row of its own: shown as an escape, like any control character.
+  rows = rows.map((row) => row.map(visible));
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: string[]) =>
     cells
@@ -502,12 +506,14 @@ export const commands: Record<string, Command> = {
           `  duplicates  ${formatCount(result.duplicates)}`,
           `  campaign    ${formatCount(result.recipientCount)} recipients`,
           ...(result.rejectionsReport ? [`  rejections report: ${result.rejectionsReport}`] : []),
-          ...result.rejections.slice(0, 5).map((r) => `    row ${r.row}  ${r.userId || "''"}  ${r.reason}`),
+          ...result.rejections
+            .slice(0, 5)
+            .map((r) => `    row ${r.row}  ${visible(r.userId) || "''"}  ${visible(r.reason)}`),
           ...(result.rejected > 5 ? [`    … ${formatCount(result.rejected - 5)} more in the report`] : []),
         ].join('\n'),
       );
       if (result.status === 'failed') {
-        process.stderr.write(`error: ${result.error?.message ?? 'the import failed'}\n`);
+        process.stderr.write(`error: ${visible(result.error?.message ?? 'the import failed')}\n`);
         return 1;
       }
       return 0;
@@ -682,7 +688,7 @@ export const commands: Record<string, Command> = {
       if (!result.ok) {
         process.stderr.write(
           `error: the webhook ${result.status === null ? 'did not answer' : `answered HTTP ${result.status}`}${
-            result.error ? `: ${result.error}` : ''
+            result.error ? `: ${visible(result.error)}` : ''
           }\n`,
         );
         return 1;
@@ -821,7 +827,7 @@ export async function main(argv: string[]): Promise<number> {
       }
       const requestId = (error.details as { requestId?: unknown } | undefined)?.requestId;
       process.stderr.write(
-        `error: ${error.code === 'ERR_UNREACHABLE' ? '' : `${error.code}: `}${error.message}${
+        `error: ${error.code === 'ERR_UNREACHABLE' ? '' : `${error.code}: `}${visible(error.message)}${
           typeof requestId === 'string' ? ` (requestId ${requestId})` : ''
         }\n`,
       );

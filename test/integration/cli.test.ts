@@ -241,6 +241,20 @@ describe('campaigns CLI', () => {
     expect(late.stderr).toContain('ERR_CONFLICT');
   });
 
+  it('prints the cells of a file with control characters escaped, never as terminal sequences', async () => {
+    const creds = await newApp('cli');
+    const campaignId = await draft(creds, await approvedTemplate(creds));
+    const file = join(dir, 'escapes.csv');
+    // A discount that is not a number, quoting a cell that would clear the screen and retitle the terminal.
+    await writeFile(file, 'user_id,name,discount,vip\nada,Ada,"\u001b[2J\u001b]0;owned\u0007",true\n');
+    const human = await cliText(creds, 'upload', file, '--campaign', campaignId);
+    expect(human.code, human.stderr).toBe(0);
+    expect(human.stdout).toContain('row 2');
+    expect(human.stdout).toContain('\\u001b[2J');
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: no control character may be printed
+    expect(human.stdout + human.stderr).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/);
+  });
+
   it('uploads a file over the direct limit by presigned PUT, shows progress without --json, and pages all recipients', async () => {
     const creds = await newApp('cli');
     const campaignId = await draft(creds, await approvedTemplate(creds));
