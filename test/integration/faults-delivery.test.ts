@@ -262,7 +262,7 @@ describe('the same SQS message twice, and out of order', () => {
     expect(campaign.counts).toEqual({ pending: 0, queued: 0, sent: 50, failed: 0, skipped: 0 });
     const delivered = deliveredCounts(id);
     expect(delivered.size).toBe(50);
-    expect([...delivered.values()].every((n) => n === 1)).toBe(true);
+    expect([...delivered.entries()].filter(([, n]) => n !== 1)).toEqual([]);
     const { byUser, items } = await storedRecipients(appId, id);
     expect(items).toBe(50);
     expect(wrongStatus(byUser, [...delivered.keys()], () => 'sent')).toEqual([]);
@@ -286,7 +286,7 @@ describe('the same SQS message twice, and out of order', () => {
     // A receive that finds another's claim unconfirmed cannot tell it from a dead one: such a
     // recipient may end failed (outcome unknown), but nobody is called twice and nothing stays open.
     const delivered = deliveredCounts(id);
-    expect([...delivered.values()].every((n) => n === 1)).toBe(true);
+    expect([...delivered.entries()].filter(([, n]) => n !== 1)).toEqual([]);
     const { byUser, items } = await storedRecipients(appId, id);
     expect(items).toBe(50);
     const statuses = [...byUser.values()];
@@ -294,7 +294,10 @@ describe('the same SQS message twice, and out of order', () => {
     const failed = statuses.filter((r) => r.status === 'failed');
     expect(sent.length + failed.length).toBe(50);
     for (const r of failed) expect(r.error).toBe(DELIVERY_OUTCOME_UNKNOWN);
-    for (const r of sent) expect(delivered.get(r.userId)).toBe(1);
+    // Messages 1, 2 and 4 (10 recipients each) never race another receive: they are sent.
+    expect(sent.length).toBeGreaterThanOrEqual(30);
+    // Every sent recipient was delivered, once (a failed one may have been delivered too: outcome unknown).
+    expect(sent.filter((r) => delivered.get(r.userId) !== 1).map((r) => r.userId)).toEqual([]);
     const campaign = (await api.get(`/api/campaigns/${id}`)).body.data;
     expect(campaign.counts).toEqual({
       pending: 0,
