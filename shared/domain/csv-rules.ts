@@ -32,6 +32,20 @@ export const COLUMN_NAME_PATTERN = /^[A-Za-z0-9_-]+$/;
 export const NUMBER_PATTERN = /^-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?$/;
 /** Values quoted in rejection reasons are cut to this many characters. */
 export const QUOTED_VALUE_MAX = 40;
+/**
+ * Most UTF-8 bytes of one recipient's variable values together, as written. A recipient
+ * then always fits a DynamoDB item (400 KB) and a delivery message (256 KB) with room to
+ * spare; without it, a long value in a variable without `maxLength` could make an item the
+ * table refuses in the middle of an import, or a recipient no message can carry.
+ */
+export const MAX_VARIABLES_BYTES = 64 * 1024;
+
+/** The reason a recipient's variable values are too large together, or undefined. */
+export function variablesSizeProblem(bytes: number): string | undefined {
+  return bytes > MAX_VARIABLES_BYTES
+    ? `the variable values are ${bytes} bytes together, over the limit of ${MAX_VARIABLES_BYTES} bytes per recipient: shorten them (a maxLength in the template's schema states the limit per variable)`
+    : undefined;
+}
 
 const USER_ID = 'user_id';
 
@@ -287,6 +301,16 @@ export function rowVariables(
     else variables[key] = value;
   }
   if (problems !== undefined) return problems.join('; ');
+  // UTF-8 takes at most 3 bytes per UTF-16 unit: count bytes only for a row that might be over.
+  let units = 0;
+  for (let c = 0; c < columns.length; c++) units += (fields[(columns[c] as Column).index] as string).length;
+  if (units * 3 > MAX_VARIABLES_BYTES) {
+    let bytes = 0;
+    for (let c = 0; c < columns.length; c++)
+      bytes += Buffer.byteLength(fields[(columns[c] as Column).index] as string, 'utf8');
+    const tooLarge = variablesSizeProblem(bytes);
+    if (tooLarge !== undefined) return tooLarge;
+  }
   return variables;
 }
 

@@ -19,6 +19,7 @@
  * so a recipient's stored variables hold only what was supplied).
  */
 
+import { variablesSizeProblem } from '#shared/domain/csv-rules.ts';
 import type { VariableSchema, VariableSpec, VariableValue } from '#shared/domain/model.ts';
 import { InvalidVariablesError } from '#shared/errors.ts';
 
@@ -100,6 +101,13 @@ function collect(
   return { values: Object.fromEntries(values), problems };
 }
 
+/** UTF-8 bytes of a recipient's variable values, written as a CSV cell would hold them. */
+function variablesBytes(values: Record<string, VariableValue>): number {
+  let bytes = 0;
+  for (const value of Object.values(values)) bytes += Buffer.byteLength(String(value), 'utf8');
+  return bytes;
+}
+
 /** The keys that every target must end up with a value for. */
 export function requiredKeys(schema: VariableSchema): string[] {
   return Object.entries(schema)
@@ -172,6 +180,8 @@ export function checkInlineVariables(
         problems.push({ userId, key, message: `'${key}' is required and has no default` });
       }
     }
+    const tooLarge = variablesSizeProblem(variablesBytes(merged));
+    if (tooLarge !== undefined) problems.push({ userId, message: tooLarge });
     values.set(userId, merged);
   }
   return problems.length > 0 ? { ok: false, problems } : { ok: true, values };

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { readOutbox } from '#shared/adapters/outbox-channel.ts';
 import { addRecipients, numberedRecipients } from '#test/support/recipients.ts';
 import { apiClient, newApp, useRuntime } from '#test/support/runtime.ts';
+import { draftCampaign as draftWith, postUpload, uploadForm } from '#test/support/uploads.ts';
 
 const outbox = join(mkdtempSync(join(tmpdir(), 'send-')), 'outbox.jsonl');
 const runtime = useRuntime({ env: { OUTBOX_PATH: outbox, DELIVERY_RETRY_BASE_SECONDS: '0' } });
@@ -35,6 +36,45 @@ async function finished(api: Api, id: string, timeout = 90_000) {
 }
 
 describe('POST /api/campaigns/{id}/send', () => {
+  it('rejects at upload a row whose variables are too large for one recipient, and sends the rest', async () => {
+    const api = apiClient(runtime.current.url, await newApp('send'));
+    // No maxLength: only the size of a recipient bounds the value.
+    const id = await draftWith(api, { note: { type: 'string' } });
+    const csv = [
+      'user_id,note',
+      'small1,hello',
+      // Fits a table item, but no delivery message (256 KB): it would leave the campaign sending.
+      `big300k,${'x'.repeat(300_000)}`,
+      'small2,hi',
+      // Over a DynamoDB item (400 KB): it would fail the import half-way.
+      `big500k,${'é'.repeat(250_000)}`,
+      'small3,hey',
+      '',
+    ].join('\n');
+    const upload = await postUpload(api, uploadForm(id, csv));
+    expect(upload.status).toBe(200);
+    expect(upload.body.data).toMatchObject({ status: 'completed', uploaded: 3, rejected: 2 });
+    const { rejections } = (await api.get(`/api/campaigns/${id}/uploads/${upload.body.data.uploadId}`)).body
+      .data;
+    expect(rejections).toEqual([
+      {
+        row: 3,
+        userId: 'big300k',
+        reason: expect.stringMatching(/300000 bytes together, over the limit of 65536 bytes/),
+      },
+      {
+        row: 5,
+        userId: 'big500k',
+        reason: expect.stringMatching(/500000 bytes together, over the limit of 65536 bytes/),
+      },
+    ]);
+
+    expect((await api.post(`/api/campaigns/${id}/send`)).status).toBe(202);
+    const campaign = await finished(api, id);
+    expect(campaign.status).toBe('sent');
+    expect(campaign.counts).toEqual({ pending: 0, queued: 0, sent: 3, failed: 0, skipped: 0 });
+  });
+
   it('delivers each of 10,000 recipients exactly once, rendered with its own variables', async () => {
     const { api, id } = await draftCampaign(10_000);
     const res = await api.post(`/api/campaigns/${id}/send`);

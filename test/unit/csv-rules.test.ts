@@ -4,8 +4,10 @@ import {
   checkRow,
   csvLine,
   MAX_DATA_ROWS,
+  MAX_VARIABLES_BYTES,
   NUMBER_PATTERN,
   neutralizeFormula,
+  rowVariables,
   USER_ID_PATTERN,
 } from '#shared/domain/csv-rules.ts';
 import type { VariableSchema } from '#shared/domain/model.ts';
@@ -266,5 +268,26 @@ describe('rejections report', () => {
 
   it('limits a file to 100,000 data rows', () => {
     expect(MAX_DATA_ROWS).toBe(100_000);
+  });
+});
+
+describe('the size of one recipient', () => {
+  const header = ['user_id', 'note', 'other'];
+  const schema = { note: { type: 'string' }, other: { type: 'string' } } as const;
+
+  it('accepts variable values up to 64 KiB together, counted in UTF-8 bytes', () => {
+    expect(rowVariables(['u1', 'x'.repeat(MAX_VARIABLES_BYTES - 1), 'y'], header, schema)).toEqual({
+      note: 'x'.repeat(MAX_VARIABLES_BYTES - 1),
+      other: 'y',
+    });
+    // 2 bytes each in UTF-8: 32,768 of them are the limit exactly.
+    expect(typeof rowVariables(['u1', 'é'.repeat(32_768), ''], header, schema)).toBe('object');
+  });
+
+  it('rejects a row over it, naming the bytes, the limit and the fix', () => {
+    expect(rowVariables(['u1', 'x'.repeat(MAX_VARIABLES_BYTES), 'y'], header, schema)).toBe(
+      `the variable values are ${MAX_VARIABLES_BYTES + 1} bytes together, over the limit of ${MAX_VARIABLES_BYTES} bytes per recipient: shorten them (a maxLength in the template's schema states the limit per variable)`,
+    );
+    expect(rowVariables(['u1', 'é'.repeat(32_769), ''], header, schema)).toMatch(/65538 bytes together/);
   });
 });

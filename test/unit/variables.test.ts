@@ -239,3 +239,23 @@ describe('invalidVariablesError', () => {
     expect(describeProblem({ userId: 'u1', key: 'k', message: 'm' })).toBe("user 'u1': m");
   });
 });
+
+describe('inline variables: the size of one recipient', () => {
+  it('refuses a target whose variables are over 64 KiB together, naming it and the limit', () => {
+    const check = checkInlineVariables(
+      { note: { type: 'string' } },
+      { userIds: ['ada', 'bob'], perUser: { ada: { note: 'x'.repeat(70_000) }, bob: { note: 'fine' } } },
+    );
+    expect(check).toEqual({
+      ok: false,
+      problems: [
+        {
+          userId: 'ada',
+          message: expect.stringMatching(
+            /^the variable values are 70000 bytes together, over the limit of 65536 bytes/,
+          ),
+        },
+      ],
+    });
+  });
+});
