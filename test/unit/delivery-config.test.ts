@@ -159,14 +159,14 @@ describe('delivery channel from configuration', () => {
     );
   });
 
-  it('is the SNS channel of 10 messages a call when DELIVERY_CHANNEL=sns, on SNS_TOPIC_ARN', async () => {
+  it('is the SNS channel of a whole chunk a call when DELIVERY_CHANNEL=sns, on SNS_TOPIC_ARN', async () => {
     const { channel } = await load({
       DELIVERY_CHANNEL: 'sns',
       SNS_TOPIC_ARN: 'arn:aws:sns:us-east-1:123456789012:csv-campaigns-default',
     });
     if (channel instanceof Error) throw channel;
     expect(channel.deliveryChannel.name).toBe('sns');
-    expect(channel.deliveryChannel.maxBatchSize).toBe(10);
+    expect(channel.deliveryChannel.maxBatchSize).toBe(100);
   });
 
   it('is the webhook channel with the configured attempts when DELIVERY_CHANNEL=webhook', async () => {
