@@ -278,9 +278,13 @@ export function rowVariables(
 
   const variables: Record<string, VariableValue> = {};
   const columns = plan.columns;
+  // UTF-16 units of the values: UTF-8 takes at most 3 bytes per unit, so only a row that
+  // might be over MAX_VARIABLES_BYTES has its bytes counted.
+  let units = 0;
   for (let c = 0; c < columns.length; c++) {
     const { index, key, spec } = columns[c] as Column;
     const raw = fields[index] as string;
+    units += raw.length;
     let value: VariableValue | { problem: string } | undefined;
     if (raw === '') {
       value = spec.default;
@@ -301,9 +305,6 @@ export function rowVariables(
     else variables[key] = value;
   }
   if (problems !== undefined) return problems.join('; ');
-  // UTF-8 takes at most 3 bytes per UTF-16 unit: count bytes only for a row that might be over.
-  let units = 0;
-  for (let c = 0; c < columns.length; c++) units += (fields[(columns[c] as Column).index] as string).length;
   if (units * 3 > MAX_VARIABLES_BYTES) {
     let bytes = 0;
     for (let c = 0; c < columns.length; c++)
