@@ -108,6 +108,7 @@ export class CsvCampaignsStack extends Stack {
     this.alarms = new Alarms(this, 'Alarms', {
       deadLetterQueue: this.delivery.deadLetterQueue,
       importFunction,
+      sendFunction,
       restApi: this.api.restApi,
     });
 

@@ -1,6 +1,6 @@
 /**
  * The alarms an operator needs first: poison messages in the dead-letter queue, failing
- * imports, and server errors of the API. Each alarm is exposed so a stage can add actions.
+ * imports, a failing send function, and server errors of the API. Each alarm is exposed so a stage can add actions.
  */
 import { Duration } from 'aws-cdk-lib';
 import type * as apigateway from 'aws-cdk-lib/aws-apigateway';
@@ -12,6 +12,7 @@ import { Construct } from 'constructs';
 export interface AlarmsProps {
   deadLetterQueue: sqs.IQueue;
   importFunction: lambda.IFunction;
+  sendFunction: lambda.IFunction;
   restApi: apigateway.RestApi;
 }
 
@@ -20,6 +21,7 @@ const period = Duration.minutes(5);
 export class Alarms extends Construct {
   readonly deadLetterQueueDepth: cloudwatch.Alarm;
   readonly importErrors: cloudwatch.Alarm;
+  readonly sendErrors: cloudwatch.Alarm;
   readonly apiServerErrors: cloudwatch.Alarm;
 
   constructor(scope: Construct, id: string, props: AlarmsProps) {
@@ -41,6 +43,13 @@ export class Alarms extends Construct {
       .createAlarm(this, 'ImportErrors', {
         ...anyOf,
         alarmDescription: 'The CSV importer failed (it is retried; uploads may stay in processing).',
+      });
+    this.sendErrors = props.sendFunction
+      .metricErrors({ period, statistic: cloudwatch.Stats.SUM })
+      .createAlarm(this, 'SendErrors', {
+        ...anyOf,
+        alarmDescription:
+          'The send function failed (it is retried twice): a campaign may stay sending, or a cancelled one keep pending recipients, until it is sent or cancelled again.',
       });
     this.apiServerErrors = props.restApi
       .metricServerError({ period, statistic: cloudwatch.Stats.SUM })
