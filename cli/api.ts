@@ -5,6 +5,10 @@
  */
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import type {
+  DestinationTestResult,
+  DestinationView as DestinationViewOfApi,
+} from '#shared/domain/destinations.ts';
 import type { VariableSchema } from '#shared/domain/model.ts';
 
 export interface Connection {
@@ -108,27 +112,14 @@ export interface SendView {
   updatedAt: string;
 }
 
-/** `GET /api/destination`: where the app's messages go. */
-export interface DestinationView {
-  kind: 'default' | 'webhook';
-  url?: string;
-  batchSize: number;
-  ratePerSecond: number | null;
-  /** The current signing secret's last 4 characters. */
-  secretHint?: string;
-  updatedAt: string | null;
+/** `GET` and `PUT /api/destination`: where the app's messages go. */
+export type DestinationView = DestinationViewOfApi & {
   /** Only in the answer that created the secret (the app's first webhook `PUT`). */
   signingSecret?: string;
-}
+};
 
 /** `POST /api/destination/test`: the receiver's answer to one signed `test` event. */
-export interface DestinationTestView {
-  /** The HTTP status, or null when no answer came (refused, timed out). */
-  status: number | null;
-  latencyMs: number;
-  ok: boolean;
-  error?: string;
-}
+export type DestinationTestView = DestinationTestResult;
 
 export interface Page<T> {
   data: T[];

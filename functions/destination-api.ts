@@ -10,22 +10,19 @@ import { sendTestEvent } from '#shared/adapters/webhook-channel.ts';
 import { destinationConfig } from '#shared/config.ts';
 import { checkDestinationUrl, checkResolvedUrl } from '#shared/domain/destination-url.ts';
 import {
+  destinationView,
   MAX_DESTINATION_BATCH_SIZE,
   MAX_DESTINATION_URL_LENGTH,
   MAX_RATE_PER_SECOND,
   MIN_RATE_PER_SECOND,
   signingSecretsOf,
+  webhookOf,
 } from '#shared/domain/destinations.ts';
 import { BadRequestError, ConflictError } from '#shared/errors.ts';
 import { createApiHandler } from '#shared/http/api-handler.ts';
 import { bodyBytes, jsonBody } from '#shared/http/request.ts';
 import { data } from '#shared/http/responses.ts';
-import {
-  destinationView,
-  putDestination,
-  readDestination,
-  rotateSecret,
-} from '#shared/store/destinations.ts';
+import { putDestination, readDestination, rotateSecret } from '#shared/store/destinations.ts';
 
 const config = destinationConfig();
 const policy = { allowLoopback: config.DESTINATION_ALLOW_LOOPBACK };
@@ -85,8 +82,8 @@ export const handler = createApiHandler({
 
   'POST /api/destination/test': async ({ event, appId }) => {
     emptyBody(event);
-    const item = await readDestination(appId);
-    if (item?.kind !== 'webhook' || item.url === undefined) {
+    const item = webhookOf(await readDestination(appId));
+    if (!item) {
       throw new ConflictError(
         "This app's destination is the deployment's default, which has no test send: set a webhook with PUT /api/destination first.",
       );

@@ -17,6 +17,7 @@
  */
 import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SIGNING_SECRET_PREFIX } from '#shared/domain/destinations.ts';
 import { AppError } from '#shared/errors.ts';
 
 /** Seconds a value is used before Secrets Manager is asked again. */
@@ -26,7 +27,6 @@ export const DEFAULT_WEBHOOK_SECRET_MAX_AGE_SECONDS = 300;
 export const SIGNING_SECRET_MIN_BYTES = 24;
 export const SIGNING_SECRET_MAX_BYTES = 64;
 
-const PREFIX = 'whsec_';
 const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
 
 /** The stored value is not a signing secret. The message names the secret, never its value. */
@@ -34,7 +34,7 @@ export class SigningSecretFormatError extends AppError {}
 
 /** The `whsec_…` secret a stored value holds, or a `SigningSecretFormatError` naming `secretArn`. */
 export function signingSecretFrom(value: unknown, secretArn: string): string {
-  const expected = `store ${PREFIX} and the base64 of ${SIGNING_SECRET_MIN_BYTES} to ${SIGNING_SECRET_MAX_BYTES} random bytes, that base64 alone, or JSON {"signingSecret": "…"} with either`;
+  const expected = `store ${SIGNING_SECRET_PREFIX} and the base64 of ${SIGNING_SECRET_MIN_BYTES} to ${SIGNING_SECRET_MAX_BYTES} random bytes, that base64 alone, or JSON {"signingSecret": "…"} with either`;
   const fail = (problem: string) =>
     new SigningSecretFormatError(
       `The default webhook's signing secret ${secretArn} (WEBHOOK_SECRET_ARN) ${problem}: ${expected}.`,
@@ -52,13 +52,13 @@ export function signingSecretFrom(value: unknown, secretArn: string): string {
     if (typeof inner !== 'string') throw fail('is JSON without a "signingSecret" string');
     text = inner.trim();
   }
-  const base64 = text.startsWith(PREFIX) ? text.slice(PREFIX.length) : text;
+  const base64 = text.startsWith(SIGNING_SECRET_PREFIX) ? text.slice(SIGNING_SECRET_PREFIX.length) : text;
   if (!BASE64.test(base64) || base64.length % 4 !== 0) throw fail('is not a signing secret');
   const bytes = Buffer.from(base64, 'base64').length;
   if (bytes < SIGNING_SECRET_MIN_BYTES || bytes > SIGNING_SECRET_MAX_BYTES) {
     throw fail(`decodes to ${bytes} bytes`);
   }
-  return `${PREFIX}${base64}`;
+  return `${SIGNING_SECRET_PREFIX}${base64}`;
 }
 
 export interface DefaultWebhookSecretOptions {

@@ -65,6 +65,7 @@ import {
   DESTINATION_ADDRESS_ERROR_CODE,
   guardedDispatcher,
 } from '#shared/domain/destination-url.ts';
+import { type DestinationTestResult, SIGNING_SECRET_PREFIX } from '#shared/domain/destinations.ts';
 
 export interface WebhookChannelOptions {
   url: string;
@@ -154,8 +155,6 @@ export function batchIdempotencyKey(messages: readonly Pick<ChannelMessage, 'ide
   return `batch_${createHash('sha256').update(JSON.stringify(keys)).digest('hex')}`;
 }
 
-const SECRET_PREFIX = 'whsec_';
-
 /**
  * One signer per secret, checked once when the channel is made rather than on every
  * request. The errors name the secret by its position only: a secret never goes in a message.
@@ -165,13 +164,15 @@ export function signersOf(secrets: readonly string[]): Webhook[] {
     const field = `Webhook secrets[${index}]`;
     const fix =
       'use a Standard Webhooks secret, `whsec_` and the base64 of its key (newSigningSecret makes one)';
-    if (!secret.startsWith(SECRET_PREFIX) || secret.length === SECRET_PREFIX.length) {
-      throw new TypeError(`${field} does not start with "${SECRET_PREFIX}" followed by the key: ${fix}`);
+    if (!secret.startsWith(SIGNING_SECRET_PREFIX) || secret.length === SIGNING_SECRET_PREFIX.length) {
+      throw new TypeError(
+        `${field} does not start with "${SIGNING_SECRET_PREFIX}" followed by the key: ${fix}`,
+      );
     }
     try {
       return new Webhook(secret);
     } catch {
-      throw new TypeError(`${field} is not valid base64 after "${SECRET_PREFIX}": ${fix}`);
+      throw new TypeError(`${field} is not valid base64 after "${SIGNING_SECRET_PREFIX}": ${fix}`);
     }
   });
 }
@@ -417,7 +418,7 @@ export function createWebhookChannel(options: WebhookChannelOptions): DeliveryCh
 
   /** The signers of this batch; a failure to get the secrets is transient (the batch comes back later). */
   async function signersNow(): Promise<readonly Webhook[]> {
-    if (fixedSigners || typeof secrets !== 'function') return fixedSigners ?? [];
+    if (typeof secrets !== 'function') return fixedSigners ?? [];
     let list: readonly string[];
     try {
       list = await secrets();
@@ -545,17 +546,6 @@ export interface TestEventOptions {
   now?: () => number;
 }
 
-export interface TestEventResult {
-  /** The far side's status code; null when it never answered. */
-  status: number | null;
-  /** From sending the request to the end of the answer read (a monotonic clock). */
-  latencyMs: number;
-  /** A 2xx answer. */
-  ok: boolean;
-  /** What went wrong, in plain words; absent on a 2xx. */
-  error?: string;
-}
-
 /** Plain words for the network failures an app can fix on its side. */
 const FAILURE_WORDS: Readonly<Record<string, string>> = {
   ECONNREFUSED: 'connection refused',
@@ -585,7 +575,7 @@ function testFailureWords(error: unknown, timeoutMs: number): string {
  * a delivery with `webhook-id: test_<random>`, no retries. Never throws: every failure,
  * a bad URL or secret included, is an answer with `ok: false` and the reason.
  */
-export async function sendTestEvent(options: TestEventOptions): Promise<TestEventResult> {
+export async function sendTestEvent(options: TestEventOptions): Promise<DestinationTestResult> {
   const timeoutMs = options.timeoutMs ?? WEBHOOK_DEFAULTS.timeoutMs;
   const now = options.now ?? Date.now;
   let url: URL;

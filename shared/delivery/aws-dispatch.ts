@@ -4,6 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { sendMessageBatch } from '#shared/adapters/sqs.ts';
+import { webhookOf } from '#shared/domain/destinations.ts';
 import { ConflictError } from '#shared/errors.ts';
 import {
   fixChunkSize,
@@ -22,8 +23,7 @@ export function awsDispatchPorts(deliverer: Deliverer, defaultBatchSize: number)
   return {
     destinations: {
       async batchSize(appId) {
-        const item = await readDestination(appId);
-        return item?.kind === 'webhook' ? item.batchSize : defaultBatchSize;
+        return webhookOf(await readDestination(appId))?.batchSize ?? defaultBatchSize;
       },
     },
     campaigns: {

@@ -9,7 +9,13 @@
 
 import { createWebhookChannel, type WebhookChannelOptions } from '#shared/adapters/webhook-channel.ts';
 import type { DeliveryChannel } from '#shared/domain/channel.ts';
-import { type DestinationItem, type SecretCipher, signingSecretsOf } from '#shared/domain/destinations.ts';
+import {
+  type DestinationItem,
+  previousSecretSigns,
+  type SecretCipher,
+  signingSecretsOf,
+  webhookOf,
+} from '#shared/domain/destinations.ts';
 import type { Channels } from './ports.ts';
 
 /** Gives the channel an app's deliveries go through. */
@@ -51,10 +57,10 @@ export function createChannelResolver(options: ChannelResolverOptions): ChannelR
   const reading = new Map<string, Promise<DeliveryChannel>>();
 
   async function load(appId: string, cached: Cached | undefined): Promise<DeliveryChannel> {
-    const item = await options.read(appId);
+    const item = webhookOf(await options.read(appId));
     const at = now();
     let entry: Cached;
-    if (item?.kind !== 'webhook' || item.url === undefined) {
+    if (!item) {
       entry = {
         readAt: at,
         key: 'default',
@@ -62,7 +68,7 @@ export function createChannelResolver(options: ChannelResolverOptions): ChannelR
         channel: options.defaultChannel,
       };
     } else {
-      const overlapping = item.previousSecretCiphertext !== undefined && (item.previousSecretUntil ?? 0) > at;
+      const overlapping = previousSecretSigns(item, at);
       const key = `${item.version}:${overlapping}`;
       if (cached?.key === key && at < cached.validUntil) {
         entry = { ...cached, readAt: at };

@@ -20,21 +20,8 @@ export const ROTATION_OVERLAP_MS = 24 * 60 * 60 * 1000;
 export const SIGNING_SECRET_BYTES = 32;
 /** Characters of a secret shown after creation, as `secretHint`. */
 export const SECRET_HINT_LENGTH = 4;
-
-/** An app's destination as the deliver consumer uses it: secrets in plain text, in memory only. */
-export type Destination =
-  | { kind: 'default'; appId: string; batchSize: number; ratePerSecond: number | null }
-  | {
-      kind: 'webhook';
-      appId: string;
-      url: string;
-      batchSize: number;
-      ratePerSecond: number | null;
-      /** The signing secrets to sign with: the current one first, then one still in its overlap window. */
-      secrets: string[];
-      /** Changes on every write of the destination (a cache key). */
-      version: string;
-    };
+/** What starts every Standard Webhooks signing secret, before the base64 of its key. */
+export const SIGNING_SECRET_PREFIX = 'whsec_';
 
 /**
  * Encrypts and decrypts apps' signing secrets. Each ciphertext is bound to its app (on
@@ -48,7 +35,7 @@ export interface SecretCipher {
 
 /** A new signing secret: `whsec_` and the base64 of 32 random bytes. */
 export function newSigningSecret(): string {
-  return `whsec_${randomBytes(SIGNING_SECRET_BYTES).toString('base64')}`;
+  return `${SIGNING_SECRET_PREFIX}${randomBytes(SIGNING_SECRET_BYTES).toString('base64')}`;
 }
 
 /** What is shown of a secret after it was answered once: its last 4 characters. */
@@ -71,6 +58,20 @@ export interface DestinationItem {
   updatedAt: string;
 }
 
+/** The item when it is a webhook the app can be delivered to (else the deployment's default serves it). */
+export function webhookOf(
+  item: DestinationItem | undefined,
+): (DestinationItem & { kind: 'webhook'; url: string }) | undefined {
+  return item?.kind === 'webhook' && item.url !== undefined
+    ? (item as DestinationItem & { kind: 'webhook'; url: string })
+    : undefined;
+}
+
+/** True while the secret before the last rotation still signs (its overlap has not ended at `now`). */
+export function previousSecretSigns(item: DestinationItem, now: number): boolean {
+  return item.previousSecretCiphertext !== undefined && (item.previousSecretUntil ?? 0) > now;
+}
+
 /** The secrets a delivery is signed with now: the current one, then the previous one in its overlap. */
 export async function signingSecretsOf(
   item: DestinationItem,
@@ -80,8 +81,52 @@ export async function signingSecretsOf(
   const secrets: string[] = [];
   if (item.secretCiphertext !== undefined)
     secrets.push(await cipher.decrypt(item.secretCiphertext, item.appId));
-  if (item.previousSecretCiphertext !== undefined && (item.previousSecretUntil ?? 0) > now) {
-    secrets.push(await cipher.decrypt(item.previousSecretCiphertext, item.appId));
+  if (previousSecretSigns(item, now)) {
+    secrets.push(await cipher.decrypt(item.previousSecretCiphertext as string, item.appId));
   }
   return secrets;
+}
+
+/** What `GET /api/destination` answers (never a secret). */
+export interface DestinationView {
+  kind: 'default' | 'webhook';
+  url?: string;
+  batchSize: number;
+  ratePerSecond: number | null;
+  secretHint?: string;
+  /** null for an app that never set a destination. */
+  updatedAt: string | null;
+}
+
+export function destinationView(item: DestinationItem | undefined): DestinationView {
+  if (!item)
+    return { kind: 'default', batchSize: MAX_DESTINATION_BATCH_SIZE, ratePerSecond: null, updatedAt: null };
+  if (item.kind === 'default') {
+    return {
+      kind: 'default',
+      batchSize: item.batchSize,
+      ratePerSecond: item.ratePerSecond,
+      updatedAt: item.updatedAt,
+    };
+  }
+  return {
+    kind: 'webhook',
+    ...(item.url === undefined ? {} : { url: item.url }),
+    batchSize: item.batchSize,
+    ratePerSecond: item.ratePerSecond,
+    ...(item.secretHint === undefined ? {} : { secretHint: item.secretHint }),
+    updatedAt: item.updatedAt,
+  };
+}
+
+/** What `POST /api/destination/test` answers: the far side's answer to one signed `test` event. */
+export interface DestinationTestResult {
+  /** The far side's status code; null when it never answered. */
+  status: number | null;
+  /** From sending the request to the end of the answer read (a monotonic clock). */
+  latencyMs: number;
+  /** A 2xx answer. */
+  ok: boolean;
+  /** What went wrong, in plain words; absent on a 2xx. */
+  error?: string;
 }

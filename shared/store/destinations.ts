@@ -26,38 +26,6 @@ import { ConflictError } from '#shared/errors.ts';
 const DESTINATION_SK = 'DESTINATION';
 const key = (appId: string) => ({ pk: appPk(appId), sk: DESTINATION_SK });
 
-/** What `GET /api/destination` answers (never a secret). */
-export interface DestinationView {
-  kind: 'default' | 'webhook';
-  url?: string;
-  batchSize: number;
-  ratePerSecond: number | null;
-  secretHint?: string;
-  /** null for an app that never set a destination. */
-  updatedAt: string | null;
-}
-
-export function destinationView(item: DestinationItem | undefined): DestinationView {
-  if (!item)
-    return { kind: 'default', batchSize: MAX_DESTINATION_BATCH_SIZE, ratePerSecond: null, updatedAt: null };
-  if (item.kind === 'default') {
-    return {
-      kind: 'default',
-      batchSize: item.batchSize,
-      ratePerSecond: item.ratePerSecond,
-      updatedAt: item.updatedAt,
-    };
-  }
-  return {
-    kind: 'webhook',
-    ...(item.url === undefined ? {} : { url: item.url }),
-    batchSize: item.batchSize,
-    ratePerSecond: item.ratePerSecond,
-    ...(item.secretHint === undefined ? {} : { secretHint: item.secretHint }),
-    updatedAt: item.updatedAt,
-  };
-}
-
 /** The app's destination item (strongly consistent), or undefined when it never set one. */
 export async function readDestination(appId: string): Promise<DestinationItem | undefined> {
   const { Item } = await documents.send(
