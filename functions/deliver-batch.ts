@@ -10,7 +10,7 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { ChangeMessageVisibilityCommand } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { deliveryQueue } from '#infra/resources.ts';
-import { deliveryChannel } from '#shared/adapters/channel.ts';
+import { deliveryChannel, webhookTimingOf } from '#shared/adapters/channel.ts';
 import { secretCipher } from '#shared/adapters/secret-cipher.ts';
 import { deliveryQueueUrl, sqs } from '#shared/adapters/sqs.ts';
 import { deliveryConfig, destinationConfig, retryConfig } from '#shared/config.ts';
@@ -49,25 +49,18 @@ class TryAgainLater extends Error {}
 /** Builds the consumer around a delivery channel (the deployed one uses the configured channel). */
 export function createDeliverHandler(options: DeliverHandlerOptions) {
   const retry = retryConfig();
-  const delivery = deliveryConfig();
+  const timing = webhookTimingOf(deliveryConfig());
   const destinations = destinationConfig();
   const channels = createChannelResolver({
     defaultChannel: options.channel,
     read: readDestination,
     cipher: secretCipher,
-    webhook: {
-      timeoutMs: delivery.WEBHOOK_TIMEOUT_MS,
-      maxAttempts: delivery.WEBHOOK_MAX_ATTEMPTS,
-      baseDelayMs: delivery.WEBHOOK_BASE_DELAY_MS,
-      maxDelayMs: delivery.WEBHOOK_MAX_DELAY_MS,
-      maxRetryAfterMs: delivery.WEBHOOK_MAX_RETRY_AFTER_MS,
-      policy: { allowLoopback: destinations.DESTINATION_ALLOW_LOOPBACK },
-    },
+    webhook: { ...timing, policy: { allowLoopback: destinations.DESTINATION_ALLOW_LOOPBACK } },
     cacheMs: destinations.DESTINATION_CACHE_MS,
   });
   const deliverer = createDeliverer(awsDeliverPorts(channels), {
     maxReceiveCount: options.maxReceiveCount ?? deliveryQueue.maxReceiveCount,
-    claimCutoffMs: claimCutoffMs(delivery, deliveryQueue.consumerTimeoutSeconds * 1000),
+    claimCutoffMs: claimCutoffMs(timing, deliveryQueue.consumerTimeoutSeconds * 1000),
     shardOf: deploymentShardOf,
     ...(options.beforeCounting ? { beforeCounting: options.beforeCounting } : {}),
   });

@@ -16,6 +16,17 @@ import { tracer } from '#shared/observability.ts';
 
 export type DeliveryConfig = ReturnType<typeof deliveryConfig>;
 
+/** Timeouts and retries of every webhook channel, the default one and each app's, from configuration. */
+export function webhookTimingOf(config: DeliveryConfig) {
+  return {
+    timeoutMs: config.WEBHOOK_TIMEOUT_MS,
+    maxAttempts: config.WEBHOOK_MAX_ATTEMPTS,
+    baseDelayMs: config.WEBHOOK_BASE_DELAY_MS,
+    maxDelayMs: config.WEBHOOK_MAX_DELAY_MS,
+    maxRetryAfterMs: config.WEBHOOK_MAX_RETRY_AFTER_MS,
+  };
+}
+
 /** The one signing secret of the default webhook, as the webhook channel asks for its list. */
 const signingSecrets = (get: () => Promise<string>) => async () => [await get()];
 
@@ -42,11 +53,7 @@ export function channelFromConfig(config: DeliveryConfig): DeliveryChannel {
   return createWebhookChannel({
     url: config.WEBHOOK_URL,
     maxBatchSize: config.WEBHOOK_BATCH_SIZE,
-    timeoutMs: config.WEBHOOK_TIMEOUT_MS,
-    maxAttempts: config.WEBHOOK_MAX_ATTEMPTS,
-    baseDelayMs: config.WEBHOOK_BASE_DELAY_MS,
-    maxDelayMs: config.WEBHOOK_MAX_DELAY_MS,
-    maxRetryAfterMs: config.WEBHOOK_MAX_RETRY_AFTER_MS,
+    ...webhookTimingOf(config),
     ...(config.WEBHOOK_SECRET_ARN === undefined
       ? {}
       : {

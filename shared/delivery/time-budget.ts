@@ -5,17 +5,14 @@
  * `failed` with "delivery outcome unknown").
  */
 import { webhookCallBudgetMs } from '#shared/adapters/webhook-channel.ts';
-import type { deliveryConfig } from '#shared/config.ts';
 
 /** Time kept, beyond the longest channel call, for writing a chunk's outcome. */
 export const OUTCOME_MARGIN_MS = 5_000;
 /** Time a receive has at the least for delivering, after keeping the claim cutoff aside. */
 export const MIN_DELIVERY_WINDOW_MS = 30_000;
 
-export type WebhookTiming = Pick<
-  ReturnType<typeof deliveryConfig>,
-  'WEBHOOK_TIMEOUT_MS' | 'WEBHOOK_MAX_ATTEMPTS' | 'WEBHOOK_MAX_DELAY_MS' | 'WEBHOOK_MAX_RETRY_AFTER_MS'
->;
+/** The webhook channel's timings that bound one call (`webhookTimingOf` gives them from configuration). */
+export type WebhookTiming = Parameters<typeof webhookCallBudgetMs>[0];
 
 /**
  * No new claim with less time left than this: the longest webhook call with every retry
@@ -24,13 +21,8 @@ export type WebhookTiming = Pick<
  * timeout: a configuration that leaves less than `MIN_DELIVERY_WINDOW_MS` to deliver in
  * fails the function at once, naming the variables, instead of leaving claims unknown.
  */
-export function claimCutoffMs(config: WebhookTiming, functionTimeoutMs: number): number {
-  const budget = webhookCallBudgetMs({
-    timeoutMs: config.WEBHOOK_TIMEOUT_MS,
-    maxAttempts: config.WEBHOOK_MAX_ATTEMPTS,
-    maxDelayMs: config.WEBHOOK_MAX_DELAY_MS,
-    maxRetryAfterMs: config.WEBHOOK_MAX_RETRY_AFTER_MS,
-  });
+export function claimCutoffMs(timing: WebhookTiming, functionTimeoutMs: number): number {
+  const budget = webhookCallBudgetMs(timing);
   const cutoff = budget + OUTCOME_MARGIN_MS;
   if (cutoff > functionTimeoutMs - MIN_DELIVERY_WINDOW_MS) {
     throw new Error(
