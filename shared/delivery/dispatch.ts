@@ -184,8 +184,12 @@ export function createDispatcher(ports: DispatchPorts, options: DispatchOptions)
     return ports.campaigns.fixChunkSize(storeId, campaign.id, wanted);
   }
 
-  async function dispatch(appId: string, storeId: string, campaign: Campaign, result: SendResult) {
-    const header = headerOf(appId, campaign, await chunkSizeOf(appId, storeId, campaign));
+  async function dispatch(
+    storeId: string,
+    campaign: Campaign,
+    header: DeliveryBatchHeader,
+    result: SendResult,
+  ) {
     let statusReadAt = Number.NEGATIVE_INFINITY;
     let cancelled = false;
     let reading: Promise<void> | undefined;
@@ -257,9 +261,8 @@ export function createDispatcher(ports: DispatchPorts, options: DispatchOptions)
     }
   }
 
-  async function sweep(appId: string, storeId: string, campaign: Campaign, result: SendResult) {
+  async function sweep(storeId: string, campaign: Campaign, header: DeliveryBatchHeader, result: SendResult) {
     await finishSettling(storeId, campaign.id, result);
-    const header = headerOf(appId, campaign, await chunkSizeOf(appId, storeId, campaign));
     await forEachShard(options.shards, options.shardConcurrency, async (shard) => {
       let previous = await ports.checkpoints.read(storeId, campaign.id, shard);
       for (;;) {
@@ -297,13 +300,16 @@ export function createDispatcher(ports: DispatchPorts, options: DispatchOptions)
         campaign = await ports.campaigns.startScheduled(storeId, campaignId);
       if (!campaign) return { result };
       let cancelled = campaign.status === 'cancelled';
+      if (campaign.status !== 'sending' && !cancelled) return { result, status: campaign.status };
+      // One chunk size for the dispatch and the sweep that may follow it.
+      const header = headerOf(appId, campaign, await chunkSizeOf(appId, storeId, campaign));
       if (campaign.status === 'sending') {
         result.action = 'dispatched';
-        cancelled = await dispatch(appId, storeId, campaign, result);
+        cancelled = await dispatch(storeId, campaign, header, result);
       }
       if (cancelled) {
         result.action = 'swept';
-        await sweep(appId, storeId, campaign, result);
+        await sweep(storeId, campaign, header, result);
       }
       return { result, status: campaign.status };
     },
