@@ -13,7 +13,7 @@ import { awsDispatchPorts } from '#shared/delivery/aws-dispatch.ts';
 import { awsDeliverPorts, deploymentShardOf } from '#shared/delivery/aws-ports.ts';
 import { oneChannel } from '#shared/delivery/channels.ts';
 import { createDeliverer } from '#shared/delivery/deliver.ts';
-import { createDispatcher, type SendResult } from '#shared/delivery/dispatch.ts';
+import { createDispatcher, type DispatchPorts, type SendResult } from '#shared/delivery/dispatch.ts';
 import type { DeliveryChannel } from '#shared/domain/channel.ts';
 import { CHUNK_MAX_RECIPIENTS } from '#shared/domain/delivery-batches.ts';
 import { lambdaStack } from '#shared/lambda.ts';
@@ -33,25 +33,35 @@ const noChannel: DeliveryChannel = {
 const sendEvent = z.object({ appId: z.string().min(1), campaignId: z.string().min(1) });
 const config = dispatchConfig();
 
-const dispatcher = createDispatcher(
-  awsDispatchPorts(
-    // The sweep settles chunks through the deliverer's ledger path; it never calls a channel.
-    createDeliverer(awsDeliverPorts(oneChannel(noChannel)), {
-      maxReceiveCount: deliveryQueue.maxReceiveCount,
-      claimCutoffMs: 0,
-      shardOf: deploymentShardOf,
-    }),
-    // Apps on the deployment's default get the largest chunks; its channel splits them as it needs.
-    config.DISPATCH_CHUNK_SIZE,
-  ),
-  {
-    shards: recipientShards,
-    pageSize: config.DISPATCH_PAGE_SIZE,
-    shardConcurrency: config.DISPATCH_SHARD_CONCURRENCY,
-    chunkSize: config.DISPATCH_CHUNK_SIZE,
-    markQueued: config.DISPATCH_MARK_QUEUED,
-  },
-);
+/**
+ * The send function's dispatcher over the deployed ports; `wrap` may hold one of them
+ * back (a test forcing an interleaving of dispatch and a cancel's sweep).
+ */
+export function createSendDispatcher(wrap: (ports: DispatchPorts) => DispatchPorts = (ports) => ports) {
+  return createDispatcher(
+    wrap(
+      awsDispatchPorts(
+        // The sweep settles chunks through the deliverer's ledger path; it never calls a channel.
+        createDeliverer(awsDeliverPorts(oneChannel(noChannel)), {
+          maxReceiveCount: deliveryQueue.maxReceiveCount,
+          claimCutoffMs: 0,
+          shardOf: deploymentShardOf,
+        }),
+        // Apps on the deployment's default get the largest chunks; its channel splits them as it needs.
+        config.DISPATCH_CHUNK_SIZE,
+      ),
+    ),
+    {
+      shards: recipientShards,
+      pageSize: config.DISPATCH_PAGE_SIZE,
+      shardConcurrency: config.DISPATCH_SHARD_CONCURRENCY,
+      chunkSize: config.DISPATCH_CHUNK_SIZE,
+      markQueued: config.DISPATCH_MARK_QUEUED,
+    },
+  );
+}
+
+const dispatcher = createSendDispatcher();
 
 /** Sends, resumes or sweeps the campaign (see `shared/delivery/dispatch.ts`). */
 export async function sendCampaign(appId: string, campaignId: string): Promise<SendResult> {

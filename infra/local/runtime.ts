@@ -33,6 +33,8 @@ export interface LocalRuntime {
   readonly secrets: { kmsEndpoint: string | undefined; secretsManagerEndpoint: string | undefined };
   /** Resolves when no asynchronous invocation (import, scheduled send) is running or retrying. */
   idle(): Promise<void>;
+  /** Names of the schedules the local scheduler holds, as `group/name` (fired ones delete themselves). */
+  scheduleNames(): string[];
   /** Starts the delivery queue's pollers if they are not running (see `deferDeliveries`). */
   startDeliveries(): void;
   /**
@@ -274,6 +276,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       async idle() {
         for (const i of invokers.values()) await i.idle();
       },
+      scheduleNames: () => startedScheduler.scheduleNames(),
       startDeliveries() {
         deliveries ??= startPollers();
       },

@@ -11,15 +11,12 @@ import {
   SchedulerClient,
 } from '@aws-sdk/client-scheduler';
 import { schedulerConfig } from '#shared/config.ts';
-import { atExpression } from '#shared/domain/sending.ts';
+import { atExpression, campaignScheduleName } from '#shared/domain/sending.ts';
 import { tracer } from '#shared/observability.ts';
 
 const config = schedulerConfig();
 
 export const scheduler = tracer.captureAWSv3Client(new SchedulerClient({}));
-
-/** The schedule of a campaign: one per campaign, so a second one is a conflict. */
-export const campaignScheduleName = (campaignId: string) => `campaign-${campaignId}`;
 
 /** Thrown when the campaign already has a schedule. */
 export class ScheduleExistsError extends Error {}

@@ -29,3 +29,6 @@ export function atExpression(time: Date): string {
 export function retryDelaySeconds(receiveCount: number, baseSeconds: number, maxSeconds: number): number {
   return Math.min(maxSeconds, baseSeconds * 2 ** Math.max(0, receiveCount - 1));
 }
+
+/** The schedule of a campaign: one per campaign, so a second one is a conflict. */
+export const campaignScheduleName = (campaignId: string) => `campaign-${campaignId}`;
