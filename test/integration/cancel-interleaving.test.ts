@@ -15,9 +15,10 @@ import { join } from 'node:path';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
 import { lambdaContext } from '#infra/local/lambda-context.ts';
-import type { DispatchPorts, SendResult } from '#shared/delivery/dispatch.ts';
+import type { SendResult } from '#shared/delivery/dispatch.ts';
 import { deleteMessages, queueDepth, receiveMessages, sqsEvent } from '#test/support/crash/queue.ts';
 import { outboxLines } from '#test/support/crash/state.ts';
+import { dispatchGate } from '#test/support/dispatch-gate.ts';
 import { addRecipients, allRecipients, numberedRecipients } from '#test/support/recipients.ts';
 import { apiClient, newApp, useRuntime } from '#test/support/runtime.ts';
 
@@ -44,34 +45,6 @@ const runtime = useRuntime({
   },
 });
 
-/** A gate the dispatch's first commit waits at: `reached` once it is there, `open()` lets it on. */
-function commitGate() {
-  let reach!: () => void;
-  let open!: () => void;
-  const reached = new Promise<void>((r) => {
-    reach = r;
-  });
-  const opened = new Promise<void>((r) => {
-    open = r;
-  });
-  let calls = 0;
-  const wrap = (ports: DispatchPorts): DispatchPorts => ({
-    ...ports,
-    checkpoints: {
-      ...ports.checkpoints,
-      async commit(...args) {
-        calls += 1;
-        if (calls === 1) {
-          reach();
-          await opened;
-        }
-        return ports.checkpoints.commit(...args);
-      },
-    },
-  });
-  return { wrap, reached, open };
-}
-
 /** A campaign of TOTAL recipients, sent through the API, its dispatch held at the first commit. */
 async function heldDispatch() {
   const credentials = await newApp('interleave');
@@ -89,7 +62,7 @@ async function heldDispatch() {
   held.add(id);
   expect((await api.post(`/api/campaigns/${id}/send`)).status).toBe(202);
   expect(held.has(id)).toBe(false);
-  const gate = commitGate();
+  const gate = dispatchGate();
   const { createSendDispatcher } = await import('#functions/send-campaign.ts');
   const dispatched: Promise<{ result: SendResult }> = createSendDispatcher(gate.wrap).sendCampaign(
     credentials.appId,

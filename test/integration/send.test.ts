@@ -3,12 +3,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readOutbox } from '#shared/adapters/outbox-channel.ts';
+import { dispatchGate } from '#test/support/dispatch-gate.ts';
 import { addRecipients, numberedRecipients } from '#test/support/recipients.ts';
 import { apiClient, newApp, useRuntime } from '#test/support/runtime.ts';
 import { draftCampaign as draftWith, postUpload, uploadForm } from '#test/support/uploads.ts';
 
 const outbox = join(mkdtempSync(join(tmpdir(), 'send-')), 'outbox.jsonl');
-const runtime = useRuntime({ env: { OUTBOX_PATH: outbox, DELIVERY_RETRY_BASE_SECONDS: '0' } });
+/** Campaigns whose API-started send run the test makes itself. */
+const held = new Set<string>();
+const runtime = useRuntime({
+  env: { OUTBOX_PATH: outbox, DELIVERY_RETRY_BASE_SECONDS: '0' },
+  interceptInvoke: (name, event) =>
+    name === 'sendCampaign' && held.delete((event as { campaignId: string }).campaignId),
+});
 
 type Api = ReturnType<typeof apiClient>;
 
@@ -139,9 +146,20 @@ describe('POST /api/campaigns/{id}/send', () => {
 
   it('delivers once with exact counters when the send function runs three times at once (retries, a double fire)', async () => {
     const { api, id, appId } = await draftCampaign(3000);
+    held.add(id);
     expect((await api.post(`/api/campaigns/${id}/send`)).status).toBe(202);
-    const { sendCampaign } = await import('#functions/send-campaign.ts');
-    await Promise.all([sendCampaign(appId, id), sendCampaign(appId, id)]);
+    expect(held.has(id)).toBe(false);
+    const { createSendDispatcher, sendCampaign } = await import('#functions/send-campaign.ts');
+    // Three runs, each held at its first commit until all three have a page on the queue.
+    const gate = dispatchGate(3);
+    const runs = Array.from({ length: 3 }, () => createSendDispatcher(gate.wrap).sendCampaign(appId, id));
+    await gate.reached;
+    gate.open();
+    const results = (await Promise.all(runs)).map((r) => r.result);
+    // Together they sent some pages more than once; the ledger keeps the deliveries single.
+    expect(results.reduce((n, r) => n + r.enqueuedMessages, 0)).toBeGreaterThan(
+      Math.max(...results.map((r) => r.enqueuedMessages)),
+    );
 
     const campaign = await finished(api, id);
     expect(campaign.status).toBe('sent');
