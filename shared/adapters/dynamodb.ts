@@ -5,7 +5,12 @@
  * to DynamoDB, LocalStack or DynamoDB Local.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import {
+  DynamoDBDocumentClient,
+  TransactWriteCommand,
+  type TransactWriteCommandInput,
+} from '@aws-sdk/lib-dynamodb';
+import pRetry, { AbortError } from 'p-retry';
 import { tableConfig } from '#shared/config.ts';
 import { tracer } from '#shared/observability.ts';
 
@@ -35,11 +40,79 @@ export function isConditionalCheckFailed(error: unknown): boolean {
   return errorName(error) === 'ConditionalCheckFailedException';
 }
 
-/** A cancelled transaction; `CancellationReasons` says which item's condition failed. */
+/** Why a transaction was cancelled, for one of its items (`None` when that item was not the reason). */
+export interface CancellationReason {
+  Code?: string;
+  Message?: string;
+  Item?: Record<string, unknown>;
+}
+
+/**
+ * A cancelled transaction, for any reason: a failed condition, but also a conflict with
+ * another transaction or throttling. `CancellationReasons` says which; to ask "did a
+ * condition fail?", use `isTransactionConditionFailed`.
+ */
 export function isTransactionCanceled(
   error: unknown,
-): error is { CancellationReasons?: { Code?: string; Item?: Record<string, unknown> }[] } {
+): error is { CancellationReasons?: CancellationReason[] } {
   return errorName(error) === 'TransactionCanceledException';
+}
+
+/**
+ * Cancellation reasons that say nothing about the items' state: another transaction held
+ * an item, or the table or an index was throttled. Nothing was written, and the same
+ * transaction may pass if sent again.
+ */
+const transientReasons = new Set(['TransactionConflict', 'ThrottlingError', 'ProvisionedThroughputExceeded']);
+
+/** The reason codes of a cancelled transaction, one per item (none for any other error). */
+function reasonCodes(error: unknown): string[] {
+  if (!isTransactionCanceled(error)) return [];
+  return (error.CancellationReasons ?? []).map((r) => r.Code ?? 'None');
+}
+
+/**
+ * A transaction cancelled because a condition failed, and for nothing else: at least one
+ * `ConditionalCheckFailed`, every other item `None`. A transaction cancelled by a
+ * `TransactionConflict` or throttling (even alongside a failed condition) is not: the
+ * items are as they were, and a caller that read it as "lost the race" would act on a
+ * race nobody won.
+ */
+export function isTransactionConditionFailed(error: unknown): boolean {
+  const codes = reasonCodes(error);
+  return (
+    codes.includes('ConditionalCheckFailed') &&
+    codes.every((code) => code === 'ConditionalCheckFailed' || code === 'None')
+  );
+}
+
+/** A transaction cancelled by a conflict with another transaction or by throttling: sending it again may pass. */
+export function isTransientCancellation(error: unknown): boolean {
+  return reasonCodes(error).some((code) => transientReasons.has(code));
+}
+
+/** Attempts of `transactWrite` in all (the SDK retries no cancelled transaction itself). */
+const TRANSACTION_ATTEMPTS = 6;
+
+/**
+ * Sends a `TransactWriteItems`, and sends it again with backoff while it is cancelled
+ * only transiently (`isTransientCancellation`): a cancelled transaction wrote nothing,
+ * so the same one may be sent again. Any other error, a failed condition included, is
+ * thrown at once; so is the last transient cancellation when every attempt met one
+ * (`isRetryableError` says yes to it, for a caller that retries later).
+ */
+export async function transactWrite(input: TransactWriteCommandInput): Promise<void> {
+  await pRetry(
+    async () => {
+      try {
+        await documents.send(new TransactWriteCommand(input));
+      } catch (error) {
+        if (isTransientCancellation(error)) throw error;
+        throw new AbortError(error as Error);
+      }
+    },
+    { retries: TRANSACTION_ATTEMPTS - 1, minTimeout: 20, maxTimeout: 1000, randomize: true },
+  );
 }
 
 const retryableNames = new Set([
@@ -54,8 +127,9 @@ const retryableCodes = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOU
 
 /**
  * A failure that may pass if the same request is sent again later: throttling, a 5xx,
- * a dropped connection. The SDK retries these a few times itself; this tells a caller
- * whose own retry outlasts the SDK's (the batch writer) that it may go on.
+ * a dropped connection, a transaction cancelled by a conflict or throttling. The SDK
+ * retries most of these a few times itself (`transactWrite` the cancellations); this
+ * tells a caller whose own retry outlasts those (the batch writer) that it may go on.
  */
 export function isRetryableError(error: unknown): boolean {
   const e = error as
@@ -66,6 +140,7 @@ export function isRetryableError(error: unknown): boolean {
     retryableNames.has(e.name ?? '') ||
     retryableCodes.has(e.code ?? '') ||
     e.$retryable !== undefined ||
-    (e.$metadata?.httpStatusCode ?? 0) >= 500
+    (e.$metadata?.httpStatusCode ?? 0) >= 500 ||
+    isTransientCancellation(error)
   );
 }

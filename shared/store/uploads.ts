@@ -4,12 +4,13 @@
  * with the campaign's `importingUploadId` lock, so a duplicate S3 event finds the upload
  * busy or done, and a crashed importer's lease runs out for a retry to take over.
  */
-import { GetCommand, PutCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import {
   documents,
   isConditionalCheckFailed,
-  isTransactionCanceled,
+  isTransactionConditionFailed,
   tableName,
+  transactWrite,
 } from '#shared/adapters/dynamodb.ts';
 import { importConfig } from '#shared/config.ts';
 import { appPk, campaignSk, uploadObjectKey, uploadSk } from '#shared/domain/keys.ts';
@@ -42,8 +43,12 @@ function fromItem(item: Record<string, unknown>): StoredUpload {
   return upload as unknown as StoredUpload;
 }
 
+/**
+ * A write refused by its condition. A transaction cancelled by a conflict or throttling
+ * is not one: `transactWrite` sends it again, and throws it on when it stays cancelled.
+ */
 function isConditionFailure(error: unknown): boolean {
-  return isConditionalCheckFailed(error) || isTransactionCanceled(error);
+  return isConditionalCheckFailed(error) || isTransactionConditionFailed(error);
 }
 
 /** A new upload record in `pending`. */
@@ -106,29 +111,27 @@ export async function createUpload(upload: Upload): Promise<void> {
  */
 export async function createUploadLocked(upload: Upload): Promise<void> {
   try {
-    await documents.send(
-      new TransactWriteCommand({
-        TransactItems: [
-          {
-            Put: {
-              TableName: tableName,
-              Item: { ...uploadKey(upload.appId, upload.campaignId, upload.uploadId), ...upload },
-              ConditionExpression: 'attribute_not_exists(pk)',
-            },
+    await transactWrite({
+      TransactItems: [
+        {
+          Put: {
+            TableName: tableName,
+            Item: { ...uploadKey(upload.appId, upload.campaignId, upload.uploadId), ...upload },
+            ConditionExpression: 'attribute_not_exists(pk)',
           },
-          {
-            Update: {
-              TableName: tableName,
-              Key: campaignKey(upload.appId, upload.campaignId),
-              UpdateExpression: 'SET importingUploadId = :u',
-              ConditionExpression: '#status = :draft AND attribute_not_exists(importingUploadId)',
-              ExpressionAttributeNames: { '#status': 'status' },
-              ExpressionAttributeValues: { ':u': upload.uploadId, ':draft': 'draft' },
-            },
+        },
+        {
+          Update: {
+            TableName: tableName,
+            Key: campaignKey(upload.appId, upload.campaignId),
+            UpdateExpression: 'SET importingUploadId = :u',
+            ConditionExpression: '#status = :draft AND attribute_not_exists(importingUploadId)',
+            ExpressionAttributeNames: { '#status': 'status' },
+            ExpressionAttributeValues: { ':u': upload.uploadId, ':draft': 'draft' },
           },
-        ],
-      }),
-    );
+        },
+      ],
+    });
   } catch (error) {
     if (!isConditionFailure(error)) throw error;
     throw await campaignConflict(upload.appId, upload.campaignId);
@@ -173,42 +176,40 @@ export async function claimUpload(
   now = Date.now(),
 ): Promise<ClaimResult> {
   try {
-    await documents.send(
-      new TransactWriteCommand({
-        TransactItems: [
-          {
-            Update: {
-              TableName: tableName,
-              Key: uploadKey(appId, campaignId, uploadId),
-              UpdateExpression:
-                'SET #status = :processing, #owner = :owner, leaseUntil = :lease, updatedAt = :now',
-              ConditionExpression:
-                'attribute_exists(pk) AND (#status = :pending OR (#status = :processing AND leaseUntil < :nowMs))',
-              ExpressionAttributeNames: { '#status': 'status', '#owner': 'owner' },
-              ExpressionAttributeValues: {
-                ':processing': 'processing',
-                ':pending': 'pending',
-                ':owner': owner,
-                ':lease': now + LEASE_MS,
-                ':nowMs': now,
-                ':now': new Date(now).toISOString(),
-              },
+    await transactWrite({
+      TransactItems: [
+        {
+          Update: {
+            TableName: tableName,
+            Key: uploadKey(appId, campaignId, uploadId),
+            UpdateExpression:
+              'SET #status = :processing, #owner = :owner, leaseUntil = :lease, updatedAt = :now',
+            ConditionExpression:
+              'attribute_exists(pk) AND (#status = :pending OR (#status = :processing AND leaseUntil < :nowMs))',
+            ExpressionAttributeNames: { '#status': 'status', '#owner': 'owner' },
+            ExpressionAttributeValues: {
+              ':processing': 'processing',
+              ':pending': 'pending',
+              ':owner': owner,
+              ':lease': now + LEASE_MS,
+              ':nowMs': now,
+              ':now': new Date(now).toISOString(),
             },
           },
-          {
-            Update: {
-              TableName: tableName,
-              Key: campaignKey(appId, campaignId),
-              UpdateExpression: 'SET importingUploadId = :u',
-              ConditionExpression:
-                '#status = :draft AND (attribute_not_exists(importingUploadId) OR importingUploadId = :u)',
-              ExpressionAttributeNames: { '#status': 'status' },
-              ExpressionAttributeValues: { ':u': uploadId, ':draft': 'draft' },
-            },
+        },
+        {
+          Update: {
+            TableName: tableName,
+            Key: campaignKey(appId, campaignId),
+            UpdateExpression: 'SET importingUploadId = :u',
+            ConditionExpression:
+              '#status = :draft AND (attribute_not_exists(importingUploadId) OR importingUploadId = :u)',
+            ExpressionAttributeNames: { '#status': 'status' },
+            ExpressionAttributeValues: { ':u': uploadId, ':draft': 'draft' },
           },
-        ],
-      }),
-    );
+        },
+      ],
+    });
     return { outcome: 'claimed', upload: await getUpload(appId, campaignId, uploadId) };
   } catch (error) {
     if (!isConditionFailure(error)) throw error;
@@ -271,43 +272,41 @@ export async function completeUpload(
   result: UploadTotals & { rejections: Rejection[]; rejectionsReportKey?: string; recipientCount: number },
 ): Promise<void> {
   const now = new Date().toISOString();
-  await documents.send(
-    new TransactWriteCommand({
-      TransactItems: [
-        {
-          Update: {
-            TableName: tableName,
-            Key: uploadKey(appId, campaignId, uploadId),
-            UpdateExpression:
-              'SET #status = :completed, rowsRead = :rowsRead, uploaded = :uploaded, rejected = :rejected, duplicates = :duplicates, rejections = :rejections, completedAt = :now, updatedAt = :now' +
-              (result.rejectionsReportKey ? ', rejectionsReportKey = :report' : '') +
-              ' REMOVE leaseUntil',
-            ConditionExpression: '#owner = :owner AND #status = :processing',
-            ExpressionAttributeNames: { '#owner': 'owner', '#status': 'status' },
-            ExpressionAttributeValues: {
-              ...totalsValues(result),
-              ':completed': 'completed',
-              ':processing': 'processing',
-              ':owner': owner,
-              ':rejections': result.rejections,
-              ':now': now,
-              ...(result.rejectionsReportKey ? { ':report': result.rejectionsReportKey } : {}),
-            },
+  await transactWrite({
+    TransactItems: [
+      {
+        Update: {
+          TableName: tableName,
+          Key: uploadKey(appId, campaignId, uploadId),
+          UpdateExpression:
+            'SET #status = :completed, rowsRead = :rowsRead, uploaded = :uploaded, rejected = :rejected, duplicates = :duplicates, rejections = :rejections, completedAt = :now, updatedAt = :now' +
+            (result.rejectionsReportKey ? ', rejectionsReportKey = :report' : '') +
+            ' REMOVE leaseUntil',
+          ConditionExpression: '#owner = :owner AND #status = :processing',
+          ExpressionAttributeNames: { '#owner': 'owner', '#status': 'status' },
+          ExpressionAttributeValues: {
+            ...totalsValues(result),
+            ':completed': 'completed',
+            ':processing': 'processing',
+            ':owner': owner,
+            ':rejections': result.rejections,
+            ':now': now,
+            ...(result.rejectionsReportKey ? { ':report': result.rejectionsReportKey } : {}),
           },
         },
-        {
-          Update: {
-            TableName: tableName,
-            Key: campaignKey(appId, campaignId),
-            UpdateExpression:
-              'SET recipientCount = :count, counts.pending = :count, updatedAt = :now REMOVE importingUploadId',
-            ConditionExpression: 'importingUploadId = :u',
-            ExpressionAttributeValues: { ':count': result.recipientCount, ':u': uploadId, ':now': now },
-          },
+      },
+      {
+        Update: {
+          TableName: tableName,
+          Key: campaignKey(appId, campaignId),
+          UpdateExpression:
+            'SET recipientCount = :count, counts.pending = :count, updatedAt = :now REMOVE importingUploadId',
+          ConditionExpression: 'importingUploadId = :u',
+          ExpressionAttributeValues: { ':count': result.recipientCount, ':u': uploadId, ':now': now },
         },
-      ],
-    }),
-  );
+      },
+    ],
+  });
 }
 
 /** Fails the upload with a public error and releases the campaign's lock if it holds it. */

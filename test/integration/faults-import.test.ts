@@ -9,7 +9,7 @@ import type { AwsFaults } from '#test/support/faults/aws.ts';
 import { faultyAws } from '#test/support/faults/aws.ts';
 import { storedRecipients } from '#test/support/recipients.ts';
 import { apiClient, newApp, useRuntime } from '#test/support/runtime.ts';
-import { audienceCsv, draftCampaign, settledUpload } from '#test/support/uploads.ts';
+import { audienceCsv, draftCampaign, postUpload, settledUpload, uploadForm } from '#test/support/uploads.ts';
 
 let faults: AwsFaults;
 const runtime = useRuntime({
@@ -128,6 +128,33 @@ describe('import under faults', () => {
     expect(items).toBe(2_000);
     expectAudience(byUser, 2_000);
   }, 150_000);
+
+  it('takes a direct upload whose lock and claim transactions are cancelled by a TransactionConflict', async () => {
+    onTestFailed(() => console.error(`fault seed ${faults.seed}`, faults.injected()));
+    const { api, appId } = await client();
+    const campaignId = await draftCampaign(api);
+    const before = faults.injected()['dynamodb:TransactWriteItems:cancel'] ?? 0;
+    // The API's lock-and-record transaction is cancelled twice, then the importer's claim once:
+    // a conflict with another transaction, not a failed condition (the campaign is free).
+    faults.set({
+      dynamodb: [{ operation: 'TransactWriteItems', rate: 1, limit: 3, fault: { kind: 'cancel' } }],
+    });
+    const res = await postUpload(api, uploadForm(campaignId, audienceCsv(1_500)));
+    expect(res.status, JSON.stringify(res.body)).toBe(202);
+    const upload = await settledUpload(api, campaignId, res.body.data.uploadId, 60_000);
+    const injected = (faults.injected()['dynamodb:TransactWriteItems:cancel'] ?? 0) - before;
+    faults.clear();
+
+    expect(injected).toBe(3);
+    expect(upload).toMatchObject({ status: 'completed', rowsRead: 1_500, uploaded: 1_500, duplicates: 0 });
+    expect((await api.get(`/api/campaigns/${campaignId}`)).body.data.recipientCount).toBe(1_500);
+    const { byUser, items } = await storedRecipients(appId, campaignId);
+    expect(items).toBe(1_500);
+    expectAudience(byUser, 1_500);
+    // The lock went with the completed import: the campaign takes the next upload.
+    const next = await api.post(`/api/campaigns/${campaignId}/upload-url`, { contentLength: 10 });
+    expect(next.status).toBe(201);
+  });
 });
 
 describe('S3 events delivered twice and out of order', () => {
@@ -192,6 +219,60 @@ describe('S3 events delivered twice and out of order', () => {
     const { byUser, items } = await storedRecipients(appId, campaignId);
     expect(items).toBe(3_000);
     expectAudience(byUser, 3_000);
+  });
+
+  it('imports once when both claims of an event delivered twice are cancelled by a TransactionConflict', async () => {
+    onTestFailed(() => console.error(`fault seed ${faults.seed}`, faults.injected()));
+    const { api, appId } = await client();
+    const campaignId = await draftCampaign(api);
+    const { uploadId, event } = await silentUpload(api, appId, campaignId, audienceCsv(3_000));
+    const invoke = await importer();
+    const before = faults.injected()['dynamodb:TransactWriteItems:cancel'] ?? 0;
+    faults.set({
+      dynamodb: [
+        // The two claims racing each other are both cancelled, as DynamoDB cancels the
+        // loser of a conflict: nothing is written, and no condition was evaluated.
+        { operation: 'TransactWriteItems', rate: 1, limit: 2, fault: { kind: 'cancel' } },
+        // Slower batch writes keep the import running while the test looks at the lock.
+        { operation: 'BatchWriteItem', rate: 1, fault: { kind: 'latency', ms: 100 } },
+      ],
+    });
+    const both = Promise.allSettled([invoke(event), invoke(event)]);
+    let status: string | undefined;
+    await expect
+      .poll(
+        async () => {
+          status = (await api.get(`/api/campaigns/${campaignId}/uploads/${uploadId}`)).body.data?.status;
+          return status;
+        },
+        { timeout: 30_000, interval: 20 },
+      )
+      .not.toBe('pending');
+    // Neither cancelled claim was read as 'lost the race': the upload is being imported…
+    expect(status).toBe('processing');
+    // …and holds the campaign's lock, which no one released: another upload is refused.
+    const during = await api.post(`/api/campaigns/${campaignId}/upload-url`, { contentLength: 10 });
+    expect(during.status).toBe(409);
+    const outcomes = await both;
+    const injected = (faults.injected()['dynamodb:TransactWriteItems:cancel'] ?? 0) - before;
+    faults.clear();
+    // One imported; the other, if it failed, found the upload busy (for Lambda to retry).
+    expect(outcomes.filter((o) => o.status === 'fulfilled').length).toBeGreaterThanOrEqual(1);
+    const unexpected = outcomes.flatMap((o) =>
+      o.status === 'rejected' && o.reason?.name !== 'UploadBusyError' ? [String(o.reason)] : [],
+    );
+    expect(unexpected).toEqual([]);
+    await invoke(event); // Lambda's retry of the busy one: nothing left to do.
+
+    expect(injected).toBe(2);
+    const upload = (await api.get(`/api/campaigns/${campaignId}/uploads/${uploadId}`)).body.data;
+    expect(upload).toMatchObject({ status: 'completed', rowsRead: 3_000, uploaded: 3_000, duplicates: 0 });
+    expect((await api.get(`/api/campaigns/${campaignId}`)).body.data.recipientCount).toBe(3_000);
+    const { byUser, items } = await storedRecipients(appId, campaignId);
+    expect(items).toBe(3_000);
+    expectAudience(byUser, 3_000);
+    const after = await api.post(`/api/campaigns/${campaignId}/upload-url`, { contentLength: 10 });
+    expect(after.status).toBe(201);
   });
 
   it("ends exact when two uploads' events arrive swapped, each twice", async () => {

@@ -1,6 +1,11 @@
 import { createHash } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
-import { BatchWriteItemCommand, DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
+import {
+  BatchWriteItemCommand,
+  DynamoDBClient,
+  GetItemCommand,
+  TransactWriteItemsCommand,
+} from '@aws-sdk/client-dynamodb';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -22,6 +27,7 @@ beforeAll(async () => {
       let out: unknown = {};
       if (target.endsWith('.BatchWriteItem')) out = { UnprocessedItems: {} };
       if (target.endsWith('.GetItem')) out = {};
+      if (target.endsWith('.TransactWriteItems')) out = {};
       if (target.endsWith('.SendMessageBatch')) {
         out = {
           Successful: body.Entries.map((e: { Id: string; MessageBody: string }) => ({
@@ -163,6 +169,31 @@ describe('fault proxy', () => {
     await expect(send()).rejects.toMatchObject({ name: 'ThrottlingException' });
     await send();
     expect(p.injected()['SendMessageBatch:throttle']).toBe(1);
+  });
+
+  it('cancels a TransactWriteItems with a TransactionConflict, as DynamoDB does, and writes nothing', async () => {
+    const p = await proxy('dynamodb');
+    p.setRules([{ operation: 'TransactWriteItems', rate: 1, limit: 1, fault: { kind: 'cancel' } }]);
+    const client = new DynamoDBClient({ ...once, endpoint: p.endpoint });
+    const put = (sk: string) => ({ Put: { TableName: 't', Item: { pk: { S: 'a' }, sk: { S: sk } } } });
+    const transact = () =>
+      client.send(new TransactWriteItemsCommand({ TransactItems: [put('1'), put('2')] }));
+    received.length = 0;
+    const error = await transact().catch((e: unknown) => e);
+    expect(error).toMatchObject({
+      name: 'TransactionCanceledException',
+      $metadata: { httpStatusCode: 400 },
+      CancellationReasons: [
+        { Code: 'None' },
+        { Code: 'TransactionConflict', Message: 'Transaction is ongoing for the item' },
+      ],
+    });
+    expect((error as Error).message).toContain('[None, TransactionConflict]');
+    expect(received).toEqual([]);
+    // The burst is over: the next one reaches the service.
+    await expect(transact()).resolves.toMatchObject({ $metadata: { httpStatusCode: 200 } });
+    expect(received.map((r) => r.target)).toEqual(['DynamoDB_20120810.TransactWriteItems']);
+    expect(p.injected()).toEqual({ 'TransactWriteItems:cancel': 1 });
   });
 
   it('drops the connection, and stops after a burst of the size asked', async () => {

@@ -2,7 +2,8 @@
  * A fault-injecting HTTP proxy between the code and one AWS emulator (DynamoDB Local,
  * or fauxqs for S3 or SQS). Per operation, at a seeded rate, it answers with the
  * service's real wire-format throttling error or a plain 500/503, hands back part of a
- * `BatchWriteItem` as `UnprocessedItems`, fails part of a `SendMessageBatch`, adds
+ * `BatchWriteItem` as `UnprocessedItems`, fails part of a `SendMessageBatch`, cancels
+ * a `TransactWriteItems` (`TransactionConflict`, as a concurrent transaction does), adds
  * latency, or drops the connection (before or after the emulator saw the request). It
  * counts every fault it injected, so a test can show its faults really fired.
  */
@@ -21,6 +22,12 @@ export type Fault =
   | { kind: 'unprocessed'; fraction?: number }
   /** SendMessageBatch: send only some entries, report the rest in `Failed` (default: one entry, `InternalError`). */
   | { kind: 'failEntries'; fraction?: number; code?: string; senderFault?: boolean }
+  /**
+   * TransactWriteItems: a `TransactionCanceledException`, nothing written, with `code`
+   * (default `TransactionConflict`) as the reason of item `item` (default: the last) and
+   * `None` for the others, as DynamoDB answers when another transaction holds an item.
+   */
+  | { kind: 'cancel'; code?: string; item?: number }
   /** Waits before forwarding (adds to whatever else happens). */
   | { kind: 'latency'; ms: number }
   /** Destroys the client's socket: `before` the emulator sees the request, or `after` it answered. */
@@ -120,6 +127,32 @@ export function errorReply(service: AwsService, status: number, code: string, me
       'x-amzn-query-error': `${code};${status >= 500 ? 'Receiver' : 'Sender'}`,
     },
     body: JSON.stringify({ __type: `com.amazonaws.sqs#${code}`, message }),
+  };
+}
+
+/** Messages DynamoDB gives with each cancellation reason code. */
+const reasonMessages: Record<string, string> = {
+  TransactionConflict: 'Transaction is ongoing for the item',
+  ConditionalCheckFailed: 'The conditional request failed',
+  ThrottlingError: 'Throughput exceeds the current capacity for one or more global secondary indexes.',
+  ProvisionedThroughputExceeded:
+    'The level of configured provisioned throughput for the table was exceeded. Consider increasing your provisioning level with the UpdateTable API.',
+};
+
+/** DynamoDB's answer to a cancelled transaction of `items` items: one reason per item. */
+export function cancelReply(items: number, code = 'TransactionConflict', item = items - 1): ErrorReply {
+  const reasons = Array.from({ length: items }, (_, i) =>
+    i === item ? { Code: code, Message: reasonMessages[code] ?? code } : { Code: 'None' },
+  );
+  const requestId = `fault-${Math.random().toString(36).slice(2, 12)}`;
+  return {
+    status: 400,
+    headers: { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-requestid': requestId },
+    body: JSON.stringify({
+      __type: 'com.amazonaws.dynamodb.v20120810#TransactionCanceledException',
+      Message: `Transaction cancelled, please refer cancellation reasons for specific reasons [${reasons.map((r) => r.Code).join(', ')}]`,
+      CancellationReasons: reasons,
+    }),
   };
 }
 
@@ -288,6 +321,14 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
       case 'failEntries':
         if (operation === 'SendMessageBatch' && body) return failEntries(req, res, body, fault);
         return forward(req, body, passThrough(res), res);
+      case 'cancel': {
+        if (service !== 'dynamodb' || operation !== 'TransactWriteItems' || !body) {
+          return forward(req, body, passThrough(res), res);
+        }
+        count();
+        const input = JSON.parse(body.toString('utf8')) as { TransactItems?: unknown[] };
+        return send(res, cancelReply(input.TransactItems?.length ?? 1, fault.code, fault.item));
+      }
       case 'latency':
         return forward(req, body, passThrough(res), res);
     }
