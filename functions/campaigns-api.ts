@@ -1,12 +1,12 @@
 /** API function for campaigns: `/api/campaigns…` routes of `infra/routes.ts`. */
 import { z } from 'zod';
-import { invokeAsync } from '#shared/adapters/lambda.ts';
 import {
   createCampaignSchedule,
   deleteCampaignSchedule,
   ScheduleExistsError,
 } from '#shared/adapters/scheduler.ts';
-import { sendConfig } from '#shared/config.ts';
+import { armSendFunction, startSendFunction } from '#shared/adapters/send-function.ts';
+import { canTransition } from '#shared/domain/campaign-status.ts';
 import {
   campaignView,
   createCampaignBody,
@@ -30,8 +30,6 @@ import {
 } from '#shared/store/campaigns.ts';
 import { listRecipients, type RecipientPosition } from '#shared/store/recipients.ts';
 import { releaseStaleLock } from '#shared/store/uploads.ts';
-
-const sendFunctionArn = sendConfig().SEND_FUNCTION_ARN;
 
 /** Body of `POST /api/campaigns/{id}/send`: none, `{}`, or `{ scheduledAt }` in the future. */
 const sendBody = z
@@ -138,8 +136,9 @@ export const handler = createApiHandler({
     if (!scheduledAt) {
       // The conditional write lets exactly one of two racing sends through, and none past
       // an import that claimed the campaign after the checks above.
+      await armSendFunction(appId, id);
       const sending = await startSending(appId, id, 'sending');
-      await invokeAsync(sendFunctionArn, { appId, campaignId: id });
+      await startSendFunction(appId, id);
       return data(sendView(sending), 202);
     }
     // Schedule first, then move the campaign: no scheduled campaign is ever without its
@@ -171,10 +170,13 @@ export const handler = createApiHandler({
 
   'POST /api/campaigns/{id}/cancel': async ({ event, appId }) => {
     const id = pathParameter(event, 'id');
+    const campaign = await getCampaign(appId, id);
+    // Recipients never put on the queue are swept to skipped by the send function.
+    if (campaign.recipientCount > 0 && canTransition(campaign.status, 'cancelled'))
+      await armSendFunction(appId, id);
     const cancelled = await transitionCampaign(appId, id, ['draft', 'scheduled', 'sending'], 'cancelled');
     if (cancelled.scheduledAt !== null) await deleteCampaignSchedule(id);
-    // Recipients never put on the queue are swept to skipped by the send function.
-    if (cancelled.recipientCount > 0) await invokeAsync(sendFunctionArn, { appId, campaignId: id });
+    if (cancelled.recipientCount > 0) await startSendFunction(appId, id);
     return data(campaignView(cancelled));
   },
 

@@ -4,8 +4,7 @@
  * `sending`, then delivered by the same send function, queue and consumer as a campaign.
  */
 import { z } from 'zod';
-import { invokeAsync } from '#shared/adapters/lambda.ts';
-import { sendConfig } from '#shared/config.ts';
+import { armSendFunction, startSendFunction } from '#shared/adapters/send-function.ts';
 import { newId } from '#shared/domain/keys.ts';
 import { NOTIFICATION_ID_PREFIX } from '#shared/domain/sending.ts';
 import { checkInlineVariables, invalidVariablesError } from '#shared/domain/variables.ts';
@@ -15,8 +14,6 @@ import { jsonBody } from '#shared/http/request.ts';
 import { data } from '#shared/http/responses.ts';
 import { createNotification } from '#shared/store/campaigns.ts';
 import { getTemplate } from '#shared/store/templates.ts';
-
-const sendFunctionArn = sendConfig().SEND_FUNCTION_ARN;
 
 /** Most targets of one call (docs/api.md). */
 export const MAX_TARGETS = 10_000;
@@ -55,14 +52,16 @@ export const handler = createApiHandler({
     });
     if (!check.ok) throw invalidVariablesError(check.problems);
 
+    const id = newId(NOTIFICATION_ID_PREFIX.slice(0, -1));
+    await armSendFunction(appId, id);
     const notification = await createNotification({
-      id: newId(NOTIFICATION_ID_PREFIX.slice(0, -1)),
+      id,
       appId,
       templateId: template.id,
       recipients: check.values,
       now: new Date().toISOString(),
     });
-    await invokeAsync(sendFunctionArn, { appId, campaignId: notification.id });
+    await startSendFunction(appId, notification.id);
     return data({ notificationId: notification.id, total: notification.recipientCount }, 202);
   },
 });

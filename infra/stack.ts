@@ -75,8 +75,9 @@ export class CsvCampaignsStack extends Stack {
     useBucket(uploads, bucket, { write: [bucketSpec.uploadsPrefix], read: [bucketSpec.reportsPrefix] });
 
     useTable(notifications, table, 'readWrite');
-    // A one-call send is dispatched by the send function, like a campaign.
+    // A one-call send is dispatched by the send function, like a campaign (and has its backstop schedule).
     useSendFunction(notifications, sendFunction);
+    this.scheduling.useScheduling(notifications, ['scheduler:CreateSchedule']);
 
     // Stores each app's destination with its signing secret encrypted (and reads it back to test it).
     useTable(destination, table, 'readWrite');

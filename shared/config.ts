@@ -155,6 +155,11 @@ export const schedulerConfig = section('scheduler', {
   SCHEDULE_GROUP_NAME: z.string().min(1).default('default'),
   /** Role EventBridge Scheduler assumes to invoke the send function. */
   SCHEDULER_ROLE_ARN: z.string().min(1),
+  /**
+   * When the backstop of a send or a cancel starts the send function again (docs/delivery.md,
+   * "Nothing left stuck"): long after the asynchronous invoke it stands behind has started.
+   */
+  SEND_RESUME_AFTER_SECONDS: z.coerce.number().int().min(1).max(86_400).default(300),
 });
 
 /** The deliver consumer's retry timing (docs/delivery.md, Sending). */

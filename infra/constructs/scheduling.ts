@@ -50,13 +50,21 @@ export class Scheduling extends Construct {
   }
 
   /**
-   * Lets a function create, read and delete schedules in the group and pass the scheduler
-   * role, and sets SCHEDULE_GROUP_NAME, SCHEDULER_ROLE_ARN and SEND_FUNCTION_ARN.
+   * Lets a function create, read and delete schedules in the group (or only `actions` of
+   * those) and pass the scheduler role, and sets SCHEDULE_GROUP_NAME, SCHEDULER_ROLE_ARN
+   * and SEND_FUNCTION_ARN.
    */
-  useScheduling(fn: lambda.Function): void {
+  useScheduling(
+    fn: lambda.Function,
+    actions: readonly string[] = [
+      'scheduler:CreateSchedule',
+      'scheduler:DeleteSchedule',
+      'scheduler:GetSchedule',
+    ],
+  ): void {
     fn.addToRolePolicy(
       new iam.PolicyStatement({
-        actions: ['scheduler:CreateSchedule', 'scheduler:DeleteSchedule', 'scheduler:GetSchedule'],
+        actions: [...actions],
         resources: [this.schedulesArn],
       }),
     );

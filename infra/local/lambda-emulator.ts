@@ -55,7 +55,13 @@ export async function startLambdaEmulator(options: {
         'InvalidRequestContentException',
       );
     }
-    if (!options.invokeAsync(name, payload)) {
+    let found: boolean;
+    try {
+      found = options.invokeAsync(name, payload);
+    } catch (error) {
+      return send(res, 500, { Message: (error as Error).message }, 'ServiceException');
+    }
+    if (!found) {
       return send(res, 404, { Message: `Function not found: ${name}` }, 'ResourceNotFoundException');
     }
     res.writeHead(202);

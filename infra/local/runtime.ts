@@ -76,8 +76,15 @@ export interface LocalRuntimeOptions {
    * first; returning true means the caller runs it (crash tests run the handler in a
    * child process), and the runtime does not.
    */
-  interceptInvoke?: (name: FunctionName, event: unknown) => boolean;
+  interceptInvoke?: (name: FunctionName, event: unknown, via: InvokeSource) => boolean;
 }
+
+/**
+ * What started an asynchronous invocation: an S3 notification, a schedule, or a call of
+ * Lambda's Invoke (the API's). An `interceptInvoke` that throws for `lambda` fails that
+ * Invoke call with a 500, as a Lambda outage would.
+ */
+export type InvokeSource = 's3' | 'scheduler' | 'lambda';
 
 /** Local ARN of a function, as the scheduler and the send API name it. */
 export function localFunctionArn(name: FunctionName): string {
@@ -151,10 +158,10 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       }
       return found;
     };
-    const invoke = (name: FunctionName, event: unknown) => {
-      if (!options.interceptInvoke?.(name, event)) invoker(name).invoke(event);
+    const invoke = (name: FunctionName, event: unknown, via: InvokeSource) => {
+      if (!options.interceptInvoke?.(name, event, via)) invoker(name).invoke(event);
     };
-    aws.onObjectCreated((event) => invoke('importCsv', event));
+    aws.onObjectCreated((event) => invoke('importCsv', event, 's3'));
     const region = process.env.AWS_REGION ?? 'us-east-1';
     const functionNamed = (nameOrArn: string) =>
       (Object.keys(functions) as FunctionName[]).find(
@@ -168,13 +175,13 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
           console.error(`scheduler: no local function for target ${target.Arn}`);
           return;
         }
-        invoke(name, JSON.parse(target.Input ?? '{}'));
+        invoke(name, JSON.parse(target.Input ?? '{}'), 'scheduler');
       },
     });
     lambda = await startLambdaEmulator({
       invokeAsync: (nameOrArn, payload) => {
         const name = functionNamed(nameOrArn);
-        if (name) invoke(name, payload);
+        if (name) invoke(name, payload, 'lambda');
         return name !== undefined;
       },
     });

@@ -18,6 +18,9 @@ const config = schedulerConfig();
 
 export const scheduler = tracer.captureAWSv3Client(new SchedulerClient({}));
 
+/** The backstop of a campaign's send or sweep (`createResumeSchedule`); its own name, beside `campaign-<id>`. */
+export const resumeScheduleName = (campaignId: string) => `resume-${campaignId}`;
+
 /** Thrown when the campaign already has a schedule. */
 export class ScheduleExistsError extends Error {}
 
@@ -63,5 +66,36 @@ export async function deleteCampaignSchedule(campaignId: string): Promise<void> 
     );
   } catch (error) {
     if (!(error instanceof ResourceNotFoundException)) throw error;
+  }
+}
+
+/**
+ * A backstop for a send or a cancel's sweep started by an asynchronous invoke: a one-time
+ * schedule that starts the send function for the campaign again `SEND_RESUME_AFTER_SECONDS`
+ * from now, deleted once it has fired. Created before the campaign changes state, so an
+ * invoke that fails, or an API function that dies between the change and the invoke, still
+ * leaves something that moves the campaign on. A run it starts resumes from the per-shard
+ * checkpoints, or finds nothing to do; one that overlaps a running one is harmless.
+ * A backstop already waiting for the campaign is enough: its run sees the state as it is then.
+ */
+export async function createResumeSchedule(appId: string, campaignId: string): Promise<void> {
+  try {
+    await scheduler.send(
+      new CreateScheduleCommand({
+        Name: resumeScheduleName(campaignId),
+        GroupName: config.SCHEDULE_GROUP_NAME,
+        ScheduleExpression: atExpression(new Date(Date.now() + config.SEND_RESUME_AFTER_SECONDS * 1000)),
+        ScheduleExpressionTimezone: 'UTC',
+        FlexibleTimeWindow: { Mode: 'OFF' },
+        ActionAfterCompletion: 'DELETE',
+        Target: {
+          Arn: config.SEND_FUNCTION_ARN,
+          RoleArn: config.SCHEDULER_ROLE_ARN,
+          Input: JSON.stringify({ appId, campaignId }),
+        },
+      }),
+    );
+  } catch (error) {
+    if (!(error instanceof ConflictException)) throw error;
   }
 }

@@ -128,16 +128,22 @@ describe('function permissions', () => {
     expectEnvironment(fn, { TABLE_NAME: ref(stack.storage.table), BUCKET_NAME: ref(stack.storage.bucket) });
   });
 
-  it('notifications API: table and starting the send function, never the queue itself', () => {
+  it('notifications API: table, starting the send function and creating its backstop schedule, never the queue itself', () => {
     const fn = stack.api.functions.notifications;
     expectPolicy(fn, [
       ...basics(fn),
       tableReadWrite(),
       allow('lambda:InvokeFunction', arn(stack.delivery.sendFunction)),
+      allow('scheduler:CreateSchedule', stack.resolve(stack.scheduling.schedulesArn)),
+      allow('iam:PassRole', arn(stack.scheduling.schedulerRole), {
+        Condition: { StringEquals: { 'iam:PassedToService': 'scheduler.amazonaws.com' } },
+      }),
     ]);
     expectEnvironment(fn, {
       TABLE_NAME: ref(stack.storage.table),
       SEND_FUNCTION_ARN: arn(stack.delivery.sendFunction),
+      SCHEDULE_GROUP_NAME: stack.scheduling.group.scheduleGroupName,
+      SCHEDULER_ROLE_ARN: arn(stack.scheduling.schedulerRole),
     });
   });
 
