@@ -7,6 +7,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import { z } from 'zod';
 import { BadRequestError, ConflictError } from '#shared/errors.ts';
+import { MAX_VARIABLES_BYTES } from './csv-rules.ts';
 import {
   type Template,
   type TemplateStatus,
@@ -14,7 +15,7 @@ import {
   type VariableSchema,
   variableSpec,
 } from './model.ts';
-import { placeholders } from './render.ts';
+import { MAX_BYTES_PER_CHARACTER, MAX_RENDERED_BYTES, placeholders, renderedSizeBound } from './render.ts';
 
 /** Limits of a template's fields (documented in docs/api-quickstart.md). */
 export const TEMPLATE_LIMITS = {
@@ -145,6 +146,43 @@ export function assertPlaceholdersDeclared(
   }
 }
 
+/**
+ * Checks that the largest message the template can render (`renderedSizeBound`) is
+ * within `MAX_RENDERED_BYTES`; a 400 names the variable that takes the most of it.
+ */
+export function assertRenderedSizeBounded(template: {
+  title?: string | undefined;
+  body: string;
+  variableSchema: VariableSchema;
+}): void {
+  const { title, body, variableSchema } = template;
+  const bound = renderedSizeBound({ ...(title === undefined ? {} : { title }), body, variableSchema });
+  if (bound.bytes <= MAX_RENDERED_BYTES) return;
+  const over = `The template's largest message is ${bound.bytes} bytes (title and body together, UTF-8), over the limit of ${MAX_RENDERED_BYTES} bytes per recipient`;
+  const top = bound.placeholders[0];
+  const limits = { worstCaseBytes: bound.bytes, limitBytes: MAX_RENDERED_BYTES };
+  if (top === undefined)
+    throw new BadRequestError(`${over}: shorten the title or the body.`, { field: 'body', ...limits });
+  const { key, occurrences, bytesEach } = top;
+  const maxLength = variableSchema[key]?.maxLength;
+  const why =
+    variableSchema[key]?.type !== 'string'
+      ? `a ${variableSchema[key]?.type} is at most ${bytesEach} bytes`
+      : maxLength === undefined
+        ? `it has no maxLength, so only the limit of ${MAX_VARIABLES_BYTES} bytes on a recipient's values bounds it`
+        : `maxLength ${maxLength} characters, up to ${MAX_BYTES_PER_CHARACTER} bytes each`;
+  const fix =
+    variableSchema[key]?.type !== 'string'
+      ? `use fewer {{${key}}} placeholders`
+      : maxLength === undefined
+        ? `add a maxLength to variable '${key}' or use fewer {{${key}}} placeholders`
+        : `lower the maxLength of variable '${key}' or use fewer {{${key}}} placeholders`;
+  throw new BadRequestError(
+    `${over}: {{${key}}} appears ${occurrences} time${occurrences === 1 ? '' : 's'} and may be ${bytesEach} bytes each (${why}). To fix it, ${fix}.`,
+    { field: `variableSchema.${key}.maxLength`, key, ...limits },
+  );
+}
+
 /** A new draft template, checked. */
 export function newTemplate(
   input: CreateTemplateInput,
@@ -152,6 +190,7 @@ export function newTemplate(
 ): Template {
   assertValidVariableSchema(input.variableSchema);
   assertPlaceholdersDeclared(input, input.variableSchema);
+  assertRenderedSizeBounded(input);
   return {
     id: ids.id,
     appId: ids.appId,
@@ -203,6 +242,9 @@ export function updatedTemplate(current: Template, change: UpdateTemplateInput, 
     assertValidVariableSchema(next.variableSchema);
     assertPlaceholdersDeclared(next, next.variableSchema);
   }
+  // On approval too: a draft stored before the size rule has not been checked.
+  if (changed.length > 0 || (to === 'approved' && current.status !== 'approved'))
+    assertRenderedSizeBounded(next);
   return { ...next, updatedAt: now };
 }
 

@@ -43,7 +43,7 @@ async function app(prefix: string): Promise<{ api: Api; credentials: Credentials
     name: 'Greeting',
     title: 'Hello {{name}}',
     body: 'Hi {{name}}.',
-    variableSchema: { name: { type: 'string', required: true } },
+    variableSchema: { name: { type: 'string', required: true, maxLength: 100 } },
   });
   await api.put(`/api/templates/${template.body.data.id}`, { status: 'approved' });
   return { api, credentials, templateId: template.body.data.id };

@@ -26,7 +26,8 @@ async function draftCampaign(recipients = 0) {
     name: 'Greeting',
     title: 'Hello {{name}}',
     body: 'Hi {{name}}, welcome.',
-    variableSchema: { name: { type: 'string', required: true } },
+    // A maxLength: without one, {{name}} in the title and the body could render over the limit.
+    variableSchema: { name: { type: 'string', required: true, maxLength: 100 } },
   });
   await api.put(`/api/templates/${template.body.data.id}`, { status: 'approved' });
   const campaign = await api.post('/api/campaigns', { name: 'Welcome', templateId: template.body.data.id });
@@ -80,6 +81,48 @@ describe('POST /api/campaigns/{id}/send', () => {
     const campaign = await finished(api, id);
     expect(campaign.status).toBe('sent');
     expect(campaign.counts).toEqual({ pending: 0, queued: 0, sent: 3, failed: 0, skipped: 0 });
+  });
+
+  it('fails only the recipient whose message would render over the limit, with a template approved before the rule', async () => {
+    const credentials = await newApp('send');
+    const api = apiClient(runtime.current.url, credentials);
+    // Approved before approval checked the largest message: 20 × {{note}}, no maxLength.
+    const { createTemplate } = await import('#shared/store/templates.ts');
+    const { newId } = await import('#shared/domain/keys.ts');
+    const now = new Date().toISOString();
+    const templateId = newId('tpl');
+    await createTemplate({
+      id: templateId,
+      appId: credentials.appId,
+      name: 'Legacy',
+      body: `Notes: ${'{{note}} '.repeat(20)}`,
+      variableSchema: { note: { type: 'string' } },
+      status: 'approved',
+      createdAt: now,
+      updatedAt: now,
+    });
+    const id: string = (await api.post('/api/campaigns', { name: 'Legacy', templateId })).body.data.id;
+    await addRecipients(credentials.appId, id, [
+      { userId: 'small1', variables: { note: 'hi' } },
+      // 20 × 10,000 bytes: 200,000, over the 98,304 of one message.
+      { userId: 'big', variables: { note: 'x'.repeat(10_000) } },
+      { userId: 'small2', variables: { note: 'hey' } },
+    ]);
+
+    expect((await api.post(`/api/campaigns/${id}/send`)).status).toBe(202);
+    const campaign = await finished(api, id);
+    expect(campaign.status).toBe('partially_failed');
+    expect(campaign.counts).toEqual({ pending: 0, queued: 0, sent: 2, failed: 1, skipped: 0 });
+    const failed = (await api.get(`/api/campaigns/${id}/recipients?status=failed`)).body.data;
+    expect(failed).toEqual([
+      expect.objectContaining({
+        userId: 'big',
+        error: expect.stringMatching(/over the limit of 98304 bytes .*at \{\{note\}\} in the body/),
+      }),
+    ]);
+    const mine = (await readOutbox(outbox)).filter((e) => e.campaignId === id);
+    expect(mine.map((e) => e.userId).sort()).toEqual(['small1', 'small2']);
+    expect(mine.find((e) => e.userId === 'small2')?.body).toBe(`Notes: ${'hey '.repeat(20)}`);
   });
 
   it('delivers each of 10,000 recipients exactly once, rendered with its own variables', async () => {

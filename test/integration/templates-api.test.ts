@@ -271,6 +271,69 @@ describe('templates API', () => {
     });
   });
 
+  describe('the largest message', () => {
+    // No maxLength on a string: each {{note}} may carry a recipient's whole 65,536 bytes of values.
+    const repeated = {
+      name: 'Notes',
+      title: 'New: {{note}}',
+      body: 'Hi, {{note}}',
+      variableSchema: { note: { type: 'string' as const } },
+    };
+    const worst = 2 * 65_536 + 'New: '.length + 'Hi, '.length;
+
+    it('refuses to approve a template that could render over 98,304 bytes, naming the variable, the size, the limit and the fix', async () => {
+      const credentials = await newApp('tpl');
+      const api = apiClient(runtime.current.url, credentials);
+      // A draft stored before the rule: written as it was, without today's checks.
+      const { createTemplate } = await import('#shared/store/templates.ts');
+      const { newId } = await import('#shared/domain/keys.ts');
+      const now = new Date().toISOString();
+      const id = newId('tpl');
+      await createTemplate({
+        ...repeated,
+        id,
+        appId: credentials.appId,
+        status: 'draft',
+        createdAt: now,
+        updatedAt: now,
+      });
+
+      const res = await api.put(`/api/templates/${id}`, { status: 'approved' });
+      expect(res.status).toBe(400);
+      expect(res.body.error.code).toBe('ERR_BAD_REQUEST');
+      expect(res.body.error.message).toContain(`largest message is ${worst} bytes`);
+      expect(res.body.error.message).toContain('over the limit of 98304 bytes per recipient');
+      expect(res.body.error.message).toContain("add a maxLength to variable 'note'");
+      expect(res.body.error.details).toEqual({
+        field: 'variableSchema.note.maxLength',
+        key: 'note',
+        worstCaseBytes: worst,
+        limitBytes: 98_304,
+      });
+      expect((await api.get(`/api/templates/${id}`)).body.data.status).toBe('draft');
+    });
+
+    it('refuses to create such a template, and takes it with a maxLength', async () => {
+      const api = await client();
+      const res = await api.post('/api/templates', repeated);
+      expect(res.status).toBe(400);
+      expect(res.body.error.code).toBe('ERR_BAD_REQUEST');
+      expect(res.body.error.details).toMatchObject({
+        field: 'variableSchema.note.maxLength',
+        limitBytes: 98_304,
+      });
+
+      const bounded = await api.post('/api/templates', {
+        ...repeated,
+        variableSchema: { note: { type: 'string', maxLength: 1_000 } },
+      });
+      expect(bounded.status).toBe(201);
+      const approved = await api.put(`/api/templates/${bounded.body.data.id}`, { status: 'approved' });
+      expect(approved.status).toBe(200);
+      expect(approved.body.data.status).toBe('approved');
+    });
+  });
+
   describe('isolation between apps', () => {
     it("answers another app's template exactly like a missing one", async () => {
       const owner = await client();

@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
+import { MAX_VARIABLES_BYTES } from '#shared/domain/csv-rules.ts';
 import type { VariableSchema } from '#shared/domain/model.ts';
-import { MissingVariableError, placeholders, render } from '#shared/domain/render.ts';
+import {
+  MAX_RENDERED_BYTES,
+  MissingVariableError,
+  placeholders,
+  RenderedTooLargeError,
+  render,
+  renderedSizeBound,
+} from '#shared/domain/render.ts';
 
 const schema: VariableSchema = {
   name: { type: 'string', required: true },
@@ -154,5 +162,125 @@ describe('render', () => {
       title: 'T',
       body: 'Plain body',
     });
+  });
+});
+
+describe('the largest message a template can render', () => {
+  const bound = (title: string | undefined, body: string, variableSchema: VariableSchema) =>
+    renderedSizeBound({ ...(title === undefined ? {} : { title }), body, variableSchema });
+
+  it('is the static text alone, in UTF-8 bytes, when there are no placeholders', () => {
+    // 'é' is 2 bytes, '😀' 4: bytes, not characters.
+    expect(bound('Hé', 'hi 😀', {}).bytes).toBe(3 + 7);
+  });
+
+  it("counts each occurrence at the variable's maxLength, 4 bytes a character, title and body together", () => {
+    const schema: VariableSchema = { name: { type: 'string', maxLength: 50 } };
+    // Static: 'Hi ' (3) and ', hello ' (8) and '.' (1).
+    expect(bound('Hi {{name}}', '{{ name }}, hello {{name}}.', schema).bytes).toBe(3 + 8 + 1 + 3 * 200);
+  });
+
+  it('counts a string without maxLength at the per-recipient limit, once for all such variables', () => {
+    const schema: VariableSchema = { first: { type: 'string' }, last: { type: 'string' } };
+    // One recipient's values together are at most MAX_VARIABLES_BYTES, however many variables.
+    expect(bound(undefined, '{{first}} {{last}}', schema).bytes).toBe(1 + MAX_VARIABLES_BYTES);
+  });
+
+  it('gives the per-recipient limit to the variable used most: a repeated value is the worst case', () => {
+    const schema: VariableSchema = { once: { type: 'string' }, thrice: { type: 'string' } };
+    const result = bound(undefined, '{{once}}{{thrice}}{{thrice}}{{thrice}}', schema);
+    expect(result.bytes).toBe(3 * MAX_VARIABLES_BYTES);
+    expect(result.placeholders[0]).toMatchObject({
+      key: 'thrice',
+      occurrences: 3,
+      bytesEach: MAX_VARIABLES_BYTES,
+    });
+  });
+
+  it('caps a long maxLength at the per-recipient limit', () => {
+    const schema: VariableSchema = { note: { type: 'string', maxLength: 10_000 } };
+    // 10,000 characters may be 40,000 bytes; two such variables still share 65,536.
+    expect(bound(undefined, '{{note}}', schema).bytes).toBe(40_000);
+    const two: VariableSchema = {
+      a: { type: 'string', maxLength: 10_000 },
+      b: { type: 'string', maxLength: 10_000 },
+    };
+    expect(bound(undefined, '{{a}}{{b}}', two).bytes).toBe(MAX_VARIABLES_BYTES);
+  });
+
+  it('counts a number at 25 bytes and a boolean at 5, whatever the budget', () => {
+    const schema: VariableSchema = { n: { type: 'number' }, b: { type: 'boolean' } };
+    expect(bound(undefined, '{{n}}{{b}}{{b}}', schema).bytes).toBe(25 + 2 * 5);
+    // The longest numbers String() writes are 25 characters.
+    expect(String(-0.0000012345678901234567)).toHaveLength(25);
+    expect(String(-1.2345678901234567e-100)).toHaveLength(24);
+  });
+
+  it("counts a string's default, which a recipient without a value gets, outside the recipient's budget", () => {
+    const schema: VariableSchema = { greeting: { type: 'string', default: 'hello there' } };
+    // A value of the whole budget, or the default: never both.
+    expect(bound(undefined, '{{greeting}}', schema).bytes).toBe(MAX_VARIABLES_BYTES);
+    // The budget goes to {{a}}; {{greeting}} may still insert its default (11 bytes).
+    const two: VariableSchema = { ...schema, a: { type: 'string' } };
+    expect(bound(undefined, '{{a}}{{a}}{{greeting}}', two).bytes).toBe(2 * MAX_VARIABLES_BYTES + 11);
+  });
+
+  it("reaches the issue's case: 2,000 placeholders of a 10,000-character variable", () => {
+    const schema: VariableSchema = { v: { type: 'string', maxLength: 10_000 } };
+    const result = bound(undefined, '{{v}}'.repeat(2_000), schema);
+    expect(result.bytes).toBe(2_000 * 40_000);
+    expect(result.bytes).toBeGreaterThan(MAX_RENDERED_BYTES);
+  });
+});
+
+describe('render: the size of one message', () => {
+  const note: VariableSchema = { note: { type: 'string' } };
+
+  it(`renders a message of exactly MAX_RENDERED_BYTES (${MAX_RENDERED_BYTES}) bytes`, () => {
+    const value = 'x'.repeat(MAX_RENDERED_BYTES / 2 - 1);
+    const result = render({ title: 'T', body: '{{note}}{{note}}!', variableSchema: note }, { note: value });
+    expect(Buffer.byteLength(`${result.title}${result.body}`)).toBe(MAX_RENDERED_BYTES);
+  });
+
+  it('refuses one byte more, counting UTF-8 bytes rather than characters', () => {
+    // 'é' is one character and 2 bytes: MAX_RENDERED_BYTES characters, one byte over.
+    const value = 'x'.repeat(MAX_RENDERED_BYTES / 2 - 1);
+    const attempt = () =>
+      render({ title: 'T', body: '{{note}}é{{note}}', variableSchema: note }, { note: value });
+    expect(attempt).toThrow(RenderedTooLargeError);
+    expect(attempt).toThrow(`over the limit of ${MAX_RENDERED_BYTES} bytes`);
+  });
+
+  it("stops at the limit on the issue's case and names the placeholder where it stopped", () => {
+    const body = `Dear {{name}}, ${'{{v}}'.repeat(2_000)}`;
+    const attempt = () =>
+      render(
+        { body, variableSchema: { name: { type: 'string' }, v: { type: 'string' } } },
+        { name: 'Ada', v: 'y'.repeat(10_000) },
+      );
+    expect(attempt).toThrow(RenderedTooLargeError);
+    expect(attempt).toThrow(/\{\{v\}\} in the body/);
+  });
+
+  it('counts the title and the body against one limit', () => {
+    const value = 'z'.repeat(MAX_RENDERED_BYTES / 2 + 1);
+    expect(() =>
+      render({ title: '{{note}}', body: '{{note}}', variableSchema: note }, { note: value }),
+    ).toThrow(/\{\{note\}\} in the body/);
+    expect(() => render({ body: '{{note}}', variableSchema: note }, { note: value })).not.toThrow();
+  });
+
+  it('keeps its reason short enough to be stored whole on the recipient', () => {
+    const attempt = () =>
+      render({ body: '{{note}}{{note}}', variableSchema: note }, { note: 'a'.repeat(60_000) });
+    expect(attempt).toThrow(RenderedTooLargeError);
+    let message = '';
+    try {
+      attempt();
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message.length).toBeGreaterThan(0);
+    expect(message.length).toBeLessThanOrEqual(500);
   });
 });

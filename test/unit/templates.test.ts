@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Template } from '#shared/domain/model.ts';
+import { MAX_RENDERED_BYTES } from '#shared/domain/render.ts';
 import {
   assertPlaceholdersDeclared,
   assertValidVariableSchema,
@@ -213,5 +214,61 @@ describe('updates', () => {
   it('returns the same template when nothing changes', () => {
     const approved = draft({ status: 'approved' });
     expect(updatedTemplate(approved, { status: 'approved' }, later)).toBe(approved);
+  });
+});
+
+describe('the largest message of a template', () => {
+  // No maxLength: each {{note}} may be 65,536 bytes (a recipient's values together), so two are over.
+  const twice = {
+    name: 'Notes',
+    body: '{{note}} and again {{note}}',
+    variableSchema: { note: { type: 'string' as const } },
+  };
+
+  it('refuses to create a template that could render over the limit, naming the variable, the size and the fix', () => {
+    const error = badRequest(() => newTemplate(twice, ids));
+    expect(error.message).toContain(`${2 * 65_536 + 11} bytes`);
+    expect(error.message).toContain(`over the limit of ${MAX_RENDERED_BYTES} bytes`);
+    expect(error.message).toContain('{{note}} appears 2 times');
+    expect(error.message).toContain("add a maxLength to variable 'note'");
+    expect(error.details).toEqual({
+      field: 'variableSchema.note.maxLength',
+      key: 'note',
+      worstCaseBytes: 2 * 65_536 + 11,
+      limitBytes: MAX_RENDERED_BYTES,
+    });
+  });
+
+  it('accepts the same template once the variable has a maxLength', () => {
+    const bounded = { ...twice, variableSchema: { note: { type: 'string' as const, maxLength: 1_000 } } };
+    expect(newTemplate(bounded, ids).status).toBe('draft');
+  });
+
+  it('says to lower a maxLength that is already there', () => {
+    const long = {
+      ...twice,
+      body: '{{note}}{{note}}{{note}}',
+      variableSchema: { note: { type: 'string' as const, maxLength: 10_000 } },
+    };
+    const error = badRequest(() => newTemplate(long, ids));
+    expect(error.message).toContain("lower the maxLength of variable 'note'");
+  });
+
+  it('refuses a draft edit that makes the template too large', () => {
+    const error = badRequest(() =>
+      updatedTemplate(
+        draft(),
+        { variableSchema: { name: { type: 'string' }, code: { type: 'number' } }, body: '{{name}} {{code}}' },
+        later,
+      ),
+    );
+    expect(error.details).toMatchObject({ field: 'variableSchema.name.maxLength' });
+  });
+
+  it('refuses to approve a draft stored before the rule, and still lets it be archived', () => {
+    const legacy = draft({ body: twice.body, title: undefined, variableSchema: twice.variableSchema });
+    const error = badRequest(() => updatedTemplate(legacy, { status: 'approved' }, later));
+    expect(error.message).toContain(`over the limit of ${MAX_RENDERED_BYTES} bytes`);
+    expect(updatedTemplate(legacy, { status: 'archived' }, later).status).toBe('archived');
   });
 });
