@@ -55,19 +55,31 @@ async function importRecord(record: S3EventRecord, owner: string): Promise<void>
     }
     const upload = claim.upload;
     if (record.s3.object.size > upload.maxBytes) {
-      await failUpload(appId, campaignId, uploadId, {
-        code: 'ERR_BAD_REQUEST',
-        message: `The file is ${record.s3.object.size} bytes, over the ${upload.maxBytes} bytes allowed for this upload; request a new upload URL with the file's exact size.`,
-      });
+      await failUpload(
+        appId,
+        campaignId,
+        uploadId,
+        {
+          code: 'ERR_BAD_REQUEST',
+          message: `The file is ${record.s3.object.size} bytes, over the ${upload.maxBytes} bytes allowed for this upload; request a new upload URL with the file's exact size.`,
+        },
+        { owner },
+      );
       return;
     }
     const campaign = await findCampaign(appId, campaignId);
     const template = campaign && (await findTemplate(appId, campaign.templateId));
     if (!template) {
-      await failUpload(appId, campaignId, uploadId, {
-        code: 'ERR_NOT_FOUND',
-        message: `Campaign '${campaignId}' or its template no longer exists.`,
-      });
+      await failUpload(
+        appId,
+        campaignId,
+        uploadId,
+        {
+          code: 'ERR_NOT_FOUND',
+          message: `Campaign '${campaignId}' or its template no longer exists.`,
+        },
+        { owner },
+      );
       return;
     }
 
@@ -106,7 +118,7 @@ async function importRecord(record: S3EventRecord, owner: string): Promise<void>
       );
       if (!outcome.ok) {
         await report.discard();
-        await failUpload(appId, campaignId, uploadId, outcome.error);
+        await failUpload(appId, campaignId, uploadId, outcome.error, { owner });
         metrics.addMetric('uploadsFailed', MetricUnit.Count, 1);
         return;
       }

@@ -194,10 +194,14 @@ export const handler = createApiHandler({
         }),
       );
     } catch (error) {
-      await failUpload(appId, campaign.id, upload.uploadId, {
-        code: 'ERR_OPERATION_FAILED',
-        message: 'The file could not be stored; upload it again.',
-      });
+      // Unless the file landed after all and an importer has claimed it.
+      await failUpload(
+        appId,
+        campaign.id,
+        upload.uploadId,
+        { code: 'ERR_OPERATION_FAILED', message: 'The file could not be stored; upload it again.' },
+        { unclaimedAt: Date.now() },
+      );
       throw error;
     }
 

@@ -17,16 +17,18 @@ import {
   GetCommand,
   PutCommand,
   QueryCommand,
-  TransactWriteCommand,
+  type TransactWriteCommandInput,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
-import pRetry, { AbortError } from 'p-retry';
 import {
+  type CancellationReason,
   documents,
   isConditionalCheckFailed,
   isTransactionCanceled,
+  isTransactionConditionFailed,
   tableName,
+  transactWrite,
 } from '#shared/adapters/dynamodb.ts';
 import type {
   ChunkOutcome,
@@ -43,8 +45,6 @@ import { countsUpdate } from './campaigns.ts';
 
 /** Ledger items outlive their messages: the queue keeps one 4 days, the DLQ 14, a redrive restarts it. */
 const LEDGER_TTL_SECONDS = 30 * 24 * 3600;
-/** Transactions cancelled by a conflict or throttling are tried this many times in all. */
-const TRANSACTION_ATTEMPTS = 6;
 
 const chunkKey = (ref: ChunkRef) => ({
   pk: appPk(ref.storeId),
@@ -52,35 +52,25 @@ const chunkKey = (ref: ChunkRef) => ({
 });
 const expiresAt = () => Math.floor(Date.now() / 1000) + LEDGER_TTL_SECONDS;
 
-/** A transaction cancelled for a reason other than a failed condition (a conflict, throttling). */
-class TransactionRetry extends Error {}
-
 /**
- * Sends a transaction; one cancelled only by `TransactionConflict` or throttling is
- * sent again with backoff (p-retry), a failed condition is handed to `onCondition`.
+ * Sends a transaction with the table's one rule for cancellations (`transactWrite`): one
+ * cancelled by a `TransactionConflict` or throttling, even beside a failed condition,
+ * is sent again with backoff, and thrown when it stays cancelled; one cancelled by
+ * failed conditions alone (`isTransactionConditionFailed`) is handed to `onCondition`;
+ * anything else (a `ValidationError`…) is thrown at once.
  */
 async function transact<T>(
-  items: NonNullable<ConstructorParameters<typeof TransactWriteCommand>[0]['TransactItems']>,
-  onCondition: (reasons: { Code?: string; Item?: Record<string, unknown> }[]) => T,
+  items: NonNullable<TransactWriteCommandInput['TransactItems']>,
+  onCondition: (reasons: CancellationReason[]) => T,
   ok: T,
 ): Promise<T> {
-  return pRetry(
-    async () => {
-      try {
-        await documents.send(new TransactWriteCommand({ TransactItems: items }));
-        return ok;
-      } catch (error) {
-        if (!isTransactionCanceled(error)) throw new AbortError(error as Error);
-        const reasons = error.CancellationReasons ?? [];
-        if (reasons.some((r) => r.Code === 'ConditionalCheckFailed')) return onCondition(reasons);
-        // TransactionConflict, ThrottlingError…: nothing was written; try the same again.
-        throw new TransactionRetry(`transaction cancelled: ${reasons.map((r) => r.Code).join(', ')}`, {
-          cause: error,
-        });
-      }
-    },
-    { retries: TRANSACTION_ATTEMPTS - 1, minTimeout: 20, maxTimeout: 1000, randomize: true },
-  );
+  try {
+    await transactWrite({ TransactItems: items });
+    return ok;
+  } catch (error) {
+    if (!isTransactionConditionFailed(error) || !isTransactionCanceled(error)) throw error;
+    return onCondition(error.CancellationReasons ?? []);
+  }
 }
 
 function entryOf(item: Record<string, unknown> | undefined, low: boolean): LedgerEntry | undefined {

@@ -140,34 +140,67 @@ export async function createUploadLocked(upload: Upload): Promise<void> {
 
 /** Why a campaign refused an import: not a draft, or another import running. */
 async function campaignConflict(appId: string, campaignId: string): Promise<Error> {
+  return (await campaignRefusal(appId, campaignId)) ?? conflictOf(campaignId, undefined);
+}
+
+/**
+ * Why the campaign refuses the import of `uploadId` as it stands now: it is gone, not a
+ * draft, or locked by another upload (or an inline add). Undefined when it would take it:
+ * a draft, free or locked by this very upload.
+ */
+async function campaignRefusal(
+  appId: string,
+  campaignId: string,
+  uploadId?: string,
+): Promise<Error | undefined> {
   const { Item } = await documents.send(
     new GetCommand({ TableName: tableName, Key: campaignKey(appId, campaignId), ConsistentRead: true }),
   );
   if (!Item) return new NotFoundError('Campaign', campaignId);
   const campaign = Item as unknown as Campaign;
-  if (campaign.status !== 'draft') {
+  if (campaign.status === 'draft') {
+    const lock = campaign.importingUploadId;
+    if (lock === undefined || (uploadId !== undefined && lock === uploadId)) return undefined;
+  }
+  return conflictOf(campaignId, campaign);
+}
+
+function conflictOf(campaignId: string, campaign: Campaign | undefined): Error {
+  if (campaign && campaign.status !== 'draft') {
     return new ConflictError(
       `Campaign '${campaignId}' is ${campaign.status}; recipients can only be added to a draft campaign.`,
       { campaignId, status: campaign.status },
     );
   }
   return new ConflictError(
-    `An import is already running for campaign '${campaignId}' (upload '${campaign.importingUploadId}'); wait for it to finish, then try again.`,
-    { campaignId, uploadId: campaign.importingUploadId },
+    `An import is already running for campaign '${campaignId}' (upload '${campaign?.importingUploadId}'); wait for it to finish, then try again.`,
+    { campaignId, uploadId: campaign?.importingUploadId },
   );
 }
+
+/** Claims tried by `claimUpload` while each one loses a race to a state that has moved on since. */
+const CLAIM_ATTEMPTS = 3;
 
 export type ClaimResult =
   | { outcome: 'claimed'; upload: StoredUpload }
   /** Completed or failed already: a duplicate event, nothing to do. */
   | { outcome: 'done'; upload: StoredUpload }
-  /** Another importer holds a live lease. */
+  /** Another importer holds a live lease (or the claim kept losing races): for a retry later. */
   | { outcome: 'busy' }
   /** The campaign refused the import (not a draft, or another import running): the upload has been failed. */
   | { outcome: 'refused'; error: Error }
   | { outcome: 'missing' };
 
-/** Claims the upload for `owner` and takes the campaign's import lock, in one transaction. */
+/**
+ * Claims the upload for `owner` and takes the campaign's import lock, in one transaction.
+ * A claim whose condition failed reads why: the upload done, or claimed under a live
+ * lease, is the answer. An upload free to claim (pending, or its lease run out) failed
+ * the claim on the campaign only if the campaign refuses it now (not a draft, locked by
+ * another upload); then the upload is failed, if nobody has claimed it since. Otherwise
+ * the claim lost a race to a state that has moved on (an importer handed the upload
+ * back meanwhile): it is tried again, and after `CLAIM_ATTEMPTS` answered `busy`. A claim
+ * that lost never fails an upload someone else holds, nor releases its campaign's lock.
+ */
 export async function claimUpload(
   appId: string,
   campaignId: string,
@@ -175,6 +208,20 @@ export async function claimUpload(
   owner: string,
   now = Date.now(),
 ): Promise<ClaimResult> {
+  for (let attempt = 1; ; attempt += 1) {
+    const result = await tryClaim(appId, campaignId, uploadId, owner, now);
+    if (result !== 'lost' || attempt >= CLAIM_ATTEMPTS)
+      return result === 'lost' ? { outcome: 'busy' } : result;
+  }
+}
+
+async function tryClaim(
+  appId: string,
+  campaignId: string,
+  uploadId: string,
+  owner: string,
+  now: number,
+): Promise<ClaimResult | 'lost'> {
   try {
     await transactWrite({
       TransactItems: [
@@ -218,8 +265,17 @@ export async function claimUpload(
   if (!upload) return { outcome: 'missing' };
   if (upload.status === 'completed' || upload.status === 'failed') return { outcome: 'done', upload };
   if (upload.status === 'processing' && (upload.leaseUntil ?? 0) >= now) return { outcome: 'busy' };
-  const refusal = await campaignConflict(appId, campaignId);
-  await failUpload(appId, campaignId, uploadId, { code: 'ERR_CONFLICT', message: refusal.message });
+  const refusal = await campaignRefusal(appId, campaignId, uploadId);
+  if (!refusal) return 'lost';
+  const failed = await failUpload(
+    appId,
+    campaignId,
+    uploadId,
+    { code: 'ERR_CONFLICT', message: refusal.message },
+    { unclaimedAt: now },
+  );
+  // Claimed (or ended) since it was read: not this claim's to fail; look again.
+  if (!failed) return 'lost';
   return { outcome: 'refused', error: refusal };
 }
 
@@ -309,36 +365,62 @@ export async function completeUpload(
   });
 }
 
-/** Fails the upload with a public error and releases the campaign's lock if it holds it. */
+/** Who may fail an upload: its claim's owner, or anyone while nobody holds a live claim. */
+export type FailGuard =
+  /** The importer whose claim it is (`claimUpload`'s owner). */
+  | { owner: string; unclaimedAt?: never }
+  /** Nobody holds a claim whose lease runs past this (epoch ms): pending, or its lease run out. */
+  | { unclaimedAt: number; owner?: never };
+
+/**
+ * Fails the upload with a public error, if `guard` still holds, and then releases the
+ * campaign's lock if the upload holds it. A guard that no longer holds (another importer
+ * claimed it since, or it ended) changes nothing, the lock included. Returns whether the
+ * upload was failed by this call.
+ */
 export async function failUpload(
   appId: string,
   campaignId: string,
   uploadId: string,
   error: { code: string; message: string },
+  guard: FailGuard,
   recipientCount?: number,
-): Promise<void> {
+): Promise<boolean> {
   const now = new Date().toISOString();
-  await documents
+  const owned = guard.owner !== undefined;
+  const failed = await documents
     .send(
       new UpdateCommand({
         TableName: tableName,
         Key: uploadKey(appId, campaignId, uploadId),
         UpdateExpression:
           'SET #status = :failed, #error = :error, completedAt = :now, updatedAt = :now REMOVE leaseUntil',
-        ConditionExpression: 'attribute_exists(pk) AND #status <> :completed',
-        ExpressionAttributeNames: { '#status': 'status', '#error': 'error' },
+        ConditionExpression: owned
+          ? '#owner = :owner AND #status = :processing'
+          : 'attribute_exists(pk) AND (#status = :pending OR (#status = :processing AND leaseUntil < :nowMs))',
+        ExpressionAttributeNames: {
+          '#status': 'status',
+          '#error': 'error',
+          ...(owned ? { '#owner': 'owner' } : {}),
+        },
         ExpressionAttributeValues: {
           ':failed': 'failed',
-          ':completed': 'completed',
+          ':processing': 'processing',
           ':error': error,
           ':now': now,
+          ...(owned ? { ':owner': guard.owner } : { ':pending': 'pending', ':nowMs': guard.unclaimedAt }),
         },
       }),
     )
-    .catch((e: unknown) => {
-      if (!isConditionFailure(e)) throw e;
-    });
-  await releaseLock(appId, campaignId, uploadId, recipientCount);
+    .then(
+      () => true,
+      (e: unknown) => {
+        if (!isConditionFailure(e)) throw e;
+        return false;
+      },
+    );
+  if (failed) await releaseLock(appId, campaignId, uploadId, recipientCount);
+  return failed;
 }
 
 /** Removes the campaign's import lock if `lockId` holds it, optionally setting its recipient count. */
@@ -412,7 +494,8 @@ export async function releaseStaleLock(campaign: Campaign, now = Date.now()): Pr
   // The dead import may have written some recipients: the campaign's count must say so.
   const recipientCount = await countRecipients(campaign.appId, campaign.id);
   if (upload && upload.status !== 'completed' && upload.status !== 'failed') {
-    await failUpload(
+    // Not failed when a retry claimed it meanwhile: the lock is that import's again.
+    return failUpload(
       campaign.appId,
       campaign.id,
       lockId,
@@ -420,11 +503,11 @@ export async function releaseStaleLock(campaign: Campaign, now = Date.now()): Pr
         code: 'ERR_OPERATION_FAILED',
         message: 'The import stopped before it finished; upload the file again.',
       },
+      { unclaimedAt: upload.status === 'processing' ? now - LEASE_MS : now },
       recipientCount,
     );
-  } else {
-    await releaseLock(campaign.appId, campaign.id, lockId, recipientCount);
   }
+  await releaseLock(campaign.appId, campaign.id, lockId, recipientCount);
   return true;
 }
 

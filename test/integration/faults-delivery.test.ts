@@ -268,6 +268,87 @@ describe('the same SQS message twice, and out of order', () => {
     expect(wrongStatus(byUser, [...delivered.keys()], () => 'sent')).toEqual([]);
   });
 
+  it('delivers and counts each recipient once when its claim and its count are cancelled by a TransactionConflict beside a failed condition', async () => {
+    onTestFailed(() => console.error(`fault seed ${faults.seed}`, faults.injected()));
+    const { api, id, appId, record, messages } = await sendingCampaign(20, 'k');
+    expect(messages).toBe(2);
+    const { createDeliverHandler } = await import('#functions/deliver-batch.ts');
+    const handler = createDeliverHandler({ channel });
+    /** Receives message `n` as SQS does: again, while the handler hands it back. */
+    const receive = async (n: number) => {
+      let receives = 0;
+      let failures = 1;
+      while (failures > 0 && receives < 5) {
+        receives += 1;
+        const answer = await handler({ Records: [record(n, receives)] }, consumerContext());
+        failures = answer?.batchItemFailures.length ?? 0;
+      }
+      return receives;
+    };
+    const before = faults.injected()['dynamodb:TransactWriteItems:cancel'] ?? 0;
+    // DynamoDB cancels a transaction that met another one on an item with TransactionConflict
+    // for that item, and may report a condition it evaluated as failed beside it: nothing was
+    // written, and the same transaction may pass when sent again.
+    const cancel = { kind: 'cancel', codes: ['ConditionalCheckFailed', 'TransactionConflict'] } as const;
+    faults.set({
+      dynamodb: [
+        // A claim: the campaign's "still sending" check beside a conflict on the chunk's item.
+        { operation: 'TransactWriteItems', bodyIncludes: '":sending"', rate: 1, limit: 1, fault: cancel },
+        // A count: the chunk's "still settling" condition beside a conflict on the counters.
+        { operation: 'TransactWriteItems', bodyIncludes: '":done"', rate: 1, limit: 1, fault: cancel },
+      ],
+    });
+    const receives = [await receive(0), await receive(1)];
+    const injected = (faults.injected()['dynamodb:TransactWriteItems:cancel'] ?? 0) - before;
+    faults.clear();
+
+    expect(injected).toBe(2);
+    const campaign = (await api.get(`/api/campaigns/${id}`)).body.data;
+    expect(campaign.counts).toEqual({ pending: 0, queued: 0, sent: 20, failed: 0, skipped: 0 });
+    expect(campaign.status).toBe('sent');
+    const delivered = deliveredCounts(id);
+    expect(delivered.size).toBe(20);
+    expect([...delivered.entries()].filter(([, n]) => n !== 1)).toEqual([]);
+    const { byUser, items } = await storedRecipients(appId, id);
+    expect(items).toBe(20);
+    expect(wrongStatus(byUser, [...delivered.keys()], () => 'sent')).toEqual([]);
+    // Each cancelled transaction was sent again in place: neither message was handed back.
+    expect(receives).toEqual([1, 1]);
+  });
+
+  it('hands a message back at once when its claim is cancelled for a reason no retry can fix, then delivers it once', async () => {
+    onTestFailed(() => console.error(`fault seed ${faults.seed}`, faults.injected()));
+    const { api, id, record } = await sendingCampaign(10, 'v');
+    const { createDeliverHandler } = await import('#functions/deliver-batch.ts');
+    const handler = createDeliverHandler({ channel });
+    const before = faults.injected()['dynamodb:TransactWriteItems:cancel'] ?? 0;
+    faults.set({
+      dynamodb: [
+        {
+          operation: 'TransactWriteItems',
+          bodyIncludes: '":sending"',
+          rate: 1,
+          limit: 10,
+          fault: { kind: 'cancel', codes: ['None', 'ValidationError'] },
+        },
+      ],
+    });
+    const first = await handler({ Records: [record(0, 1)] }, consumerContext());
+    const injected = (faults.injected()['dynamodb:TransactWriteItems:cancel'] ?? 0) - before;
+    faults.clear();
+
+    // Sent once, not six times, and the message handed back for its next receive.
+    expect(injected).toBe(1);
+    expect(first?.batchItemFailures).toHaveLength(1);
+    expect(calls.get(id) ?? []).toEqual([]);
+    const second = await handler({ Records: [record(0, 2)] }, consumerContext());
+    expect(second?.batchItemFailures).toEqual([]);
+    expect(deliveredCounts(id).size).toBe(10);
+    expect([...deliveredCounts(id).values()].filter((n) => n !== 1)).toEqual([]);
+    const campaign = (await api.get(`/api/campaigns/${id}`)).body.data;
+    expect(campaign.counts).toEqual({ pending: 0, queued: 0, sent: 10, failed: 0, skipped: 0 });
+  });
+
   it('never delivers twice when receives of one message run at the same time, and counts what it stored', async () => {
     const { api, id, appId, record } = await sendingCampaign(50, 'q');
     const { createDeliverHandler, DELIVERY_OUTCOME_UNKNOWN } = await import('#functions/deliver-batch.ts');

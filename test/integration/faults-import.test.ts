@@ -275,6 +275,80 @@ describe('S3 events delivered twice and out of order', () => {
     expect(after.status).toBe(201);
   });
 
+  it('never fails an upload whose duplicate event lost the claim to an importer that then handed it back', async () => {
+    const { api, appId } = await client();
+    const campaignId = await draftCampaign(api);
+    const { uploadId, event } = await silentUpload(api, appId, campaignId, audienceCsv(2_000));
+    const invoke = await importer();
+    const { claimUpload, releaseClaim } = await import('#shared/store/uploads.ts');
+    let letReadGo!: () => void;
+    const read = new Promise<void>((r) => {
+      letReadGo = r;
+    });
+    let letWritesGo!: () => void;
+    const writes = new Promise<void>((r) => {
+      letWritesGo = r;
+    });
+    onTestFailed(() => {
+      letReadGo();
+      letWritesGo();
+    });
+    const held = (operation: string) => faults.injected()[`dynamodb:${operation}:hold`] ?? 0;
+    const readsHeld = held('GetItem');
+    const writesHeld = held('BatchWriteItem');
+
+    // Importer A claims the upload, and with it the campaign's lock.
+    expect((await claimUpload(appId, campaignId, uploadId, 'importer-a')).outcome).toBe('claimed');
+    // B, the same event delivered again, finds its claim refused (A's lease is live) and is
+    // held at the read that follows; B's first write of recipients, if it gets there, is held too.
+    faults.set({
+      dynamodb: [
+        { operation: 'GetItem', rate: 1, limit: 1, fault: { kind: 'hold', until: read } },
+        { operation: 'BatchWriteItem', rate: 1, limit: 1, fault: { kind: 'hold', until: writes } },
+      ],
+    });
+    const b = invoke(event).then(
+      () => 'returned',
+      (error: Error) => `threw ${error.name}: ${error.message}`,
+    );
+    await expect.poll(() => held('GetItem'), { timeout: 30_000, interval: 10 }).toBe(readsHeld + 1);
+    // A hits an error and hands the upload back (pending, the lock still its own), for a retry.
+    await releaseClaim(appId, campaignId, uploadId, 'importer-a');
+    letReadGo();
+
+    // B finds the upload pending: its claim lost a race, and the campaign refuses nothing.
+    let upload: Record<string, unknown> = {};
+    await expect
+      .poll(
+        async () => {
+          upload = (await api.get(`/api/campaigns/${campaignId}/uploads/${uploadId}`)).body.data;
+          return upload.status;
+        },
+        { timeout: 30_000, interval: 20 },
+      )
+      .not.toBe('pending');
+    // Not failed with "an import is already running (upload <itself>)": B imports it…
+    expect({ status: upload.status, error: upload.error }).toEqual({ status: 'processing' });
+    // …holding the campaign's lock, which nobody released under it.
+    const during = await api.post(`/api/campaigns/${campaignId}/upload-url`, { contentLength: 10 });
+    expect(during.status).toBe(409);
+    expect(during.body.error.message).toContain(uploadId);
+    await expect.poll(() => held('BatchWriteItem'), { timeout: 30_000, interval: 10 }).toBe(writesHeld + 1);
+    letWritesGo();
+    expect(await b).toBe('returned');
+    faults.clear();
+    await invoke(event); // Lambda's retry of A's failed invocation: nothing left to do.
+
+    const done = (await api.get(`/api/campaigns/${campaignId}/uploads/${uploadId}`)).body.data;
+    expect(done).toMatchObject({ status: 'completed', rowsRead: 2_000, uploaded: 2_000, duplicates: 0 });
+    expect((await api.get(`/api/campaigns/${campaignId}`)).body.data.recipientCount).toBe(2_000);
+    const { byUser, items } = await storedRecipients(appId, campaignId);
+    expect(items).toBe(2_000);
+    expectAudience(byUser, 2_000);
+    const after = await api.post(`/api/campaigns/${campaignId}/upload-url`, { contentLength: 10 });
+    expect(after.status).toBe(201);
+  });
+
   it("ends exact when two uploads' events arrive swapped, each twice", async () => {
     const { api, appId } = await client();
     const campaignId = await draftCampaign(api);

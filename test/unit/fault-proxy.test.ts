@@ -196,6 +196,61 @@ describe('fault proxy', () => {
     expect(p.injected()).toEqual({ 'TransactWriteItems:cancel': 1 });
   });
 
+  it('cancels a TransactWriteItems with the reason asked for each item, only when its body matches', async () => {
+    const p = await proxy('dynamodb');
+    p.setRules([
+      {
+        operation: 'TransactWriteItems',
+        bodyIncludes: '"sk":{"S":"2"}',
+        rate: 1,
+        fault: { kind: 'cancel', codes: ['ConditionalCheckFailed', 'TransactionConflict'] },
+      },
+    ]);
+    const client = new DynamoDBClient({ ...once, endpoint: p.endpoint });
+    const put = (sk: string) => ({ Put: { TableName: 't', Item: { pk: { S: 'a' }, sk: { S: sk } } } });
+    received.length = 0;
+    // Not matched: reaches the service.
+    await client.send(new TransactWriteItemsCommand({ TransactItems: [put('1'), put('3'), put('4')] }));
+    const error = await client
+      .send(new TransactWriteItemsCommand({ TransactItems: [put('1'), put('2'), put('3')] }))
+      .catch((e: unknown) => e);
+    expect(error).toMatchObject({
+      name: 'TransactionCanceledException',
+      CancellationReasons: [
+        { Code: 'ConditionalCheckFailed', Message: 'The conditional request failed' },
+        { Code: 'TransactionConflict', Message: 'Transaction is ongoing for the item' },
+        { Code: 'None' },
+      ],
+    });
+    expect(received.map((r) => r.target)).toEqual(['DynamoDB_20120810.TransactWriteItems']);
+    expect(p.injected()).toEqual({ 'TransactWriteItems:cancel': 1 });
+  });
+
+  it('holds a request until the test lets it go, and counts it held before it is answered', async () => {
+    const p = await proxy('dynamodb');
+    let release!: () => void;
+    const until = new Promise<void>((r) => {
+      release = r;
+    });
+    p.setRules([{ operation: 'GetItem', rate: 1, limit: 1, fault: { kind: 'hold', until } }]);
+    const client = new DynamoDBClient({ ...once, endpoint: p.endpoint });
+    const get = () => client.send(new GetItemCommand({ TableName: 't', Key: { pk: { S: 'a' } } }));
+    received.length = 0;
+    let answered = false;
+    const held = get().then(() => {
+      answered = true;
+    });
+    await expect.poll(() => p.injected()['GetItem:hold'], { interval: 5 }).toBe(1);
+    // Held: the service has not seen it, and a second one (past the limit) goes by it.
+    await get();
+    expect(received).toHaveLength(1);
+    expect(answered).toBe(false);
+    release();
+    await held;
+    expect(answered).toBe(true);
+    expect(received).toHaveLength(2);
+  });
+
   it('drops the connection, and stops after a burst of the size asked', async () => {
     const p = await proxy('dynamodb');
     p.setRules([{ rate: 1, limit: 2, fault: { kind: 'drop' } }]);

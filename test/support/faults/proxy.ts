@@ -4,7 +4,8 @@
  * service's real wire-format throttling error or a plain 500/503, hands back part of a
  * `BatchWriteItem` as `UnprocessedItems`, fails part of a `SendMessageBatch`, cancels
  * a `TransactWriteItems` (`TransactionConflict`, as a concurrent transaction does), adds
- * latency, or drops the connection (before or after the emulator saw the request). It
+ * latency, drops the connection (before or after the emulator saw the request), or holds
+ * a request until the test lets it go (to force an order between two callers). It
  * counts every fault it injected, so a test can show its faults really fired.
  */
 import { Agent, createServer, type IncomingMessage, request, type ServerResponse } from 'node:http';
@@ -26,8 +27,15 @@ export type Fault =
    * TransactWriteItems: a `TransactionCanceledException`, nothing written, with `code`
    * (default `TransactionConflict`) as the reason of item `item` (default: the last) and
    * `None` for the others, as DynamoDB answers when another transaction holds an item.
+   * `codes` gives every item's reason instead, in order (`None` past its end): a
+   * `TransactionConflict` on one item beside a `ConditionalCheckFailed` on another.
    */
-  | { kind: 'cancel'; code?: string; item?: number }
+  | { kind: 'cancel'; code?: string; item?: number; codes?: readonly string[] }
+  /**
+   * Holds the request until `until` settles, then forwards it. Counted when it is held,
+   * so a test can wait for a caller to be stopped there before it moves another.
+   */
+  | { kind: 'hold'; until: Promise<unknown> }
   /** Waits before forwarding (adds to whatever else happens). */
   | { kind: 'latency'; ms: number }
   /** Destroys the client's socket: `before` the emulator sees the request, or `after` it answered. */
@@ -41,6 +49,8 @@ export interface FaultRule {
   fault: Fault;
   /** Most injections of this rule (a burst: `rate: 1, limit: 5`). */
   limit?: number;
+  /** Only requests whose JSON body contains this text (never an S3 request, whose body streams). */
+  bodyIncludes?: string;
 }
 
 export interface FaultProxyOptions {
@@ -141,9 +151,18 @@ const reasonMessages: Record<string, string> = {
 
 /** DynamoDB's answer to a cancelled transaction of `items` items: one reason per item. */
 export function cancelReply(items: number, code = 'TransactionConflict', item = items - 1): ErrorReply {
-  const reasons = Array.from({ length: items }, (_, i) =>
-    i === item ? { Code: code, Message: reasonMessages[code] ?? code } : { Code: 'None' },
+  return cancelReplyOf(
+    items,
+    Array.from({ length: items }, (_, i) => (i === item ? code : 'None')),
   );
+}
+
+/** DynamoDB's answer to a cancelled transaction of `items` items whose reasons are `codes`, in order. */
+export function cancelReplyOf(items: number, codes: readonly string[]): ErrorReply {
+  const reasons = Array.from({ length: items }, (_, i) => {
+    const code = codes[i] ?? 'None';
+    return code === 'None' ? { Code: 'None' } : { Code: code, Message: reasonMessages[code] ?? code };
+  });
   const requestId = `fault-${Math.random().toString(36).slice(2, 12)}`;
   return {
     status: 400,
@@ -210,18 +229,21 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
   };
   setRules(options.rules ?? []);
 
-  const matches = (rule: FaultRule, operation: string) =>
-    rule.operation === undefined ||
-    (typeof rule.operation === 'string' ? rule.operation === operation : rule.operation.includes(operation));
+  const matches = (rule: FaultRule, operation: string, body: string | undefined) =>
+    (rule.operation === undefined ||
+      (typeof rule.operation === 'string'
+        ? rule.operation === operation
+        : rule.operation.includes(operation))) &&
+    (rule.bodyIncludes === undefined || (body?.includes(rule.bodyIncludes) ?? false));
 
   /** Draws for every matching rule (so the draws do not depend on earlier outcomes): latency adds up, the first other fault wins. */
-  function choose(operation: string): { latencyMs: number; fault?: Fault } {
+  function choose(operation: string, body: string | undefined): { latencyMs: number; fault?: Fault } {
     let latencyMs = 0;
     let chosen: Fault | undefined;
     let entries: Fault | undefined;
     for (const entry of rules) {
       const { rule } = entry;
-      if (!matches(rule, operation)) continue;
+      if (!matches(rule, operation, body)) continue;
       // failEntries draws per entry instead, if no other fault takes the request.
       if (rule.fault.kind === 'failEntries') {
         if (!entries && (rule.limit === undefined || entry.used < rule.limit)) entries = rule.fault;
@@ -293,9 +315,10 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     const url = req.url ?? '/';
     // DynamoDB and SQS bodies are small JSON: buffer them. S3 bodies stream.
     const body = service === 's3' ? undefined : await readBody(req);
-    const operation = operationOf(service, method, url, req.headers, body?.toString('utf8'));
+    const text = body?.toString('utf8');
+    const operation = operationOf(service, method, url, req.headers, text);
     bump(requests, operation);
-    const { latencyMs, fault } = choose(operation);
+    const { latencyMs, fault } = choose(operation, text);
     if (latencyMs > 0) await sleep(latencyMs);
     if (!fault) return forward(req, body, passThrough(res), res);
     const count = () => bump(injected, `${operation}:${fault.kind}`);
@@ -327,8 +350,16 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
         }
         count();
         const input = JSON.parse(body.toString('utf8')) as { TransactItems?: unknown[] };
-        return send(res, cancelReply(input.TransactItems?.length ?? 1, fault.code, fault.item));
+        const items = input.TransactItems?.length ?? 1;
+        return send(
+          res,
+          fault.codes ? cancelReplyOf(items, fault.codes) : cancelReply(items, fault.code, fault.item),
+        );
       }
+      case 'hold':
+        count();
+        await fault.until.catch(() => undefined);
+        return forward(req, body, passThrough(res), res);
       case 'latency':
         return forward(req, body, passThrough(res), res);
     }
