@@ -283,20 +283,11 @@ describe('rows with many bad cells', () => {
       ].join('\n'),
     );
 
-  async function uploaded(api: Client, campaignId: string, bytes: Buffer) {
-    const body = new FormData();
-    body.set('campaignId', campaignId);
-    body.set('file', new Blob([bytes], { type: 'text/csv' }), 'many-bad-cells.csv');
-    const res = await api.request<any>('POST', '/api/campaigns/upload', { body });
-    expect(res.status, JSON.stringify(res.body).slice(0, 500)).toBeOneOf([200, 202]);
-    return settledUpload(api, campaignId, res.body.data.uploadId, 60_000);
-  }
-
   it('completes with every row rejected by name, values cut to 40 characters, and a bounded upload item', async () => {
     const { api, creds } = await client();
     const campaignId = await draftCampaign(api, schema);
     const rows = 150;
-    const settled = await uploaded(
+    const settled = await presignedUpload(
       api,
       campaignId,
       fileOf(rows, (r, c) => `${r}x${c}-${'v'.repeat(200)}`),
@@ -352,7 +343,7 @@ describe('rows with many bad cells', () => {
     const rows = 2000;
     // One-character bad cells: each named problem costs far more than the cell it names.
     const bytes = fileOf(rows, () => 'x');
-    const settled = await uploaded(api, campaignId, bytes);
+    const settled = await presignedUpload(api, campaignId, bytes);
     expect(settled).toMatchObject({ status: 'completed', rowsRead: rows, uploaded: 0, rejected: rows });
     const report = Buffer.from(await (await fetch(settled.rejectionsReportUrl)).arrayBuffer());
     expect(report.toString('utf8').split('\r\n').slice(1, -1)).toHaveLength(rows);
