@@ -30,8 +30,17 @@ export const USER_ID_MAX_LENGTH = 100;
 export const COLUMN_NAME_PATTERN = /^[A-Za-z0-9_-]+$/;
 /** The syntax of a `number` cell (see the module comment). */
 export const NUMBER_PATTERN = /^-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?$/;
-/** Values quoted in rejection reasons are cut to this many characters. */
+/** Values quoted in rejection reasons are cut to this many characters, with `…`. */
 export const QUOTED_VALUE_MAX = 40;
+/**
+ * A rejected row's reason names at most this many of its problems (in column order,
+ * `user_id` first), then how many more there are. With the values cut to
+ * `QUOTED_VALUE_MAX` and variable keys of at most 64 characters, a reason is then at most
+ * 1,000 characters and its report line at most 2 KiB, however many cells are bad
+ * (docs/csv.md; test/unit/csv-rules.test.ts checks the worst case). Unbounded, 50 bad
+ * cells made a 6.6 KB reason, and 100 of them an upload item DynamoDB refuses.
+ */
+export const ROW_PROBLEMS_NAMED = 5;
 /**
  * Most UTF-8 bytes of one recipient's variable values together, as written. A recipient
  * then always fits a DynamoDB item (400 KB) and a delivery message (256 KB) with room to
@@ -304,7 +313,7 @@ export function rowVariables(
       Object.defineProperty(variables, key, { value, enumerable: true, writable: true, configurable: true });
     else variables[key] = value;
   }
-  if (problems !== undefined) return problems.join('; ');
+  if (problems !== undefined) return reasonOf(problems);
   if (units * 3 > MAX_VARIABLES_BYTES) {
     let bytes = 0;
     for (let c = 0; c < columns.length; c++)
@@ -313,6 +322,13 @@ export function rowVariables(
     if (tooLarge !== undefined) return tooLarge;
   }
   return variables;
+}
+
+/** The reason of a rejected row: its first `ROW_PROBLEMS_NAMED` problems, then how many more. */
+function reasonOf(problems: readonly string[]): string {
+  if (problems.length <= ROW_PROBLEMS_NAMED) return problems.join('; ');
+  const more = problems.length - ROW_PROBLEMS_NAMED;
+  return `${problems.slice(0, ROW_PROBLEMS_NAMED).join('; ')}; and ${more} more problem${more === 1 ? '' : 's'} in other columns of this row: fix these, then upload the file again`;
 }
 
 /** Spreadsheet formula neutralising: a value starting with = + - @ tab or CR gets a leading `'`. */

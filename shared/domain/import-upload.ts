@@ -14,8 +14,19 @@ import { CsvFileError } from './csv-stream.ts';
 import { type ValidationTotals, type ValidRecipient, validateCsv } from './csv-validate.ts';
 import type { Rejection, VariableSchema } from './model.ts';
 
-/** How many rejections the upload record keeps; all of them go to the report. */
+/**
+ * The upload record keeps the file's first rejections, at most `REJECTIONS_KEPT` of them
+ * and at most `REJECTIONS_KEPT_BYTES` of user ids and reasons (UTF-8) together, so the
+ * record stays far under DynamoDB's 400 KB item limit whatever the rows hold; every
+ * rejection goes to the report.
+ */
 export const REJECTIONS_KEPT = 100;
+export const REJECTIONS_KEPT_BYTES = 64 * 1024;
+
+/** What a rejection costs of `REJECTIONS_KEPT_BYTES`. */
+export function rejectionBytes(rejection: Rejection): number {
+  return Buffer.byteLength(rejection.userId, 'utf8') + Buffer.byteLength(rejection.reason, 'utf8');
+}
 
 export interface ImportPorts {
   /** A fresh stream of the object's bytes (called once per pass). */
@@ -52,13 +63,23 @@ export async function importUpload(
     throw error;
   }
   const rejections: Rejection[] = [];
+  // Once one rejection does not fit, none after it is kept: the record holds a prefix of the file's.
+  let keeping = true;
+  let keptBytes = 0;
   const totals = await validateCsv(
     await ports.open(),
     schema,
     {
       onBatch: (batch) => ports.writeBatch(batch),
       onRejection: (rejection) => {
-        if (rejections.length < REJECTIONS_KEPT) rejections.push(rejection);
+        if (keeping) {
+          const bytes = rejectionBytes(rejection);
+          keeping = rejections.length < REJECTIONS_KEPT && keptBytes + bytes <= REJECTIONS_KEPT_BYTES;
+          if (keeping) {
+            rejections.push(rejection);
+            keptBytes += bytes;
+          }
+        }
         return ports.addRejection(rejection);
       },
       onProgress: (progress) => ports.progress(progress),

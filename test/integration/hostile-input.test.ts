@@ -260,6 +260,99 @@ describe('hostile CSV files through the API', () => {
 });
 
 /**
+ * Many bad cells in every row, against a template of 50 number variables with 64-character
+ * names (the most a template may have). Unbounded, each row's reason named every bad cell
+ * (about 6.6 KB a row here): 100 of them on the upload item went past DynamoDB's 400 KB, so
+ * the upload never completed; and the report grew to about 45 times the file.
+ */
+describe('rows with many bad cells', () => {
+  const KEYS = Array.from({ length: 50 }, (_, i) => `n${String(i + 1).padStart(2, '0')}_${'k'.repeat(60)}`);
+  const schema = Object.fromEntries(KEYS.map((key) => [key, { type: 'number' }]));
+  /** docs/csv.md: what the upload item keeps, what a row's reason names, what a report line costs. */
+  const KEPT_REJECTIONS = 100;
+  const KEPT_REJECTIONS_BYTES = 64 * 1024;
+  const NAMED_PROBLEMS = 5;
+  const REPORT_BYTES_PER_ROW = 2048;
+
+  const fileOf = (rows: number, cell: (row: number, column: number) => string) =>
+    Buffer.from(
+      [
+        ['user_id', ...KEYS].join(','),
+        ...Array.from({ length: rows }, (_, r) => [`r${r + 1}`, ...KEYS.map((_, c) => cell(r, c))].join(',')),
+        '',
+      ].join('\n'),
+    );
+
+  it('completes with every row rejected by name, values cut to 40 characters, and a bounded upload item', async () => {
+    const { api, creds } = await client();
+    const campaignId = await draftCampaign(api, schema);
+    const rows = 150;
+    const settled = await presignedUpload(
+      api,
+      campaignId,
+      fileOf(rows, (r, c) => `${r}x${c}-${'v'.repeat(200)}`),
+    );
+    expect(settled).toMatchObject({ status: 'completed', rowsRead: rows, uploaded: 0, rejected: rows });
+
+    // The first rejections in file order, as many as fit 100 and 64 KiB.
+    const kept = settled.rejections as { row: number; userId: string; reason: string }[];
+    expect(kept.length).toBeGreaterThan(0);
+    expect(kept.length).toBeLessThanOrEqual(KEPT_REJECTIONS);
+    expect(kept.map((r) => r.row)).toEqual(Array.from({ length: kept.length }, (_, i) => i + 2));
+    const keptBytes = kept.reduce((n, r) => n + Buffer.byteLength(r.userId) + Buffer.byteLength(r.reason), 0);
+    expect(keptBytes).toBeLessThanOrEqual(KEPT_REJECTIONS_BYTES);
+    for (const [i, r] of kept.entries()) {
+      expect(r.userId).toBe(`r${i + 1}`);
+      // The first 5 problems by column, each with the rule and the value cut to 40 characters.
+      const value = `${i}x0-${'v'.repeat(200)}`.slice(0, 40);
+      expect(r.reason.startsWith(`${KEYS[0]}: expected a number, got '${value}…'; `), r.reason).toBe(true);
+      expect(r.reason).toContain(`${KEYS[NAMED_PROBLEMS - 1]}: expected a number, got '`);
+      expect(r.reason).not.toContain(KEYS[NAMED_PROBLEMS] as string);
+      expect(r.reason).toMatch(
+        /; and 45 more problems in other columns of this row: fix these, then upload the file again$/,
+      );
+    }
+
+    // The stored item, straight from the table, stays far under DynamoDB's 400 KB.
+    const { documents, tableName } = await import('#shared/adapters/dynamodb.ts');
+    const { GetCommand } = await import('@aws-sdk/lib-dynamodb');
+    const { appPk, uploadSk } = await import('#shared/domain/keys.ts');
+    const { Item } = await documents.send(
+      new GetCommand({
+        TableName: tableName,
+        Key: { pk: appPk(creds.appId), sk: uploadSk(campaignId, settled.uploadId) },
+      }),
+    );
+    expect(Item?.status).toBe('completed');
+    expect(Buffer.byteLength(JSON.stringify(Item))).toBeLessThan(KEPT_REJECTIONS_BYTES + 8 * 1024);
+
+    // The report holds every rejected row, with the same bounded reason.
+    const report = await fetch(settled.rejectionsReportUrl);
+    expect(report.status).toBe(200);
+    const reportLines = (await report.text()).split('\r\n');
+    expect(reportLines[0]).toBe('row,user_id,reason');
+    expect(reportLines.slice(1, -1)).toHaveLength(rows);
+    // Quoted, as the reason holds a comma.
+    expect(reportLines[rows]).toMatch(new RegExp(`^${rows + 1},r${rows},"${KEYS[0]}: expected a number`));
+    expect(reportLines[rows]).toContain('; and 45 more problems in other columns of this row');
+  });
+
+  it('keeps the report within 2 KiB per rejected row, however short the bad cells', async () => {
+    const { api } = await client();
+    const campaignId = await draftCampaign(api, schema);
+    const rows = 2000;
+    // One-character bad cells: each named problem costs far more than the cell it names.
+    const bytes = fileOf(rows, () => 'x');
+    const settled = await presignedUpload(api, campaignId, bytes);
+    expect(settled).toMatchObject({ status: 'completed', rowsRead: rows, uploaded: 0, rejected: rows });
+    const report = Buffer.from(await (await fetch(settled.rejectionsReportUrl)).arrayBuffer());
+    expect(report.toString('utf8').split('\r\n').slice(1, -1)).toHaveLength(rows);
+    // The header line, then at most 2 KiB a row; unbounded, 9.4 MB here (44 times the file).
+    expect(report.length).toBeLessThanOrEqual(20 + rows * REPORT_BYTES_PER_ROW);
+  });
+});
+
+/**
  * A raw HTTP/1.1 request on its own socket: `headers` as given (no Content-Length is
  * added), `body`, then `end` ('half-close' sends FIN and still reads the answer;
  * 'destroy' drops the connection). Resolves with everything the server sent back.

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { audienceUserId } from '#test/support/audience.ts';
+import { allRecipients, storedRecipients } from '#test/support/recipients.ts';
 import { apiClient, newApp, useRuntime } from '#test/support/runtime.ts';
 import {
   audienceCsv,
@@ -280,20 +281,38 @@ describe('presigned upload', () => {
   it('fails an object larger than the size it declared, adding nothing', async () => {
     const api = await client();
     const campaignId = await draftCampaign(api);
+    const appId = (await api.get(`/api/campaigns/${campaignId}`)).body.data.appId;
     const csv = audienceCsv(50);
     const url = await api.post(`/api/campaigns/${campaignId}/upload-url`, { contentLength: 100 });
-    // An emulator may not enforce the signed length; the importer must.
-    await fetch(url.body.data.url, {
+    expect(url.status).toBe(201);
+    // The presigned URL refuses a body of another length (the length is signed)...
+    const put = await fetch(url.body.data.url, {
       method: 'PUT',
       headers: { 'content-type': 'text/csv' },
       body: csv,
-    }).catch(() => undefined);
-    const upload = await api.get(`/api/campaigns/${campaignId}/uploads/${url.body.data.uploadId}`);
-    if (upload.body.data.status !== 'pending') {
-      const settled = await settledUpload(api, campaignId, url.body.data.uploadId);
-      expect(settled.status).toBe('failed');
-      expect(settled.error.code).toBe('ERR_BAD_REQUEST');
-    }
+    });
+    expect(put.status).toBe(403);
+    // ...and an object that reaches the key anyway (S3 may not check every signed length) fails at the importer.
+    const { PutObjectCommand } = await import('@aws-sdk/client-s3');
+    const { s3, bucketName } = await import('#shared/adapters/s3.ts');
+    const { uploadObjectKey } = await import('#shared/domain/keys.ts');
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: bucketName,
+        Key: uploadObjectKey(appId, campaignId, url.body.data.uploadId),
+        Body: csv,
+      }),
+    );
+    const settled = await settledUpload(api, campaignId, url.body.data.uploadId);
+    expect(settled).toMatchObject({
+      status: 'failed',
+      uploaded: 0,
+      error: {
+        code: 'ERR_BAD_REQUEST',
+        message: `The file is ${Buffer.byteLength(csv)} bytes, over the 100 bytes allowed for this upload; request a new upload URL with the file's exact size.`,
+      },
+    });
+    expect(await storedRecipients(appId, campaignId)).toMatchObject({ items: 0 });
     expect((await api.get(`/api/campaigns/${campaignId}`)).body.data.recipientCount).toBe(0);
   });
 
@@ -309,12 +328,20 @@ describe('presigned upload', () => {
 });
 
 describe('the importer is idempotent', () => {
-  it('ends with exact counts when the same S3 event is delivered again', async () => {
+  it('does not import again when the same S3 event is delivered after completion', async () => {
     const api = await client();
     const campaignId = await draftCampaign(api);
     const res = await postUpload(api, uploadForm(campaignId, audienceCsv(300)));
     expect(res.body.data).toMatchObject({ uploaded: 300, total: 300 });
     const appId = (await api.get(`/api/campaigns/${campaignId}`)).body.data.appId;
+    const uploadPath = `/api/campaigns/${campaignId}/uploads/${res.body.data.uploadId}`;
+    const completed = (await api.get(uploadPath)).body.data;
+    // Each recipient item carries the time its import started: a re-import rewrites it.
+    const written = new Map(
+      (await allRecipients(appId, campaignId)).map((item) => [item.userId, item.updatedAt]),
+    );
+    expect(written.size).toBe(300);
+
     const { handler } = await import('#functions/import-csv.ts');
     const { lambdaContext } = await import('#infra/local/lambda-context.ts');
     const key = `uploads/${appId}/${campaignId}/${res.body.data.uploadId}.csv`;
@@ -323,9 +350,14 @@ describe('the importer is idempotent', () => {
     };
     await handler(event as never, lambdaContext('importCsv', 60));
     await handler(event as never, lambdaContext('importCsv', 60));
-    const upload = await api.get(`/api/campaigns/${campaignId}/uploads/${res.body.data.uploadId}`);
-    expect(upload.body.data).toMatchObject({ status: 'completed', uploaded: 300 });
+
+    const after = (await api.get(uploadPath)).body.data;
+    expect(after).toMatchObject({ status: 'completed', uploaded: 300, completedAt: completed.completedAt });
     expect((await api.get(`/api/campaigns/${campaignId}`)).body.data.recipientCount).toBe(300);
+    const rewritten = new Map(
+      (await allRecipients(appId, campaignId)).map((item) => [item.userId, item.updatedAt]),
+    );
+    expect(rewritten).toEqual(written);
   });
 
   it('finishes with exact counts after an importer died half-way', async () => {

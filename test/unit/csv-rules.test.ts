@@ -8,6 +8,7 @@ import {
   NUMBER_PATTERN,
   neutralizeFormula,
   rowVariables,
+  shownUserId,
   USER_ID_PATTERN,
 } from '#shared/domain/csv-rules.ts';
 import type { VariableSchema } from '#shared/domain/model.ts';
@@ -268,6 +269,40 @@ describe('rejections report', () => {
 
   it('limits a file to 100,000 data rows', () => {
     expect(MAX_DATA_ROWS).toBe(100_000);
+  });
+});
+
+describe('the size of a rejection', () => {
+  // The most a template allows: 50 keys of 64 characters.
+  const keys = Array.from({ length: 50 }, (_, i) => `k${String(i).padStart(2, '0')}${'_'.repeat(61)}`);
+  const wide: VariableSchema = Object.fromEntries(
+    keys.map((key, i) => [key, { type: i % 2 === 0 ? 'number' : 'boolean' }]),
+  );
+  const header = ['user_id', ...keys];
+
+  it('names the first 5 problems of a row, then how many more, with the fix', () => {
+    const bad = (n: number) => keys.map((_, i) => (i < n ? 'x' : i % 2 === 0 ? '1' : 'true'));
+    expect(rowVariables(['u1', ...bad(5)], header, wide)).not.toContain('more problem');
+    expect(rowVariables(['u1', ...bad(6)], header, wide)).toMatch(
+      new RegExp(
+        `^${keys[0]}: expected a number, got 'x'; .*; ${keys[4]}: expected a number, got 'x'; and 1 more problem in other columns of this row: fix these, then upload the file again$`,
+      ),
+    );
+    expect(rowVariables([' bad id', ...bad(50)], header, wide)).toMatch(
+      /^user_id: only letters.*; and 46 more problems in other columns of this row/,
+    );
+  });
+
+  it('keeps a reason within 1,000 characters and a report line within 2 KiB, whatever the cells hold', () => {
+    // Four-byte characters make the most UTF-8; quotes make the most CSV escaping.
+    for (const cell of ['😀'.repeat(500), '"'.repeat(500), `=${'é"'.repeat(300)}`]) {
+      const reason = String(rowVariables([cell, ...keys.map(() => cell)], header, wide));
+      expect(reason, cell.slice(0, 4)).toMatch(/; and 46 more problems in other columns of this row/);
+      expect(Array.from(reason).length, cell.slice(0, 4)).toBeLessThanOrEqual(1000);
+      // The row number of a 50 MiB file of blank lines has 8 digits.
+      const line = csvLine([99_999_999, shownUserId(cell), reason]);
+      expect(Buffer.byteLength(line), cell.slice(0, 4)).toBeLessThanOrEqual(2048);
+    }
   });
 });
 
