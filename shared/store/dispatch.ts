@@ -9,7 +9,13 @@
  * runs of the send function, or a dispatch and a cancel's sweep, never both take a page.
  */
 import { GetCommand, QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
-import { documents, isTransactionCanceled, tableName } from '#shared/adapters/dynamodb.ts';
+import {
+  documents,
+  isTransactionCanceled,
+  isTransientCancellation,
+  tableName,
+  transactWrite,
+} from '#shared/adapters/dynamodb.ts';
 import { CheckpointMovedError } from '#shared/domain/delivery-ledger.ts';
 import { appPk, recipientPk } from '#shared/domain/keys.ts';
 import { countsUpdate } from './campaigns.ts';
@@ -90,14 +96,13 @@ export async function commitDispatchedPage(
   queued: number,
 ): Promise<void> {
   try {
-    await documents.send(
-      new TransactWriteCommand({
-        TransactItems: [
-          { Update: checkpointUpdate(appId, campaignId, shard, previous, next) },
-          countsUpdate(appId, campaignId, shard, { queued, pending: -queued }),
-        ],
-      }),
-    );
+    // A conflict or throttling is sent again; a failed condition on the checkpoint means it moved.
+    await transactWrite({
+      TransactItems: [
+        { Update: checkpointUpdate(appId, campaignId, shard, previous, next) },
+        countsUpdate(appId, campaignId, shard, { queued, pending: -queued }),
+      ],
+    });
   } catch (error) {
     if (isTransactionCanceled(error) && error.CancellationReasons?.[0]?.Code === 'ConditionalCheckFailed') {
       throw new CheckpointMovedError(`dispatch checkpoint of shard ${shard} moved`, { cause: error });
@@ -162,6 +167,7 @@ export async function sweepPage(
       const exists = new Set(
         reasons.flatMap((reason, i) => (i >= 2 && reason.Code === 'ConditionalCheckFailed' ? [i - 2] : [])),
       );
+      if (exists.size === 0 && !isTransientCancellation(error)) throw error;
       if (exists.size > 0) {
         taken = [...taken, ...fresh.filter((_, i) => exists.has(i))];
         fresh = fresh.filter((_, i) => !exists.has(i));

@@ -118,4 +118,33 @@ describe('dispatch under SQS faults', () => {
       Object.keys(injected).filter((k) => k.startsWith('dynamodb:') && k.endsWith(':throttle')),
     ).not.toEqual([]);
   }, 360_000);
+
+  it('commits a page whose checkpoint transaction is cancelled by a TransactionConflict, and moves the counters once', async () => {
+    const credentials = await newApp('dispatch');
+    const api = apiClient(runtime.current.url, credentials);
+    const template = await api.post('/api/templates', { name: 'T', body: 'Hi', variableSchema: {} });
+    await api.put(`/api/templates/${template.body.data.id}`, { status: 'approved' });
+    const { id } = (await api.post('/api/campaigns', { name: 'C', templateId: template.body.data.id })).body
+      .data;
+    await addRecipients(credentials.appId, id, numberedRecipients(40));
+    const { commitDispatchedPage, readCheckpoint } = await import('#shared/store/dispatch.ts');
+    const before = faults.injected()['dynamodb:TransactWriteItems:cancel'] ?? 0;
+    // Cancelled twice as DynamoDB cancels the loser of a conflict: nothing written, no condition failed.
+    faults.set({
+      dynamodb: [{ operation: 'TransactWriteItems', rate: 1, limit: 2, fault: { kind: 'cancel' } }],
+    });
+    await commitDispatchedPage(credentials.appId, id, 0, undefined, 'page-end', 7);
+    const injected = (faults.injected()['dynamodb:TransactWriteItems:cancel'] ?? 0) - before;
+    faults.clear();
+
+    expect(injected).toBe(2);
+    expect(await readCheckpoint(credentials.appId, id, 0)).toBe('page-end');
+    expect((await api.get(`/api/campaigns/${id}`)).body.data.counts).toEqual({
+      pending: 33,
+      queued: 7,
+      sent: 0,
+      failed: 0,
+      skipped: 0,
+    });
+  });
 });
