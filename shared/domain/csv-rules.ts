@@ -42,12 +42,27 @@ export const QUOTED_VALUE_MAX = 40;
  */
 export const ROW_PROBLEMS_NAMED = 5;
 /**
- * Most UTF-8 bytes of one recipient's variable values together, as written. A recipient
+ * Most bytes of one recipient's variable values together, as JSON writes them (what the
+ * table stores and a delivery message carries): UTF-8, with a control character taking
+ * 6 bytes (`\u0001`) and `"` or `\` 2. For plain text that is the bytes of the cells. A recipient
  * then always fits a DynamoDB item (400 KB) and a delivery message (256 KB) with room to
  * spare; without it, a long value in a variable without `maxLength` could make an item the
  * table refuses in the middle of an import, or a recipient no message can carry.
  */
 export const MAX_VARIABLES_BYTES = 64 * 1024;
+
+/** Bytes of one value as JSON writes it, without a string's quotes (see `MAX_VARIABLES_BYTES`). */
+export function encodedValueBytes(value: VariableValue): number {
+  return typeof value === 'string'
+    ? Buffer.byteLength(JSON.stringify(value), 'utf8') - 2
+    : String(value).length;
+}
+
+/**
+ * Most bytes one UTF-16 code unit of a value takes as JSON writes it (`\u0001`): values
+ * of fewer code units than `MAX_VARIABLES_BYTES / MAX_ENCODED_BYTES_PER_UNIT` always fit.
+ */
+const MAX_ENCODED_BYTES_PER_UNIT = 6;
 
 /** The reason a recipient's variable values are too large together, or undefined. */
 export function variablesSizeProblem(bytes: number): string | undefined {
@@ -287,7 +302,7 @@ export function rowVariables(
 
   const variables: Record<string, VariableValue> = {};
   const columns = plan.columns;
-  // UTF-16 units of the values: UTF-8 takes at most 3 bytes per unit, so only a row that
+  // UTF-16 units of the values: JSON takes at most 6 bytes per unit, so only a row that
   // might be over MAX_VARIABLES_BYTES has its bytes counted.
   let units = 0;
   for (let c = 0; c < columns.length; c++) {
@@ -314,10 +329,10 @@ export function rowVariables(
     else variables[key] = value;
   }
   if (problems !== undefined) return reasonOf(problems);
-  if (units * 3 > MAX_VARIABLES_BYTES) {
+  if (units * MAX_ENCODED_BYTES_PER_UNIT > MAX_VARIABLES_BYTES) {
     let bytes = 0;
     for (let c = 0; c < columns.length; c++)
-      bytes += Buffer.byteLength(fields[(columns[c] as Column).index] as string, 'utf8');
+      bytes += encodedValueBytes(fields[(columns[c] as Column).index] as string);
     const tooLarge = variablesSizeProblem(bytes);
     if (tooLarge !== undefined) return tooLarge;
   }

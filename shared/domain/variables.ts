@@ -19,7 +19,7 @@
  * so a recipient's stored variables hold only what was supplied).
  */
 
-import { variablesSizeProblem } from '#shared/domain/csv-rules.ts';
+import { encodedValueBytes, variablesSizeProblem } from '#shared/domain/csv-rules.ts';
 import type { VariableSchema, VariableSpec, VariableValue } from '#shared/domain/model.ts';
 import { InvalidVariablesError } from '#shared/errors.ts';
 
@@ -101,10 +101,10 @@ function collect(
   return { values: Object.fromEntries(values), problems };
 }
 
-/** UTF-8 bytes of a recipient's variable values, written as a CSV cell would hold them. */
+/** Bytes of a recipient's variable values as JSON writes them (`MAX_VARIABLES_BYTES`). */
 function variablesBytes(values: Record<string, VariableValue>): number {
   let bytes = 0;
-  for (const value of Object.values(values)) bytes += Buffer.byteLength(String(value), 'utf8');
+  for (const value of Object.values(values)) bytes += encodedValueBytes(value);
   return bytes;
 }
 

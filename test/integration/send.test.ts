@@ -57,11 +57,13 @@ describe('POST /api/campaigns/{id}/send', () => {
       // Over a DynamoDB item (400 KB): it would fail the import half-way.
       `big500k,${'é'.repeat(250_000)}`,
       'small3,hey',
+      // 40,000 bytes in the file, but 240,000 in a message: JSON writes each control character as \u0001.
+      `ctrl40k,${'\u0001'.repeat(40_000)}`,
       '',
     ].join('\n');
     const upload = await postUpload(api, uploadForm(id, csv));
     expect(upload.status).toBe(200);
-    expect(upload.body.data).toMatchObject({ status: 'completed', uploaded: 3, rejected: 2 });
+    expect(upload.body.data).toMatchObject({ status: 'completed', uploaded: 3, rejected: 3 });
     const { rejections } = (await api.get(`/api/campaigns/${id}/uploads/${upload.body.data.uploadId}`)).body
       .data;
     expect(rejections).toEqual([
@@ -74,6 +76,11 @@ describe('POST /api/campaigns/{id}/send', () => {
         row: 5,
         userId: 'big500k',
         reason: expect.stringMatching(/500000 bytes together, over the limit of 65536 bytes/),
+      },
+      {
+        row: 7,
+        userId: 'ctrl40k',
+        reason: expect.stringMatching(/240000 bytes together, over the limit of 65536 bytes/),
       },
     ]);
 

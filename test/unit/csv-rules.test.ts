@@ -325,4 +325,15 @@ describe('the size of one recipient', () => {
     );
     expect(rowVariables(['u1', 'é'.repeat(32_769), ''], header, schema)).toMatch(/65538 bytes together/);
   });
+
+  it('counts the bytes as JSON writes them: a control character takes 6, a quote or backslash 2', () => {
+    // 11,000 bytes in the file; 66,000 in the table and in a delivery message.
+    expect(rowVariables(['u1', '\u0001'.repeat(11_000), ''], header, schema)).toMatch(
+      /^the variable values are 66000 bytes together, over the limit of 65536 bytes/,
+    );
+    expect(rowVariables(['u1', '"'.repeat(32_769), ''], header, schema)).toMatch(/65538 bytes together/);
+    expect(rowVariables(['u1', '\u0001'.repeat(10_922), ''], header, schema)).toEqual({
+      note: '\u0001'.repeat(10_922),
+    });
+  });
 });

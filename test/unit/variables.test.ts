@@ -258,4 +258,20 @@ describe('inline variables: the size of one recipient', () => {
       ],
     });
   });
+
+  it('counts control characters as JSON writes them (6 bytes each), as a delivery message carries them', () => {
+    const check = checkInlineVariables(
+      { note: { type: 'string' } },
+      { userIds: ['ada'], perUser: { ada: { note: '\u0007'.repeat(20_000) } } },
+    );
+    expect(check).toEqual({
+      ok: false,
+      problems: [
+        {
+          userId: 'ada',
+          message: expect.stringMatching(/^the variable values are 120000 bytes together, over the limit/),
+        },
+      ],
+    });
+  });
 });
