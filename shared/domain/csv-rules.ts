@@ -312,6 +312,8 @@ export function rowVariables(
     let value: VariableValue | { problem: string } | undefined;
     if (raw === '') {
       value = spec.default;
+      // A default is stored with the recipient: it counts towards its size.
+      if (typeof value === 'string') units += value.length;
       if (value === undefined && spec.required === true) {
         value = { problem: `${key}: required, but empty and without a default` };
       }
@@ -331,8 +333,7 @@ export function rowVariables(
   if (problems !== undefined) return reasonOf(problems);
   if (units * MAX_ENCODED_BYTES_PER_UNIT > MAX_VARIABLES_BYTES) {
     let bytes = 0;
-    for (let c = 0; c < columns.length; c++)
-      bytes += encodedValueBytes(fields[(columns[c] as Column).index] as string);
+    for (const value of Object.values(variables)) bytes += encodedValueBytes(value);
     const tooLarge = variablesSizeProblem(bytes);
     if (tooLarge !== undefined) return tooLarge;
   }

@@ -7,7 +7,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import { z } from 'zod';
 import { BadRequestError, ConflictError } from '#shared/errors.ts';
-import { MAX_VARIABLES_BYTES } from './csv-rules.ts';
+import { encodedValueBytes, MAX_VARIABLES_BYTES } from './csv-rules.ts';
 import {
   type Template,
   type TemplateStatus,
@@ -126,6 +126,18 @@ export function assertValidVariableSchema(schema: VariableSchema): void {
         }
       }
     }
+  }
+  // A default fills an empty CSV cell and is stored with the recipient: together they
+  // must leave a recipient within its size.
+  let defaultsBytes = 0;
+  for (const spec of Object.values(schema)) {
+    if (spec?.default !== undefined) defaultsBytes += encodedValueBytes(spec.default);
+  }
+  if (defaultsBytes > MAX_VARIABLES_BYTES) {
+    throw new BadRequestError(
+      `variableSchema: the defaults are ${defaultsBytes} bytes together, over the limit of ${MAX_VARIABLES_BYTES} bytes a recipient's values may take; shorten them.`,
+      { field: 'variableSchema', defaultsBytes, limitBytes: MAX_VARIABLES_BYTES },
+    );
   }
 }
 

@@ -271,6 +271,25 @@ describe('templates API', () => {
     });
   });
 
+  it("refuses defaults over a recipient's 64 KiB together, naming the field and the limit, and stores nothing", async () => {
+    const api = apiClient(runtime.current.url, await newApp('tpl'));
+    const res = await api.post('/api/templates', {
+      name: 'Defaults',
+      body: 'Hi',
+      variableSchema: {
+        a: { type: 'string', default: 'x'.repeat(40_000) },
+        b: { type: 'string', default: 'y'.repeat(30_000) },
+      },
+    });
+    expect(res.status).toBe(400);
+    expect(res.body.error).toMatchObject({
+      code: 'ERR_BAD_REQUEST',
+      message: expect.stringMatching(/defaults are 70000 bytes together, over the limit of 65536 bytes/),
+      details: { field: 'variableSchema', defaultsBytes: 70_000, limitBytes: 65_536 },
+    });
+    expect((await api.get('/api/templates')).body.data).toEqual([]);
+  });
+
   describe('the largest message', () => {
     // No maxLength on a string: each {{note}} may carry a recipient's whole 65,536 bytes of values.
     const repeated = {

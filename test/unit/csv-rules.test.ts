@@ -326,6 +326,20 @@ describe('the size of one recipient', () => {
     expect(rowVariables(['u1', 'é'.repeat(32_769), ''], header, schema)).toMatch(/65538 bytes together/);
   });
 
+  it('counts a default that fills an empty cell, since it is stored with the recipient', () => {
+    const withDefault = {
+      note: { type: 'string' },
+      other: { type: 'string', default: 'd'.repeat(61_000) },
+    } as const;
+    expect(rowVariables(['u1', 'x'.repeat(5_000), ''], header, withDefault)).toMatch(
+      /^the variable values are 66000 bytes together, over the limit of 65536 bytes/,
+    );
+    expect(rowVariables(['u1', 'x'.repeat(4_000), ''], header, withDefault)).toEqual({
+      note: 'x'.repeat(4_000),
+      other: 'd'.repeat(61_000),
+    });
+  });
+
   it('counts the bytes as JSON writes them: a control character takes 6, a quote or backslash 2', () => {
     // 11,000 bytes in the file; 66,000 in the table and in a delivery message.
     expect(rowVariables(['u1', '\u0001'.repeat(11_000), ''], header, schema)).toMatch(

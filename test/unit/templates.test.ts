@@ -91,6 +91,19 @@ describe('variable schema', () => {
     expect(error.message).toMatch(/code.*longer than its maxLength 2/);
   });
 
+  it('rejects defaults over 64 KiB together, naming the field, their size and the limit', () => {
+    const schema = {
+      a: { type: 'string', default: 'x'.repeat(40_000) },
+      b: { type: 'string', default: '\u0001'.repeat(5_000) },
+    } as const;
+    expect(() => assertValidVariableSchema(schema)).toThrow(
+      /^variableSchema: the defaults are 70000 bytes together, over the limit of 65536 bytes a recipient's values may take; shorten them\.$/,
+    );
+    expect(() =>
+      assertValidVariableSchema({ a: { type: 'string', default: 'x'.repeat(65_536) } }),
+    ).not.toThrow();
+  });
+
   it('rejects more than 50 keys', () => {
     const schema = Object.fromEntries(
       Array.from({ length: 51 }, (_, i) => [`k${i}`, { type: 'string' as const }]),
