@@ -265,7 +265,6 @@ describe('rejections report', () => {
     expect(csvLine([3, '=HYPERLINK("x")', 'ok'])).toBe('3,"\'=HYPERLINK(""x"")",ok\r\n');
     expect(csvLine([-1])).toBe('-1\r\n');
   });
-
 });
 
 describe('the size of a rejection', () => {
