@@ -63,6 +63,7 @@ export function awsDispatchPorts(deliverer: Deliverer, defaultBatchSize: number)
       settling: settlingChunks,
       variablesOf,
       finishSwept: deliverer.finishSwept,
+      settleUnqueued: deliverer.settleUnqueued,
       finishSettling: deliverer.finishSettling,
     },
     clock: { now: () => Date.now() },

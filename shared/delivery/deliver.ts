@@ -364,6 +364,22 @@ export function createDeliverer(ports: DeliverPorts, options: DeliverOptions) {
       await finish(refOf(storeId, campaignId, chunk), chunk, skipAll(chunk), 'pending');
     },
 
+    /**
+     * Settles a chunk never put on the queue (a recipient no message can carry), counted
+     * from `pending`, unless it has a ledger item; then ends the campaign if it was the last.
+     */
+    async settleUnqueued(
+      storeId: string,
+      campaignId: string,
+      chunk: DeliveryChunk,
+      outcome: { status: 'failed'; error: string } | { status: 'skipped' },
+    ): Promise<void> {
+      const outcomes =
+        outcome.status === 'failed' ? failAll(chunk, boundReason(outcome.error)) : skipAll(chunk);
+      await settleUndelivered(refOf(storeId, campaignId, chunk), chunk, outcomes, 'pending');
+      await finishCampaign(storeId, campaignId);
+    },
+
     /** Projects and counts a chunk found `settling` with `entry` (a stopped sweep's). */
     async finishSettling(storeId: string, campaignId: string, chunk: DeliveryChunk, entry: LedgerEntry) {
       await finish(refOf(storeId, campaignId, chunk), chunk, entry.outcomes ?? [], entry.from ?? 'queued');

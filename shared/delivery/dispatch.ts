@@ -25,6 +25,7 @@ import {
   DeliveryBatchPacker,
   type DeliveryChunk,
   parseDeliveryBatch,
+  RecipientTooLargeError,
   type SendBatchEntry,
   SendBatchGrouper,
 } from '#shared/domain/delivery-batches.ts';
@@ -106,6 +107,17 @@ export interface DispatchPorts {
       userIds: readonly string[],
     ): Promise<Map<string, Record<string, VariableValue>>>;
     finishSwept(storeId: string, campaignId: string, chunk: DeliveryChunk): Promise<void>;
+    /**
+     * Settles, counted from `pending`, a recipient no message can carry (a chunk of its
+     * own, never on the queue): `failed` with `reason`, or `skipped` for a sweep. Once:
+     * a second call finds its ledger item. Ends the campaign when it was the last.
+     */
+    settleUnqueued(
+      storeId: string,
+      campaignId: string,
+      chunk: DeliveryChunk,
+      outcome: { status: 'failed'; error: string } | { status: 'skipped' },
+    ): Promise<void>;
     finishSettling(
       storeId: string,
       campaignId: string,
@@ -135,6 +147,8 @@ export interface SendResult {
   enqueuedRecipients: number;
   enqueuedMessages: number;
   skipped: number;
+  /** Recipients no message could carry, settled `failed` (stored before the size rule). */
+  failedTooLarge: number;
 }
 
 /** Runs `work` for shards 0..n-1, at most `limit` at once. */
@@ -156,17 +170,34 @@ function headerOf(appId: string, campaign: Campaign, chunkSize: number): Deliver
     : { kind: 'campaign', appId, campaignId: campaign.id, templateId: campaign.templateId, chunkSize };
 }
 
-/** The message bodies of one page: whole messages of its own, so a checkpoint falls between messages. */
-function packPage(header: DeliveryBatchHeader, page: readonly PageRecipient[]): string[] {
+/**
+ * The message bodies of one page: whole messages of its own, so a checkpoint falls between
+ * messages; and the recipients no message can carry (stored before the size rule of
+ * `MAX_VARIABLES_BYTES`), each to be settled on its own rather than fail every run.
+ */
+function packPage(
+  header: DeliveryBatchHeader,
+  page: readonly PageRecipient[],
+): { bodies: string[]; tooLarge: { chunk: DeliveryChunk; error: string }[] } {
   const packer = new DeliveryBatchPacker(header);
   const bodies: string[] = [];
+  const tooLarge: { chunk: DeliveryChunk; error: string }[] = [];
   for (const recipient of page) {
-    const body = packer.add({ userId: recipient.userId, variables: recipient.variables });
+    const one = { userId: recipient.userId, variables: recipient.variables };
+    let body: string | undefined;
+    try {
+      body = packer.add(one);
+    } catch (error) {
+      if (!(error instanceof RecipientTooLargeError)) throw error;
+      // A chunk of its own, named by its user id like every chunk: the same on every run.
+      tooLarge.push({ chunk: { id: recipient.userId, recipients: [one] }, error: error.message });
+      continue;
+    }
     if (body !== undefined) bodies.push(body);
   }
   const last = packer.flush();
   if (last !== undefined) bodies.push(last);
-  return bodies;
+  return { bodies, tooLarge };
 }
 
 /** Builds the dispatch core over `ports`. */
@@ -220,9 +251,15 @@ export function createDispatcher(ports: DispatchPorts, options: DispatchOptions)
         const last = page.at(-1);
         if (!last) return;
         next = read(shard, last.sk);
+        const { bodies, tooLarge } = packPage(header, page);
+        // Settled before the page commits: a run that dies in between settles them again (once).
+        for (const { chunk, error } of tooLarge) {
+          await ports.ledger.settleUnqueued(storeId, campaign.id, chunk, { status: 'failed', error });
+          result.failedTooLarge += 1;
+        }
         const grouper = new SendBatchGrouper();
         const calls: SendBatchEntry[][] = [];
-        for (const body of packPage(header, page)) {
+        for (const body of bodies) {
           result.enqueuedMessages += 1;
           const entries = grouper.add(body);
           if (entries) calls.push(entries);
@@ -232,9 +269,10 @@ export function createDispatcher(ports: DispatchPorts, options: DispatchOptions)
         await Promise.all(calls.map((entries) => ports.queue.send(entries)));
         if (options.markQueued) await ports.recipients.markQueued(storeId, campaign.id, shard, page);
         try {
-          await ports.checkpoints.commit(storeId, campaign.id, shard, previous, last.sk, page.length);
+          const queued = page.length - tooLarge.length;
+          await ports.checkpoints.commit(storeId, campaign.id, shard, previous, last.sk, queued);
           previous = last.sk;
-          result.enqueuedRecipients += page.length;
+          result.enqueuedRecipients += queued;
         } catch (error) {
           if (!(error instanceof CheckpointMovedError)) throw error;
           // Another run (or a sweep) moved on: carry on from where it got to.
@@ -270,7 +308,12 @@ export function createDispatcher(ports: DispatchPorts, options: DispatchOptions)
         const last = page.at(-1);
         if (!last) return;
         // The very chunks a dispatch of this page sends: same page, same packing.
-        const chunks = packPage(header, page).flatMap((body) => chunksOf(parseDeliveryBatch(body)));
+        const { bodies, tooLarge } = packPage(header, page);
+        const chunks = bodies.flatMap((body) => chunksOf(parseDeliveryBatch(body)));
+        // One a dispatch of this page settled `failed` already keeps that (its ledger item).
+        for (const { chunk } of tooLarge) {
+          await ports.ledger.settleUnqueued(storeId, campaign.id, chunk, { status: 'skipped' });
+        }
         try {
           const put = await ports.checkpoints.sweep(storeId, campaign.id, shard, previous, last.sk, chunks);
           previous = last.sk;
@@ -293,7 +336,13 @@ export function createDispatcher(ports: DispatchPorts, options: DispatchOptions)
       appId: string,
       campaignId: string,
     ): Promise<{ result: SendResult; status?: CampaignStatus }> {
-      const result: SendResult = { action: 'none', enqueuedRecipients: 0, enqueuedMessages: 0, skipped: 0 };
+      const result: SendResult = {
+        action: 'none',
+        enqueuedRecipients: 0,
+        enqueuedMessages: 0,
+        skipped: 0,
+        failedTooLarge: 0,
+      };
       const storeId = storeAppId(appId, campaignId);
       let campaign = await ports.campaigns.read(storeId, campaignId);
       if (campaign?.status === 'scheduled')

@@ -90,6 +90,46 @@ describe('POST /api/campaigns/{id}/send', () => {
     expect(campaign.counts).toEqual({ pending: 0, queued: 0, sent: 3, failed: 0, skipped: 0 });
   });
 
+  it('fails, once and by itself, a recipient stored before the size rule that no message can carry, and sends the rest', async () => {
+    const { api, id, appId } = await draftCampaign(0);
+    // Written as an older release stored it: 300,000 bytes, past any delivery message.
+    await addRecipients(appId, id, [
+      ...numberedRecipients(4),
+      { userId: 'legacy-big', variables: { name: 'x'.repeat(300_000) } },
+    ]);
+    expect((await api.post(`/api/campaigns/${id}/send`)).status).toBe(202);
+    const campaign = await finished(api, id);
+    expect(campaign.status).toBe('partially_failed');
+    expect(campaign.counts).toEqual({ pending: 0, queued: 0, sent: 4, failed: 1, skipped: 0 });
+    const failed = (await api.get(`/api/campaigns/${id}/recipients?status=failed`)).body.data;
+    expect(failed.map((r: { userId: string; error?: string }) => [r.userId, r.error])).toEqual([
+      [
+        'legacy-big',
+        expect.stringMatching(
+          /^Recipient 'legacy-big' needs a \d+-byte delivery message, over the 245760-byte limit/,
+        ),
+      ],
+    ]);
+    const mine = (await readOutbox(outbox)).filter((e) => e.campaignId === id);
+    expect(mine.map((e) => e.userId).sort()).toEqual(['u0', 'u1', 'u2', 'u3']);
+    // A rerun of the send function (a retry, the backstop) settles nothing again.
+    const { sendCampaign } = await import('#functions/send-campaign.ts');
+    expect(await sendCampaign(appId, id)).toMatchObject({ action: 'none', failedTooLarge: 0 });
+    expect((await api.get(`/api/campaigns/${id}`)).body.data.counts.failed).toBe(1);
+  });
+
+  it('skips such a recipient when the campaign is cancelled before it is sent', async () => {
+    const { api, id, appId } = await draftCampaign(0);
+    await addRecipients(appId, id, [
+      ...numberedRecipients(3),
+      { userId: 'legacy-big', variables: { name: 'x'.repeat(300_000) } },
+    ]);
+    expect((await api.post(`/api/campaigns/${id}/cancel`)).status).toBe(200);
+    await expect
+      .poll(async () => (await api.get(`/api/campaigns/${id}`)).body.data.counts, { timeout: 60_000 })
+      .toEqual({ pending: 0, queued: 0, sent: 0, failed: 0, skipped: 4 });
+  });
+
   it('fails only the recipient whose message would render over the limit, with a template approved before the rule', async () => {
     const credentials = await newApp('send');
     const api = apiClient(runtime.current.url, credentials);
