@@ -35,6 +35,10 @@ export interface Campaign {
   counts: Counts;
   createdAt: string;
   updatedAt: string;
+  /** The campaign this one follows up, when it is a follow-up. */
+  followUpOf?: string | null;
+  /** True while a follow-up's recipients are being copied (it cannot be sent yet). */
+  copying?: boolean;
 }
 
 export type VariableType = 'string' | 'number' | 'boolean';
@@ -71,6 +75,47 @@ export interface Upload {
   error?: { code: string; message: string };
   rejections: Rejection[];
   rejectionsReportUrl?: string;
+}
+
+/** What a dry run found of a file's form. */
+export interface Detected {
+  encoding: string;
+  bom: boolean;
+  lineEndings: 'LF' | 'CRLF' | 'mixed' | 'none';
+  delimiter: string;
+  rows: number;
+}
+
+/** One of the first valid rows of a dry run, rendered as a send would. */
+export interface PreviewRow {
+  row: number;
+  userId: string;
+  variables: Record<string, string | number | boolean>;
+  rendered?: { title?: string | null; body: string };
+  renderError?: string;
+}
+
+/** The answer of a direct dry run (`POST /campaigns/upload?dryRun=true`): nothing was stored. */
+export interface DryRun {
+  campaignId: string;
+  dryRun: true;
+  status: 'completed';
+  rowsRead: number;
+  uploaded: number;
+  rejected: number;
+  duplicates: number;
+  rejections: Rejection[];
+  detected: Detected;
+  preview: PreviewRow[];
+}
+
+/** An export job's progress (`GET /campaigns/{id}/recipients/exports/{exportId}`). */
+export interface ExportJob {
+  exportId: string;
+  status: 'running' | 'ready' | 'failed';
+  rows: number;
+  url?: string;
+  error?: { code: string; message: string } | string;
 }
 
 /** The answer of a direct upload: the finished import, or an upload still processing. */
@@ -224,29 +269,40 @@ export const getUpload = (s: Session, campaignId: string, uploadId: string) =>
   ).then((r) => r.data);
 
 /**
- * The direct upload (multipart `file` + `campaignId`), with XMLHttpRequest because
- * fetch reports no upload progress. Resolves once the API answers, which is after the
- * import finished, or with `processing` when it is still running.
+ * The direct upload. Resolves once the API answers, which is after the import finished,
+ * or with `processing` when it is still running.
  */
-export function uploadCsv(
+export const uploadCsv = (
   session: Session,
   campaignId: string,
   file: File,
   onProgress: (sent: number, total: number) => void,
-): Promise<DirectUploadResult> {
+) => postForm<DirectUploadResult>(session, '/campaigns/upload', campaignId, file, onProgress);
+
+/**
+ * Sends a file as the direct upload's form (multipart `file` + `campaignId`) to `path`,
+ * with XMLHttpRequest because fetch reports no upload progress.
+ */
+function postForm<T>(
+  session: Session,
+  path: string,
+  campaignId: string,
+  file: File,
+  onProgress: (sent: number, total: number) => void,
+): Promise<T> {
   return new Promise((resolve, reject) => {
     const form = new FormData();
     form.set('campaignId', campaignId);
     form.set('file', file, file.name);
     const xhr = new XMLHttpRequest();
-    xhr.open('POST', `${session.apiUrl}/campaigns/upload`);
+    xhr.open('POST', `${session.apiUrl}${path}`);
     xhr.setRequestHeader('appId', session.appId);
     xhr.setRequestHeader('apiKey', session.apiKey);
     xhr.upload.onprogress = (e) => onProgress(e.loaded, e.lengthComputable ? e.total : file.size);
     xhr.onerror = () => reject(unreachable(session));
     xhr.onload = () => {
       if (xhr.status >= 200 && xhr.status < 300) {
-        resolve((JSON.parse(xhr.responseText) as { data: DirectUploadResult }).data);
+        resolve((JSON.parse(xhr.responseText) as { data: T }).data);
       } else {
         reject(errorFrom(xhr.status, xhr.responseText));
       }
@@ -254,3 +310,46 @@ export function uploadCsv(
     xhr.send(form);
   });
 }
+
+/** The dry run of the direct upload: the import's answer for the file, with nothing stored. */
+export const dryRunCsv = (
+  session: Session,
+  campaignId: string,
+  file: File,
+  onProgress: (sent: number, total: number) => void,
+) => postForm<DryRun>(session, '/campaigns/upload?dryRun=true', campaignId, file, onProgress);
+
+/** A new draft with the finished campaign's recipients in `statuses` (their variables too). */
+export const followUp = (s: Session, id: string, body: { name: string; statuses: string[] }) =>
+  call<{ data: Campaign }>(s, 'POST', `/campaigns/${encodeURIComponent(id)}/follow-up`, body).then(
+    (r) => r.data,
+  );
+
+/**
+ * The campaign's recipients as CSV: the file itself when the API answers it inline
+ * (`200 text/csv`), or the export job it started (`202`), to follow with `getExport`.
+ */
+export async function exportRecipients(
+  session: Session,
+  campaignId: string,
+): Promise<{ csv: Blob } | { exportId: string }> {
+  let res: Response;
+  try {
+    res = await fetch(`${session.apiUrl}/campaigns/${encodeURIComponent(campaignId)}/recipients/export`, {
+      headers: { appId: session.appId, apiKey: session.apiKey },
+    });
+  } catch {
+    throw unreachable(session);
+  }
+  if (res.status === 200) return { csv: await res.blob() };
+  const text = await res.text();
+  if (!res.ok) throw errorFrom(res.status, text);
+  return { exportId: (JSON.parse(text) as { data: { exportId: string } }).data.exportId };
+}
+
+export const getExport = (s: Session, campaignId: string, exportId: string) =>
+  call<{ data: ExportJob }>(
+    s,
+    'GET',
+    `/campaigns/${encodeURIComponent(campaignId)}/recipients/exports/${encodeURIComponent(exportId)}`,
+  ).then((r) => r.data);

@@ -4,8 +4,14 @@ import {
   ApiError,
   type Campaign,
   cancelCampaign,
+  type DryRun,
+  dryRunCsv,
+  exportRecipients,
+  followUp,
   getCampaign,
+  getExport,
   getUpload,
+  type Rejection,
   type Session,
   sendCampaign,
   type Upload,
@@ -41,6 +47,7 @@ function usePolling(active: boolean, intervalMs: number, tick: () => Promise<unk
 
 /** Whether the campaign's status or counts can still move without the operator doing anything. */
 function isLive(campaign: Campaign | undefined): boolean {
+  if (campaign?.copying) return true;
   if (!campaign || campaign.status === 'draft') return false;
   if (campaign.status === 'sending' || campaign.status === 'scheduled') return true;
   const { sent, failed, skipped } = campaign.counts;
@@ -102,6 +109,13 @@ export function CampaignView(props: { session: Session; config?: DashboardConfig
           {campaign.tag ? ` · tag ${campaign.tag}` : ''} · created {formatTime(campaign.createdAt)}
           {campaign.scheduledAt ? ` · scheduled for ${formatTime(campaign.scheduledAt)}` : ''}
         </p>
+        {campaign.followUpOf && (
+          <p class="small">
+            Follow-up of{' '}
+            <a href={`#/campaigns/${encodeURIComponent(campaign.followUpOf)}`}>{campaign.followUpOf}</a>
+            {campaign.copying ? ' · copying its recipients…' : ''}
+          </p>
+        )}
       </div>
       {error && (
         <p class="error" role="alert">
@@ -110,6 +124,7 @@ export function CampaignView(props: { session: Session; config?: DashboardConfig
       )}
       <Delivery campaign={campaign} />
       <Actions session={session} campaign={campaign} onChanged={setCampaign} reload={load} />
+      <AfterSend session={session} campaign={campaign} />
       <Recipients
         session={session}
         campaign={campaign}
@@ -212,11 +227,17 @@ function Actions(props: {
     void act(() => sendCampaign(session, campaign.id, scheduledAt));
   };
 
-  const noRecipients = campaign.recipientCount === 0;
+  const noRecipients = campaign.recipientCount === 0 || campaign.copying === true;
   return (
     <section class="card stack" aria-labelledby="actions-title">
       <h2 id="actions-title">Send</h2>
-      {canSend && noRecipients && <p class="muted">Upload recipients below before sending.</p>}
+      {canSend && noRecipients && (
+        <p class="muted">
+          {campaign.copying
+            ? 'The recipients are being copied; send once they are all here.'
+            : 'Upload recipients below before sending.'}
+        </p>
+      )}
       <div class="row wrap">
         {canSend && (
           <button
@@ -263,8 +284,120 @@ function Actions(props: {
   );
 }
 
+const FINISHED = new Set(['sent', 'partially_failed', 'failed', 'cancelled']);
+
+/** Saves `blob` as `name` through a temporary link. */
+function saveAs(blob: Blob, name: string) {
+  const url = URL.createObjectURL(blob);
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = name;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+}
+
+/** A finished campaign: export its recipients as CSV, and follow up the failed ones. */
+function AfterSend(props: { session: Session; campaign: Campaign }) {
+  const { session, campaign } = props;
+  const [note, setNote] = useState<string | undefined>();
+  const [error, setError] = useState<string | undefined>();
+  const [busy, setBusy] = useState(false);
+  if (!FINISHED.has(campaign.status)) return null;
+  const failed = campaign.counts.failed;
+
+  const run = async (action: () => Promise<void>) => {
+    setError(undefined);
+    setBusy(true);
+    try {
+      await action();
+    } catch (err) {
+      setError(messageOf(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const exportCsv = () =>
+    run(async () => {
+      const file = `${campaign.id}-recipients.csv`;
+      setNote('Exporting…');
+      const answer = await exportRecipients(session, campaign.id);
+      if ('csv' in answer) {
+        saveAs(answer.csv, file);
+        setNote(`Exported ${file}.`);
+        return;
+      }
+      // A large export is written by a job: follow it, then download its file.
+      for (;;) {
+        const job = await getExport(session, campaign.id, answer.exportId);
+        if (job.status === 'ready' && job.url) {
+          const a = document.createElement('a');
+          a.href = job.url;
+          a.download = file;
+          document.body.append(a);
+          a.click();
+          a.remove();
+          setNote(`Exported ${formatNumber(job.rows)} recipients.`);
+          return;
+        }
+        if (job.status === 'failed') {
+          throw new Error(
+            typeof job.error === 'string' ? job.error : (job.error?.message ?? 'the export failed'),
+          );
+        }
+        setNote(`Exporting… ${formatNumber(job.rows)} rows written`);
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    });
+
+  const followUpFailed = () =>
+    run(async () => {
+      const created = await followUp(session, campaign.id, {
+        name: `${campaign.name} (follow-up)`.slice(0, 200),
+        statuses: ['failed'],
+      });
+      location.hash = `#/campaigns/${encodeURIComponent(created.id)}`;
+    });
+
+  return (
+    <section class="card stack" aria-labelledby="after-title">
+      <h2 id="after-title">After the send</h2>
+      <div class="row wrap">
+        <button type="button" disabled={busy} onClick={() => void exportCsv()}>
+          Export
+        </button>
+        {failed > 0 && (
+          <button type="button" class="primary" disabled={busy} onClick={() => void followUpFailed()}>
+            Follow up failed ({formatNumber(failed)})
+          </button>
+        )}
+      </div>
+      <p class="muted small">
+        Export downloads every recipient with its variables, status and error, as a CSV you can upload again.
+        {failed > 0
+          ? ' Follow up makes a new draft campaign of the failed recipients, with their variables.'
+          : ''}
+      </p>
+      {note && (
+        <p class="small" aria-live="polite">
+          {note}
+        </p>
+      )}
+      {error && (
+        <p class="error" role="alert">
+          {error}
+        </p>
+      )}
+    </section>
+  );
+}
+
 type UploadState =
   | { phase: 'idle' }
+  | { phase: 'checking'; file: string; sent: number; total: number }
+  | { phase: 'checked'; file: File; dryRun: DryRun }
   | { phase: 'uploading'; file: string; sent: number; total: number }
   | { phase: 'importing'; file: string; rowsRead?: number }
   | { phase: 'done'; file?: string; upload: Upload }
@@ -279,7 +412,7 @@ function Recipients(props: {
   const { session, campaign, maxBytes } = props;
   const [state, setState] = useState<UploadState>({ phase: 'idle' });
   const [dragging, setDragging] = useState(false);
-  const busy = state.phase === 'uploading' || state.phase === 'importing';
+  const busy = state.phase === 'uploading' || state.phase === 'importing' || state.phase === 'checking';
   const accepts = campaign.status === 'draft';
 
   // The last import made from this tab, so its outcome stays on the page after a reload or a send.
@@ -313,7 +446,8 @@ function Recipients(props: {
     }
   };
 
-  const start = async (file: File) => {
+  /** First the dry run: what an import of the file would do, with nothing stored. */
+  const check = async (file: File) => {
     if (file.size > maxBytes) {
       setState({
         phase: 'error',
@@ -321,6 +455,19 @@ function Recipients(props: {
       });
       return;
     }
+    setState({ phase: 'checking', file: file.name, sent: 0, total: file.size });
+    try {
+      const dryRun = await dryRunCsv(session, campaign.id, file, (sent, total) =>
+        setState((s) => (s.phase === 'checking' ? { ...s, sent, total } : s)),
+      );
+      setState({ phase: 'checked', file, dryRun });
+    } catch (err) {
+      setState({ phase: 'error', message: `${file.name} was not imported: ${messageOf(err)}` });
+    }
+  };
+
+  /** Then, on the operator's second click, the import itself. */
+  const start = async (file: File) => {
     setState({ phase: 'uploading', file: file.name, sent: 0, total: file.size });
     try {
       const result = await uploadCsv(session, campaign.id, file, (sent, total) =>
@@ -336,7 +483,7 @@ function Recipients(props: {
 
   const onFiles = (files: FileList | null | undefined) => {
     const file = files?.[0];
-    if (file && !busy) void start(file);
+    if (file && !busy) void check(file);
   };
 
   return (
@@ -378,7 +525,16 @@ function Recipients(props: {
           is a draft.
         </p>
       )}
-      <UploadStatus state={state} />
+      {state.phase === 'checked' ? (
+        <DryRunResult
+          file={state.file.name}
+          dryRun={state.dryRun}
+          onImport={() => void start(state.file)}
+          onDiscard={() => setState({ phase: 'idle' })}
+        />
+      ) : (
+        <UploadStatus state={state} />
+      )}
     </section>
   );
 }
@@ -387,7 +543,20 @@ function UploadStatus(props: { state: UploadState }) {
   const { state } = props;
   switch (state.phase) {
     case 'idle':
+    case 'checked':
       return null;
+    case 'checking':
+      return (
+        <div class="stack-sm" aria-live="polite">
+          <progress
+            class="bar"
+            max={Math.max(state.total, 1)}
+            value={state.sent}
+            aria-label="Check progress"
+          />
+          <p class="small">Checking {state.file}…</p>
+        </div>
+      );
     case 'uploading':
       return (
         <div class="stack-sm" aria-live="polite">
@@ -425,7 +594,6 @@ function UploadStatus(props: { state: UploadState }) {
 
 function ImportResult(props: { file?: string; upload: Upload }) {
   const { upload } = props;
-  const shown = upload.rejections.slice(0, 10);
   return (
     <div class="stack" aria-live="polite">
       {upload.status === 'failed' ? (
@@ -441,33 +609,7 @@ function ImportResult(props: { file?: string; upload: Upload }) {
           read
         </p>
       )}
-      {shown.length > 0 && (
-        <table class="table compact">
-          <caption>
-            {upload.rejected > shown.length
-              ? `First ${shown.length} of ${formatNumber(upload.rejected)} rejected rows`
-              : 'Rejected rows'}
-          </caption>
-          <thead>
-            <tr>
-              <th scope="col" class="num">
-                Row
-              </th>
-              <th scope="col">User</th>
-              <th scope="col">Reason</th>
-            </tr>
-          </thead>
-          <tbody>
-            {shown.map((r) => (
-              <tr key={r.row}>
-                <td class="num">{r.row}</td>
-                <td>{r.userId || <span class="muted">(empty)</span>}</td>
-                <td>{r.reason}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
+      <RejectionsTable rejections={upload.rejections} rejected={upload.rejected} />
       {upload.rejectionsReportUrl && (
         <p class="small">
           <a href={upload.rejectionsReportUrl} download>
@@ -475,6 +617,91 @@ function ImportResult(props: { file?: string; upload: Upload }) {
           </a>
         </p>
       )}
+    </div>
+  );
+}
+
+/** The first rejected rows of an upload or a dry run, with row, user and reason. */
+function RejectionsTable(props: { rejections: readonly Rejection[]; rejected: number }) {
+  const shown = props.rejections.slice(0, 10);
+  if (shown.length === 0) return null;
+  return (
+    <table class="table compact">
+      <caption>
+        {props.rejected > shown.length
+          ? `First ${shown.length} of ${formatNumber(props.rejected)} rejected rows`
+          : 'Rejected rows'}
+      </caption>
+      <thead>
+        <tr>
+          <th scope="col" class="num">
+            Row
+          </th>
+          <th scope="col">User</th>
+          <th scope="col">Reason</th>
+        </tr>
+      </thead>
+      <tbody>
+        {shown.map((r) => (
+          <tr key={r.row}>
+            <td class="num">{r.row}</td>
+            <td>{r.userId || <span class="muted">(empty)</span>}</td>
+            <td>{r.reason}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+const LINE_ENDINGS: Record<string, string> = {
+  LF: 'LF line breaks',
+  CRLF: 'CRLF line breaks',
+  mixed: 'mixed line breaks',
+  none: 'a single line',
+};
+
+/** The dry run's answer: what was detected, what would be imported and rejected, and what the first recipient will see. */
+function DryRunResult(props: { file: string; dryRun: DryRun; onImport: () => void; onDiscard: () => void }) {
+  const { dryRun } = props;
+  const { detected } = dryRun;
+  const first = dryRun.preview[0];
+  return (
+    <div class="stack" aria-live="polite">
+      <p>
+        <strong>Checked {props.file}; nothing is imported yet.</strong>{' '}
+        <span>{formatNumber(dryRun.uploaded)} would be imported</span> ·{' '}
+        <span>{formatNumber(dryRun.rejected)} rejected</span> ·{' '}
+        <span>{formatNumber(dryRun.duplicates)} duplicates</span> · {formatNumber(dryRun.rowsRead)} rows read
+      </p>
+      <p class="small muted" data-testid="detected">
+        Detected: {detected.encoding}
+        {detected.bom ? ' with a BOM' : ', no BOM'},{' '}
+        {LINE_ENDINGS[detected.lineEndings] ?? detected.lineEndings}, delimiter “{detected.delimiter}”,{' '}
+        {formatNumber(detected.rows)} data rows
+      </p>
+      <RejectionsTable rejections={dryRun.rejections} rejected={dryRun.rejected} />
+      {first && (
+        <figure class="card preview">
+          <figcaption class="small muted">What the first recipient ({first.userId}) will see</figcaption>
+          {first.rendered ? (
+            <div class="stack-sm">
+              {first.rendered.title && <strong>{first.rendered.title}</strong>}
+              <p>{first.rendered.body}</p>
+            </div>
+          ) : (
+            <p class="error">{first.renderError}</p>
+          )}
+        </figure>
+      )}
+      <div class="row wrap">
+        <button type="button" class="primary" disabled={dryRun.uploaded === 0} onClick={props.onImport}>
+          Import {formatNumber(dryRun.uploaded)} recipients
+        </button>
+        <button type="button" onClick={props.onDiscard}>
+          Choose another file
+        </button>
+      </div>
     </div>
   );
 }

@@ -87,13 +87,42 @@ describe('campaign dashboard', () => {
     // (locator.press focuses the input and presses in one step, so a re-render of the page
     // between a separate focus and the key press cannot take the focus away.)
     const chooser = page.waitForEvent('filechooser');
-    const uploaded = page.waitForResponse((r) => r.url().endsWith('/api/campaigns/upload'));
+    const checked = page.waitForResponse((r) => r.url().endsWith('/api/campaigns/upload?dryRun=true'));
     await page.getByLabel('Drop a CSV file here, or choose one').press('Space');
     await (await chooser).setFiles({
       name: 'spring.csv',
       mimeType: 'text/csv',
       buffer: Buffer.from(audience()),
     });
+    // First the dry run: what was detected, what would be imported, and what the first
+    // recipient will see; nothing is imported until the second click.
+    expect((await checked).status()).toBe(200);
+    const dryRun = page.locator('p', { hasText: 'Checked spring.csv; nothing is imported yet.' });
+    await dryRun.waitFor();
+    const dryRunText = await dryRun.textContent();
+    expect(dryRunText).toContain('20 would be imported');
+    expect(dryRunText).toContain('3 rejected');
+    expect(dryRunText).toContain('1 duplicates');
+    expect(dryRunText).toContain('24 rows read');
+    expect(await page.getByTestId('detected').textContent()).toBe(
+      'Detected: UTF-8, no BOM, LF line breaks, delimiter “,”, 24 data rows',
+    );
+    expect(await page.getByRole('table', { name: 'Rejected rows' }).locator('tbody tr').count()).toBe(3);
+    const preview = page.locator('figure.preview');
+    expect(await preview.locator('figcaption').textContent()).toBe(
+      'What the first recipient (u001) will see',
+    );
+    expect(await preview.locator('p').textContent()).toBe('Hi Name 1, 1% off this spring.');
+    const campaignId = decodeURIComponent(new URL(page.url()).hash.replace('#/campaigns/', ''));
+    const owner = apiClient(runtime.current.url, runtime.current);
+    expect((await owner.get(`/api/campaigns/${campaignId}`)).body.data).toMatchObject({
+      recipientCount: 0,
+      status: 'draft',
+    });
+    expect(await stat(page, 'Recipients').textContent()).toBe('0');
+
+    const uploaded = page.waitForResponse((r) => r.url().endsWith('/api/campaigns/upload'));
+    await page.getByRole('button', { name: 'Import 20 recipients' }).click();
     expect((await uploaded).status()).toBe(202); // still importing: the page polls the upload
     const summary = page.locator('.success', { hasText: 'Import complete' });
     await summary.waitFor({ timeout: 60_000 });
@@ -140,6 +169,87 @@ describe('campaign dashboard', () => {
       expect.arrayContaining(['Spring sale', 'sent', '20']),
     );
     await page.context().close();
+  });
+
+  it('exports a finished campaign as a CSV, and follows up its failed recipients in a new draft', async () => {
+    const credentials = await newApp('dash-follow');
+    const api = apiClient(runtime.current.url, credentials);
+    // The app's own webhook rejects the users whose id starts with "bad".
+    const receiver = await startWebhookReceiver();
+    receiver.answer((request) => ({
+      status: 200,
+      body: {
+        results: request.json.messages.map((m) =>
+          m.userId.startsWith('bad')
+            ? { idempotencyKey: m.idempotencyKey, status: 'rejected', reason: 'mailbox full' }
+            : { idempotencyKey: m.idempotencyKey, status: 'accepted' },
+        ),
+      },
+    }));
+    try {
+      expect((await api.put('/api/destination', { kind: 'webhook', url: receiver.url })).status).toBe(200);
+      const campaignId = await draftCampaign(api);
+      const people = { ok1: 'Ann', bad1: 'Bo', ok2: 'Cy', bad2: '=Dee' };
+      const added = await api.post(`/api/campaigns/${campaignId}/recipients`, {
+        userIds: Object.keys(people),
+        variables: Object.fromEntries(Object.entries(people).map(([u, name]) => [u, { name }])),
+      });
+      expect(added.status).toBe(200);
+      expect((await api.post(`/api/campaigns/${campaignId}/send`)).status).toBe(202);
+      await expect
+        .poll(async () => (await api.get(`/api/campaigns/${campaignId}`)).body.data.status, {
+          timeout: 60_000,
+        })
+        .toBe('partially_failed');
+
+      const page = await openDashboard(`/#/campaigns/${campaignId}`);
+      await page.getByLabel('App id').fill(credentials.appId);
+      await page.getByLabel('API key').fill(credentials.apiKey);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.getByRole('heading', { name: 'After the send' }).waitFor();
+
+      // Export: every recipient, with status and error, formula-looking values neutralised.
+      const download = page.waitForEvent('download');
+      await page.getByRole('button', { name: 'Export' }).click();
+      const file = await download;
+      expect(file.suggestedFilename()).toBe(`${campaignId}-recipients.csv`);
+      const csv = readFileSync((await file.path()) as string, 'utf8');
+      const lines = csv.trim().split(/\r?\n/);
+      expect(lines[0]).toBe('user_id,name,status,error');
+      expect(lines.slice(1).sort()).toEqual(
+        [
+          'bad1,Bo,failed,webhook rejected the message: mailbox full',
+          "bad2,'=Dee,failed,webhook rejected the message: mailbox full",
+          'ok1,Ann,sent,',
+          'ok2,Cy,sent,',
+        ].sort(),
+      );
+
+      // Follow up the failed: a new draft of exactly those two, with their variables.
+      await page.getByRole('button', { name: 'Follow up failed (2)' }).click();
+      await page.getByRole('heading', { name: 'upload test (follow-up)' }).waitFor();
+      await expect.poll(() => stat(page, 'Recipients').textContent(), { timeout: 30_000 }).toBe('2');
+      expect(await page.getByText(`Follow-up of ${campaignId}`).count()).toBe(1);
+      expect(await page.locator('.badge').textContent()).toBe('draft');
+      const followUpId = decodeURIComponent(new URL(page.url()).hash.replace('#/campaigns/', ''));
+      expect(followUpId).not.toBe(campaignId);
+      const recipients = (await api.get(`/api/campaigns/${followUpId}/recipients?limit=100`)).body.data;
+      expect(
+        recipients
+          .map((r: { userId: string; variables: unknown; status: string }) => [
+            r.userId,
+            r.variables,
+            r.status,
+          ])
+          .sort(),
+      ).toEqual([
+        ['bad1', { name: 'Bo' }, 'pending'],
+        ['bad2', { name: '=Dee' }, 'pending'],
+      ]);
+      await page.context().close();
+    } finally {
+      await receiver.close();
+    }
   });
 
   it('schedules a campaign at a local date and time, shows when, and cancels it, skipping every recipient', async () => {
@@ -215,7 +325,7 @@ describe('campaign dashboard', () => {
     await page.getByRole('heading', { name: 'upload test' }).waitFor();
     let posted = false;
     page.on('request', (r) => {
-      if (r.url().endsWith('/api/campaigns/upload')) posted = true;
+      if (r.url().includes('/api/campaigns/upload')) posted = true;
     });
 
     const big = `user_id,name\n${'u1,Name\n'.repeat(600_000)}`; // 4.8 MB, over the 4 MiB default
