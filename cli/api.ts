@@ -96,6 +96,10 @@ export interface CampaignView {
   counts: { pending: number; queued: number; sent: number; failed: number; skipped: number };
   createdAt: string;
   completedAt?: string;
+  /** Follow-ups only. */
+  followUpOf?: string;
+  followUpStatuses?: string[];
+  copying?: boolean;
 }
 
 export interface RecipientView {
@@ -141,8 +145,9 @@ export class ApiClient {
     method: string,
     path: string,
     json?: unknown,
+    extraHeaders: Record<string, string> = {},
   ): Promise<{ status: number; body: T }> {
-    const headers = this.headers();
+    const headers = { ...this.headers(), ...extraHeaders };
     if (json !== undefined) headers['content-type'] = 'application/json';
     let res: Response;
     try {
@@ -160,8 +165,8 @@ export class ApiClient {
   }
 
   /** The `data` of one call. */
-  async data<T>(method: string, path: string, json?: unknown): Promise<T> {
-    return (await this.call<{ data: T }>(method, path, json)).body.data;
+  async data<T>(method: string, path: string, json?: unknown, headers?: Record<string, string>): Promise<T> {
+    return (await this.call<{ data: T }>(method, path, json, headers)).body.data;
   }
 
   /** Every item of a list, page after page (100 a page). */

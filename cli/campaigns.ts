@@ -22,7 +22,7 @@ import {
   type TemplateView,
 } from './api.ts';
 import { checkCsvFile } from './csv-check.ts';
-import { formatBytes, formatCount } from './progress.ts';
+import { formatBytes, formatCount, ProgressBar } from './progress.ts';
 import { visible, visibleLines } from './terminal.ts';
 import { DIRECT_UPLOAD_MAX_BYTES, uploadFile } from './upload.ts';
 
@@ -62,6 +62,8 @@ const optionSpecs = {
   rate: { type: 'string' },
   'no-rate': { type: 'boolean' },
   default: { type: 'boolean' },
+  statuses: { type: 'string' },
+  'idempotency-key': { type: 'string' },
 } as const;
 
 type Values = {
@@ -144,6 +146,11 @@ function campaignText(c: CampaignView): string {
     ...(c.scheduledAt ? [`  scheduled   ${c.scheduledAt}`] : []),
     `  created     ${c.createdAt}`,
     ...(c.completedAt ? [`  completed   ${c.completedAt}`] : []),
+    ...(c.followUpOf
+      ? [
+          `  follow-up   of ${c.followUpOf} (${(c.followUpStatuses ?? []).join(', ')})${c.copying ? ', recipients still being copied' : ''}`,
+        ]
+      : []),
   ].join('\n');
 }
 
@@ -449,6 +456,66 @@ export const commands: Record<string, Command> = {
         sent.status === 'scheduled'
           ? `campaign ${sent.id} scheduled for ${sent.scheduledAt}`
           : `campaign ${sent.id} is ${sent.status}; follow it with: campaigns campaign get ${sent.id}`,
+      );
+      return 0;
+    },
+  },
+
+  // Follow-up (docs/cli.md, campaign follow-up).
+  'campaign follow-up': {
+    usage:
+      'campaign follow-up <campaignId> --statuses <failed,skipped,pending> [--name <name>] [--template <templateId>] [--tag <tag>] [--idempotency-key <key>]',
+    summary:
+      "Create a draft campaign of a finished campaign's failed, skipped or pending recipients, and wait for them to be copied.",
+    options: {
+      '--statuses <list>':
+        'comma-separated recipient statuses to copy: failed, skipped, pending (never sent)',
+      '--name <name>': 'its name (default: the source\'s name and "(follow-up)")',
+      '--template <id>':
+        "another approved template (default: the source's); the recipients must have its required variables",
+      '--tag <tag>': 'optional',
+      '--idempotency-key <key>':
+        'the Idempotency-Key: running the command again with it answers the same campaign',
+    },
+    details:
+      'The recipients are copied in the background; a progress line runs until the follow-up can be sent (not with --json, which prints the campaign once copied).',
+    example: 'campaigns campaign follow-up cmp_01jd… --statuses failed,skipped',
+    positionals: 1,
+    async run(ctx) {
+      const v = ctx.values;
+      const sourceId = id(ctx.args[0] as string);
+      const statuses = required(v.statuses, 'statuses', 'campaign follow-up')
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
+      const api = ctx.api();
+      const source = await api.data<CampaignView>('GET', `/api/campaigns/${sourceId}`);
+      const name = v.name ?? `${source.name} (follow-up)`.slice(0, 200);
+      const created = await api.data<CampaignView>(
+        'POST',
+        `/api/campaigns/${sourceId}/follow-up`,
+        {
+          name,
+          statuses,
+          ...(v.template !== undefined ? { templateId: v.template } : {}),
+          ...(v.tag !== undefined ? { tag: v.tag } : {}),
+        },
+        v['idempotency-key'] === undefined ? {} : { 'Idempotency-Key': v['idempotency-key'] },
+      );
+      const expected = statuses.reduce(
+        (sum, s) => sum + ((source.counts as Record<string, number> | undefined)?.[s] ?? 0),
+        0,
+      );
+      const bar = new ProgressBar('copying', expected, { enabled: !ctx.json, unit: 'rows' });
+      let campaign = created;
+      while (campaign.copying) {
+        bar.update(0, { note: 'recipients being copied' });
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        campaign = await api.data<CampaignView>('GET', `/api/campaigns/${created.id}`);
+      }
+      bar.finish('copied', campaign.recipientCount);
+      print(ctx, campaign, () =>
+        [campaignText(campaign), `send it with: campaigns campaign send ${campaign.id}`].join('\n'),
       );
       return 0;
     },

@@ -33,6 +33,8 @@ export const routes: readonly Route[] = [
   { method: 'POST', path: '/api/campaigns/{id}/send', function: 'campaigns' },
   { method: 'POST', path: '/api/campaigns/{id}/cancel', function: 'campaigns' },
   { method: 'GET', path: '/api/campaigns/{id}/recipients', function: 'campaigns' },
+  // Follow-up (docs/api.md, Follow-up).
+  { method: 'POST', path: '/api/campaigns/{id}/follow-up', function: 'campaigns' },
   { method: 'POST', path: '/api/campaigns/{id}/recipients', function: 'uploads' },
   { method: 'POST', path: '/api/campaigns/upload', function: 'uploads' },
   { method: 'POST', path: '/api/campaigns/{id}/upload-url', function: 'uploads' },

@@ -72,6 +72,10 @@ export interface Campaign {
    * destination batch size then): every later run and a cancel's sweep cut the same chunks.
    */
   chunkSize?: number;
+  /** A follow-up: the campaign its recipients were copied from (`POST /api/campaigns/{id}/follow-up`). */
+  followUpOf?: string;
+  /** A follow-up: the source's recipient statuses it copied. */
+  followUpStatuses?: RecipientStatus[];
   createdAt: string;
   updatedAt: string;
   completedAt?: string;

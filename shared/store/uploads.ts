@@ -482,7 +482,8 @@ export async function lockForInlineAdd(appId: string, campaignId: string, lockId
 export async function releaseStaleLock(campaign: Campaign, now = Date.now()): Promise<boolean> {
   const lockId = campaign.importingUploadId;
   if (!lockId) return true;
-  if (lockId.startsWith('inline:')) return false;
+  // An inline add, or a follow-up's copy (its backstop schedule finishes it), is never stale.
+  if (lockId.startsWith('inline:') || lockId.startsWith('followup:')) return false;
   const upload = await findUpload(campaign.appId, campaign.id, lockId);
   const stale =
     !upload ||

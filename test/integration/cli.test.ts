@@ -313,6 +313,72 @@ describe('campaigns CLI', () => {
     expect(cancelled.json).toMatchObject({ id: campaignId, status: 'cancelled' });
   });
 
+  it('follow-up copies the failed recipients of a finished campaign, with progress, and refuses sent', async () => {
+    const creds = await newApp('cli');
+    const campaignId = await draft(creds, await approvedTemplate(creds), 'spring');
+    // A finished campaign as delivery leaves it: ada sent, bob and cy failed.
+    const { projectOutcomes } = await import('#shared/store/recipients.ts');
+    await projectOutcomes(creds.appId, campaignId, 'chunk-cli', [
+      { userId: 'ada', variables: { name: 'Ada', discount: 5 }, status: 'sent' },
+      { userId: 'bob', variables: { name: 'Bob', discount: 10 }, status: 'failed', error: 'no device' },
+      { userId: 'cy', variables: { name: 'Cy', discount: 15 }, status: 'failed', error: 'no device' },
+    ]);
+    const { UpdateCommand } = await import('@aws-sdk/lib-dynamodb');
+    const { documents, tableName } = await import('#shared/adapters/dynamodb.ts');
+    await documents.send(
+      new UpdateCommand({
+        TableName: tableName,
+        Key: { pk: `APP#${creds.appId}`, sk: `CAMPAIGN#${campaignId}` },
+        UpdateExpression: 'SET #status = :s, gsi1pk = :g, recipientCount = :n, counts = :c',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: {
+          ':s': 'partially_failed',
+          ':g': `APP#${creds.appId}#CAMPAIGNS#partially_failed`,
+          ':n': 3,
+          ':c': { pending: 0, queued: 0, sent: 1, failed: 2, skipped: 0 },
+        },
+      }),
+    );
+
+    const human = await cliText(creds, 'campaign', 'follow-up', campaignId, '--statuses', 'failed');
+    expect(human.code, human.stderr).toBe(0);
+    expect(human.stderr).toMatch(/copying .*100%\s+2 \/ 2 .*copied/);
+    expect(human.stdout).toMatch(/^campaign cmp_\S+ {2}draft$/m);
+    expect(human.stdout).toContain('name        spring (follow-up)');
+    expect(human.stdout).toContain(`follow-up   of ${campaignId} (failed)`);
+    expect(human.stdout).toContain('recipients  2');
+
+    const json = await cli(
+      creds,
+      'campaign',
+      'follow-up',
+      campaignId,
+      '--statuses',
+      'failed',
+      '--name',
+      'again',
+    );
+    expect(json.code, json.stderr).toBe(0);
+    expect(json.json).toMatchObject({
+      name: 'again',
+      status: 'draft',
+      followUpOf: campaignId,
+      copying: false,
+      recipientCount: 2,
+    });
+    const recipients = await cli(creds, 'recipients', json.json.id);
+    expect(
+      recipients.json.map((r: { userId: string; variables: unknown }) => [r.userId, r.variables]).sort(),
+    ).toEqual([
+      ['bob', { name: 'Bob', discount: 10 }],
+      ['cy', { name: 'Cy', discount: 15 }],
+    ]);
+
+    const sent = await cli(creds, 'campaign', 'follow-up', campaignId, '--statuses', 'failed,sent');
+    expect(sent.code).toBe(1);
+    expect(sent.json.error.message).toMatch(/'sent' recipients were delivered and are never in a follow-up/);
+  });
+
   it('exits non-zero with the API message for a wrong key or an unknown campaign, and 2 for a wrong command line', async () => {
     const creds = await newApp('cli');
     const wrongKey = await cli({ ...creds, apiKey: 'not-the-key' }, 'campaign', 'list');

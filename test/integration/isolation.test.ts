@@ -203,6 +203,38 @@ const cases: Record<string, RouteCase> = {
       { what: 'its id', method: 'POST', path: `/api/campaigns/${other.campaignId}/cancel`, ...notFound },
     ],
   },
+  // Follow-up (docs/api.md, Follow-up).
+  'POST /api/campaigns/{id}/follow-up': {
+    valid: (self) => ({
+      method: 'POST',
+      path: `/api/campaigns/${self.campaignId}/follow-up`,
+      json: { name: 'again', statuses: ['failed'] },
+    }),
+    foreign: (actor, other) => [
+      {
+        what: 'its campaign as the source',
+        method: 'POST',
+        path: `/api/campaigns/${other.campaignId}/follow-up`,
+        json: { name: 'again', statuses: ['failed'] },
+        ...notFound,
+      },
+      {
+        what: 'its template for a follow-up of its campaign',
+        method: 'POST',
+        path: `/api/campaigns/${other.campaignId}/follow-up`,
+        json: { name: 'again', statuses: ['failed'], templateId: other.templateId },
+        ...notFound,
+      },
+      {
+        what: 'its appId in the body',
+        method: 'POST',
+        path: `/api/campaigns/${actor.campaignId}/follow-up`,
+        json: { name: 'again', statuses: ['failed'], appId: other.appId },
+        status: 400,
+        code: 'ERR_BAD_REQUEST',
+      },
+    ],
+  },
   'GET /api/campaigns/{id}/recipients': {
     valid: (self) => ({ method: 'GET', path: `/api/campaigns/${self.campaignId}/recipients` }),
     foreign: (actor, other) => [
