@@ -21,7 +21,7 @@ import {
   type SendView,
   type TemplateView,
 } from './api.ts';
-import { checkCsvFile } from './csv-check.ts';
+import { type CsvCheckResult, checkCsvFile, checkCsvRemote, type RemoteCheckResult } from './csv-check.ts';
 import { formatBytes, formatCount, ProgressBar } from './progress.ts';
 import { visible, visibleLines } from './terminal.ts';
 import { DIRECT_UPLOAD_MAX_BYTES, uploadFile } from './upload.ts';
@@ -64,6 +64,7 @@ const optionSpecs = {
   default: { type: 'boolean' },
   statuses: { type: 'string' },
   'idempotency-key': { type: 'string' },
+  remote: { type: 'boolean' },
 } as const;
 
 type Values = {
@@ -232,6 +233,32 @@ function testText(t: DestinationTestView): string {
     `  latency  ${formatCount(Math.round(t.latencyMs))} ms`,
     ...(t.error ? [`  error    ${t.error}`] : []),
   ].join('\n');
+}
+
+/** The lines `csv check --remote` adds: what the dry run detected, and its preview. */
+function remoteCheckText(result: RemoteCheckResult): string[] {
+  const d = result.detected;
+  return [
+    ...(d
+      ? [
+          `detected: ${d.encoding}${d.bom ? ' with BOM' : ''}, ${d.lineEndings} line endings, '${d.delimiter}' delimiter, ${formatCount(d.rows)} rows`,
+        ]
+      : []),
+    ...((result.preview ?? []).length > 0
+      ? [
+          'preview (the first valid rows, rendered):',
+          table(
+            ['ROW', 'USER_ID', 'TITLE', 'BODY'],
+            (result.preview ?? []).map((p) => [
+              String(p.row),
+              p.userId,
+              p.rendered?.title ?? '',
+              p.rendered ? p.rendered.body : `(cannot be rendered: ${p.renderError ?? ''})`,
+            ]),
+          ),
+        ]
+      : []),
+  ];
 }
 
 /** A number option, or a usage error; the API checks its range. */
@@ -612,42 +639,81 @@ export const commands: Record<string, Command> = {
   },
 
   'csv check': {
-    usage: 'csv check <file.csv> --template <templateId> [--max <n>]',
+    usage:
+      'csv check <file.csv> (--template <templateId> | --remote --campaign <campaignId>) [--max <n>] [--direct-max-bytes <n>]',
     summary:
-      "Check a CSV against a template's variableSchema locally, with the importer's own code; uploads nothing.",
+      "Check a CSV against a template's variableSchema locally with the importer's own code, or by the API's dry run against a campaign; adds nothing.",
     options: {
       '--template <id>': 'the template whose variableSchema the file must match (fetched from the API)',
+      '--remote':
+        "check with the API's dry run of an upload instead (the deployed importer; nothing is added)",
+      '--campaign <id>': 'with --remote: the campaign whose template the file must match (any status)',
+      '--direct-max-bytes <n>': `with --remote: files up to this size go through the API, larger ones by presigned PUT (default ${DIRECT_UPLOAD_MAX_BYTES})`,
       '--max <n>': 'rejections printed (default 100; --json prints all)',
     },
     details:
       'Runs the same validation the importer runs on an upload (shared/domain/import-upload.ts): the same\n' +
-      'file-level errors, the same rejected rows and reasons. Exit code 1 if the file has a file-level error or\n' +
-      'any rejected row.',
-    example: 'campaigns csv check audience.csv --template tpl_01jd…',
+      'file-level errors, the same rejected rows and reasons. With --remote the API runs it (POST\n' +
+      '/api/campaigns/upload?dryRun=true, or a presigned dry run above the direct limit) and also answers what\n' +
+      'it detected of the file (encoding, BOM, line endings, delimiter, rows) and the first 5 valid rows\n' +
+      "rendered through the campaign's template; it lists the first 100 rejections, as an upload record keeps\n" +
+      'them. Exit code 1 if the file has a file-level error or any rejected row.',
+    example:
+      'campaigns csv check audience.csv --template tpl_01jd…   campaigns csv check audience.csv --remote --campaign cmp_01jd…',
     positionals: 1,
     async run(ctx) {
       const file = ctx.args[0] as string;
-      const templateId = required(ctx.values.template, 'template', 'csv check');
       const max = positiveInt(ctx.values.max, 'max', 100);
-      await stat(file); // a missing file is reported before the API is asked
-      const template = await ctx.api().data<TemplateView>('GET', `/api/templates/${id(templateId)}`);
-      const result = await checkCsvFile(file, template.variableSchema);
-      print(ctx, { file, templateId, ...result }, () => {
-        if (result.error)
-          return `${file}: the whole file would be rejected, nothing added:\n  ${result.error.message}`;
+      let result: CsvCheckResult | RemoteCheckResult;
+      let about: Record<string, string>;
+      if (ctx.values.remote) {
+        if (ctx.values.template !== undefined) {
+          throw new UsageError(
+            'csv check --remote checks against a campaign: give --campaign <campaignId> instead of --template.',
+          );
+        }
+        const campaignId = required(ctx.values.campaign, 'campaign', 'csv check --remote');
+        await stat(file); // a missing file is reported before the API is asked
+        result = await checkCsvRemote(ctx.api(), file, {
+          campaignId,
+          directMaxBytes: positiveInt(
+            ctx.values['direct-max-bytes'],
+            'direct-max-bytes',
+            DIRECT_UPLOAD_MAX_BYTES,
+          ),
+        });
+        about = {};
+      } else {
+        const templateId = required(ctx.values.template, 'template', 'csv check');
+        await stat(file); // a missing file is reported before the API is asked
+        const template = await ctx.api().data<TemplateView>('GET', `/api/templates/${id(templateId)}`);
+        result = await checkCsvFile(file, template.variableSchema);
+        about = { templateId };
+      }
+      const checked = result;
+      print(ctx, { file, ...about, ...checked }, () => {
+        if (checked.error)
+          return `${file}: the whole file would be rejected, nothing added:\n  ${checked.error.message}`;
+        const remote = 'detected' in checked ? checked : undefined;
         return [
-          `${file}: ${formatCount(result.rowsRead)} rows, ${formatCount(result.valid)} valid, ${formatCount(result.rejected)} rejected, ${formatCount(result.duplicates)} duplicates`,
-          ...(result.rejections.length > 0
+          `${file}: ${formatCount(checked.rowsRead)} rows, ${formatCount(checked.valid)} valid, ${formatCount(checked.rejected)} rejected, ${formatCount(checked.duplicates)} duplicates`,
+          ...(checked.rejections.length > 0
             ? [
                 table(
                   ['ROW', 'USER_ID', 'REASON'],
-                  result.rejections.slice(0, max).map((r) => [String(r.row), r.userId, r.reason]),
+                  checked.rejections.slice(0, max).map((r) => [String(r.row), r.userId, r.reason]),
                 ),
               ]
             : []),
-          ...(result.rejections.length > max
-            ? [`… ${formatCount(result.rejections.length - max)} more (--max or --json)`]
+          ...(checked.rejections.length > max
+            ? [`… ${formatCount(checked.rejections.length - max)} more (--max or --json)`]
             : []),
+          ...(remote && checked.rejected > checked.rejections.length
+            ? [
+                `… ${formatCount(checked.rejected - checked.rejections.length)} more rejected (the API lists the first ones)`,
+              ]
+            : []),
+          ...(remote ? remoteCheckText(remote) : []),
         ].join('\n');
       });
       return result.ok ? 0 : 1;

@@ -12,10 +12,11 @@
  * - `onBatch` receives up to `batchSize` valid recipients at a time and is awaited before
  *   more of the file is read (backpressure). `onRejection` gets each rejected row in file
  *   order. `onProgress` gets a copy of the totals after every `progressEvery` rows read
- *   (not at the end: the returned totals are the final ones).
+ *   (not at the end: the returned totals are the final ones). `onDetected` gets what the
+ *   file-level checks found of the file's form (BOM, line endings, rows), once, at its end.
  */
 import { checkHeader, rowVariables, shownUserId } from '#shared/domain/csv-rules.ts';
-import { CsvFileError, openCsvBatches } from '#shared/domain/csv-stream.ts';
+import { type CsvDetected, CsvFileError, openCsvBatches } from '#shared/domain/csv-stream.ts';
 import type { Rejection, VariableSchema, VariableValue } from '#shared/domain/model.ts';
 import { CompactStringSet } from '#shared/domain/string-set.ts';
 import { BadRequestError } from '#shared/errors.ts';
@@ -50,12 +51,13 @@ export async function validateCsv(
     onBatch?: (batch: ValidRecipient[]) => Promise<void>;
     onRejection?: (rejection: Rejection) => void | Promise<void>;
     onProgress?: (totals: ValidationTotals) => void | Promise<void>;
+    onDetected?: (detected: CsvDetected) => void;
   },
   options: { maxRows?: number; batchSize?: number; progressEvery?: number } = {},
 ): Promise<ValidationTotals> {
   const batchSize = Math.max(1, options.batchSize ?? DEFAULT_BATCH_SIZE);
   const progressEvery = Math.max(1, options.progressEvery ?? DEFAULT_PROGRESS_EVERY);
-  const { onBatch, onRejection, onProgress } = handlers;
+  const { onBatch, onRejection, onProgress, onDetected } = handlers;
 
   const reader = await openCsvBatches(
     source,
@@ -105,5 +107,6 @@ export async function validateCsv(
     }
   }
   if (batch.length > 0 && onBatch !== undefined) await onBatch(batch);
+  onDetected?.(reader.detected());
   return totals;
 }

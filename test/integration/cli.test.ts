@@ -804,6 +804,76 @@ describe('csv check agrees with the importer', () => {
   });
 });
 
+describe('csv check --remote: the API dry run', () => {
+  it.each([
+    ['direct', 3],
+    // Over this runtime's 4 KiB direct limit: the presigned dry run.
+    ['presigned', 200],
+  ] as const)(
+    "%s: the local check's counts and rejections, plus detected and a preview; nothing added",
+    async (path, rows) => {
+      const creds = await newApp('chkr');
+      const api = apiClient(runtime.current.url, creds);
+      const campaignId = await draftCampaign(api, audienceSchema);
+      const templateId = (await api.get(`/api/campaigns/${campaignId}`)).body.data.templateId as string;
+      const csv = `${audienceCsv(rows).replace('\n', '\nbad id,Bad,1,true\n').replaceAll('\n', '\r\n')}`;
+      const file = join(dir, `remote-${path}.csv`);
+      await writeFile(file, csv);
+
+      const local = await cli(creds, 'csv', 'check', file, '--template', templateId);
+      const remote = await cli(creds, 'csv', 'check', file, '--remote', '--campaign', campaignId);
+      expect(remote.code, remote.stderr).toBe(1);
+      expect(remote.code).toBe(local.code);
+      expect(remote.json).toMatchObject({
+        file,
+        campaignId,
+        path,
+        ok: false,
+        rowsRead: local.json.rowsRead,
+        valid: rows,
+        rejected: 1,
+        duplicates: local.json.duplicates,
+        rejections: local.json.rejections,
+        detected: { encoding: 'UTF-8', bom: false, lineEndings: 'CRLF', delimiter: ',', rows: rows + 1 },
+      });
+      expect(remote.json.preview.map((p: { userId: string }) => p.userId)).toEqual(
+        ['u000001', 'u000002', 'u000003', 'u000004', 'u000005'].slice(0, Math.min(rows, 5)),
+      );
+      expect(remote.json.preview[0].rendered).toEqual({ body: 'Name 1 1 false' });
+      // Nothing was added: the campaign is as it was, and takes a real upload at once.
+      expect((await api.get(`/api/campaigns/${campaignId}`)).body.data).toMatchObject({
+        status: 'draft',
+        recipientCount: 0,
+      });
+      expect((await api.get(`/api/campaigns/${campaignId}/recipients`)).body.data).toEqual([]);
+      const text = await cliText(creds, 'csv', 'check', file, '--remote', '--campaign', campaignId);
+      expect(text.stdout).toContain(`${rows + 1} rows, ${rows} valid, 1 rejected, 0 duplicates`);
+      expect(text.stdout).toContain("detected: UTF-8, CRLF line endings, ',' delimiter");
+      expect(text.stdout).toContain('u000001');
+      expect(text.stdout).toContain('Name 1 1 false');
+      const upload = await cli(creds, 'upload', file, '--campaign', campaignId);
+      expect(upload.code, upload.stderr).toBe(0);
+      expect(upload.json).toMatchObject({ imported: rows, rejected: 1, recipientCount: rows });
+    },
+  );
+
+  it('answers a file-level error as the upload would, and asks for --campaign', async () => {
+    const creds = await newApp('chkr');
+    const api = apiClient(runtime.current.url, creds);
+    const campaignId = await draftCampaign(api, audienceSchema);
+    const file = join(dir, 'remote-semicolons.csv');
+    await writeFile(file, 'user_id;name\nu1;Ada\n');
+    const remote = await cli(creds, 'csv', 'check', file, '--remote', '--campaign', campaignId);
+    expect(remote.code).toBe(1);
+    expect(remote.json).toMatchObject({ ok: false, error: { message: expect.stringContaining("';'") } });
+    const direct = await postUpload(api, uploadForm(campaignId, 'user_id;name\nu1;Ada\n'));
+    expect(remote.json.error.message).toBe(direct.body.error.message);
+    const usage = await cli(creds, 'csv', 'check', file, '--remote');
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toContain('--campaign');
+  });
+});
+
 describe('npm run demo', () => {
   it('runs the whole flow for 500 rows and reports every number', async () => {
     const { url, appId, apiKey } = runtime.current;

@@ -284,6 +284,13 @@ const cases: Record<string, RouteCase> = {
         form: form(other.campaignId),
         ...notFound,
       },
+      {
+        what: 'a dry run of its campaign (which answers for any status)',
+        method: 'POST',
+        path: '/api/campaigns/upload?dryRun=true',
+        form: form(other.campaignId),
+        ...notFound,
+      },
     ],
   },
   'POST /api/campaigns/{id}/upload-url': {
@@ -298,6 +305,13 @@ const cases: Record<string, RouteCase> = {
         method: 'POST',
         path: `/api/campaigns/${other.campaignId}/upload-url`,
         json: { contentLength: csv.length },
+        ...notFound,
+      },
+      {
+        what: 'a dry-run upload URL for it',
+        method: 'POST',
+        path: `/api/campaigns/${other.campaignId}/upload-url`,
+        json: { contentLength: csv.length, dryRun: true },
         ...notFound,
       },
     ],
