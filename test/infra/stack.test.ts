@@ -39,6 +39,8 @@ function lambdaOf(name: FunctionName) {
     importCsv: importer.importFunction,
     sendCampaign: delivery.sendFunction,
     deliverBatch: delivery.deliverFunction,
+    exportsApi: api.functions.exports,
+    exportRecipients: stack.exportFunction,
   }[name] as CampaignFunction;
 }
 
