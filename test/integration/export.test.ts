@@ -4,9 +4,10 @@
  * spreadsheet without a formula, `?status=` picks exactly those recipients, and past the
  * inline bound (lowered here) the export job writes the same CSV to S3 for a URL.
  */
+import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
 import { parseCsv } from '#test/support/csv.ts';
-import { addRecipients, storedRecipients } from '#test/support/recipients.ts';
+import { addRecipients, numberedRecipients, storedRecipients } from '#test/support/recipients.ts';
 import { apiClient, newApp, useRuntime } from '#test/support/runtime.ts';
 import { draftCampaign, postUpload, settledUpload, uploadForm } from '#test/support/uploads.ts';
 
@@ -77,6 +78,16 @@ async function jobExport(api: ReturnType<typeof apiClient>, campaignId: string, 
 
 const formulaStart = /^[=+\-@\t\r]/;
 
+/** Gives recipients a delivery outcome, as the delivery engine's projection does. */
+async function settle(
+  appId: string,
+  campaignId: string,
+  outcomes: import('#shared/store/recipients.ts').RecipientOutcome[],
+) {
+  const { projectOutcomes } = await import('#shared/store/recipients.ts');
+  await projectOutcomes(appId, campaignId, 'chunk-test', outcomes);
+}
+
 describe('recipient export', () => {
   it('uploads back as it is to a campaign on the same template: the same recipients and variables', async () => {
     const { api, appId } = await client();
@@ -111,5 +122,115 @@ describe('recipient export', () => {
     const { byUser } = await storedRecipients(appId, target.body.data.id);
     const back = Object.fromEntries([...byUser].map(([userId, item]) => [userId, item.variables]));
     expect(back).toEqual(Object.fromEntries(hostile.map((r) => [r.userId, r.variables])));
+  });
+
+  it('with ?status=failed, gives exactly the failed recipients with their error', async () => {
+    const { api, appId } = await client();
+    const campaignId = await draftCampaign(api, schema);
+    await addRecipients(appId, campaignId, numberedRecipients(6));
+    await settle(appId, campaignId, [
+      { userId: 'u1', variables: { name: 'Name 1' }, status: 'failed', error: 'the webhook answered 500' },
+      { userId: 'u4', variables: { name: 'Name 4' }, status: 'failed', error: '-1: timed out' },
+      { userId: 'u2', variables: { name: 'Name 2' }, status: 'sent' },
+    ]);
+
+    const rows = parseCsv(await inlineExport(api, campaignId, '?status=failed'));
+    const header = rows[0] as string[];
+    const [status, error] = [header.indexOf('status'), header.indexOf('error')];
+    expect(rows.slice(1).map((r) => [r[0], r[status], r[error]])).toEqual(
+      expect.arrayContaining([
+        ['u1', 'failed', 'the webhook answered 500'],
+        ['u4', 'failed', "'-1: timed out"],
+      ]),
+    );
+    expect(rows).toHaveLength(3);
+
+    const every = parseCsv(await inlineExport(api, campaignId));
+    expect(
+      every
+        .slice(1)
+        .map((r) => r[0])
+        .sort(),
+    ).toEqual(['u0', 'u1', 'u2', 'u3', 'u4', 'u5']);
+    expect(every.slice(1).filter((r) => r[status] === 'pending')).toHaveLength(3);
+
+    const bad = await api.get(`/api/campaigns/${campaignId}/recipients/export?status=failes`);
+    expect(bad.status).toBe(400);
+    expect(bad.body.error).toMatchObject({ code: 'ERR_BAD_REQUEST', details: { field: 'status' } });
+    expect(bad.body.error.message).toContain('pending, queued, sent, failed, skipped');
+  });
+
+  it('past the inline row bound, answers 202 and the export job writes the same CSV, every row, for a URL', async () => {
+    const { api, appId } = await client();
+    const campaignId = await draftCampaign(api, schema);
+    await addRecipients(appId, campaignId, numberedRecipients(300));
+    await settle(
+      appId,
+      campaignId,
+      Array.from({ length: 100 }, (_, i) => ({
+        userId: `u${i * 3}`,
+        variables: { name: `Name ${i * 3}` },
+        status: 'failed' as const,
+        error: `=error ${i}`,
+      })),
+    );
+
+    const { job, csv } = await jobExport(api, campaignId);
+    const campaign = (await api.get(`/api/campaigns/${campaignId}`)).body.data;
+    expect(campaign.recipientCount).toBe(300);
+    expect(job.rows).toBe(campaign.recipientCount);
+    const rows = parseCsv(csv);
+    expect(rows).toHaveLength(301);
+    expect(
+      rows
+        .slice(1)
+        .map((r) => r[0])
+        .sort(),
+    ).toEqual(
+      numberedRecipients(300)
+        .map((r) => r.userId)
+        .sort(),
+    );
+
+    // The 100 failed ones fit inline: the job's lines are the inline answer's, byte for byte.
+    const inline = await inlineExport(api, campaignId, '?status=failed');
+    const lines = (text: string) => text.split('\r\n').filter((line) => line !== '');
+    expect(lines(csv)[0]).toBe(lines(inline)[0]);
+    expect(lines(inline)).toHaveLength(101);
+    expect(
+      lines(csv)
+        .filter((line) => line.includes(',failed,'))
+        .sort(),
+    ).toEqual(lines(inline).slice(1).sort());
+  });
+
+  it('past the inline byte bound, writes the file in parts of a multipart upload', async () => {
+    const { api, appId } = await client();
+    const campaignId = await draftCampaign(api, schema);
+    // 200 recipients of 40 KB: about 8 MB, over the 5 MiB inline bound though under 250 rows.
+    const big = (i: number) => `${i}:${'x'.repeat(40_000)}`;
+    await addRecipients(
+      appId,
+      campaignId,
+      Array.from({ length: 200 }, (_, i) => ({ userId: `b${i}`, variables: { name: big(i) } })),
+    );
+
+    const { job, csv } = await jobExport(api, campaignId);
+    expect(job.rows).toBe(200);
+    const rows = parseCsv(csv);
+    expect(rows).toHaveLength(201);
+    const nameAt = (rows[0] as string[]).indexOf('name');
+    expect(new Map(rows.slice(1).map((r) => [r[0], r[nameAt]]))).toEqual(
+      new Map(Array.from({ length: 200 }, (_, i) => [`b${i}`, big(i)])),
+    );
+    // A multipart object's ETag ends with its part count: 8 MB in 5 MiB parts is 2.
+    const { s3, bucketName } = await import('#shared/adapters/s3.ts');
+    const head = await s3.send(
+      new HeadObjectCommand({
+        Bucket: bucketName,
+        Key: `exports/${appId}/${campaignId}/${job.exportId}.csv`,
+      }),
+    );
+    expect(head.ETag).toMatch(/-2"$/);
   });
 });
