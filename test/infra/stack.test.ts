@@ -96,6 +96,17 @@ describe('storage', () => {
     });
   });
 
+  it('expires recipient exports after 2 days, as their records do', () => {
+    expect(uploadsBucket.exportExpiryDays).toBe(2);
+    template.hasResourceProperties('AWS::S3::Bucket', {
+      LifecycleConfiguration: {
+        Rules: Match.arrayWith([
+          Match.objectLike({ Prefix: uploadsBucket.exportsPrefix, ExpirationInDays: 2, Status: 'Enabled' }),
+        ]),
+      },
+    });
+  });
+
   it('denies every request to either bucket that does not use TLS', () => {
     for (const bucket of [stack.storage.bucket, stack.storage.accessLogsBucket]) {
       template.hasResourceProperties('AWS::S3::BucketPolicy', {
