@@ -233,4 +233,33 @@ describe('recipient export', () => {
     );
     expect(head.ETag).toMatch(/-2"$/);
   });
+
+  it('shows an export that stopped writing 20 minutes ago as failed, with what to do', async () => {
+    const { api, appId } = await client();
+    const campaignId = await draftCampaign(api, schema);
+    const { createExport } = await import('#shared/store/exports.ts');
+    const at = (minutesAgo: number) => new Date(Date.now() - minutesAgo * 60_000).toISOString();
+    const job = (exportId: string, minutesAgo: number) => ({
+      exportId,
+      appId,
+      campaignId,
+      status: 'running' as const,
+      rows: 42,
+      objectKey: `exports/${appId}/${campaignId}/${exportId}.csv`,
+      createdAt: at(minutesAgo),
+      updatedAt: at(minutesAgo),
+      expiresAt: Math.floor(Date.now() / 1000) + 3600,
+    });
+    await createExport(job('exp_stopped', 21));
+    await createExport(job('exp_writing', 1));
+
+    const stopped = await api.get(`/api/campaigns/${campaignId}/recipients/exports/exp_stopped`);
+    expect(stopped.body.data).toMatchObject({ status: 'failed', rows: 42 });
+    expect(stopped.body.data.error).toContain(
+      'start a new one with GET /api/campaigns/{id}/recipients/export',
+    );
+    const writing = await api.get(`/api/campaigns/${campaignId}/recipients/exports/exp_writing`);
+    expect(writing.body.data).toMatchObject({ status: 'running', rows: 42 });
+    expect(writing.body.data.url).toBeUndefined();
+  });
 });
