@@ -11,7 +11,14 @@ import { addRecipients, numberedRecipients, storedRecipients } from '#test/suppo
 import { apiClient, newApp, useRuntime } from '#test/support/runtime.ts';
 import { draftCampaign, postUpload, settledUpload, uploadForm } from '#test/support/uploads.ts';
 
+/** While set, Lambda refuses to start the export function (an outage of the Invoke API). */
+let invokeFails = false;
+
 const runtime = useRuntime({
+  interceptInvoke: (name) => {
+    if (name === 'exportRecipients' && invokeFails) throw new Error('Lambda is unavailable');
+    return false;
+  },
   env: {
     // A few hundred rows take the 202 path; parts of the smallest size S3 allows.
     EXPORT_INLINE_MAX_ROWS: '250',
@@ -261,5 +268,23 @@ describe('recipient export', () => {
     const writing = await api.get(`/api/campaigns/${campaignId}/recipients/exports/exp_writing`);
     expect(writing.body.data).toMatchObject({ status: 'running', rows: 42 });
     expect(writing.body.data.url).toBeUndefined();
+  });
+
+  it('answers 202 with status failed, and the export failed with what to do, when the export function cannot be started', async () => {
+    const { api, appId } = await client();
+    const campaignId = await draftCampaign(api, schema);
+    await addRecipients(appId, campaignId, numberedRecipients(300));
+    invokeFails = true;
+    let started: { status: number; body: any };
+    try {
+      started = await api.get(`/api/campaigns/${campaignId}/recipients/export`);
+    } finally {
+      invokeFails = false;
+    }
+    expect(started.status).toBe(202);
+    expect(started.body.data.status).toBe('failed');
+    const job = (await api.get(started.body.data.location)).body.data;
+    expect(job).toMatchObject({ status: 'failed', rows: 0 });
+    expect(job.error).toContain('could not be started; retry GET /api/campaigns/{id}/recipients/export');
   });
 });
