@@ -229,6 +229,21 @@ export class ApiClient {
     });
   }
 
+  /**
+   * One GET of the API whose answer is not necessarily JSON (a CSV export): the response,
+   * its body unread, when it is a 2xx; an `ApiError` otherwise.
+   */
+  async fetchRaw(path: string): Promise<Response> {
+    let res: Response;
+    try {
+      res = await fetch(`${this.connection.endpoint}${path}`, { headers: this.headers() });
+    } catch (error) {
+      throw unreachable(this.connection.endpoint, error);
+    }
+    if (!res.ok) throw errorOf(res.status, await res.text());
+    return res;
+  }
+
   /** `send` to the API; an error answer becomes an `ApiError`. */
   async sendToApi<T>(
     method: string,

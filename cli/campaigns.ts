@@ -7,7 +7,7 @@
  * Exit codes: 0 done; 1 the API answered an error, an import failed, `csv check` found
  * problems, or `destination test` got no 2xx from the webhook; 2 the command line is wrong.
  */
-import { readFileSync } from 'node:fs';
+import { createWriteStream, readFileSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import {
@@ -22,6 +22,7 @@ import {
   type TemplateView,
 } from './api.ts';
 import { type CsvCheckResult, checkCsvFile, checkCsvRemote, type RemoteCheckResult } from './csv-check.ts';
+import { exportRecipients } from './export.ts';
 import { formatBytes, formatCount, ProgressBar } from './progress.ts';
 import { visible, visibleLines } from './terminal.ts';
 import { DIRECT_UPLOAD_MAX_BYTES, uploadFile } from './upload.ts';
@@ -65,6 +66,7 @@ const optionSpecs = {
   statuses: { type: 'string' },
   'idempotency-key': { type: 'string' },
   remote: { type: 'boolean' },
+  output: { type: 'string', short: 'o' },
 } as const;
 
 type Values = {
@@ -638,6 +640,38 @@ export const commands: Record<string, Command> = {
     },
   },
 
+  // Recipient exports (docs/cli.md, "Exporting recipients").
+  'recipients export': {
+    usage: 'recipients export <campaignId> [--status <status>] [--output <file.csv>]',
+    summary: "Export a campaign's recipients as CSV (user_id, variables, status, error) to stdout or a file.",
+    options: {
+      '--status <status>': 'only these recipients: pending, queued, sent, failed or skipped',
+      '--output <file.csv>': 'write the CSV to this file instead of stdout (-o)',
+    },
+    details:
+      'The file uploads back as it is to a campaign on the same template (campaigns upload): formula-looking\n' +
+      "cells carry a leading ' that the importer removes, and the status and error columns are ignored.\n" +
+      "A small export is the API's answer; a large one is written by an export job: the rows written are shown\n" +
+      'on stderr while it runs, then the file is downloaded. The summary goes to stderr (to stdout with --output).',
+    example: 'campaigns recipients export cmp_01jd… --status failed > failed.csv',
+    positionals: 1,
+    async run(ctx) {
+      const path = ctx.values.output;
+      const out = path === undefined ? process.stdout : createWriteStream(path);
+      const result = await exportRecipients(ctx.api(), ctx.args[0] as string, {
+        ...(ctx.values.status === undefined ? {} : { status: ctx.values.status }),
+        out,
+        progress: !ctx.json,
+      });
+      const summary = `exported ${formatCount(result.rows)} recipients of ${result.campaignId} (${formatBytes(result.bytes)}${
+        result.exportId ? `, export ${result.exportId}` : ''
+      })${path === undefined ? '' : ` to ${path}`}`;
+      if (path === undefined) process.stderr.write(`${summary}\n`);
+      else print(ctx, { ...result, path }, () => summary);
+      return 0;
+    },
+  },
+
   'csv check': {
     usage:
       'csv check <file.csv> (--template <templateId> | --remote --campaign <campaignId>) [--max <n>] [--direct-max-bytes <n>]',
@@ -898,9 +932,11 @@ export async function main(argv: string[]): Promise<number> {
       process.stdout.write(`${helpFor(positionals.slice(1))}\n`);
       return 0;
     }
-    const words = GROUPS.includes(positionals[0] as string)
-      ? positionals.slice(0, 2)
-      : positionals.slice(0, 1);
+    // A group's subcommand, or a two-word command such as `recipients export`.
+    const words =
+      GROUPS.includes(positionals[0] as string) || commands[positionals.slice(0, 2).join(' ')]
+        ? positionals.slice(0, 2)
+        : positionals.slice(0, 1);
     const name = words.join(' ');
     const command = commands[name];
     if (!command) {

@@ -15,7 +15,7 @@
  *   (not at the end: the returned totals are the final ones). `onDetected` gets what the
  *   file-level checks found of the file's form (BOM, line endings, rows), once, at its end.
  */
-import { checkHeader, rowVariables, shownUserId } from '#shared/domain/csv-rules.ts';
+import { checkHeader, rowVariables, shownUserId, unneutralizeCell } from '#shared/domain/csv-rules.ts';
 import { type CsvDetected, CsvFileError, openCsvBatches } from '#shared/domain/csv-stream.ts';
 import type { Rejection, VariableSchema, VariableValue } from '#shared/domain/model.ts';
 import { CompactStringSet } from '#shared/domain/string-set.ts';
@@ -82,22 +82,26 @@ export async function validateCsv(
       totals.rowsRead++;
       const variables = rowVariables(fields, header, schema);
       // Valid rows always have it; a rejected short row may not (shown as '').
-      const userId = fields[userIdIndex] as string;
+      const written = fields[userIdIndex] as string;
       if (typeof variables === 'string') {
         totals.rejected++;
         if (onRejection !== undefined) {
-          const done = onRejection({ row, userId: shownUserId(userId), reason: variables });
+          const done = onRejection({ row, userId: shownUserId(written), reason: variables });
           if (done !== undefined) await done;
         }
-      } else if (!seen.add(userId)) {
-        totals.duplicates++;
       } else {
-        totals.valid++;
-        batch.push({ row, userId, variables });
-        if (batch.length >= batchSize) {
-          const full = batch;
-          batch = [];
-          if (onBatch !== undefined) await onBatch(full);
+        // Read back from its neutralised form (docs/csv.md): an export uploads as it is.
+        const userId = unneutralizeCell(written);
+        if (!seen.add(userId)) {
+          totals.duplicates++;
+        } else {
+          totals.valid++;
+          batch.push({ row, userId, variables });
+          if (batch.length >= batchSize) {
+            const full = batch;
+            batch = [];
+            if (onBatch !== undefined) await onBatch(full);
+          }
         }
       }
       if (onProgress !== undefined && totals.rowsRead % progressEvery === 0) {
