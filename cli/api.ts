@@ -96,6 +96,10 @@ export interface CampaignView {
   counts: { pending: number; queued: number; sent: number; failed: number; skipped: number };
   createdAt: string;
   completedAt?: string;
+  /** Follow-ups only. */
+  followUpOf?: string;
+  followUpStatuses?: string[];
+  copying?: boolean;
 }
 
 export interface RecipientView {
@@ -141,8 +145,9 @@ export class ApiClient {
     method: string,
     path: string,
     json?: unknown,
+    extraHeaders: Record<string, string> = {},
   ): Promise<{ status: number; body: T }> {
-    const headers = this.headers();
+    const headers = { ...this.headers(), ...extraHeaders };
     if (json !== undefined) headers['content-type'] = 'application/json';
     let res: Response;
     try {
@@ -160,8 +165,8 @@ export class ApiClient {
   }
 
   /** The `data` of one call. */
-  async data<T>(method: string, path: string, json?: unknown): Promise<T> {
-    return (await this.call<{ data: T }>(method, path, json)).body.data;
+  async data<T>(method: string, path: string, json?: unknown, headers?: Record<string, string>): Promise<T> {
+    return (await this.call<{ data: T }>(method, path, json, headers)).body.data;
   }
 
   /** Every item of a list, page after page (100 a page). */
@@ -222,6 +227,21 @@ export class ApiClient {
         reject(error);
       });
     });
+  }
+
+  /**
+   * One GET of the API whose answer is not necessarily JSON (a CSV export): the response,
+   * its body unread, when it is a 2xx; an `ApiError` otherwise.
+   */
+  async fetchRaw(path: string): Promise<Response> {
+    let res: Response;
+    try {
+      res = await fetch(`${this.connection.endpoint}${path}`, { headers: this.headers() });
+    } catch (error) {
+      throw unreachable(this.connection.endpoint, error);
+    }
+    if (!res.ok) throw errorOf(res.status, await res.text());
+    return res;
   }
 
   /** `send` to the API; an error answer becomes an `ApiError`. */

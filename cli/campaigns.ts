@@ -7,7 +7,7 @@
  * Exit codes: 0 done; 1 the API answered an error, an import failed, `csv check` found
  * problems, or `destination test` got no 2xx from the webhook; 2 the command line is wrong.
  */
-import { readFileSync } from 'node:fs';
+import { createWriteStream, readFileSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import {
@@ -21,8 +21,9 @@ import {
   type SendView,
   type TemplateView,
 } from './api.ts';
-import { checkCsvFile } from './csv-check.ts';
-import { formatBytes, formatCount } from './progress.ts';
+import { type CsvCheckResult, checkCsvFile, checkCsvRemote, type RemoteCheckResult } from './csv-check.ts';
+import { exportRecipients } from './export.ts';
+import { formatBytes, formatCount, ProgressBar } from './progress.ts';
 import { visible, visibleLines } from './terminal.ts';
 import { DIRECT_UPLOAD_MAX_BYTES, uploadFile } from './upload.ts';
 
@@ -62,6 +63,10 @@ const optionSpecs = {
   rate: { type: 'string' },
   'no-rate': { type: 'boolean' },
   default: { type: 'boolean' },
+  statuses: { type: 'string' },
+  'idempotency-key': { type: 'string' },
+  remote: { type: 'boolean' },
+  output: { type: 'string', short: 'o' },
 } as const;
 
 type Values = {
@@ -144,6 +149,11 @@ function campaignText(c: CampaignView): string {
     ...(c.scheduledAt ? [`  scheduled   ${c.scheduledAt}`] : []),
     `  created     ${c.createdAt}`,
     ...(c.completedAt ? [`  completed   ${c.completedAt}`] : []),
+    ...(c.followUpOf
+      ? [
+          `  follow-up   of ${c.followUpOf} (${(c.followUpStatuses ?? []).join(', ')})${c.copying ? ', recipients still being copied' : ''}`,
+        ]
+      : []),
   ].join('\n');
 }
 
@@ -225,6 +235,32 @@ function testText(t: DestinationTestView): string {
     `  latency  ${formatCount(Math.round(t.latencyMs))} ms`,
     ...(t.error ? [`  error    ${t.error}`] : []),
   ].join('\n');
+}
+
+/** The lines `csv check --remote` adds: what the dry run detected, and its preview. */
+function remoteCheckText(result: RemoteCheckResult): string[] {
+  const d = result.detected;
+  return [
+    ...(d
+      ? [
+          `detected: ${d.encoding}${d.bom ? ' with BOM' : ''}, ${d.lineEndings} line endings, '${d.delimiter}' delimiter, ${formatCount(d.rows)} rows`,
+        ]
+      : []),
+    ...((result.preview ?? []).length > 0
+      ? [
+          'preview (the first valid rows, rendered):',
+          table(
+            ['ROW', 'USER_ID', 'TITLE', 'BODY'],
+            (result.preview ?? []).map((p) => [
+              String(p.row),
+              p.userId,
+              p.rendered?.title ?? '',
+              p.rendered ? p.rendered.body : `(cannot be rendered: ${p.renderError ?? ''})`,
+            ]),
+          ),
+        ]
+      : []),
+  ];
 }
 
 /** A number option, or a usage error; the API checks its range. */
@@ -454,6 +490,66 @@ export const commands: Record<string, Command> = {
     },
   },
 
+  // Follow-up (docs/cli.md, campaign follow-up).
+  'campaign follow-up': {
+    usage:
+      'campaign follow-up <campaignId> --statuses <failed,skipped,pending> [--name <name>] [--template <templateId>] [--tag <tag>] [--idempotency-key <key>]',
+    summary:
+      "Create a draft campaign of a finished campaign's failed, skipped or pending recipients, and wait for them to be copied.",
+    options: {
+      '--statuses <list>':
+        'comma-separated recipient statuses to copy: failed, skipped, pending (never sent)',
+      '--name <name>': 'its name (default: the source\'s name and "(follow-up)")',
+      '--template <id>':
+        "another approved template (default: the source's); the recipients must have its required variables",
+      '--tag <tag>': 'optional',
+      '--idempotency-key <key>':
+        'the Idempotency-Key: running the command again with it answers the same campaign',
+    },
+    details:
+      'The recipients are copied in the background; a progress line runs until the follow-up can be sent (not with --json, which prints the campaign once copied).',
+    example: 'campaigns campaign follow-up cmp_01jd… --statuses failed,skipped',
+    positionals: 1,
+    async run(ctx) {
+      const v = ctx.values;
+      const sourceId = id(ctx.args[0] as string);
+      const statuses = required(v.statuses, 'statuses', 'campaign follow-up')
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
+      const api = ctx.api();
+      const source = await api.data<CampaignView>('GET', `/api/campaigns/${sourceId}`);
+      const name = v.name ?? `${source.name} (follow-up)`.slice(0, 200);
+      const created = await api.data<CampaignView>(
+        'POST',
+        `/api/campaigns/${sourceId}/follow-up`,
+        {
+          name,
+          statuses,
+          ...(v.template !== undefined ? { templateId: v.template } : {}),
+          ...(v.tag !== undefined ? { tag: v.tag } : {}),
+        },
+        v['idempotency-key'] === undefined ? {} : { 'Idempotency-Key': v['idempotency-key'] },
+      );
+      const expected = statuses.reduce(
+        (sum, s) => sum + ((source.counts as Record<string, number> | undefined)?.[s] ?? 0),
+        0,
+      );
+      const bar = new ProgressBar('copying', expected, { enabled: !ctx.json, unit: 'rows' });
+      let campaign = created;
+      while (campaign.copying) {
+        bar.update(0, { note: 'recipients being copied' });
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        campaign = await api.data<CampaignView>('GET', `/api/campaigns/${created.id}`);
+      }
+      bar.finish('copied', campaign.recipientCount);
+      print(ctx, campaign, () =>
+        [campaignText(campaign), `send it with: campaigns campaign send ${campaign.id}`].join('\n'),
+      );
+      return 0;
+    },
+  },
+
   'campaign cancel': {
     usage: 'campaign cancel <campaignId>',
     summary: 'Cancel a draft, scheduled or sending campaign; undelivered recipients become skipped.',
@@ -544,43 +640,114 @@ export const commands: Record<string, Command> = {
     },
   },
 
+  // Recipient exports (docs/cli.md, "Exporting recipients").
+  'recipients export': {
+    usage: 'recipients export <campaignId> [--status <status>] [--output <file.csv>]',
+    summary: "Export a campaign's recipients as CSV (user_id, variables, status, error) to stdout or a file.",
+    options: {
+      '--status <status>': 'only these recipients: pending, queued, sent, failed or skipped',
+      '--output <file.csv>': 'write the CSV to this file instead of stdout (-o)',
+    },
+    details:
+      'The file uploads back as it is to a campaign on the same template (campaigns upload): formula-looking\n' +
+      "cells carry a leading ' that the importer removes, and the status and error columns are ignored.\n" +
+      "A small export is the API's answer; a large one is written by an export job: the rows written are shown\n" +
+      'on stderr while it runs, then the file is downloaded. The summary goes to stderr (to stdout with --output).',
+    example: 'campaigns recipients export cmp_01jd… --status failed > failed.csv',
+    positionals: 1,
+    async run(ctx) {
+      const path = ctx.values.output;
+      const out = path === undefined ? process.stdout : createWriteStream(path);
+      const result = await exportRecipients(ctx.api(), ctx.args[0] as string, {
+        ...(ctx.values.status === undefined ? {} : { status: ctx.values.status }),
+        out,
+        progress: !ctx.json,
+      });
+      const summary = `exported ${formatCount(result.rows)} recipients of ${result.campaignId} (${formatBytes(result.bytes)}${
+        result.exportId ? `, export ${result.exportId}` : ''
+      })${path === undefined ? '' : ` to ${path}`}`;
+      if (path === undefined) process.stderr.write(`${summary}\n`);
+      else print(ctx, { ...result, path }, () => summary);
+      return 0;
+    },
+  },
+
   'csv check': {
-    usage: 'csv check <file.csv> --template <templateId> [--max <n>]',
+    usage:
+      'csv check <file.csv> (--template <templateId> | --remote --campaign <campaignId>) [--max <n>] [--direct-max-bytes <n>]',
     summary:
-      "Check a CSV against a template's variableSchema locally, with the importer's own code; uploads nothing.",
+      "Check a CSV against a template's variableSchema locally with the importer's own code, or by the API's dry run against a campaign; adds nothing.",
     options: {
       '--template <id>': 'the template whose variableSchema the file must match (fetched from the API)',
+      '--remote':
+        "check with the API's dry run of an upload instead (the deployed importer; nothing is added)",
+      '--campaign <id>': 'with --remote: the campaign whose template the file must match (any status)',
+      '--direct-max-bytes <n>': `with --remote: files up to this size go through the API, larger ones by presigned PUT (default ${DIRECT_UPLOAD_MAX_BYTES})`,
       '--max <n>': 'rejections printed (default 100; --json prints all)',
     },
     details:
       'Runs the same validation the importer runs on an upload (shared/domain/import-upload.ts): the same\n' +
-      'file-level errors, the same rejected rows and reasons. Exit code 1 if the file has a file-level error or\n' +
-      'any rejected row.',
-    example: 'campaigns csv check audience.csv --template tpl_01jd…',
+      'file-level errors, the same rejected rows and reasons. With --remote the API runs it (POST\n' +
+      '/api/campaigns/upload?dryRun=true, or a presigned dry run above the direct limit) and also answers what\n' +
+      'it detected of the file (encoding, BOM, line endings, delimiter, rows) and the first 5 valid rows\n' +
+      "rendered through the campaign's template; it lists the first 100 rejections, as an upload record keeps\n" +
+      'them. Exit code 1 if the file has a file-level error or any rejected row.',
+    example:
+      'campaigns csv check audience.csv --template tpl_01jd…   campaigns csv check audience.csv --remote --campaign cmp_01jd…',
     positionals: 1,
     async run(ctx) {
       const file = ctx.args[0] as string;
-      const templateId = required(ctx.values.template, 'template', 'csv check');
       const max = positiveInt(ctx.values.max, 'max', 100);
-      await stat(file); // a missing file is reported before the API is asked
-      const template = await ctx.api().data<TemplateView>('GET', `/api/templates/${id(templateId)}`);
-      const result = await checkCsvFile(file, template.variableSchema);
-      print(ctx, { file, templateId, ...result }, () => {
-        if (result.error)
-          return `${file}: the whole file would be rejected, nothing added:\n  ${result.error.message}`;
+      let result: CsvCheckResult | RemoteCheckResult;
+      let about: Record<string, string>;
+      if (ctx.values.remote) {
+        if (ctx.values.template !== undefined) {
+          throw new UsageError(
+            'csv check --remote checks against a campaign: give --campaign <campaignId> instead of --template.',
+          );
+        }
+        const campaignId = required(ctx.values.campaign, 'campaign', 'csv check --remote');
+        await stat(file); // a missing file is reported before the API is asked
+        result = await checkCsvRemote(ctx.api(), file, {
+          campaignId,
+          directMaxBytes: positiveInt(
+            ctx.values['direct-max-bytes'],
+            'direct-max-bytes',
+            DIRECT_UPLOAD_MAX_BYTES,
+          ),
+        });
+        about = {};
+      } else {
+        const templateId = required(ctx.values.template, 'template', 'csv check');
+        await stat(file); // a missing file is reported before the API is asked
+        const template = await ctx.api().data<TemplateView>('GET', `/api/templates/${id(templateId)}`);
+        result = await checkCsvFile(file, template.variableSchema);
+        about = { templateId };
+      }
+      const checked = result;
+      print(ctx, { file, ...about, ...checked }, () => {
+        if (checked.error)
+          return `${file}: the whole file would be rejected, nothing added:\n  ${checked.error.message}`;
+        const remote = 'detected' in checked ? checked : undefined;
         return [
-          `${file}: ${formatCount(result.rowsRead)} rows, ${formatCount(result.valid)} valid, ${formatCount(result.rejected)} rejected, ${formatCount(result.duplicates)} duplicates`,
-          ...(result.rejections.length > 0
+          `${file}: ${formatCount(checked.rowsRead)} rows, ${formatCount(checked.valid)} valid, ${formatCount(checked.rejected)} rejected, ${formatCount(checked.duplicates)} duplicates`,
+          ...(checked.rejections.length > 0
             ? [
                 table(
                   ['ROW', 'USER_ID', 'REASON'],
-                  result.rejections.slice(0, max).map((r) => [String(r.row), r.userId, r.reason]),
+                  checked.rejections.slice(0, max).map((r) => [String(r.row), r.userId, r.reason]),
                 ),
               ]
             : []),
-          ...(result.rejections.length > max
-            ? [`… ${formatCount(result.rejections.length - max)} more (--max or --json)`]
+          ...(checked.rejections.length > max
+            ? [`… ${formatCount(checked.rejections.length - max)} more (--max or --json)`]
             : []),
+          ...(remote && checked.rejected > checked.rejections.length
+            ? [
+                `… ${formatCount(checked.rejected - checked.rejections.length)} more rejected (the API lists the first ones)`,
+              ]
+            : []),
+          ...(remote ? remoteCheckText(remote) : []),
         ].join('\n');
       });
       return result.ok ? 0 : 1;
@@ -765,9 +932,11 @@ export async function main(argv: string[]): Promise<number> {
       process.stdout.write(`${helpFor(positionals.slice(1))}\n`);
       return 0;
     }
-    const words = GROUPS.includes(positionals[0] as string)
-      ? positionals.slice(0, 2)
-      : positionals.slice(0, 1);
+    // A group's subcommand, or a two-word command such as `recipients export`.
+    const words =
+      GROUPS.includes(positionals[0] as string) || commands[positionals.slice(0, 2).join(' ')]
+        ? positionals.slice(0, 2)
+        : positionals.slice(0, 1);
     const name = words.join(' ');
     const command = commands[name];
     if (!command) {

@@ -10,25 +10,38 @@ import { canTransition } from '#shared/domain/campaign-status.ts';
 import {
   campaignView,
   createCampaignBody,
+  FOLLOW_UP_SOURCE_STATUSES,
+  followUpBody,
+  followUpLock,
   newCampaign,
   parseCampaignStatusFilter,
 } from '#shared/domain/campaigns.ts';
 import { newId, recipientPk, recipientsByStatusPk } from '#shared/domain/keys.ts';
 import { RECIPIENT_STATUSES, type RecipientStatus } from '#shared/domain/model.ts';
-import { BadRequestError, ConflictError } from '#shared/errors.ts';
+import { describeProblem, PROBLEMS_SHOWN } from '#shared/domain/variables.ts';
+import {
+  BadRequestError,
+  ConflictError,
+  InvalidVariablesError,
+  TemplateNotApprovedError,
+} from '#shared/errors.ts';
 import { createApiHandler } from '#shared/http/api-handler.ts';
+import { idempotent } from '#shared/http/idempotency.ts';
 import { decodeCursor, encodeCursor, jsonBody, page, pathParameter, query } from '#shared/http/request.ts';
 import { data, list } from '#shared/http/responses.ts';
 import { recipientView } from '#shared/http/views.ts';
 import { logger } from '#shared/observability.ts';
 import {
   createCampaign,
+  findCampaign,
   getCampaign,
   listCampaigns,
   startSending,
   transitionCampaign,
 } from '#shared/store/campaigns.ts';
+import { followUpVariableProblems } from '#shared/store/follow-ups.ts';
 import { listRecipients, type RecipientPosition } from '#shared/store/recipients.ts';
+import { getTemplate } from '#shared/store/templates.ts';
 import { releaseStaleLock } from '#shared/store/uploads.ts';
 
 /** Body of `POST /api/campaigns/{id}/send`: none, `{}`, or `{ scheduledAt }` in the future. */
@@ -120,6 +133,12 @@ export const handler = createApiHandler({
         status: campaign.status,
       });
     }
+    if (campaign.importingUploadId === followUpLock(id)) {
+      throw new ConflictError(
+        `Campaign '${id}' is a follow-up whose recipients are still being copied; send it once GET /api/campaigns/${id} shows copying: false.`,
+        { campaignId: id, copying: true },
+      );
+    }
     if (campaign.importingUploadId && !(await releaseStaleLock(campaign))) {
       throw new ConflictError(
         `Campaign '${id}' has an import running (upload '${campaign.importingUploadId}'); send it once the upload is completed.`,
@@ -179,6 +198,67 @@ export const handler = createApiHandler({
     if (cancelled.recipientCount > 0) await startSendFunction(appId, id);
     return data(campaignView(cancelled));
   },
+
+  // docs/api.md, Follow-up. With an Idempotency-Key a retry answers the same campaign;
+  // the recipients are copied by the send function (shared/store/follow-ups.ts).
+  'POST /api/campaigns/{id}/follow-up': idempotent('cmp', async (request) => {
+    const { event, appId, resourceId: id } = request;
+    const sourceId = pathParameter(event, 'id');
+    const input = jsonBody(event, followUpBody);
+    if (request.resumed) {
+      // A retry after a run that died once it had stored the draft: that draft is the answer.
+      const stored = await findCampaign(appId, id);
+      if (stored) return data(campaignView(stored), 201);
+    }
+    const source = await getCampaign(appId, sourceId);
+    if (!(FOLLOW_UP_SOURCE_STATUSES as readonly string[]).includes(source.status)) {
+      throw new ConflictError(
+        `Campaign '${sourceId}' is ${source.status}; a follow-up is made from a finished campaign (${FOLLOW_UP_SOURCE_STATUSES.join(', ')}). Wait for it to finish.`,
+        { campaignId: sourceId, status: source.status },
+      );
+    }
+    if (source.counts.pending + source.counts.queued > 0 && source.status === 'cancelled') {
+      throw new ConflictError(
+        `Campaign '${sourceId}' is cancelled and its recipients are still being settled (${source.counts.pending + source.counts.queued} left); retry in a moment.`,
+        { campaignId: sourceId, status: source.status },
+      );
+    }
+    const templateId = input.templateId ?? source.templateId;
+    const template = await getTemplate(appId, templateId);
+    if (template.status !== 'approved') throw new TemplateNotApprovedError(template.id, template.status);
+    if (templateId !== source.templateId) {
+      // Another template may require what the source's did not: every copied recipient must have it.
+      const check = await followUpVariableProblems(
+        appId,
+        sourceId,
+        input.statuses,
+        template.variableSchema,
+        PROBLEMS_SHOWN,
+      );
+      if (check.total > 0) {
+        const more = check.total - check.problems.length;
+        throw new InvalidVariablesError(
+          `Invalid variables for template '${templateId}': ${check.problems.map(describeProblem).join('; ')}${more > 0 ? `; and ${more} more` : ''}. Choose another template, or omit templateId to keep '${source.templateId}'.`,
+          { problems: check.problems, total: check.total, templateId },
+        );
+      }
+    }
+    const now = new Date().toISOString();
+    const campaign = {
+      ...newCampaign(
+        { name: input.name, templateId, ...(input.tag ? { tag: input.tag } : {}) },
+        { id, appId, now },
+      ),
+      followUpOf: sourceId,
+      followUpStatuses: input.statuses,
+      importingUploadId: followUpLock(id),
+    };
+    // Backstop first: should the invoke fail or this function die, the copy still runs.
+    await armSendFunction(appId, id);
+    await createCampaign(campaign);
+    await startSendFunction(appId, id);
+    return data(campaignView(campaign), 201);
+  }),
 
   'GET /api/campaigns/{id}/recipients': async ({ event, appId }) => {
     const id = pathParameter(event, 'id');

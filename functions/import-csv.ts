@@ -4,15 +4,23 @@
  * reports rejections, and sets the campaign's recipient count. Idempotent: a duplicate
  * event finds the upload busy or done; a replay after a crash rewrites the same items
  * and counts recipients afresh.
+ *
+ * A dry run's upload (`dryRun` on its record) goes through the same claim, checks and
+ * `importUpload` passes (shared/domain/dry-run.ts) with the recipient writes replaced by
+ * a preview sink: it completes or fails its upload record only (no lock, no recipient, no
+ * campaign change), and its object is deleted once the record is settled (the `uploads/`
+ * lifecycle rule removes one whose importer died before that).
  */
 
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { GetObjectCommand } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand } from '@aws-sdk/client-s3';
 import type { Context, S3Event, S3EventRecord } from 'aws-lambda';
 import { RejectionsReport } from '#shared/adapters/rejections-report.ts';
 import { bucketName, s3 } from '#shared/adapters/s3.ts';
+import { dryRunUpload } from '#shared/domain/dry-run.ts';
 import { importUpload } from '#shared/domain/import-upload.ts';
 import { parseUploadObjectKey, rejectionsReportKey } from '#shared/domain/keys.ts';
+import type { Template } from '#shared/domain/model.ts';
 import { lambdaStack } from '#shared/lambda.ts';
 import { logger, metrics } from '#shared/observability.ts';
 import { findCampaign } from '#shared/store/campaigns.ts';
@@ -20,6 +28,7 @@ import { BatchWriter, countRecipients, recipientItem } from '#shared/store/recip
 import { findTemplate } from '#shared/store/templates.ts';
 import {
   claimUpload,
+  completeDryRun,
   completeUpload,
   failUpload,
   recordProgress,
@@ -34,6 +43,63 @@ export function objectKey(record: S3EventRecord): string {
 /** Thrown so that Lambda retries the event later: another invocation holds the upload. */
 export class UploadBusyError extends Error {
   override name = 'UploadBusyError';
+}
+
+/** A settled dry run's file: it is not kept (nothing of a dry run is). */
+async function dropDryRunObject(key: string): Promise<void> {
+  await s3.send(new DeleteObjectCommand({ Bucket: bucketName, Key: key }));
+}
+
+/** The dry run of a claimed upload: the import's passes with a preview sink, the upload record settled. */
+async function dryRunRecord(
+  key: string,
+  ids: { appId: string; campaignId: string; uploadId: string },
+  owner: string,
+  template: Template,
+): Promise<void> {
+  const { appId, campaignId, uploadId } = ids;
+  const zero = { rowsRead: 0, uploaded: 0, rejected: 0, duplicates: 0 };
+  let etag: string | undefined;
+  try {
+    const outcome = await dryRunUpload(
+      async () => {
+        const object = await s3.send(new GetObjectCommand({ Bucket: bucketName, Key: key, IfMatch: etag }));
+        etag ??= object.ETag;
+        return object.Body as AsyncIterable<Uint8Array>;
+      },
+      template,
+      {
+        heartbeat: () => recordProgress(appId, campaignId, uploadId, owner, zero),
+        progress: (t) =>
+          recordProgress(appId, campaignId, uploadId, owner, {
+            rowsRead: t.rowsRead,
+            uploaded: t.valid,
+            rejected: t.rejected,
+            duplicates: t.duplicates,
+          }),
+      },
+    );
+    if (!outcome.ok) {
+      await failUpload(appId, campaignId, uploadId, outcome.error, { owner });
+      logger.info('dry run failed: a file-level error');
+    } else {
+      const { totals } = outcome;
+      await completeDryRun(appId, campaignId, uploadId, owner, {
+        rowsRead: totals.rowsRead,
+        uploaded: totals.valid,
+        rejected: totals.rejected,
+        duplicates: totals.duplicates,
+        rejections: outcome.rejections,
+        detected: outcome.detected,
+        preview: outcome.preview,
+      });
+      logger.info('dry run completed', { rowsRead: totals.rowsRead, wouldAdd: totals.valid });
+    }
+  } catch (error) {
+    await releaseClaim(appId, campaignId, uploadId, owner);
+    throw error;
+  }
+  await dropDryRunObject(key);
 }
 
 async function importRecord(record: S3EventRecord, owner: string): Promise<void> {
@@ -65,6 +131,7 @@ async function importRecord(record: S3EventRecord, owner: string): Promise<void>
         },
         { owner },
       );
+      if (upload.dryRun) await dropDryRunObject(key);
       return;
     }
     const campaign = await findCampaign(appId, campaignId);
@@ -80,6 +147,11 @@ async function importRecord(record: S3EventRecord, owner: string): Promise<void>
         },
         { owner },
       );
+      if (upload.dryRun) await dropDryRunObject(key);
+      return;
+    }
+    if (upload.dryRun) {
+      await dryRunRecord(key, ids, owner, template);
       return;
     }
 

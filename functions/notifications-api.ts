@@ -5,14 +5,14 @@
  */
 import { z } from 'zod';
 import { armSendFunction, startSendFunction } from '#shared/adapters/send-function.ts';
-import { newId } from '#shared/domain/keys.ts';
-import { NOTIFICATION_ID_PREFIX } from '#shared/domain/sending.ts';
+import { NOTIFICATION_ID_PREFIX, storeAppId } from '#shared/domain/sending.ts';
 import { checkInlineVariables, invalidVariablesError } from '#shared/domain/variables.ts';
 import { BadRequestError, TargetLimitExceededError, TemplateNotApprovedError } from '#shared/errors.ts';
 import { createApiHandler } from '#shared/http/api-handler.ts';
+import { idempotent } from '#shared/http/idempotency.ts';
 import { jsonBody } from '#shared/http/request.ts';
 import { data } from '#shared/http/responses.ts';
-import { createNotification } from '#shared/store/campaigns.ts';
+import { createNotification, findCampaign } from '#shared/store/campaigns.ts';
 import { getTemplate } from '#shared/store/templates.ts';
 
 /** Most targets of one call (docs/api.md). */
@@ -29,7 +29,9 @@ const sendBody = z
   .strict();
 
 export const handler = createApiHandler({
-  'POST /api/notifications/send': async ({ event, appId }) => {
+  // With an Idempotency-Key, a retry answers the first send's notification (shared/http/idempotency.ts).
+  'POST /api/notifications/send': idempotent(NOTIFICATION_ID_PREFIX.slice(0, -1), async (request) => {
+    const { event, appId, resourceId: id } = request;
     const input = jsonBody(event, sendBody);
     if (input.targets.length > MAX_TARGETS)
       throw new TargetLimitExceededError(input.targets.length, MAX_TARGETS);
@@ -52,7 +54,11 @@ export const handler = createApiHandler({
     });
     if (!check.ok) throw invalidVariablesError(check.problems);
 
-    const id = newId(NOTIFICATION_ID_PREFIX.slice(0, -1));
+    if (request.resumed) {
+      // A retry after a run that died: the notification it stored is sent already (or by its backstop).
+      const stored = await findCampaign(storeAppId(appId, id), id);
+      if (stored) return data({ notificationId: id, total: stored.recipientCount }, 202);
+    }
     await armSendFunction(appId, id);
     const notification = await createNotification({
       id,
@@ -63,5 +69,5 @@ export const handler = createApiHandler({
     });
     await startSendFunction(appId, notification.id);
     return data({ notificationId: notification.id, total: notification.recipientCount }, 202);
-  },
+  }),
 });

@@ -1,8 +1,9 @@
 /**
  * The send function: puts a campaign's recipients on the delivery queue, or sweeps a
- * cancelled one (`shared/delivery/dispatch.ts`, docs/delivery.md). Started with
+ * cancelled one (`shared/delivery/dispatch.ts`, docs/delivery.md), and copies a follow-up's
+ * recipients (`shared/store/follow-ups.ts`). Started with
  * `{ appId, campaignId }` by the send API (asynchronously), by the campaign's schedule,
- * and by the cancel API (to sweep).
+ * by the cancel API (to sweep), by the follow-up API (to copy), and by their backstops.
  */
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { z } from 'zod';
@@ -18,6 +19,7 @@ import type { DeliveryChannel } from '#shared/domain/channel.ts';
 import { CHUNK_MAX_RECIPIENTS } from '#shared/domain/delivery-batches.ts';
 import { lambdaStack } from '#shared/lambda.ts';
 import { logger, metrics } from '#shared/observability.ts';
+import { copyFollowUpRecipients } from '#shared/store/follow-ups.ts';
 
 export type { SendResult };
 
@@ -78,5 +80,7 @@ export async function sendCampaign(appId: string, campaignId: string): Promise<S
 /** The stack publishes the metrics `sendCampaign` adds once the invocation ends. */
 export const handler = lambdaStack<unknown, SendResult>().handler(async (event) => {
   const { appId, campaignId } = sendEvent.parse(event);
+  // A follow-up's draft still filling is copied first (then it is a draft: nothing to send).
+  await copyFollowUpRecipients(appId, campaignId);
   return sendCampaign(appId, campaignId);
 });

@@ -2,6 +2,12 @@
  * API function for recipients: the direct CSV upload, presigned uploads, upload status
  * and inline recipient adds (`infra/routes.ts`). Every path ends in the same place: a CSV
  * object in S3 for the importer, or keyed recipient puts.
+ *
+ * A dry run (`?dryRun=true` on the direct upload, `dryRun: true` for an upload URL) runs
+ * the importer's code with writes off (shared/domain/dry-run.ts): the direct one here, on
+ * the file in memory, answering at once; the presigned one in the importer, on an upload
+ * record flagged `dryRun` that never takes the campaign's lock. Neither refuses a campaign
+ * that is no longer a draft: nothing is added to it.
  */
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
@@ -10,13 +16,14 @@ import { bucketName, presigningS3, s3 } from '#shared/adapters/s3.ts';
 import { uploadConfig } from '#shared/config.ts';
 import { checkHeader, USER_ID_PATTERN } from '#shared/domain/csv-rules.ts';
 import { readCsvHeader } from '#shared/domain/csv-stream.ts';
+import { dryRunUpload } from '#shared/domain/dry-run.ts';
 import { newId } from '#shared/domain/keys.ts';
 import type { Campaign, Upload } from '#shared/domain/model.ts';
 import { checkInlineVariables, invalidVariablesError } from '#shared/domain/variables.ts';
 import { BadRequestError, ConflictError, type ErrorCode, HttpError } from '#shared/errors.ts';
 import { createApiHandler } from '#shared/http/api-handler.ts';
 import { parseDirectUpload } from '#shared/http/multipart.ts';
-import { bodyBytes, header, jsonBody, pathParameter } from '#shared/http/request.ts';
+import { bodyBytes, header, jsonBody, pathParameter, query } from '#shared/http/request.ts';
 import { data } from '#shared/http/responses.ts';
 import { findCampaign, getCampaign } from '#shared/store/campaigns.ts';
 import { countRecipients, putRecipients } from '#shared/store/recipients.ts';
@@ -70,7 +77,58 @@ function uploadView(upload: Upload, rejectionsReportUrl?: string) {
     createdAt: upload.createdAt,
     updatedAt: upload.updatedAt,
     ...(upload.completedAt ? { completedAt: upload.completedAt } : {}),
+    ...(upload.dryRun
+      ? {
+          dryRun: true,
+          ...(upload.detected ? { detected: upload.detected } : {}),
+          ...(upload.preview ? { preview: upload.preview } : {}),
+        }
+      : {}),
   };
+}
+
+/** The direct upload's `dryRun` query parameter: `true` or `false` (the default). */
+function dryRunParameter(event: Parameters<typeof query>[0]): boolean {
+  const value = query(event).dryRun;
+  if (value === undefined || value === 'false') return false;
+  if (value === 'true') return true;
+  throw new BadRequestError(
+    `Query parameter 'dryRun' must be 'true' or 'false', got '${value.slice(0, 40)}'; use ?dryRun=true to check a file without adding it.`,
+    { field: 'dryRun' },
+  );
+}
+
+/** The size of the pieces a direct dry run reads its in-memory file in. */
+const DRY_RUN_CHUNK_BYTES = 64 * 1024;
+
+/**
+ * A direct dry run: the import of the file in memory with writes off, answered at once.
+ * A file-level error is the import's own 400; nothing is stored either way.
+ */
+async function directDryRun(appId: string, campaign: Campaign, file: Buffer) {
+  const template = await getTemplate(appId, campaign.templateId);
+  const outcome = await dryRunUpload(async () => {
+    async function* pieces(): AsyncGenerator<Uint8Array> {
+      for (let at = 0; at < file.length; at += DRY_RUN_CHUNK_BYTES) {
+        yield file.subarray(at, at + DRY_RUN_CHUNK_BYTES);
+      }
+    }
+    return pieces();
+  }, template);
+  if (!outcome.ok) throw new BadRequestError(outcome.error.message, { campaignId: campaign.id });
+  const { totals } = outcome;
+  return data({
+    campaignId: campaign.id,
+    dryRun: true,
+    status: 'completed',
+    rowsRead: totals.rowsRead,
+    uploaded: totals.valid,
+    rejected: totals.rejected,
+    duplicates: totals.duplicates,
+    rejections: outcome.rejections,
+    detected: outcome.detected,
+    preview: outcome.preview,
+  });
 }
 
 const STATUS_OF: Partial<Record<string, number>> = {
@@ -151,6 +209,7 @@ const presignBody = z
       .int()
       .min(1, 'must be at least 1 byte')
       .max(config.PRESIGNED_UPLOAD_MAX_BYTES, `must be at most ${config.PRESIGNED_UPLOAD_MAX_BYTES} bytes`),
+    dryRun: z.boolean().optional(),
   })
   .strict();
 
@@ -166,12 +225,14 @@ const inlineBody = z
 
 export const handler = createApiHandler({
   'POST /api/campaigns/upload': async ({ event, appId, context }) => {
+    const dryRun = dryRunParameter(event);
     const form = await parseDirectUpload(
       bodyBytes(event),
       header(event, 'content-type') ?? '',
       config.DIRECT_UPLOAD_MAX_BYTES,
     );
     const campaign = await getCampaign(appId, form.campaignId);
+    if (dryRun) return directDryRun(appId, campaign, form.file);
     await assertAcceptsRecipients(campaign);
     const template = await getTemplate(appId, campaign.templateId);
     checkHeader(await readCsvHeader(form.file), template.variableSchema);
@@ -221,15 +282,17 @@ export const handler = createApiHandler({
   },
 
   'POST /api/campaigns/{id}/upload-url': async ({ event, appId }) => {
-    const { contentLength } = jsonBody(event, presignBody);
+    const { contentLength, dryRun } = jsonBody(event, presignBody);
     const campaign = await getCampaign(appId, pathParameter(event, 'id'));
-    await assertAcceptsRecipients(campaign);
+    // A dry run adds nothing, so it is answered whatever the campaign's status or lock.
+    if (!dryRun) await assertAcceptsRecipients(campaign);
     const upload = newUpload({
       uploadId: newId('upl'),
       appId,
       campaignId: campaign.id,
       source: 'presigned',
       maxBytes: contentLength,
+      ...(dryRun ? { dryRun: true as const } : {}),
     });
     await createUpload(upload);
     const headers = { 'content-type': 'text/csv', 'content-length': String(contentLength) };
@@ -251,6 +314,7 @@ export const handler = createApiHandler({
         headers,
         expiresAt: new Date(Date.now() + URL_SECONDS * 1000).toISOString(),
         maxBytes: config.PRESIGNED_UPLOAD_MAX_BYTES,
+        ...(dryRun ? { dryRun: true } : {}),
       },
       201,
     );

@@ -19,10 +19,13 @@ export const functions = {
   uploadsApi: api(apiFunctions.uploads),
   notificationsApi: api(apiFunctions.notifications),
   destinationApi: api(apiFunctions.destination),
+  exportsApi: api(apiFunctions.exports),
   /** S3-triggered CSV importer. */
   importCsv: { entry: 'functions/import-csv.ts', timeoutSeconds: 900, memoryMb: 1024 },
   /** Reads a campaign's recipients and puts batches on the delivery queue. */
   sendCampaign: { entry: 'functions/send-campaign.ts', timeoutSeconds: 900, memoryMb: 1024 },
+  /** Writes a recipient export past the inline bound to S3 (started by the exports API). */
+  exportRecipients: { entry: 'functions/export-recipients.ts', timeoutSeconds: 900, memoryMb: 512 },
   /** SQS consumer that delivers batches of recipients. */
   deliverBatch: {
     entry: 'functions/deliver-batch.ts',

@@ -22,6 +22,10 @@ export const uploadsBucket = {
   uploadsPrefix: 'uploads/',
   /** `reports/<appId>/<campaignId>/<uploadId>-rejections.csv`. */
   reportsPrefix: 'reports/',
+  /** `exports/<appId>/<campaignId>/<exportId>.csv`: recipient exports, downloaded by presigned URL only. */
+  exportsPrefix: 'exports/',
+  /** Days an export is kept (the `exports/` lifecycle rule; its record's TTL is the same). */
+  exportExpiryDays: 2,
 } as const;
 
 /** SQS queue carrying batches of recipients to the delivery consumers. */

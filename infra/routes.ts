@@ -11,6 +11,7 @@ export const apiFunctions = {
   uploads: 'functions/uploads-api.ts',
   notifications: 'functions/notifications-api.ts',
   destination: 'functions/destination-api.ts',
+  exports: 'functions/exports-api.ts',
 } as const;
 
 export type ApiFunctionName = keyof typeof apiFunctions;
@@ -33,6 +34,8 @@ export const routes: readonly Route[] = [
   { method: 'POST', path: '/api/campaigns/{id}/send', function: 'campaigns' },
   { method: 'POST', path: '/api/campaigns/{id}/cancel', function: 'campaigns' },
   { method: 'GET', path: '/api/campaigns/{id}/recipients', function: 'campaigns' },
+  // Follow-up (docs/api.md, Follow-up).
+  { method: 'POST', path: '/api/campaigns/{id}/follow-up', function: 'campaigns' },
   { method: 'POST', path: '/api/campaigns/{id}/recipients', function: 'uploads' },
   { method: 'POST', path: '/api/campaigns/upload', function: 'uploads' },
   { method: 'POST', path: '/api/campaigns/{id}/upload-url', function: 'uploads' },
@@ -42,6 +45,9 @@ export const routes: readonly Route[] = [
   { method: 'PUT', path: '/api/destination', function: 'destination' },
   { method: 'POST', path: '/api/destination/rotate-secret', function: 'destination' },
   { method: 'POST', path: '/api/destination/test', function: 'destination' },
+  // Recipient exports (docs/api.md, "Exporting recipients").
+  { method: 'GET', path: '/api/campaigns/{id}/recipients/export', function: 'exports' },
+  { method: 'GET', path: '/api/campaigns/{id}/recipients/exports/{exportId}', function: 'exports' },
 ];
 
 /**

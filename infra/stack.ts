@@ -8,11 +8,19 @@ import { Alarms } from './constructs/alarms.ts';
 import { Api } from './constructs/api.ts';
 import { DefaultDestination } from './constructs/default-destination.ts';
 import { Delivery } from './constructs/delivery.ts';
-import { useBucket, useDeliveryQueue, useSendFunction, useTable } from './constructs/grants.ts';
+import { CampaignFunction } from './constructs/function.ts';
+import {
+  useBucket,
+  useDeliveryQueue,
+  useExportFunction,
+  useSendFunction,
+  useTable,
+} from './constructs/grants.ts';
 import { Import } from './constructs/import.ts';
 import { Scheduling } from './constructs/scheduling.ts';
 import { Secrets } from './constructs/secrets.ts';
 import { Storage } from './constructs/storage.ts';
+import { functions } from './functions.ts';
 import { uploadsBucket as bucketSpec } from './resources.ts';
 import type { StageConfig } from './stages.ts';
 
@@ -29,6 +37,8 @@ export class CsvCampaignsStack extends Stack {
   readonly secrets: Secrets;
   readonly defaultDestination: DefaultDestination;
   readonly alarms: Alarms;
+  /** Writes recipient exports past the inline bound to `exports/` (docs/api.md). */
+  readonly exportFunction: CampaignFunction;
 
   constructor(scope: Construct, id: string, props: CsvCampaignsStackProps) {
     super(scope, id, props);
@@ -40,6 +50,7 @@ export class CsvCampaignsStack extends Stack {
       deletionProtection: stage.deletionProtection,
       uploadExpiryDays: stage.uploadExpiryDays,
       reportExpiryDays: stage.reportExpiryDays,
+      exportExpiryDays: bucketSpec.exportExpiryDays,
     });
     const { table, bucket } = this.storage;
     this.secrets = new Secrets(this, 'Secrets', { removalPolicy: stage.removalPolicy });
@@ -62,7 +73,7 @@ export class CsvCampaignsStack extends Stack {
       throttlingBurstLimit: stage.throttling.burstLimit,
       accessLogRemovalPolicy: stage.removalPolicy,
     });
-    const { templates, campaigns, uploads, notifications, destination } = this.api.functions;
+    const { templates, campaigns, uploads, notifications, destination, exports } = this.api.functions;
     const importFunction = this.importer.importFunction;
 
     useTable(templates, table, 'readWrite');
@@ -82,6 +93,18 @@ export class CsvCampaignsStack extends Stack {
     // Stores each app's destination with its signing secret encrypted (and reads it back to test it).
     useTable(destination, table, 'readWrite');
     this.secrets.useForAppSecrets(destination, 'encryptDecrypt');
+
+    // Recipient exports: the API answers small ones inline, starts the export function for
+    // the others, and presigns the download of a ready one; the function writes the object.
+    this.exportFunction = new CampaignFunction(this, 'ExportRecipients', {
+      ...functionDefaults,
+      spec: functions.exportRecipients,
+    });
+    useTable(exports, table, 'readWrite');
+    useExportFunction(exports, this.exportFunction);
+    useBucket(exports, bucket, { read: [bucketSpec.exportsPrefix] });
+    useTable(this.exportFunction, table, 'readWrite');
+    useBucket(this.exportFunction, bucket, { multipartWrite: [bucketSpec.exportsPrefix] });
 
     useTable(importFunction, table, 'readWrite');
     useBucket(importFunction, bucket, {

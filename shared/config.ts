@@ -200,3 +200,36 @@ export const destinationConfig = section('destination', {
   /** Limit of the whole `POST /api/destination/test` exchange. */
   DESTINATION_TEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(20_000).default(5_000),
 });
+
+/**
+ * Recipient exports (docs/api.md, "Exporting recipients"): the bound of an inline
+ * `200 text/csv` answer, past which the API starts an export job (`202`), and the part
+ * size of the job's multipart upload. Tests lower the bounds.
+ */
+export const exportConfig = section('export', {
+  /**
+   * Most bytes of an inline answer, counted as Lambda counts them (the body escaped in
+   * its JSON response): at most 5.5 MiB, under Lambda's 6 MB and API Gateway's 10 MB.
+   */
+  EXPORT_INLINE_MAX_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(5.5 * 1024 * 1024)
+    .default(5 * 1024 * 1024),
+  /** Most data rows of an inline answer (so it is read well within API Gateway's 29 s). */
+  EXPORT_INLINE_MAX_ROWS: z.coerce.number().int().min(1).default(10_000),
+  /** Bytes per part of an export job's multipart upload (S3: at least 5 MiB, but the last). */
+  EXPORT_PART_BYTES: z.coerce
+    .number()
+    .int()
+    .min(5 * 1024 * 1024)
+    .default(8 * 1024 * 1024),
+  /** Validity of an export's presigned download URL. */
+  EXPORT_URL_SECONDS: z.coerce.number().int().min(1).max(3600).default(300),
+});
+
+/** The export function the exports API starts (`EXPORT_FUNCTION_ARN`). */
+export const exportFunctionConfig = section('export function', {
+  EXPORT_FUNCTION_ARN: z.string().min(1),
+});

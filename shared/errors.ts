@@ -22,6 +22,7 @@ export type ErrorCode =
   | 'ERR_TEMPLATE_NOT_APPROVED'
   | 'ERR_INVALID_VARIABLES'
   | 'ERR_TARGET_LIMIT_EXCEEDED'
+  | 'ERR_IDEMPOTENCY_KEY_REUSED'
   | 'ERR_OPERATION_FAILED';
 
 /** An error with a public HTTP status, code, message and optional details. */

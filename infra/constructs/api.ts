@@ -127,6 +127,7 @@ export class Api extends Construct {
         ...defaults,
         spec: functions.destinationApi,
       }),
+      exports: new CampaignFunction(this, 'ExportsApi', { ...defaults, spec: functions.exportsApi }),
     };
 
     this.accessLogs = new logs.LogGroup(this, 'AccessLogs', {

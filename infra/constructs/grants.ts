@@ -44,13 +44,18 @@ export interface BucketAccess {
   read?: readonly string[];
   /** Key prefixes the function writes objects under. */
   write?: readonly string[];
+  /** Key prefixes the function writes multipart uploads under, aborting its failed ones. */
+  multipartWrite?: readonly string[];
 }
 
 /** Gets and puts objects under the given prefixes only; sets `BUCKET_NAME`. */
 export function useBucket(fn: lambda.Function, bucket: s3.Bucket, access: BucketAccess): void {
-  const grant = (action: string, prefix: string) => {
+  const grant = (action: string | string[], prefix: string) => {
     fn.addToRolePolicy(
-      new iam.PolicyStatement({ actions: [action], resources: [bucket.arnForObjects(`${prefix}*`)] }),
+      new iam.PolicyStatement({
+        actions: typeof action === 'string' ? [action] : action,
+        resources: [bucket.arnForObjects(`${prefix}*`)],
+      }),
     );
     const logicalId = Stack.of(bucket).getLogicalId(bucket.node.defaultChild as s3.CfnBucket);
     if (fn.role) {
@@ -62,6 +67,9 @@ export function useBucket(fn: lambda.Function, bucket: s3.Bucket, access: Bucket
   };
   for (const prefix of access.read ?? []) grant('s3:GetObject', prefix);
   for (const prefix of access.write ?? []) grant('s3:PutObject', prefix);
+  // PutObject covers CreateMultipartUpload, UploadPart and CompleteMultipartUpload.
+  for (const prefix of access.multipartWrite ?? [])
+    grant(['s3:PutObject', 's3:AbortMultipartUpload'], prefix);
   fn.addEnvironment('BUCKET_NAME', bucket.bucketName);
 }
 
@@ -69,6 +77,14 @@ export function useBucket(fn: lambda.Function, bucket: s3.Bucket, access: Bucket
 export function useDeliveryQueue(fn: lambda.Function, queue: sqs.IQueue): void {
   fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['sqs:SendMessage'], resources: [queue.queueArn] }));
   fn.addEnvironment('DELIVERY_QUEUE_URL', queue.queueUrl);
+}
+
+/** Invokes the export function asynchronously (a large export); sets `EXPORT_FUNCTION_ARN`. */
+export function useExportFunction(fn: lambda.Function, exporter: lambda.IFunction): void {
+  fn.addToRolePolicy(
+    new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [exporter.functionArn] }),
+  );
+  fn.addEnvironment('EXPORT_FUNCTION_ARN', exporter.functionArn);
 }
 
 /** Invokes the send function asynchronously ("send now"); sets `SEND_FUNCTION_ARN`. */

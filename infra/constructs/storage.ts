@@ -12,6 +12,8 @@ export interface StorageProps {
   uploadExpiryDays: number;
   /** Days a rejection report is kept under `reports/`. */
   reportExpiryDays: number;
+  /** Days a recipient export is kept under `exports/` (its record expires with it). */
+  exportExpiryDays: number;
 }
 
 const key = (name: string): dynamodb.Attribute => ({ name, type: dynamodb.AttributeType.STRING });
@@ -74,6 +76,11 @@ export class Storage extends Construct {
           id: 'expire-reports',
           prefix: bucketSpec.reportsPrefix,
           expiration: Duration.days(props.reportExpiryDays),
+        },
+        {
+          id: 'expire-exports',
+          prefix: bucketSpec.exportsPrefix,
+          expiration: Duration.days(props.exportExpiryDays),
         },
         { id: 'abort-incomplete-multipart', abortIncompleteMultipartUploadAfter: Duration.days(1) },
       ],

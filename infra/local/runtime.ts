@@ -209,6 +209,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       SCHEDULE_GROUP_NAME: 'default',
       SCHEDULER_ROLE_ARN: 'arn:aws:iam::000000000000:role/csv-campaigns-scheduler',
       SEND_FUNCTION_ARN: localFunctionArn('sendCampaign'),
+      EXPORT_FUNCTION_ARN: localFunctionArn('exportRecipients'),
     });
     Object.assign(process.env, options.env);
 

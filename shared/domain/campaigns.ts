@@ -4,7 +4,13 @@
  */
 import { z } from 'zod';
 import { BadRequestError } from '#shared/errors.ts';
-import { CAMPAIGN_STATUSES, type Campaign, type CampaignStatus, RECIPIENT_STATUSES } from './model.ts';
+import {
+  CAMPAIGN_STATUSES,
+  type Campaign,
+  type CampaignStatus,
+  RECIPIENT_STATUSES,
+  type RecipientStatus,
+} from './model.ts';
 
 /** Limits of a campaign's fields (documented in docs/api-quickstart.md). */
 export const CAMPAIGN_LIMITS = {
@@ -61,6 +67,12 @@ export interface CampaignView {
   createdAt: string;
   updatedAt: string;
   completedAt?: string;
+  /** Follow-ups only: the source campaign. */
+  followUpOf?: string;
+  /** Follow-ups only: the source's recipient statuses copied. */
+  followUpStatuses?: RecipientStatus[];
+  /** Follow-ups only: true while the recipients are being copied (the campaign cannot be sent yet). */
+  copying?: boolean;
 }
 
 /** The API's view of a campaign; internal bookkeeping (the running import) stays inside. */
@@ -79,8 +91,53 @@ export function campaignView(campaign: Campaign): CampaignView {
     createdAt: campaign.createdAt,
     updatedAt: campaign.updatedAt,
     ...(campaign.completedAt ? { completedAt: campaign.completedAt } : {}),
+    ...(campaign.followUpOf === undefined
+      ? {}
+      : {
+          followUpOf: campaign.followUpOf,
+          followUpStatuses: campaign.followUpStatuses ?? [],
+          copying: campaign.importingUploadId === followUpLock(campaign.id),
+        }),
   };
 }
+
+/** The lock a follow-up's draft holds (as `importingUploadId`) until its recipients are copied. */
+export const followUpLock = (campaignId: string) => `followup:${campaignId}`;
+
+/** Source statuses a follow-up can be made from: the finished ones. */
+export const FOLLOW_UP_SOURCE_STATUSES = ['sent', 'partially_failed', 'failed', 'cancelled'] as const;
+/** Recipient statuses a follow-up can copy: never `sent` (those were delivered). */
+export const FOLLOW_UP_STATUSES = ['failed', 'skipped', 'pending'] as const;
+
+/** Body of `POST /api/campaigns/{id}/follow-up`. */
+export const followUpBody = z
+  .object({
+    name: z.string().trim().min(1).max(CAMPAIGN_LIMITS.nameMaxLength),
+    statuses: z
+      .array(z.string())
+      .min(1, `give at least one recipient status to copy: ${FOLLOW_UP_STATUSES.join(', ')}`)
+      .max(RECIPIENT_STATUSES.length)
+      .superRefine((statuses, ctx) => {
+        for (const status of statuses) {
+          if (status === 'sent') {
+            ctx.addIssue({
+              code: 'custom',
+              message: `'sent' recipients were delivered and are never in a follow-up; use ${FOLLOW_UP_STATUSES.join(', ')}`,
+            });
+          } else if (!(FOLLOW_UP_STATUSES as readonly string[]).includes(status)) {
+            ctx.addIssue({
+              code: 'custom',
+              message: `'${status.slice(0, 40)}' is not a status a follow-up copies; use ${FOLLOW_UP_STATUSES.join(', ')}`,
+            });
+          }
+        }
+      })
+      .transform((statuses) => [...new Set(statuses)] as (typeof FOLLOW_UP_STATUSES)[number][]),
+    templateId: z.string().min(1).max(CAMPAIGN_LIMITS.idMaxLength).optional(),
+    tag: z.string().trim().min(1).max(CAMPAIGN_LIMITS.tagMaxLength).optional(),
+  })
+  .strict();
+export type FollowUpInput = z.infer<typeof followUpBody>;
 
 /** `?status=` of a campaign listing: a campaign status, or a 400 listing the valid ones. */
 export function parseCampaignStatusFilter(value: string | undefined): CampaignStatus | undefined {

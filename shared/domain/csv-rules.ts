@@ -73,6 +73,13 @@ export function variablesSizeProblem(bytes: number): string | undefined {
 
 const USER_ID = 'user_id';
 
+/**
+ * Columns an export of a campaign's recipients adds after the variables
+ * (docs/api.md, "Exporting recipients"). A header may hold them: unless the template has
+ * variables of these names, they are ignored, so an export uploads back as it is.
+ */
+export const EXPORT_COLUMNS: readonly string[] = ['status', 'error'];
+
 /** `'abc'`, cut to `QUOTED_VALUE_MAX` code points with `…`. */
 function quote(value: string): string {
   if (value.length <= QUOTED_VALUE_MAX) return `'${value}'`;
@@ -157,7 +164,9 @@ export function checkHeader(header: readonly string[], schema: VariableSchema): 
   }
 
   const keys = Object.keys(schema);
-  const unknown = header.filter((name) => name !== USER_ID && !Object.hasOwn(schema, name));
+  const unknown = header.filter(
+    (name) => name !== USER_ID && !Object.hasOwn(schema, name) && !EXPORT_COLUMNS.includes(name),
+  );
   if (unknown.length > 0) {
     const valid =
       keys.length === 0
@@ -279,14 +288,14 @@ export function checkRow(
   const index = planFor(header, schema).userIdIndex;
   const rawUserId = index >= 0 ? fields[index] : undefined;
   if (typeof result === 'string') return { ok: false, userId: shownUserId(rawUserId), reason: result };
-  return { ok: true, userId: rawUserId as string, variables: result };
+  return { ok: true, userId: unneutralizeCell(rawUserId as string), variables: result };
 }
 
 /**
  * `checkRow` without the result object, for the hot loop of `validateCsv`: the row's
  * variables, or the reason it is rejected. When it returns variables, the user id is
- * the `user_id` field as written (valid); when it returns a reason, show the user id
- * with `shownUserId`.
+ * `unneutralizeCell` of the `user_id` field (valid); when it returns a reason, show the
+ * user id with `shownUserId`. Every cell is read through `unneutralizeCell` first.
  */
 export function rowVariables(
   fields: readonly string[],
@@ -295,7 +304,7 @@ export function rowVariables(
 ): Record<string, VariableValue> | string {
   const plan = planFor(header, schema);
   if (fields.length !== header.length) return `${plan.expected}, got ${fields.length}`;
-  const userId = (plan.userIdIndex >= 0 ? fields[plan.userIdIndex] : undefined) ?? '';
+  const userId = unneutralizeCell((plan.userIdIndex >= 0 ? fields[plan.userIdIndex] : undefined) ?? '');
   let problems: string[] | undefined;
   const idProblem = userIdProblem(userId);
   if (idProblem !== undefined) problems = [idProblem];
@@ -307,7 +316,7 @@ export function rowVariables(
   let units = 0;
   for (let c = 0; c < columns.length; c++) {
     const { index, key, spec } = columns[c] as Column;
-    const raw = fields[index] as string;
+    const raw = unneutralizeCell(fields[index] as string);
     units += raw.length;
     let value: VariableValue | { problem: string } | undefined;
     if (raw === '') {
@@ -347,13 +356,40 @@ function reasonOf(problems: readonly string[]): string {
   return `${problems.slice(0, ROW_PROBLEMS_NAMED).join('; ')}; and ${more} more problem${more === 1 ? '' : 's'} in other columns of this row: fix these, then upload the file again`;
 }
 
-/** Spreadsheet formula neutralising: a value starting with = + - @ tab or CR gets a leading `'`. */
+/** = + - @ tab CR: a cell starting with one of these is a formula to a spreadsheet. */
+function startsFormula(c: number): boolean {
+  return c === 0x3d || c === 0x2b || c === 0x2d || c === 0x40 || c === 0x09 || c === 0x0d;
+}
+
+const APOSTROPHE = 0x27;
+
+/**
+ * Spreadsheet formula neutralising, reversible (docs/csv.md, "Formula-looking values"):
+ * a value starting with = + - @ tab or CR gets a leading `'`, and so does a value that
+ * starts with `'` followed by one of these or by another `'` (so that the `'` a reader
+ * strips, `unneutralizeCell`, is always one this function added). Any other value is
+ * written as it is: `'abc` stays `'abc`.
+ */
 export function neutralizeFormula(value: string): string {
   const c = value.charCodeAt(0);
-  // = + - @ \t \r
-  return c === 0x3d || c === 0x2b || c === 0x2d || c === 0x40 || c === 0x09 || c === 0x0d
-    ? `'${value}`
-    : value;
+  if (startsFormula(c)) return `'${value}`;
+  if (c === APOSTROPHE) {
+    const d = value.charCodeAt(1);
+    if (startsFormula(d) || d === APOSTROPHE) return `'${value}`;
+  }
+  return value;
+}
+
+/**
+ * The inverse of `neutralizeFormula`, applied by the importer to every cell (user_id
+ * included): a cell that starts with `'` followed by = + - @ tab CR or `'` loses that
+ * first `'`; any other cell is kept as it is. An exported file (or one a tool neutralised
+ * the same way) uploads back to the values it was written from.
+ */
+export function unneutralizeCell(cell: string): string {
+  if (cell.charCodeAt(0) !== APOSTROPHE) return cell;
+  const d = cell.charCodeAt(1);
+  return startsFormula(d) || d === APOSTROPHE ? cell.slice(1) : cell;
 }
 
 const NEEDS_QUOTES = /[",\r\n]/;

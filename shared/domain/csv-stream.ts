@@ -35,6 +35,24 @@ import csvParser from 'csv-parser';
 import { MAX_DATA_ROWS } from '#shared/domain/csv-rules.ts';
 import { BadRequestError } from '#shared/errors.ts';
 
+export type LineEndings = 'LF' | 'CRLF' | 'mixed' | 'none';
+
+/**
+ * What the file-level checks found of a file's form, once it has been read to its end
+ * (a dry run's `detected`). A file that passed them is UTF-8 and comma-delimited: other
+ * encodings and delimiters fail the file, so those two are what it is, not guesses.
+ */
+export interface CsvDetected {
+  encoding: 'UTF-8';
+  /** Whether it starts with a UTF-8 byte order mark (dropped from the header). */
+  bom: boolean;
+  /** Its line breaks; `mixed` when both LF and CRLF occur, `none` for a file of one line. */
+  lineEndings: LineEndings;
+  delimiter: ',';
+  /** Data rows read (blank lines are not rows). */
+  rows: number;
+}
+
 /** A file-level problem (encoding, delimiter, empty, header, too many rows). The whole upload fails; nothing is added. */
 export class CsvFileError extends BadRequestError {}
 
@@ -119,6 +137,12 @@ class ByteChecker {
   private readonly decoder = new TextDecoder('utf-8', { fatal: true });
   private tail: Uint8Array = EMPTY;
   private sawContent = false;
+  /** What the checks saw of the file's form (`detected`). */
+  bom = false;
+  private sawLf = false;
+  private sawCrLf = false;
+  /** The last byte checked, for a CRLF split across chunks. */
+  private lastByte = -1;
 
   /** The bytes of `chunk` to parse (maybe none yet: the first 3 bytes are held for the BOM check). */
   push(chunk: Uint8Array): Buffer {
@@ -163,10 +187,34 @@ class ByteChecker {
       );
     }
     if (head[0] === 0xef && head[1] === 0xbb && head[2] === 0xbf) {
+      this.bom = true;
       this.offset = 3;
       return this.scan(head.subarray(3));
     }
     return this.scan(head);
+  }
+
+  /** The file's line breaks: LF, CRLF, both, or none (one line). */
+  lineEndings(): LineEndings {
+    if (this.sawLf && this.sawCrLf) return 'mixed';
+    if (this.sawCrLf) return 'CRLF';
+    return this.sawLf ? 'LF' : 'none';
+  }
+
+  /** Notes whether the LFs of `chunk` follow a CR (one `indexOf` per line; stops once both kinds are seen). */
+  private noteLineBreaks(chunk: Uint8Array): void {
+    if (chunk.length === 0) return;
+    if (!(this.sawLf && this.sawCrLf)) {
+      let i = chunk.indexOf(0x0a);
+      while (i !== -1) {
+        const before = i === 0 ? this.lastByte : (chunk[i - 1] as number);
+        if (before === 0x0d) this.sawCrLf = true;
+        else this.sawLf = true;
+        if (this.sawLf && this.sawCrLf) break;
+        i = chunk.indexOf(0x0a, i + 1);
+      }
+    }
+    this.lastByte = chunk[chunk.length - 1] as number;
   }
 
   private scan(chunk: Uint8Array): Buffer {
@@ -193,6 +241,7 @@ class ByteChecker {
         }
       }
     }
+    this.noteLineBreaks(chunk);
     this.tail = chunk.length >= 3 ? chunk.subarray(chunk.length - 3) : Buffer.concat([this.tail, chunk]);
     this.offset += chunk.length;
     // A copy: csv-parser unescapes `""` in place, and the caller's bytes stay untouched.
@@ -299,6 +348,17 @@ class RecordSource {
     if (typeof this.parser.writeRow === 'function') {
       this.parser.writeRow = (cells: string[]) => this.add(cells);
     }
+  }
+
+  /** What the checks found; complete once `next()` has answered null. */
+  detected(): CsvDetected {
+    return {
+      encoding: 'UTF-8',
+      bom: this.checker.bom,
+      lineEndings: this.checker.lineEndings(),
+      delimiter: ',',
+      rows: this.dataRows,
+    };
   }
 
   /** The next data rows (maybe an empty array), or null at the end of the file. */
@@ -511,6 +571,8 @@ export interface CsvBatchReader {
   header: string[];
   /** Arrays of data rows (never empty), in file order; same errors and closing as `CsvReader.rows`. */
   batches: AsyncIterable<CsvRow[]>;
+  /** What the file-level checks found of the file's form; complete once `batches` has ended. */
+  detected(): CsvDetected;
 }
 
 /**
@@ -558,7 +620,7 @@ export async function openCsvBatches(
       };
     },
   };
-  return { header, batches };
+  return { header, batches, detected: () => records.detected() };
 }
 
 /**

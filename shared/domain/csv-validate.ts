@@ -12,10 +12,11 @@
  * - `onBatch` receives up to `batchSize` valid recipients at a time and is awaited before
  *   more of the file is read (backpressure). `onRejection` gets each rejected row in file
  *   order. `onProgress` gets a copy of the totals after every `progressEvery` rows read
- *   (not at the end: the returned totals are the final ones).
+ *   (not at the end: the returned totals are the final ones). `onDetected` gets what the
+ *   file-level checks found of the file's form (BOM, line endings, rows), once, at its end.
  */
-import { checkHeader, rowVariables, shownUserId } from '#shared/domain/csv-rules.ts';
-import { CsvFileError, openCsvBatches } from '#shared/domain/csv-stream.ts';
+import { checkHeader, rowVariables, shownUserId, unneutralizeCell } from '#shared/domain/csv-rules.ts';
+import { type CsvDetected, CsvFileError, openCsvBatches } from '#shared/domain/csv-stream.ts';
 import type { Rejection, VariableSchema, VariableValue } from '#shared/domain/model.ts';
 import { CompactStringSet } from '#shared/domain/string-set.ts';
 import { BadRequestError } from '#shared/errors.ts';
@@ -50,12 +51,13 @@ export async function validateCsv(
     onBatch?: (batch: ValidRecipient[]) => Promise<void>;
     onRejection?: (rejection: Rejection) => void | Promise<void>;
     onProgress?: (totals: ValidationTotals) => void | Promise<void>;
+    onDetected?: (detected: CsvDetected) => void;
   },
   options: { maxRows?: number; batchSize?: number; progressEvery?: number } = {},
 ): Promise<ValidationTotals> {
   const batchSize = Math.max(1, options.batchSize ?? DEFAULT_BATCH_SIZE);
   const progressEvery = Math.max(1, options.progressEvery ?? DEFAULT_PROGRESS_EVERY);
-  const { onBatch, onRejection, onProgress } = handlers;
+  const { onBatch, onRejection, onProgress, onDetected } = handlers;
 
   const reader = await openCsvBatches(
     source,
@@ -80,22 +82,26 @@ export async function validateCsv(
       totals.rowsRead++;
       const variables = rowVariables(fields, header, schema);
       // Valid rows always have it; a rejected short row may not (shown as '').
-      const userId = fields[userIdIndex] as string;
+      const written = fields[userIdIndex] as string;
       if (typeof variables === 'string') {
         totals.rejected++;
         if (onRejection !== undefined) {
-          const done = onRejection({ row, userId: shownUserId(userId), reason: variables });
+          const done = onRejection({ row, userId: shownUserId(written), reason: variables });
           if (done !== undefined) await done;
         }
-      } else if (!seen.add(userId)) {
-        totals.duplicates++;
       } else {
-        totals.valid++;
-        batch.push({ row, userId, variables });
-        if (batch.length >= batchSize) {
-          const full = batch;
-          batch = [];
-          if (onBatch !== undefined) await onBatch(full);
+        // Read back from its neutralised form (docs/csv.md): an export uploads as it is.
+        const userId = unneutralizeCell(written);
+        if (!seen.add(userId)) {
+          totals.duplicates++;
+        } else {
+          totals.valid++;
+          batch.push({ row, userId, variables });
+          if (batch.length >= batchSize) {
+            const full = batch;
+            batch = [];
+            if (onBatch !== undefined) await onBatch(full);
+          }
         }
       }
       if (onProgress !== undefined && totals.rowsRead % progressEvery === 0) {
@@ -105,5 +111,6 @@ export async function validateCsv(
     }
   }
   if (batch.length > 0 && onBatch !== undefined) await onBatch(batch);
+  onDetected?.(reader.detected());
   return totals;
 }

@@ -10,7 +10,7 @@
  * Reading the file twice costs one more parse (about a second per 100,000 rows) and
  * no writes; it keeps "all or nothing" for file errors without staging recipients.
  */
-import { CsvFileError } from './csv-stream.ts';
+import { type CsvDetected, CsvFileError } from './csv-stream.ts';
 import { type ValidationTotals, type ValidRecipient, validateCsv } from './csv-validate.ts';
 import type { Rejection, VariableSchema } from './model.ts';
 
@@ -42,7 +42,7 @@ export interface ImportPorts {
 }
 
 export type ImportOutcome =
-  | { ok: true; totals: ValidationTotals; rejections: Rejection[] }
+  | { ok: true; totals: ValidationTotals; rejections: Rejection[]; detected: CsvDetected }
   | { ok: false; error: { code: 'ERR_BAD_REQUEST'; message: string } };
 
 export async function importUpload(
@@ -66,6 +66,7 @@ export async function importUpload(
   // Once one rejection does not fit, none after it is kept: the record holds a prefix of the file's.
   let keeping = true;
   let keptBytes = 0;
+  let detected: CsvDetected | undefined;
   const totals = await validateCsv(
     await ports.open(),
     schema,
@@ -83,9 +84,12 @@ export async function importUpload(
         return ports.addRejection(rejection);
       },
       onProgress: (progress) => ports.progress(progress),
+      onDetected: (found) => {
+        detected = found;
+      },
     },
     { maxRows: options.maxRows },
   );
   await ports.flush();
-  return { ok: true, totals, rejections };
+  return { ok: true, totals, rejections, detected: detected as CsvDetected };
 }

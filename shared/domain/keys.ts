@@ -9,6 +9,7 @@
  * | campaign  | `APP#<appId>`                       | `CAMPAIGN#<campaignId>`   | `APP#<appId>#CAMPAIGNS#<status>` / `<campaignId>` |
  * | upload    | `APP#<appId>`                       | `UPLOAD#<campaignId>#<uploadId>` |                                            |
  * | recipient | `APP#<appId>#C#<campaignId>#S#<n>`  | `U#<userId>`              | `APP#<appId>#C#<campaignId>#ST#<status>#S#<n>` / `<userId>` |
+ * | export    | `APP#<appId>`                       | `EXPORT#<campaignId>#<exportId>` |                                            |
  *
  * Recipients are spread over `n = shardOf(userId)` partitions so that 100,000 writes
  * are not capped by one partition's write rate (docs/design.md, "No hot partition").
@@ -72,3 +73,9 @@ export function parseUploadObjectKey(
 /** S3 key of an upload's rejections report. */
 export const rejectionsReportKey = (appId: string, campaignId: string, uploadId: string) =>
   `${uploadsBucket.reportsPrefix}${appId}/${campaignId}/${uploadId}-rejections.csv`;
+
+export const exportSk = (campaignId: string, exportId: string) => `EXPORT#${campaignId}#${exportId}`;
+
+/** S3 key of a recipient export: `exports/<appId>/<campaignId>/<exportId>.csv` (private prefix). */
+export const exportObjectKey = (appId: string, campaignId: string, exportId: string) =>
+  `${uploadsBucket.exportsPrefix}${appId}/${campaignId}/${exportId}.csv`;

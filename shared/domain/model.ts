@@ -3,6 +3,8 @@
  * path. Store modules add the table keys (`shared/domain/keys.ts`) around them.
  */
 import { z } from 'zod';
+import type { CsvDetected } from './csv-stream.ts';
+import type { PreviewEntry } from './dry-run.ts';
 
 /** Variable keys: identifiers, never `user_id` (that column names the recipient). */
 export const VARIABLE_KEY_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -72,6 +74,10 @@ export interface Campaign {
    * destination batch size then): every later run and a cancel's sweep cut the same chunks.
    */
   chunkSize?: number;
+  /** A follow-up: the campaign its recipients were copied from (`POST /api/campaigns/{id}/follow-up`). */
+  followUpOf?: string;
+  /** A follow-up: the source's recipient statuses it copied. */
+  followUpStatuses?: RecipientStatus[];
   createdAt: string;
   updatedAt: string;
   completedAt?: string;
@@ -109,6 +115,13 @@ export interface Upload {
   createdAt: string;
   updatedAt: string;
   completedAt?: string;
+  /**
+   * A dry run (shared/domain/dry-run.ts): imported with writes off, it never takes the
+   * campaign's lock nor adds a recipient; it keeps `detected` and `preview` when completed.
+   */
+  dryRun?: true;
+  detected?: CsvDetected;
+  preview?: PreviewEntry[];
 }
 
 export interface Recipient {

@@ -53,11 +53,13 @@ function isConditionFailure(error: unknown): boolean {
 
 /** A new upload record in `pending`. */
 export function newUpload(
-  fields: Pick<Upload, 'uploadId' | 'appId' | 'campaignId' | 'source' | 'maxBytes'>,
+  fields: Pick<Upload, 'uploadId' | 'appId' | 'campaignId' | 'source' | 'maxBytes' | 'dryRun'>,
 ): Upload {
   const now = new Date().toISOString();
+  const { dryRun, ...rest } = fields;
   return {
-    ...fields,
+    ...rest,
+    ...(dryRun ? { dryRun: true as const } : {}),
     status: 'pending',
     objectKey: uploadObjectKey(fields.appId, fields.campaignId, fields.uploadId),
     rowsRead: 0,
@@ -193,6 +195,9 @@ export type ClaimResult =
 
 /**
  * Claims the upload for `owner` and takes the campaign's import lock, in one transaction.
+ * A dry run's upload never takes the lock: the locking claim's condition refuses it
+ * (`attribute_not_exists(dryRun)`), and it is claimed on its own record only
+ * (`tryClaimDryRun`), whatever the campaign's status or lock.
  * A claim whose condition failed reads why: the upload done, or claimed under a live
  * lease, is the answer. An upload free to claim (pending, or its lease run out) failed
  * the claim on the campaign only if the campaign refuses it now (not a draft, locked by
@@ -232,7 +237,7 @@ async function tryClaim(
             UpdateExpression:
               'SET #status = :processing, #owner = :owner, leaseUntil = :lease, updatedAt = :now',
             ConditionExpression:
-              'attribute_exists(pk) AND (#status = :pending OR (#status = :processing AND leaseUntil < :nowMs))',
+              'attribute_exists(pk) AND attribute_not_exists(dryRun) AND (#status = :pending OR (#status = :processing AND leaseUntil < :nowMs))',
             ExpressionAttributeNames: { '#status': 'status', '#owner': 'owner' },
             ExpressionAttributeValues: {
               ':processing': 'processing',
@@ -265,6 +270,7 @@ async function tryClaim(
   if (!upload) return { outcome: 'missing' };
   if (upload.status === 'completed' || upload.status === 'failed') return { outcome: 'done', upload };
   if (upload.status === 'processing' && (upload.leaseUntil ?? 0) >= now) return { outcome: 'busy' };
+  if (upload.dryRun) return tryClaimDryRun(appId, campaignId, uploadId, owner, now);
   const refusal = await campaignRefusal(appId, campaignId, uploadId);
   if (!refusal) return 'lost';
   const failed = await failUpload(
@@ -277,6 +283,77 @@ async function tryClaim(
   // Claimed (or ended) since it was read: not this claim's to fail; look again.
   if (!failed) return 'lost';
   return { outcome: 'refused', error: refusal };
+}
+
+/** Claims a dry run's upload on its record alone: the campaign is neither read nor written. */
+async function tryClaimDryRun(
+  appId: string,
+  campaignId: string,
+  uploadId: string,
+  owner: string,
+  now: number,
+): Promise<ClaimResult | 'lost'> {
+  try {
+    const { Attributes } = await documents.send(
+      new UpdateCommand({
+        TableName: tableName,
+        Key: uploadKey(appId, campaignId, uploadId),
+        UpdateExpression: 'SET #status = :processing, #owner = :owner, leaseUntil = :lease, updatedAt = :now',
+        ConditionExpression:
+          'dryRun = :true AND (#status = :pending OR (#status = :processing AND leaseUntil < :nowMs))',
+        ExpressionAttributeNames: { '#status': 'status', '#owner': 'owner' },
+        ExpressionAttributeValues: {
+          ':true': true,
+          ':processing': 'processing',
+          ':pending': 'pending',
+          ':owner': owner,
+          ':lease': now + LEASE_MS,
+          ':nowMs': now,
+          ':now': new Date(now).toISOString(),
+        },
+        ReturnValues: 'ALL_NEW',
+      }),
+    );
+    return { outcome: 'claimed', upload: fromItem(Attributes as Record<string, unknown>) };
+  } catch (error) {
+    if (!isConditionFailure(error)) throw error;
+    return 'lost';
+  }
+}
+
+/**
+ * Completes a dry run's upload with what its import would have reported, on the upload
+ * record alone: no recipient count, no lock, no campaign change.
+ */
+export async function completeDryRun(
+  appId: string,
+  campaignId: string,
+  uploadId: string,
+  owner: string,
+  result: UploadTotals & Pick<Upload, 'rejections' | 'detected' | 'preview'>,
+): Promise<void> {
+  const now = new Date().toISOString();
+  await documents.send(
+    new UpdateCommand({
+      TableName: tableName,
+      Key: uploadKey(appId, campaignId, uploadId),
+      UpdateExpression:
+        'SET #status = :completed, rowsRead = :rowsRead, uploaded = :uploaded, rejected = :rejected, duplicates = :duplicates, rejections = :rejections, detected = :detected, preview = :preview, completedAt = :now, updatedAt = :now REMOVE leaseUntil',
+      ConditionExpression: '#owner = :owner AND #status = :processing AND dryRun = :true',
+      ExpressionAttributeNames: { '#owner': 'owner', '#status': 'status' },
+      ExpressionAttributeValues: {
+        ...totalsValues(result),
+        ':completed': 'completed',
+        ':processing': 'processing',
+        ':owner': owner,
+        ':true': true,
+        ':rejections': result.rejections,
+        ':detected': result.detected,
+        ':preview': result.preview,
+        ':now': now,
+      },
+    }),
+  );
 }
 
 /** Writes progress and renews the lease; throws if the claim was lost. */
@@ -482,7 +559,8 @@ export async function lockForInlineAdd(appId: string, campaignId: string, lockId
 export async function releaseStaleLock(campaign: Campaign, now = Date.now()): Promise<boolean> {
   const lockId = campaign.importingUploadId;
   if (!lockId) return true;
-  if (lockId.startsWith('inline:')) return false;
+  // An inline add, or a follow-up's copy (its backstop schedule finishes it), is never stale.
+  if (lockId.startsWith('inline:') || lockId.startsWith('followup:')) return false;
   const upload = await findUpload(campaign.appId, campaign.id, lockId);
   const stale =
     !upload ||

@@ -28,6 +28,8 @@ describe('function environments', () => {
     importCsv: stack.importer.importFunction,
     sendCampaign: stack.delivery.sendFunction,
     deliverBatch: stack.delivery.deliverFunction,
+    exportsApi: stack.api.functions.exports,
+    exportRecipients: stack.exportFunction,
   });
 
   it.each(Object.keys(functions) as FunctionName[])(

@@ -164,6 +164,33 @@ describe('function permissions', () => {
     expectEnvironment(fn, { TABLE_NAME: ref(stack.storage.table), BUCKET_NAME: ref(stack.storage.bucket) });
   });
 
+  it('exports API: table, async invoke of the export function, get under exports/ (for presigned URLs) only', () => {
+    const fn = stack.api.functions.exports;
+    expectPolicy(fn, [
+      ...basics(fn),
+      tableReadWrite(),
+      allow('lambda:InvokeFunction', arn(stack.exportFunction)),
+      objects('s3:GetObject', 'exports/'),
+    ]);
+    expectEnvironment(fn, {
+      TABLE_NAME: ref(stack.storage.table),
+      BUCKET_NAME: ref(stack.storage.bucket),
+      EXPORT_FUNCTION_ARN: arn(stack.exportFunction),
+    });
+  });
+
+  it('export function: table, and multipart writes (and their abort) under exports/ only, never a read', () => {
+    const fn = stack.exportFunction;
+    expectPolicy(fn, [
+      ...basics(fn),
+      tableReadWrite(),
+      allow(['s3:PutObject', 's3:AbortMultipartUpload'], {
+        'Fn::Join': ['', [arn(stack.storage.bucket), '/exports/*']],
+      }),
+    ]);
+    expectEnvironment(fn, { TABLE_NAME: ref(stack.storage.table), BUCKET_NAME: ref(stack.storage.bucket) });
+  });
+
   it('send: table and sending to the delivery queue', () => {
     const fn = stack.delivery.sendFunction;
     expectPolicy(fn, [...basics(fn), tableReadWrite(), sendToQueue()]);

@@ -39,6 +39,8 @@ function lambdaOf(name: FunctionName) {
     importCsv: importer.importFunction,
     sendCampaign: delivery.sendFunction,
     deliverBatch: delivery.deliverFunction,
+    exportsApi: api.functions.exports,
+    exportRecipients: stack.exportFunction,
   }[name] as CampaignFunction;
 }
 
@@ -89,6 +91,17 @@ describe('storage', () => {
         Rules: Match.arrayWith([
           Match.objectLike({ Prefix: uploadsBucket.uploadsPrefix, ExpirationInDays: 7, Status: 'Enabled' }),
           Match.objectLike({ Prefix: uploadsBucket.reportsPrefix, ExpirationInDays: 30, Status: 'Enabled' }),
+        ]),
+      },
+    });
+  });
+
+  it('expires recipient exports after 2 days, as their records do', () => {
+    expect(uploadsBucket.exportExpiryDays).toBe(2);
+    template.hasResourceProperties('AWS::S3::Bucket', {
+      LifecycleConfiguration: {
+        Rules: Match.arrayWith([
+          Match.objectLike({ Prefix: uploadsBucket.exportsPrefix, ExpirationInDays: 2, Status: 'Enabled' }),
         ]),
       },
     });

@@ -313,6 +313,72 @@ describe('campaigns CLI', () => {
     expect(cancelled.json).toMatchObject({ id: campaignId, status: 'cancelled' });
   });
 
+  it('follow-up copies the failed recipients of a finished campaign, with progress, and refuses sent', async () => {
+    const creds = await newApp('cli');
+    const campaignId = await draft(creds, await approvedTemplate(creds), 'spring');
+    // A finished campaign as delivery leaves it: ada sent, bob and cy failed.
+    const { projectOutcomes } = await import('#shared/store/recipients.ts');
+    await projectOutcomes(creds.appId, campaignId, 'chunk-cli', [
+      { userId: 'ada', variables: { name: 'Ada', discount: 5 }, status: 'sent' },
+      { userId: 'bob', variables: { name: 'Bob', discount: 10 }, status: 'failed', error: 'no device' },
+      { userId: 'cy', variables: { name: 'Cy', discount: 15 }, status: 'failed', error: 'no device' },
+    ]);
+    const { UpdateCommand } = await import('@aws-sdk/lib-dynamodb');
+    const { documents, tableName } = await import('#shared/adapters/dynamodb.ts');
+    await documents.send(
+      new UpdateCommand({
+        TableName: tableName,
+        Key: { pk: `APP#${creds.appId}`, sk: `CAMPAIGN#${campaignId}` },
+        UpdateExpression: 'SET #status = :s, gsi1pk = :g, recipientCount = :n, counts = :c',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: {
+          ':s': 'partially_failed',
+          ':g': `APP#${creds.appId}#CAMPAIGNS#partially_failed`,
+          ':n': 3,
+          ':c': { pending: 0, queued: 0, sent: 1, failed: 2, skipped: 0 },
+        },
+      }),
+    );
+
+    const human = await cliText(creds, 'campaign', 'follow-up', campaignId, '--statuses', 'failed');
+    expect(human.code, human.stderr).toBe(0);
+    expect(human.stderr).toMatch(/copying .*100%\s+2 \/ 2 .*copied/);
+    expect(human.stdout).toMatch(/^campaign cmp_\S+ {2}draft$/m);
+    expect(human.stdout).toContain('name        spring (follow-up)');
+    expect(human.stdout).toContain(`follow-up   of ${campaignId} (failed)`);
+    expect(human.stdout).toContain('recipients  2');
+
+    const json = await cli(
+      creds,
+      'campaign',
+      'follow-up',
+      campaignId,
+      '--statuses',
+      'failed',
+      '--name',
+      'again',
+    );
+    expect(json.code, json.stderr).toBe(0);
+    expect(json.json).toMatchObject({
+      name: 'again',
+      status: 'draft',
+      followUpOf: campaignId,
+      copying: false,
+      recipientCount: 2,
+    });
+    const recipients = await cli(creds, 'recipients', json.json.id);
+    expect(
+      recipients.json.map((r: { userId: string; variables: unknown }) => [r.userId, r.variables]).sort(),
+    ).toEqual([
+      ['bob', { name: 'Bob', discount: 10 }],
+      ['cy', { name: 'Cy', discount: 15 }],
+    ]);
+
+    const sent = await cli(creds, 'campaign', 'follow-up', campaignId, '--statuses', 'failed,sent');
+    expect(sent.code).toBe(1);
+    expect(sent.json.error.message).toMatch(/'sent' recipients were delivered and are never in a follow-up/);
+  });
+
   it('exits non-zero with the API message for a wrong key or an unknown campaign, and 2 for a wrong command line', async () => {
     const creds = await newApp('cli');
     const wrongKey = await cli({ ...creds, apiKey: 'not-the-key' }, 'campaign', 'list');
@@ -735,6 +801,76 @@ describe('csv check agrees with the importer', () => {
         duplicates: check.json.duplicates,
       });
     }
+  });
+});
+
+describe('csv check --remote: the API dry run', () => {
+  it.each([
+    ['direct', 3],
+    // Over this runtime's 4 KiB direct limit: the presigned dry run.
+    ['presigned', 200],
+  ] as const)(
+    "%s: the local check's counts and rejections, plus detected and a preview; nothing added",
+    async (path, rows) => {
+      const creds = await newApp('chkr');
+      const api = apiClient(runtime.current.url, creds);
+      const campaignId = await draftCampaign(api, audienceSchema);
+      const templateId = (await api.get(`/api/campaigns/${campaignId}`)).body.data.templateId as string;
+      const csv = `${audienceCsv(rows).replace('\n', '\nbad id,Bad,1,true\n').replaceAll('\n', '\r\n')}`;
+      const file = join(dir, `remote-${path}.csv`);
+      await writeFile(file, csv);
+
+      const local = await cli(creds, 'csv', 'check', file, '--template', templateId);
+      const remote = await cli(creds, 'csv', 'check', file, '--remote', '--campaign', campaignId);
+      expect(remote.code, remote.stderr).toBe(1);
+      expect(remote.code).toBe(local.code);
+      expect(remote.json).toMatchObject({
+        file,
+        campaignId,
+        path,
+        ok: false,
+        rowsRead: local.json.rowsRead,
+        valid: rows,
+        rejected: 1,
+        duplicates: local.json.duplicates,
+        rejections: local.json.rejections,
+        detected: { encoding: 'UTF-8', bom: false, lineEndings: 'CRLF', delimiter: ',', rows: rows + 1 },
+      });
+      expect(remote.json.preview.map((p: { userId: string }) => p.userId)).toEqual(
+        ['u000001', 'u000002', 'u000003', 'u000004', 'u000005'].slice(0, Math.min(rows, 5)),
+      );
+      expect(remote.json.preview[0].rendered).toEqual({ body: 'Name 1 1 false' });
+      // Nothing was added: the campaign is as it was, and takes a real upload at once.
+      expect((await api.get(`/api/campaigns/${campaignId}`)).body.data).toMatchObject({
+        status: 'draft',
+        recipientCount: 0,
+      });
+      expect((await api.get(`/api/campaigns/${campaignId}/recipients`)).body.data).toEqual([]);
+      const text = await cliText(creds, 'csv', 'check', file, '--remote', '--campaign', campaignId);
+      expect(text.stdout).toContain(`${rows + 1} rows, ${rows} valid, 1 rejected, 0 duplicates`);
+      expect(text.stdout).toContain("detected: UTF-8, CRLF line endings, ',' delimiter");
+      expect(text.stdout).toContain('u000001');
+      expect(text.stdout).toContain('Name 1 1 false');
+      const upload = await cli(creds, 'upload', file, '--campaign', campaignId);
+      expect(upload.code, upload.stderr).toBe(0);
+      expect(upload.json).toMatchObject({ imported: rows, rejected: 1, recipientCount: rows });
+    },
+  );
+
+  it('answers a file-level error as the upload would, and asks for --campaign', async () => {
+    const creds = await newApp('chkr');
+    const api = apiClient(runtime.current.url, creds);
+    const campaignId = await draftCampaign(api, audienceSchema);
+    const file = join(dir, 'remote-semicolons.csv');
+    await writeFile(file, 'user_id;name\nu1;Ada\n');
+    const remote = await cli(creds, 'csv', 'check', file, '--remote', '--campaign', campaignId);
+    expect(remote.code).toBe(1);
+    expect(remote.json).toMatchObject({ ok: false, error: { message: expect.stringContaining("';'") } });
+    const direct = await postUpload(api, uploadForm(campaignId, 'user_id;name\nu1;Ada\n'));
+    expect(remote.json.error.message).toBe(direct.body.error.message);
+    const usage = await cli(creds, 'csv', 'check', file, '--remote');
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toContain('--campaign');
   });
 });
 

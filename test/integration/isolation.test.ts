@@ -11,7 +11,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { type Route, routes } from '#infra/routes.ts';
 import { apiClient, type Credentials, newApp, useRuntime } from '#test/support/runtime.ts';
 
-const runtime = useRuntime();
+// Exports of more than 2 rows take the 202 path, so each app has an export job to guess at.
+const runtime = useRuntime({ env: { EXPORT_INLINE_MAX_ROWS: '2' } });
 
 /** What one app owns, as the other app would name it. */
 interface Refs {
@@ -20,6 +21,8 @@ interface Refs {
   draftTemplateId: string;
   campaignId: string;
   uploadId: string;
+  /** A ready recipient export of its campaign. */
+  exportId: string;
   /** Its webhook destination's URL (a loopback address nothing listens on). */
   destinationUrl: string;
   cursors: { templates: string; campaigns: string; recipients: string };
@@ -29,6 +32,8 @@ interface World extends Refs {
   credentials: Credentials;
   /** A presigned upload URL of the app's second campaign, not used. */
   presigned: { url: string; headers: Record<string, string> };
+  /** The presigned download URL of its ready export. */
+  exportUrl: string;
 }
 
 interface Call {
@@ -203,6 +208,38 @@ const cases: Record<string, RouteCase> = {
       { what: 'its id', method: 'POST', path: `/api/campaigns/${other.campaignId}/cancel`, ...notFound },
     ],
   },
+  // Follow-up (docs/api.md, Follow-up).
+  'POST /api/campaigns/{id}/follow-up': {
+    valid: (self) => ({
+      method: 'POST',
+      path: `/api/campaigns/${self.campaignId}/follow-up`,
+      json: { name: 'again', statuses: ['failed'] },
+    }),
+    foreign: (actor, other) => [
+      {
+        what: 'its campaign as the source',
+        method: 'POST',
+        path: `/api/campaigns/${other.campaignId}/follow-up`,
+        json: { name: 'again', statuses: ['failed'] },
+        ...notFound,
+      },
+      {
+        what: 'its template for a follow-up of its campaign',
+        method: 'POST',
+        path: `/api/campaigns/${other.campaignId}/follow-up`,
+        json: { name: 'again', statuses: ['failed'], templateId: other.templateId },
+        ...notFound,
+      },
+      {
+        what: 'its appId in the body',
+        method: 'POST',
+        path: `/api/campaigns/${actor.campaignId}/follow-up`,
+        json: { name: 'again', statuses: ['failed'], appId: other.appId },
+        status: 400,
+        code: 'ERR_BAD_REQUEST',
+      },
+    ],
+  },
   'GET /api/campaigns/{id}/recipients': {
     valid: (self) => ({ method: 'GET', path: `/api/campaigns/${self.campaignId}/recipients` }),
     foreign: (actor, other) => [
@@ -252,6 +289,13 @@ const cases: Record<string, RouteCase> = {
         form: form(other.campaignId),
         ...notFound,
       },
+      {
+        what: 'a dry run of its campaign (which answers for any status)',
+        method: 'POST',
+        path: '/api/campaigns/upload?dryRun=true',
+        form: form(other.campaignId),
+        ...notFound,
+      },
     ],
   },
   'POST /api/campaigns/{id}/upload-url': {
@@ -266,6 +310,13 @@ const cases: Record<string, RouteCase> = {
         method: 'POST',
         path: `/api/campaigns/${other.campaignId}/upload-url`,
         json: { contentLength: csv.length },
+        ...notFound,
+      },
+      {
+        what: 'a dry-run upload URL for it',
+        method: 'POST',
+        path: `/api/campaigns/${other.campaignId}/upload-url`,
+        json: { contentLength: csv.length, dryRun: true },
         ...notFound,
       },
     ],
@@ -283,6 +334,44 @@ const cases: Record<string, RouteCase> = {
         what: "its upload under the actor's campaign",
         method: 'GET',
         path: `/api/campaigns/${actor.campaignId}/uploads/${other.uploadId}`,
+        ...notFound,
+      },
+    ],
+  },
+  // Recipient exports.
+  'GET /api/campaigns/{id}/recipients/export': {
+    valid: (self) => ({ method: 'GET', path: `/api/campaigns/${self.campaignId}/recipients/export` }),
+    foreign: (_actor, other) => [
+      {
+        what: "its campaign's export",
+        method: 'GET',
+        path: `/api/campaigns/${other.campaignId}/recipients/export`,
+        ...notFound,
+      },
+      {
+        what: "its campaign's export by status",
+        method: 'GET',
+        path: `/api/campaigns/${other.campaignId}/recipients/export?status=pending`,
+        ...notFound,
+      },
+    ],
+  },
+  'GET /api/campaigns/{id}/recipients/exports/{exportId}': {
+    valid: (self) => ({
+      method: 'GET',
+      path: `/api/campaigns/${self.campaignId}/recipients/exports/${self.exportId}`,
+    }),
+    foreign: (actor, other) => [
+      {
+        what: 'its campaign and export',
+        method: 'GET',
+        path: `/api/campaigns/${other.campaignId}/recipients/exports/${other.exportId}`,
+        ...notFound,
+      },
+      {
+        what: "its export under the actor's campaign",
+        method: 'GET',
+        path: `/api/campaigns/${actor.campaignId}/recipients/exports/${other.exportId}`,
         ...notFound,
       },
     ],
@@ -386,6 +475,7 @@ function ghost(): Refs {
     draftTemplateId: id('tpl'),
     campaignId,
     uploadId: id('upl'),
+    exportId: id('exp'),
     destinationUrl: `http://127.0.0.1:9/${appId}`,
     cursors: {
       templates: cursorInto({ pk: `APP#${appId}`, sk: `TEMPLATE#${id('tpl')}` }),
@@ -404,6 +494,7 @@ function normalized(body: unknown, refs: Refs): string {
     [refs.draftTemplateId, '<draftTemplateId>'],
     [refs.campaignId, '<campaignId>'],
     [refs.uploadId, '<uploadId>'],
+    [refs.exportId, '<exportId>'],
     [refs.destinationUrl, '<destinationUrl>'],
     [refs.cursors.templates, '<cursor>'],
     [refs.cursors.campaigns, '<cursor>'],
@@ -439,6 +530,14 @@ async function seed(prefix: string): Promise<World> {
   expect(upload.status).toBe(200);
   expect(upload.body.data).toMatchObject({ uploaded: 3, total: 3 });
 
+  // Three recipients are past this runtime's inline bound: an export job, followed to ready.
+  const started = await api.get(`/api/campaigns/${campaignId}/recipients/export`);
+  expect(started.status).toBe(202);
+  const exportId = started.body.data.exportId as string;
+  await runtime.current.idle();
+  const exported = await api.get(`/api/campaigns/${campaignId}/recipients/exports/${exportId}`);
+  expect(exported.body.data).toMatchObject({ status: 'ready', rows: 3 });
+
   // Port 9 (discard): nothing listens, and the isolation tests never deliver.
   const destinationUrl = `http://127.0.0.1:9/${credentials.appId}`;
   const destination = await api.put('/api/destination', { kind: 'webhook', url: destinationUrl });
@@ -453,11 +552,13 @@ async function seed(prefix: string): Promise<World> {
   return {
     credentials,
     presigned: presigned.body.data,
+    exportUrl: exported.body.data.url,
     appId: credentials.appId,
     templateId,
     draftTemplateId: draft.body.data.id,
     campaignId,
     uploadId: upload.body.data.uploadId,
+    exportId,
     destinationUrl,
     cursors: {
       templates: await next('/api/templates?limit=1'),
@@ -484,7 +585,7 @@ async function snapshot(appId: string) {
   } while (start);
   items.sort((a, b) => `${a.pk} ${a.sk}`.localeCompare(`${b.pk} ${b.sk}`));
   const objects: string[] = [];
-  for (const prefix of ['uploads/', 'reports/']) {
+  for (const prefix of ['uploads/', 'reports/', 'exports/']) {
     const out = await s3.send(new ListObjectsV2Command({ Bucket: bucketName, Prefix: `${prefix}${appId}/` }));
     for (const o of out.Contents ?? []) objects.push(`${o.Key} ${o.Size} ${o.ETag}`);
   }
@@ -501,7 +602,8 @@ describe('tenant isolation over every route', () => {
     b = await seed('iso-b');
     before = { a: await snapshot(a.appId), b: await snapshot(b.appId) };
     expect(before.a.items.length).toBeGreaterThan(5);
-    expect(before.a.objects).toHaveLength(1);
+    // The upload and the export.
+    expect(before.a.objects).toHaveLength(2);
   }, 60_000);
 
   it('has a case for every route of the table, and no other', () => {
@@ -564,6 +666,20 @@ describe('tenant isolation over every route', () => {
       const url = new URL(actor.presigned.url);
       url.pathname = new URL(owner.presigned.url).pathname;
       const res = await fetch(url, { method: 'PUT', headers: actor.presigned.headers, body: csv });
+      expect(res.status).toBe(403);
+      expect(await res.text()).toContain('<Code>SignatureDoesNotMatch</Code>');
+    }
+  });
+
+  it("an export's download URL of one app cannot read the other app's export", async () => {
+    for (const [actor, owner] of [
+      [a, b],
+      [b, a],
+    ] as const) {
+      expect((await fetch(actor.exportUrl)).status).toBe(200);
+      const url = new URL(actor.exportUrl);
+      url.pathname = new URL(owner.exportUrl).pathname;
+      const res = await fetch(url);
       expect(res.status).toBe(403);
       expect(await res.text()).toContain('<Code>SignatureDoesNotMatch</Code>');
     }

@@ -106,3 +106,114 @@ describe('POST /api/notifications/send', () => {
     expect(unknown.status).toBe(404);
   });
 });
+
+/** The one-call sends stored for the app (hidden campaigns in its notification scope). */
+async function storedNotifications(appId: string): Promise<{ id: string; recipientCount: number }[]> {
+  const { QueryCommand } = await import('@aws-sdk/lib-dynamodb');
+  const { documents, tableName } = await import('#shared/adapters/dynamodb.ts');
+  const { Items = [] } = await documents.send(
+    new QueryCommand({
+      TableName: tableName,
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :campaign)',
+      ExpressionAttributeValues: { ':pk': `APP#${appId}#NTF`, ':campaign': 'CAMPAIGN#' },
+      ConsistentRead: true,
+    }),
+  );
+  return Items.map((item) => ({ id: item.id as string, recipientCount: item.recipientCount as number }));
+}
+
+describe('POST /api/notifications/send with an Idempotency-Key', () => {
+  const send = (api: Api, body: unknown, key?: string) =>
+    api.request<any>('POST', '/api/notifications/send', {
+      json: body,
+      ...(key === undefined ? {} : { headers: { 'Idempotency-Key': key } }),
+    });
+
+  it('answers a retry with the first notification, and delivers each target once', async () => {
+    const credentials = await newApp('idm');
+    const api = apiClient(runtime.current.url, credentials);
+    const body = {
+      template: { id: await template(api), variables: { order: 5 } },
+      targets: ['ada', 'bob', 'cy'],
+    };
+    const first = await send(api, body, 'order-5-shipped');
+    // The same request, its JSON keys in another order.
+    const retry = await send(api, { targets: body.targets, template: body.template }, 'order-5-shipped');
+    expect(first.status).toBe(202);
+    expect(retry.status).toBe(202);
+    expect(retry.body).toEqual(first.body);
+    expect(retry.headers.get('idempotent-replayed')).toBe('true');
+    expect(first.headers.get('idempotent-replayed')).toBeNull();
+    const { notificationId } = first.body.data;
+    expect(await storedNotifications(credentials.appId)).toEqual([{ id: notificationId, recipientCount: 3 }]);
+
+    await expect
+      .poll(async () => (await readOutbox(outbox)).filter((e) => e.appId === credentials.appId).length, {
+        timeout: 30_000,
+      })
+      .toBe(3);
+    const entries = (await readOutbox(outbox)).filter((e) => e.appId === credentials.appId);
+    expect(entries.map((e) => `${e.campaignId}/${e.userId}`).sort()).toEqual(
+      ['ada', 'bob', 'cy'].map((u) => `${notificationId}/${u}`),
+    );
+  });
+
+  it('answers 422 ERR_IDEMPOTENCY_KEY_REUSED for the same key with another body, creating nothing', async () => {
+    const credentials = await newApp('idm');
+    const api = apiClient(runtime.current.url, credentials);
+    const id = await template(api);
+    const first = await send(api, { template: { id, variables: { order: 1 } }, targets: ['ada'] }, 'k-1');
+    const other = await send(api, { template: { id, variables: { order: 2 } }, targets: ['ada'] }, 'k-1');
+    expect(first.status).toBe(202);
+    expect(other.status).toBe(422);
+    expect(other.body.error).toMatchObject({
+      code: 'ERR_IDEMPOTENCY_KEY_REUSED',
+      details: { field: 'Idempotency-Key' },
+    });
+    expect(other.body.error.message).toMatch(/Idempotency-Key was already used with a different request/);
+    expect(await storedNotifications(credentials.appId)).toEqual([
+      { id: first.body.data.notificationId, recipientCount: 1 },
+    ]);
+  });
+
+  it('gives another app using the same key its own notification', async () => {
+    const one = apiClient(runtime.current.url, await newApp('idm'));
+    const twoCredentials = await newApp('idm');
+    const two = apiClient(runtime.current.url, twoCredentials);
+    const body = (id: string) => ({ template: { id, variables: { order: 3 } }, targets: ['ada'] });
+    const a = await send(one, body(await template(one)), 'shared-key');
+    const b = await send(two, body(await template(two)), 'shared-key');
+    expect(a.status).toBe(202);
+    expect(b.status).toBe(202);
+    expect(b.headers.get('idempotent-replayed')).toBeNull();
+    expect(b.body.data.notificationId).not.toBe(a.body.data.notificationId);
+    expect(await storedNotifications(twoCredentials.appId)).toEqual([
+      { id: b.body.data.notificationId, recipientCount: 1 },
+    ]);
+  });
+
+  it('sends twice without a key, as before', async () => {
+    const credentials = await newApp('idm');
+    const api = apiClient(runtime.current.url, credentials);
+    const body = { template: { id: await template(api), variables: { order: 4 } }, targets: ['ada'] };
+    const a = await send(api, body);
+    const b = await send(api, body);
+    expect([a.status, b.status]).toEqual([202, 202]);
+    expect(b.body.data.notificationId).not.toBe(a.body.data.notificationId);
+    expect((await storedNotifications(credentials.appId)).map((n) => n.id).sort()).toEqual(
+      [a.body.data.notificationId, b.body.data.notificationId].sort(),
+    );
+  });
+
+  it('answers 400 naming the header for a key too long or with other characters', async () => {
+    const api = await client();
+    const body = { template: { id: await template(api), variables: { order: 4 } }, targets: ['ada'] };
+    for (const key of ['k'.repeat(256), 'has space']) {
+      const res = await send(api, body, key);
+      expect(res.status).toBe(400);
+      expect(res.body.error.details).toMatchObject({ field: 'Idempotency-Key', maxLength: 255 });
+      expect(res.body.error.message).toMatch(/Idempotency-Key header must be 1-255 letters, digits/);
+    }
+    expect((await send(api, body, 'k'.repeat(255))).status).toBe(202);
+  });
+});

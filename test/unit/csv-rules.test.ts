@@ -9,6 +9,7 @@ import {
   rowVariables,
   shownUserId,
   USER_ID_PATTERN,
+  unneutralizeCell,
 } from '#shared/domain/csv-rules.ts';
 import type { VariableSchema } from '#shared/domain/model.ts';
 import { BadRequestError } from '#shared/errors.ts';
@@ -251,6 +252,55 @@ describe('checkRow', () => {
   });
 });
 
+describe('formula neutralising is reversed on import', () => {
+  const values = [
+    '=SUM(A1)',
+    '+1',
+    '-2',
+    '@x',
+    '\tx',
+    '\rx',
+    "'",
+    "'abc",
+    "'=x",
+    "''",
+    "'''+",
+    'plain',
+    '',
+    'é🙂',
+  ];
+
+  it('reads every neutralised value back as the value it was written from', () => {
+    expect(values.map((v) => unneutralizeCell(neutralizeFormula(v)))).toEqual(values);
+  });
+
+  it("keeps a cell whose ' no neutralising would have added", () => {
+    expect(unneutralizeCell("'abc")).toBe("'abc");
+    expect(unneutralizeCell("'")).toBe("'");
+    expect(unneutralizeCell("'=x")).toBe('=x');
+  });
+
+  it('reads user_id and every variable through it, numbers included', () => {
+    const check = checkRow(["'@bob", "'=1", "'-2"], ['user_id', 'name', 'n'], {
+      name: { type: 'string' },
+      n: { type: 'number' },
+    });
+    expect(check).toEqual({ ok: true, userId: '@bob', variables: { name: '=1', n: -2 } });
+  });
+
+  it('ignores the status and error columns of an export unless the template has such variables', () => {
+    expect(() =>
+      checkHeader(['user_id', 'name', 'status', 'error'], { name: { type: 'string' } }),
+    ).not.toThrow();
+    const own: VariableSchema = { status: { type: 'string' } };
+    expect(checkRow(['u1', 'gold'], ['user_id', 'status'], own)).toEqual({
+      ok: true,
+      userId: 'u1',
+      variables: { status: 'gold' },
+    });
+  });
+});
+
 describe('rejections report', () => {
   it('neutralises values that a spreadsheet would run as a formula', () => {
     for (const value of ['=1+1', '+1', '-1', '@SUM(A1)', '\tx', '\rx']) {
@@ -258,6 +308,13 @@ describe('rejections report', () => {
     }
     expect(neutralizeFormula('u1')).toBe('u1');
     expect(neutralizeFormula('')).toBe('');
+  });
+
+  it("neutralises a leading ' that a reader would otherwise strip, and nothing else", () => {
+    expect(neutralizeFormula("'=x")).toBe("''=x");
+    expect(neutralizeFormula("''")).toBe("'''");
+    expect(neutralizeFormula("'abc")).toBe("'abc");
+    expect(neutralizeFormula("'")).toBe("'");
   });
 
   it('writes one RFC 4180 line with CRLF, quoting commas, quotes and line breaks', () => {

@@ -7,6 +7,7 @@ import {
   type CsvRow,
   MAX_RECORD_BYTES,
   openCsv,
+  openCsvBatches,
   readCsvHeader,
 } from '#shared/domain/csv-stream.ts';
 import { BadRequestError } from '#shared/errors.ts';
@@ -316,5 +317,30 @@ describe('openCsv: csv-spectrum', () => {
     expect(header).toHaveLength(4);
     expect(rows).toHaveLength(1);
     expect(rows[0]?.fields).toHaveLength(2);
+  });
+});
+
+describe('openCsvBatches: what it detected of the file', () => {
+  async function detected(bytes: string, size = 7) {
+    const reader = await openCsvBatches(chunks(bytes, size));
+    for await (const _ of reader.batches);
+    return reader.detected();
+  }
+
+  it.each([
+    ['LF', 'user_id\nu1\nu2\n', { bom: false, lineEndings: 'LF', rows: 2 }],
+    ['CRLF with a BOM', '\ufeffuser_id\r\nu1\r\nu2', { bom: true, lineEndings: 'CRLF', rows: 2 }],
+    ['both', 'user_id\r\nu1\nu2\r\n', { bom: false, lineEndings: 'mixed', rows: 2 }],
+    ['one line', 'user_id', { bom: false, lineEndings: 'none', rows: 0 }],
+    ['blank lines, not rows', 'user_id\n\nu1\n\n', { bom: false, lineEndings: 'LF', rows: 1 }],
+  ])('%s', async (_what, text, expected) => {
+    expect(await detected(text)).toEqual({ encoding: 'UTF-8', delimiter: ',', ...expected });
+  });
+
+  it('sees a CRLF whose CR and LF are in different chunks, whatever the chunk size', async () => {
+    const text = `user_id\r\n${Array.from({ length: 50 }, (_, i) => `u${i}`).join('\r\n')}\r\n`;
+    for (const size of [1, 2, 3, 7, 64]) {
+      expect((await detected(text, size)).lineEndings, `chunks of ${size}`).toBe('CRLF');
+    }
   });
 });

@@ -26,6 +26,7 @@ beforeAll(async () => {
     BUCKET_NAME: 'unused',
     DELIVERY_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/000000000000/unused',
     SEND_FUNCTION_ARN: 'arn:aws:lambda:us-east-1:000000000000:function:unused',
+    EXPORT_FUNCTION_ARN: 'arn:aws:lambda:us-east-1:000000000000:function:unused',
     SCHEDULE_GROUP_NAME: 'unused',
     SCHEDULER_ROLE_ARN: 'arn:aws:iam::000000000000:role/unused',
     SECRETS_KEY_ID: 'alias/unused',

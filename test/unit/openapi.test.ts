@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { routes } from '#infra/routes.ts';
 import { campaignView, newCampaign } from '#shared/domain/campaigns.ts';
+import { dryRunUpload } from '#shared/domain/dry-run.ts';
 import { newTemplate, templateView } from '#shared/domain/templates.ts';
 
 const document = parse(readFileSync(new URL('../../openapi.yaml', import.meta.url), 'utf8'));
@@ -91,5 +92,45 @@ describe('openapi.yaml', () => {
     expect([...Template.required].sort()).toEqual(Object.keys(template).sort());
     expect([...Campaign.required].sort()).toEqual(Object.keys(campaign).sort());
     expect(Object.keys(Campaign.properties)).toEqual(expect.arrayContaining(Object.keys(campaign)));
+  });
+
+  it('describes the dry run on both upload routes, with the fields a dry run answers', async () => {
+    const direct = document.paths['/api/campaigns/upload'].post;
+    expect(direct.parameters).toContainEqual(
+      expect.objectContaining({
+        name: 'dryRun',
+        in: 'query',
+        schema: expect.objectContaining({ enum: ['true', 'false'] }),
+      }),
+    );
+    const presign = document.paths['/api/campaigns/{id}/upload-url'].post;
+    const body = presign.requestBody.content['application/json'].schema;
+    expect(body.properties.dryRun).toMatchObject({ type: 'boolean' });
+    const { DirectDryRun, DryRunDetected, DryRunPreviewEntry, Upload } = document.components.schemas;
+    expect(Upload.properties).toMatchObject({
+      dryRun: expect.any(Object),
+      detected: { $ref: '#/components/schemas/DryRunDetected' },
+      preview: { items: { $ref: '#/components/schemas/DryRunPreviewEntry' } },
+    });
+
+    // The schemas name exactly what the code answers.
+    async function* file() {
+      yield Buffer.from('user_id,name\nu1,Ada\n');
+    }
+    const outcome = await dryRunUpload(async () => file(), {
+      title: 'Hi {{name}}',
+      body: '{{name}}',
+      variableSchema: { name: { type: 'string' } },
+    });
+    if (!outcome.ok) throw new Error(outcome.error.message);
+    expect([...DryRunDetected.required].sort()).toEqual(Object.keys(outcome.detected).sort());
+    const entry = outcome.preview[0] as object;
+    expect(Object.keys(DryRunPreviewEntry.properties)).toEqual(expect.arrayContaining(Object.keys(entry)));
+    expect(Object.keys(DryRunPreviewEntry.properties)).toEqual(
+      expect.arrayContaining(['rendered', 'renderError', 'truncated']),
+    );
+    expect(DirectDryRun.required).toEqual(
+      expect.arrayContaining(['dryRun', 'uploaded', 'rejected', 'rejections', 'detected', 'preview']),
+    );
   });
 });
