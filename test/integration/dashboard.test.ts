@@ -188,7 +188,7 @@ describe('campaign dashboard', () => {
     }));
     try {
       expect((await api.put('/api/destination', { kind: 'webhook', url: receiver.url })).status).toBe(200);
-      const campaignId = await draftCampaign(api);
+      const campaignId = await draftCampaign(api, { name: { type: 'string', required: true } });
       const people = { ok1: 'Ann', bad1: 'Bo', ok2: 'Cy', bad2: '=Dee' };
       const added = await api.post(`/api/campaigns/${campaignId}/recipients`, {
         userIds: Object.keys(people),
