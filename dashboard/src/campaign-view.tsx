@@ -286,16 +286,14 @@ function Actions(props: {
 
 const FINISHED = new Set(['sent', 'partially_failed', 'failed', 'cancelled']);
 
-/** Saves `blob` as `name` through a temporary link. */
-function saveAs(blob: Blob, name: string) {
-  const url = URL.createObjectURL(blob);
+/** Downloads `href` as `name` through a temporary link. */
+function download(href: string, name: string) {
   const a = document.createElement('a');
-  a.href = url;
+  a.href = href;
   a.download = name;
   document.body.append(a);
   a.click();
   a.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 60_000);
 }
 
 /** A finished campaign: export its recipients as CSV, and follow up the failed ones. */
@@ -325,7 +323,9 @@ function AfterSend(props: { session: Session; campaign: Campaign }) {
       setNote('Exporting…');
       const answer = await exportRecipients(session, campaign.id);
       if ('csv' in answer) {
-        saveAs(answer.csv, file);
+        const url = URL.createObjectURL(answer.csv);
+        download(url, file);
+        setTimeout(() => URL.revokeObjectURL(url), 60_000);
         setNote(`Exported ${file}.`);
         return;
       }
@@ -333,12 +333,7 @@ function AfterSend(props: { session: Session; campaign: Campaign }) {
       for (;;) {
         const job = await getExport(session, campaign.id, answer.exportId);
         if (job.status === 'ready' && job.url) {
-          const a = document.createElement('a');
-          a.href = job.url;
-          a.download = file;
-          document.body.append(a);
-          a.click();
-          a.remove();
+          download(job.url, file);
           setNote(`Exported ${formatNumber(job.rows)} recipients.`);
           return;
         }

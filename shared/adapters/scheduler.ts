@@ -25,28 +25,36 @@ export const resumeScheduleName = (campaignId: string) => `resume-${campaignId}`
 export class ScheduleExistsError extends Error {}
 
 /**
- * Creates the one-time schedule that invokes the send function with
+ * Creates a one-time schedule `name` that invokes the send function with
  * `{ appId, campaignId }` at `at`, deleted by the service once it has fired.
+ * Throws the service's `ConflictException` when one of that name exists.
+ */
+async function createSendSchedule(name: string, appId: string, campaignId: string, at: Date): Promise<void> {
+  await scheduler.send(
+    new CreateScheduleCommand({
+      Name: name,
+      GroupName: config.SCHEDULE_GROUP_NAME,
+      ScheduleExpression: atExpression(at),
+      ScheduleExpressionTimezone: 'UTC',
+      FlexibleTimeWindow: { Mode: 'OFF' },
+      ActionAfterCompletion: 'DELETE',
+      Target: {
+        Arn: config.SEND_FUNCTION_ARN,
+        RoleArn: config.SCHEDULER_ROLE_ARN,
+        Input: JSON.stringify({ appId, campaignId }),
+      },
+    }),
+  );
+}
+
+/**
+ * Creates the campaign's schedule (`campaign-<id>`), which sends it at `at`.
  *
  * @throws ScheduleExistsError when the campaign already has one.
  */
 export async function createCampaignSchedule(appId: string, campaignId: string, at: Date): Promise<void> {
   try {
-    await scheduler.send(
-      new CreateScheduleCommand({
-        Name: campaignScheduleName(campaignId),
-        GroupName: config.SCHEDULE_GROUP_NAME,
-        ScheduleExpression: atExpression(at),
-        ScheduleExpressionTimezone: 'UTC',
-        FlexibleTimeWindow: { Mode: 'OFF' },
-        ActionAfterCompletion: 'DELETE',
-        Target: {
-          Arn: config.SEND_FUNCTION_ARN,
-          RoleArn: config.SCHEDULER_ROLE_ARN,
-          Input: JSON.stringify({ appId, campaignId }),
-        },
-      }),
-    );
+    await createSendSchedule(campaignScheduleName(campaignId), appId, campaignId, at);
   } catch (error) {
     if (error instanceof ConflictException) {
       throw new ScheduleExistsError(`Campaign '${campaignId}' already has a schedule.`, { cause: error });
@@ -79,22 +87,9 @@ export async function deleteCampaignSchedule(campaignId: string): Promise<void> 
  * A backstop already waiting for the campaign is enough: its run sees the state as it is then.
  */
 export async function createResumeSchedule(appId: string, campaignId: string): Promise<void> {
+  const at = new Date(Date.now() + config.SEND_RESUME_AFTER_SECONDS * 1000);
   try {
-    await scheduler.send(
-      new CreateScheduleCommand({
-        Name: resumeScheduleName(campaignId),
-        GroupName: config.SCHEDULE_GROUP_NAME,
-        ScheduleExpression: atExpression(new Date(Date.now() + config.SEND_RESUME_AFTER_SECONDS * 1000)),
-        ScheduleExpressionTimezone: 'UTC',
-        FlexibleTimeWindow: { Mode: 'OFF' },
-        ActionAfterCompletion: 'DELETE',
-        Target: {
-          Arn: config.SEND_FUNCTION_ARN,
-          RoleArn: config.SCHEDULER_ROLE_ARN,
-          Input: JSON.stringify({ appId, campaignId }),
-        },
-      }),
-    );
+    await createSendSchedule(resumeScheduleName(campaignId), appId, campaignId, at);
   } catch (error) {
     if (!(error instanceof ConflictException)) throw error;
   }
