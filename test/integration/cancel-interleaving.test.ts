@@ -21,6 +21,7 @@ import { outboxLines } from '#test/support/crash/state.ts';
 import { dispatchGate } from '#test/support/dispatch-gate.ts';
 import { addRecipients, allRecipients, numberedRecipients } from '#test/support/recipients.ts';
 import { apiClient, newApp, useRuntime } from '#test/support/runtime.ts';
+import { draftCampaign } from '#test/support/uploads.ts';
 
 const outbox = join(mkdtempSync(join(tmpdir(), 'cancel-interleaving-')), 'outbox.jsonl');
 const PAGE_SIZE = 100;
@@ -49,14 +50,7 @@ const runtime = useRuntime({
 async function heldDispatch() {
   const credentials = await newApp('interleave');
   const api = apiClient(runtime.current.url, credentials);
-  const template = await api.post('/api/templates', {
-    name: 'T',
-    body: 'Hi {{name}}',
-    variableSchema: { name: { type: 'string' } },
-  });
-  await api.put(`/api/templates/${template.body.data.id}`, { status: 'approved' });
-  const id: string = (await api.post('/api/campaigns', { name: 'C', templateId: template.body.data.id })).body
-    .data.id;
+  const id = await draftCampaign(api, { name: { type: 'string' } });
   await addRecipients(credentials.appId, id, numberedRecipients(TOTAL));
 
   held.add(id);

@@ -10,6 +10,7 @@ import type { AwsFaults } from '#test/support/faults/aws.ts';
 import { faultyAws } from '#test/support/faults/aws.ts';
 import { addRecipients, numberedRecipients } from '#test/support/recipients.ts';
 import { apiClient, newApp, useRuntime } from '#test/support/runtime.ts';
+import { draftCampaign } from '#test/support/uploads.ts';
 
 let faults: AwsFaults;
 const runtime = useRuntime({
@@ -122,10 +123,7 @@ describe('dispatch under SQS faults', () => {
   it('commits a page whose checkpoint transaction is cancelled by a TransactionConflict, and moves the counters once', async () => {
     const credentials = await newApp('dispatch');
     const api = apiClient(runtime.current.url, credentials);
-    const template = await api.post('/api/templates', { name: 'T', body: 'Hi', variableSchema: {} });
-    await api.put(`/api/templates/${template.body.data.id}`, { status: 'approved' });
-    const { id } = (await api.post('/api/campaigns', { name: 'C', templateId: template.body.data.id })).body
-      .data;
+    const id = await draftCampaign(api, {});
     await addRecipients(credentials.appId, id, numberedRecipients(40));
     const { commitDispatchedPage, readCheckpoint } = await import('#shared/store/dispatch.ts');
     const before = faults.injected()['dynamodb:TransactWriteItems:cancel'] ?? 0;

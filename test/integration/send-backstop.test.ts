@@ -13,6 +13,7 @@ import { NOTIFICATION_ID_PREFIX } from '#shared/domain/sending.ts';
 import { outboxLines } from '#test/support/crash/state.ts';
 import { addRecipients, allRecipients, numberedRecipients } from '#test/support/recipients.ts';
 import { apiClient, newApp, useRuntime } from '#test/support/runtime.ts';
+import { draftCampaign } from '#test/support/uploads.ts';
 
 const outbox = join(mkdtempSync(join(tmpdir(), 'backstop-')), 'outbox.jsonl');
 
@@ -42,19 +43,14 @@ const runtime = useRuntime({
 
 type Api = ReturnType<typeof apiClient>;
 
-async function draftCampaign(recipients: number) {
+/** A draft campaign of `recipients` (a template of one `name` variable), in an app of its own. */
+async function campaignOf(recipients: number) {
   const credentials = await newApp('backstop');
   const api = apiClient(runtime.current.url, credentials);
-  const template = await api.post('/api/templates', {
-    name: 'T',
-    body: 'Hi {{name}}',
-    variableSchema: { name: { type: 'string' } },
-  });
-  await api.put(`/api/templates/${template.body.data.id}`, { status: 'approved' });
-  const id: string = (await api.post('/api/campaigns', { name: 'C', templateId: template.body.data.id })).body
-    .data.id;
+  const id = await draftCampaign(api, { name: { type: 'string' } });
   await addRecipients(credentials.appId, id, numberedRecipients(recipients));
-  return { api, id, appId: credentials.appId, templateId: template.body.data.id as string };
+  const templateId: string = (await api.get(`/api/campaigns/${id}`)).body.data.templateId;
+  return { api, id, appId: credentials.appId, templateId };
 }
 
 async function final(api: Api, id: string) {
@@ -69,7 +65,7 @@ describe('the backstop of a send', () => {
     ['fails (Lambda answers 500)', 'fail'],
     ['is lost (the API function died after the state change)', 'lose'],
   ] as const)('sends everyone once when the send function invoke %s', async (_, fault) => {
-    const { api, id } = await draftCampaign(30);
+    const { api, id } = await campaignOf(30);
     invokes.set(id, fault);
     const res = await api.post(`/api/campaigns/${id}/send`);
     expect(res.status).toBe(202);
@@ -88,7 +84,7 @@ describe('the backstop of a send', () => {
   });
 
   it('skips every recipient of a cancelled draft whose sweep was never started', async () => {
-    const { api, id, appId } = await draftCampaign(12);
+    const { api, id, appId } = await campaignOf(12);
     invokes.set(id, 'fail');
     const res = await api.post(`/api/campaigns/${id}/cancel`);
     expect(res.status).toBe(200);
@@ -105,7 +101,7 @@ describe('the backstop of a send', () => {
   });
 
   it('delivers a one-call send whose invoke failed', async () => {
-    const { api, templateId } = await draftCampaign(0);
+    const { api, templateId } = await campaignOf(0);
     // Its id is not known before the answer: every one-call send's invoke fails from here on.
     invokes.set(NOTIFICATION_ID_PREFIX, 'fail');
     const res = await api.post('/api/notifications/send', {
