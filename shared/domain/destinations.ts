@@ -87,6 +87,54 @@ export async function signingSecretsOf(
   return secrets;
 }
 
+/**
+ * The pace of one destination: its token bucket's key, the configured rate and the
+ * bucket's capacity (docs/delivery.md, "Pacing").
+ */
+export interface PaceLimit {
+  /** `app:<appId>` for an app's own webhook; `default` for the deployment's default channel. */
+  bucket: string;
+  /** Messages per second, as configured (the effective rate may be lower after a 429). */
+  ratePerSecond: number;
+  /**
+   * Most messages sent at once from a full bucket, and the chunk size of a paced campaign:
+   * one second of the rate, at most one batch (`min(batchSize, floor(ratePerSecond))`, at least 1).
+   * Over any window of t seconds, at most `burst + ratePerSecond × t` messages go out.
+   */
+  burst: number;
+}
+
+/** The token bucket's capacity for `ratePerSecond` through batches of up to `batchSize`. */
+export const burstOf = (ratePerSecond: number, batchSize: number) =>
+  Math.max(1, Math.min(batchSize, Math.floor(ratePerSecond)));
+
+/**
+ * The pace of an app's deliveries: its own webhook's `ratePerSecond`, or, on the
+ * deployment's default channel, the deployment's rate (`DELIVERY_RATE_PER_SECOND`,
+ * shared by every app on that channel); undefined when nothing limits it.
+ */
+export function paceOf(
+  appId: string,
+  item: DestinationItem | undefined,
+  deployment: { ratePerSecond: number | undefined; batchSize: number },
+): PaceLimit | undefined {
+  const own = webhookOf(item);
+  if (own) {
+    if (own.ratePerSecond === null) return undefined;
+    return {
+      bucket: `app:${appId}`,
+      ratePerSecond: own.ratePerSecond,
+      burst: burstOf(own.ratePerSecond, own.batchSize),
+    };
+  }
+  if (deployment.ratePerSecond === undefined) return undefined;
+  return {
+    bucket: 'default',
+    ratePerSecond: deployment.ratePerSecond,
+    burst: burstOf(deployment.ratePerSecond, deployment.batchSize),
+  };
+}
+
 /** What `GET /api/destination` answers (never a secret). */
 export interface DestinationView {
   kind: 'default' | 'webhook';
