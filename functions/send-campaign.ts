@@ -9,7 +9,7 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { z } from 'zod';
 import { deliveryQueue } from '#infra/resources.ts';
 import { recipientShards } from '#shared/adapters/dynamodb.ts';
-import { dispatchConfig } from '#shared/config.ts';
+import { dispatchConfig, paceConfig } from '#shared/config.ts';
 import { awsDispatchPorts } from '#shared/delivery/aws-dispatch.ts';
 import { awsDeliverPorts, deploymentShardOf } from '#shared/delivery/aws-ports.ts';
 import { oneChannel } from '#shared/delivery/channels.ts';
@@ -17,6 +17,7 @@ import { createDeliverer } from '#shared/delivery/deliver.ts';
 import { createDispatcher, type DispatchPorts, type SendResult } from '#shared/delivery/dispatch.ts';
 import type { DeliveryChannel } from '#shared/domain/channel.ts';
 import { CHUNK_MAX_RECIPIENTS } from '#shared/domain/delivery-batches.ts';
+import { MAX_DESTINATION_BATCH_SIZE } from '#shared/domain/destinations.ts';
 import { lambdaStack } from '#shared/lambda.ts';
 import { logger, metrics } from '#shared/observability.ts';
 import { copyFollowUpRecipients } from '#shared/store/follow-ups.ts';
@@ -49,8 +50,9 @@ export function createSendDispatcher(wrap: (ports: DispatchPorts) => DispatchPor
           claimCutoffMs: 0,
           shardOf: deploymentShardOf,
         }),
-        // Apps on the deployment's default get the largest chunks; its channel splits them as it needs.
-        config.DISPATCH_CHUNK_SIZE,
+        // Apps on the deployment's default get the largest chunks its pace allows; its channel
+        // splits them as it needs.
+        { batchSize: MAX_DESTINATION_BATCH_SIZE, ratePerSecond: paceConfig().DELIVERY_RATE_PER_SECOND },
       ),
     ),
     {

@@ -117,8 +117,16 @@ export class CsvCampaignsStack extends Stack {
 
     useTable(deliverFunction, table, 'readWrite');
     // Receive, delete and change visibility come with the event source mapping; the consumer
-    // names the queue itself only to delay a failed message's retry (ChangeMessageVisibility).
-    deliverFunction.addEnvironment('DELIVERY_QUEUE_URL', queue.queueUrl);
+    // names the queue itself to delay a failed message's retry (ChangeMessageVisibility) and
+    // to put back, delayed, the chunks a paced destination has no tokens for yet (SendMessage).
+    useDeliveryQueue(deliverFunction, queue);
+    // The default channel's pace (`-c defaultRatePerSecond=…`): dispatch cuts chunks to its
+    // burst, the consumer takes its tokens, the campaigns API's ETA and the destination view show it.
+    if (stage.defaultRatePerSecond !== undefined) {
+      for (const fn of [sendFunction, deliverFunction, campaigns, destination]) {
+        fn.addEnvironment('DELIVERY_RATE_PER_SECOND', String(stage.defaultRatePerSecond));
+      }
+    }
     // Decrypts the signing secret of each app with a webhook of its own; never encrypts.
     this.secrets.useForAppSecrets(deliverFunction, 'decrypt');
     this.defaultDestination = new DefaultDestination(this, 'DefaultDestination', {

@@ -26,6 +26,11 @@ export interface StageConfig {
   defaultDestination: DefaultDestination;
   /** The default webhook's URL, https (`-c webhookUrl=https://…`); only with `defaultDestination: 'webhook'`. */
   webhookUrl?: string;
+  /**
+   * Messages per second through the default destination, all apps on it together
+   * (`-c defaultRatePerSecond=50`, 1-10,000); none when not given.
+   */
+  defaultRatePerSecond?: number;
   /** Days uploaded CSV files are kept under `uploads/`. */
   uploadExpiryDays: number;
   /** Days rejection reports are kept under `reports/`. */
@@ -37,8 +42,10 @@ export const defaultDestinations = ['sns', 'webhook', 'outbox'] as const;
 export type DefaultDestination = (typeof defaultDestinations)[number];
 
 /** What CDK context may set (`-c key=value`; every value a string there). */
-export interface StageOverrides extends Partial<Omit<StageConfig, 'name' | 'defaultDestination'>> {
+export interface StageOverrides
+  extends Partial<Omit<StageConfig, 'name' | 'defaultDestination' | 'defaultRatePerSecond'>> {
   defaultDestination?: string;
+  defaultRatePerSecond?: string;
 }
 
 const dev: Omit<StageConfig, 'name' | 'defaultDestination'> = {
@@ -71,7 +78,11 @@ export function stageConfig(name: string, overrides: StageOverrides = {}): Stage
     throw new Error(`Stage '${name}' must start with a letter and hold only letters, digits and '-'.`);
   }
   const base = name === 'prod' ? prod : dev;
-  const { defaultDestination: chosen, ...rest } = Object.fromEntries(
+  const {
+    defaultDestination: chosen,
+    defaultRatePerSecond: rate,
+    ...rest
+  } = Object.fromEntries(
     Object.entries(overrides).filter(([, v]) => v !== undefined && v !== ''),
   ) as StageOverrides;
   const { webhookUrl } = rest;
@@ -88,7 +99,24 @@ export function stageConfig(name: string, overrides: StageOverrides = {}): Stage
       `-c webhookUrl is used only with -c defaultDestination=webhook, not ${defaultDestination}: drop one of the two.`,
     );
   }
-  return { ...base, ...rest, defaultDestination: defaultDestination as DefaultDestination, name };
+  return {
+    ...base,
+    ...rest,
+    defaultDestination: defaultDestination as DefaultDestination,
+    ...(rate === undefined ? {} : { defaultRatePerSecond: ratePerSecondOf(rate) }),
+    name,
+  };
+}
+
+/** `-c defaultRatePerSecond=…`: a whole number of messages per second, 1-10,000. */
+function ratePerSecondOf(value: string): number {
+  const rate = Number(value);
+  if (!Number.isInteger(rate) || rate < 1 || rate > 10_000) {
+    throw new Error(
+      `-c defaultRatePerSecond=${value}: must be a whole number of messages per second from 1 to 10000 (leave it out for no limit).`,
+    );
+  }
+  return rate;
 }
 
 /** The default webhook gets users' messages: an https URL, nothing else. */

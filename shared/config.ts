@@ -130,6 +130,10 @@ export const deliveryConfig = section('delivery', {
   WEBHOOK_MAX_DELAY_MS: z.coerce.number().int().min(0).default(2_000),
   /** Longest Retry-After waited for in process; a longer one hands the batch back to the queue. */
   WEBHOOK_MAX_RETRY_AFTER_MS: z.coerce.number().int().min(0).default(5_000),
+});
+
+/** The pace of the deployment's default channel (the send function, the consumer and the API read it). */
+export const paceConfig = section('pacing', {
   /**
    * Messages per second through the deployment's default channel, for every app without a
    * destination of its own together (one token bucket); unset: no limit (docs/delivery.md, "Pacing").

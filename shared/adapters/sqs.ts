@@ -19,6 +19,8 @@ const SEND_ATTEMPTS = 8;
 export interface MessageEntry {
   Id: string;
   MessageBody: string;
+  /** Seconds before the message can be received (0-900). */
+  DelaySeconds?: number;
 }
 
 /**

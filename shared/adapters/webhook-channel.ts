@@ -226,7 +226,15 @@ export function backoffDelay(
 type Outcome =
   | { kind: 'answered'; results: ChannelResult[] }
   | { kind: 'permanent'; reason: string; summary: string }
-  | { kind: 'transient'; reason: string; summary: string; retryAfterMs?: number; cause?: unknown };
+  | {
+      kind: 'transient';
+      reason: string;
+      summary: string;
+      retryAfterMs?: number;
+      /** The far side asked us to slow down: a 429, or any answer with `Retry-After`. */
+      throttled?: boolean;
+      cause?: unknown;
+    };
 
 const SNIPPET_CHARS = 200;
 
@@ -474,9 +482,10 @@ export function createWebhookChannel(options: WebhookChannelOptions): DeliveryCh
     const reason = `${summary}${snippet ? `: ${snippet}` : ''}`;
     if (status === 408 || status === 429 || status >= 500) {
       const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'), now());
+      const throttled = status === 429 || retryAfterMs !== undefined;
       return retryAfterMs === undefined
-        ? { kind: 'transient', reason, summary }
-        : { kind: 'transient', reason, summary, retryAfterMs };
+        ? { kind: 'transient', reason, summary, throttled }
+        : { kind: 'transient', reason, summary, retryAfterMs, throttled };
     }
     return { kind: 'permanent', reason, summary };
   }
@@ -517,6 +526,7 @@ export function createWebhookChannel(options: WebhookChannelOptions): DeliveryCh
           });
         }
         const { retryAfterMs } = outcome;
+        if (outcome.throttled) batch.onThrottle?.(retryAfterMs);
         const tooLong = retryAfterMs !== undefined && retryAfterMs > maxRetryAfterMs;
         if (tries >= maxAttempts || tooLong) {
           const why = tooLong ? `; it asked to retry after ${retryAfterMs} ms` : '';

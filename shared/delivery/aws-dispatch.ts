@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { sendMessageBatch } from '#shared/adapters/sqs.ts';
-import { webhookOf } from '#shared/domain/destinations.ts';
+import { paceOf, webhookOf } from '#shared/domain/destinations.ts';
 import { ConflictError } from '#shared/errors.ts';
 import {
   fixChunkSize,
@@ -19,11 +19,19 @@ import { markQueued, type RecipientItem, variablesOf } from '#shared/store/recip
 import { type Deliverer, skipAll } from './deliver.ts';
 import type { DispatchPorts } from './dispatch.ts';
 
-export function awsDispatchPorts(deliverer: Deliverer, defaultBatchSize: number): DispatchPorts {
+/** The deployment's default channel, as the dispatch sees it: its batch size and its rate, if any. */
+export interface DefaultDestination {
+  batchSize: number;
+  ratePerSecond: number | undefined;
+}
+
+export function awsDispatchPorts(deliverer: Deliverer, deployment: DefaultDestination): DispatchPorts {
   return {
     destinations: {
-      async batchSize(appId) {
-        return webhookOf(await readDestination(appId))?.batchSize ?? defaultBatchSize;
+      async chunkLimit(appId) {
+        const item = await readDestination(appId);
+        const batchSize = webhookOf(item)?.batchSize ?? deployment.batchSize;
+        return Math.min(batchSize, paceOf(appId, item, deployment)?.burst ?? batchSize);
       },
     },
     campaigns: {

@@ -4,13 +4,17 @@
  * deployment's default channel. An app's destination is read at most once per
  * `cacheMs` per process, and a webhook channel is built once per version of the
  * destination, so a change (a new URL, a rotation) takes effect within `cacheMs`;
- * its secrets are decrypted once per version.
+ * its secrets are decrypted once per version. The same read gives the app's pace
+ * (`paceOf`): its webhook's `ratePerSecond`, or the deployment's rate on the default channel.
  */
 
 import { createWebhookChannel, type WebhookChannelOptions } from '#shared/adapters/webhook-channel.ts';
 import type { DeliveryChannel } from '#shared/domain/channel.ts';
 import {
   type DestinationItem,
+  MAX_DESTINATION_BATCH_SIZE,
+  type PaceLimit,
+  paceOf,
   previousSecretSigns,
   type SecretCipher,
   signingSecretsOf,
@@ -36,6 +40,8 @@ export interface ChannelResolverOptions {
   webhook: Omit<WebhookChannelOptions, 'url' | 'maxBatchSize' | 'secrets'>;
   /** How long a read of a destination is reused. */
   cacheMs: number;
+  /** Messages per second through the default channel, all apps on it together; undefined: no limit. */
+  defaultRatePerSecond?: number | undefined;
   now?: () => number;
   /** Most apps kept in the cache (the oldest read is dropped beyond it). */
   maxApps?: number;
@@ -48,16 +54,24 @@ interface Cached {
   /** The end of the previous secret's overlap: past it, the channel is built again without it. */
   validUntil: number;
   channel: DeliveryChannel;
+  pace: PaceLimit | undefined;
 }
 
 export function createChannelResolver(options: ChannelResolverOptions): ChannelResolver {
   const now = options.now ?? Date.now;
   const maxApps = options.maxApps ?? 1_000;
   const cache = new Map<string, Cached>();
-  const reading = new Map<string, Promise<DeliveryChannel>>();
+  const reading = new Map<string, Promise<Cached>>();
+  const deployment = {
+    ratePerSecond: options.defaultRatePerSecond,
+    // Whatever the default channel's own batches: the dispatch cuts chunks to this burst too.
+    batchSize: MAX_DESTINATION_BATCH_SIZE,
+  };
 
-  async function load(appId: string, cached: Cached | undefined): Promise<DeliveryChannel> {
-    const item = webhookOf(await options.read(appId));
+  async function load(appId: string, cached: Cached | undefined): Promise<Cached> {
+    const stored = await options.read(appId);
+    const item = webhookOf(stored);
+    const pace = paceOf(appId, stored, deployment);
     const at = now();
     let entry: Cached;
     if (!item) {
@@ -66,12 +80,13 @@ export function createChannelResolver(options: ChannelResolverOptions): ChannelR
         key: 'default',
         validUntil: Number.POSITIVE_INFINITY,
         channel: options.defaultChannel,
+        pace,
       };
     } else {
       const overlapping = previousSecretSigns(item, at);
       const key = `${item.version}:${overlapping}`;
       if (cached?.key === key && at < cached.validUntil) {
-        entry = { ...cached, readAt: at };
+        entry = { ...cached, readAt: at, pace };
       } else {
         const secrets = await signingSecretsOf(item, options.cipher, at);
         entry = {
@@ -84,26 +99,30 @@ export function createChannelResolver(options: ChannelResolverOptions): ChannelR
             maxBatchSize: item.batchSize,
             secrets,
           }),
+          pace,
         };
       }
     }
     cache.delete(appId);
     if (cache.size >= maxApps) cache.delete(cache.keys().next().value as string);
     cache.set(appId, entry);
-    return entry.channel;
+    return entry;
+  }
+
+  async function entryOf(appId: string): Promise<Cached> {
+    const cached = cache.get(appId);
+    const at = now();
+    if (cached && at - cached.readAt < options.cacheMs && at < cached.validUntil) return cached;
+    let pending = reading.get(appId);
+    if (!pending) {
+      pending = load(appId, cached).finally(() => reading.delete(appId));
+      reading.set(appId, pending);
+    }
+    return pending;
   }
 
   return {
-    async channelFor(appId) {
-      const cached = cache.get(appId);
-      const at = now();
-      if (cached && at - cached.readAt < options.cacheMs && at < cached.validUntil) return cached.channel;
-      let pending = reading.get(appId);
-      if (!pending) {
-        pending = load(appId, cached).finally(() => reading.delete(appId));
-        reading.set(appId, pending);
-      }
-      return pending;
-    },
+    channelFor: async (appId) => (await entryOf(appId)).channel,
+    paceFor: async (appId) => (await entryOf(appId)).pace,
   };
 }

@@ -12,6 +12,13 @@
  * 4. **Project and count**: the outcomes onto the recipient items (batched puts), then the
  *    ledger `settling` → `done` and the counters, in one transaction.
  *
+ * A paced destination (docs/delivery.md, "Pacing") adds a step between 1 and 2: the
+ * chunk's tokens are taken from the destination's bucket, waiting for them in process up to
+ * `PACE_MAX_WAIT_MS`. A chunk that would wait longer releases its claim, and it and the
+ * message's later chunks go back on the queue as a new message delayed until the bucket
+ * has tokens again, so waiting never counts as a failed receive. A `429` or `Retry-After`
+ * during the call slows the bucket down.
+ *
  * Whoever finds a chunk `settling` finishes steps 4 (idempotent); `done` needs nothing.
  * A chunk still `claimed` by a receive that is certainly gone (an earlier receive of the
  * same message, or any claim whose lease has run out) was left between its claim and its
@@ -37,6 +44,7 @@ import {
   type DeliveryRecipient,
   deliveryIdOf,
 } from '#shared/domain/delivery-batches.ts';
+import type { PaceLimit } from '#shared/domain/destinations.ts';
 import type { Template } from '#shared/domain/model.ts';
 import { render } from '#shared/domain/render.ts';
 import { storeAppId } from '#shared/domain/sending.ts';
@@ -54,6 +62,13 @@ export const LEASE_MARGIN_MS = 5_000;
  * channel call usually ends well within it.
  */
 export const OWNER_WAIT_MS = 5_000;
+/**
+ * Longest wait for a paced chunk's tokens inside the function; a longer one puts the
+ * chunk back on the queue, delayed, instead of keeping the function asleep.
+ */
+export const PACE_MAX_WAIT_MS = 2_000;
+/** SQS's longest message delay. */
+export const MAX_REQUEUE_DELAY_SECONDS = 900;
 
 export interface DeliverOptions {
   /** Receives after which a failing chunk is given up (the queue's maxReceiveCount). */
@@ -90,11 +105,16 @@ export interface MessageResult {
    * or was given up on its last (it then goes to the dead-letter queue). Why, fit for the logs.
    */
   retry?: string;
+  /** Recipients put back on the queue to wait for a paced destination's tokens, and for how long. */
+  requeued?: { recipients: number; delaySeconds: number };
 }
 
 type ChunkResult =
   /** `gaveUp`: settled as failed on the message's last receive; the message still goes to the DLQ. */
-  { done: true; counted?: CountDelta; gaveUp?: string } | { done: false; retry: string };
+  | { done: true; counted?: CountDelta; gaveUp?: string }
+  | { done: false; retry: string }
+  /** Not claimed: the destination's bucket has no tokens for it before `retryAt` (epoch ms). */
+  | { done: false; retryAt: number };
 
 const failAll = (chunk: DeliveryChunk, error: string): ChunkOutcome[] =>
   chunk.recipients.map(({ userId }) => ({ userId, status: 'failed', error }));
@@ -198,6 +218,7 @@ export function createDeliverer(ports: DeliverPorts, options: DeliverOptions) {
     campaignId: string,
     chunk: DeliveryChunk,
     template: Template,
+    pace: PaceLimit | undefined,
   ): Promise<{ outcomes: ChunkOutcome[] } | { transient: string; error: unknown }> {
     const outcomes = new Map<string, ChunkOutcome>();
     const renderable: { recipient: DeliveryRecipient; message: ChannelMessage }[] = [];
@@ -224,6 +245,14 @@ export function createDeliverer(ports: DeliverPorts, options: DeliverOptions) {
     // The app's channel now: its own webhook, or the deployment's default.
     const channel = await ports.channels.channelFor(batch.appId);
     const size = Math.max(1, channel.maxBatchSize);
+    // A paced destination's bucket slows down as soon as the far side asks (other consumers too).
+    const slowing: Promise<unknown>[] = [];
+    const pacer = pace && ports.pacing?.pacer;
+    const onThrottle = pacer
+      ? (retryAfterMs: number | undefined) => {
+          slowing.push(pacer.throttled(pace, retryAfterMs));
+        }
+      : undefined;
     for (let i = 0; i < renderable.length; i += size) {
       const slice = renderable.slice(i, i + size);
       let results: ChannelResult[];
@@ -232,8 +261,10 @@ export function createDeliverer(ports: DeliverPorts, options: DeliverOptions) {
           appId: batch.appId,
           campaignId,
           messages: slice.map((s) => s.message),
+          ...(onThrottle ? { onThrottle } : {}),
         });
       } catch (error) {
+        await Promise.all(slowing);
         // Nothing of this chunk reached the channel yet: it may be tried again whole.
         if (!isPermanentDeliveryFailure(error) && i === 0) return { transient: loggableReason(error), error };
         const message = (error as Error).message ?? String(error);
@@ -242,6 +273,7 @@ export function createDeliverer(ports: DeliverPorts, options: DeliverOptions) {
           outcomes.set(recipient.userId, { userId: recipient.userId, status: 'failed', error: reason });
         continue;
       }
+      await Promise.all(slowing);
       slice.forEach(({ recipient }, j) => {
         const result = results[j];
         outcomes.set(
@@ -263,6 +295,7 @@ export function createDeliverer(ports: DeliverPorts, options: DeliverOptions) {
     ref: ChunkRef,
     chunk: DeliveryChunk,
     template: () => Promise<Template>,
+    pace: PaceLimit | undefined,
     onChannelCall: () => void,
   ): Promise<ChunkResult> {
     const lastReceive = message.receiveCount >= options.maxReceiveCount;
@@ -293,7 +326,19 @@ export function createDeliverer(ports: DeliverPorts, options: DeliverOptions) {
         `campaign '${campaignId}' is ${claim.campaignStatus}: chunk '${chunk.id}' has no ledger item to settle`,
       );
     }
-    const answer = await callChannel(message.batch, campaignId, chunk, await template());
+    if (pace && ports.pacing) {
+      // Claimed first, so a cancel still stops every chunk not yet claimed, and a chunk
+      // another receive already delivered takes no tokens.
+      const maxWaitMs = Math.max(0, Math.min(PACE_MAX_WAIT_MS, message.timeLeft() - options.claimCutoffMs));
+      const grant = await ports.pacing.pacer.take(pace, chunk.recipients.length, maxWaitMs);
+      if ('retryAt' in grant) {
+        await ports.ledger.release(ref, owner);
+        return { done: false, retryAt: grant.retryAt };
+      }
+      const wait = grant.at - ports.clock.now();
+      if (wait > 0) await ports.sleep(wait);
+    }
+    const answer = await callChannel(message.batch, campaignId, chunk, await template(), pace);
     onChannelCall();
     let outcomes: ChunkOutcome[];
     let gaveUpOn: string | undefined;
@@ -330,20 +375,28 @@ export function createDeliverer(ports: DeliverPorts, options: DeliverOptions) {
         return loaded;
       };
       const result: MessageResult = { counted: { sent: 0, failed: 0, skipped: 0 }, channelCalls: 0 };
+      const pace = ports.pacing ? await ports.channels.paceFor?.(batch.appId) : undefined;
+      const chunks = chunksOf(batch);
       let allDone = true;
-      for (const chunk of chunksOf(batch)) {
+      for (const [i, chunk] of chunks.entries()) {
         const done = await deliverChunk(
           message,
           campaignId,
           refOf(storeId, campaignId, chunk),
           chunk,
           template,
+          pace,
           () => {
             result.channelCalls += 1;
           },
         );
         if (!done.done) {
           allDone = false;
+          if ('retryAt' in done) {
+            // This chunk and the later ones wait for tokens on the queue, as a new message.
+            result.requeued = await requeue(batch, chunks.slice(i), done.retryAt);
+            break;
+          }
           result.retry ??= done.retry;
           continue;
         }
@@ -387,6 +440,22 @@ export function createDeliverer(ports: DeliverPorts, options: DeliverOptions) {
 
     refOf,
   };
+
+  /**
+   * Puts `chunks` of `batch` back on the queue, delayed until `retryAt` (whole seconds, at
+   * least 1, at most SQS's 900). Cut from whole chunks, the new message's chunks are the
+   * same chunks, with the same ledger items.
+   */
+  async function requeue(batch: DeliveryBatch, chunks: readonly DeliveryChunk[], retryAt: number) {
+    const wait = Math.ceil((retryAt - ports.clock.now()) / 1000);
+    const delaySeconds = Math.min(MAX_REQUEUE_DELAY_SECONDS, Math.max(1, wait));
+    const recipients = chunks.flatMap((c) => c.recipients);
+    await (ports.pacing as NonNullable<DeliverPorts['pacing']>).requeue(
+      { ...batch, recipients },
+      delaySeconds,
+    );
+    return { recipients: recipients.length, delaySeconds };
+  }
 
   /** Ends a `sending` campaign whose recipients are all settled (a conditional write, once). */
   async function finishCampaign(storeId: string, campaignId: string): Promise<void> {

@@ -77,8 +77,12 @@ export interface DispatchPorts {
       chunks: readonly DeliveryChunk[],
     ): Promise<DeliveryChunk[]>;
   };
-  /** The batch size of the app's destination now (its webhook's `batchSize`, or the default's). */
-  destinations: { batchSize(appId: string): Promise<number> };
+  /**
+   * The most recipients one chunk of the app's deliveries may hold now: its destination's
+   * batch size (its webhook's `batchSize`, or the default's), and no more than its bucket's
+   * burst when the destination is paced.
+   */
+  destinations: { chunkLimit(appId: string): Promise<number> };
   recipients: {
     /** Up to `limit` recipients of `shard` after the sort key `afterSk`, in key order. */
     after(
@@ -205,13 +209,13 @@ export function createDispatcher(ports: DispatchPorts, options: DispatchOptions)
   const statusTtlMs = options.statusTtlMs ?? 250;
 
   /**
-   * The campaign's chunk size: fixed by its first dispatch to its app's destination batch
-   * size then. A dispatch that resends a page after a crash, or a sweep, must cut the very
+   * The campaign's chunk size: fixed by its first dispatch to its app's destination chunk
+   * limit then. A dispatch that resends a page after a crash, or a sweep, must cut the very
    * chunks the first run sent, whatever the destination became meanwhile.
    */
   async function chunkSizeOf(appId: string, storeId: string, campaign: Campaign): Promise<number> {
     if (campaign.chunkSize !== undefined) return campaign.chunkSize;
-    const wanted = Math.min(options.chunkSize, await ports.destinations.batchSize(appId));
+    const wanted = Math.min(options.chunkSize, await ports.destinations.chunkLimit(appId));
     return ports.campaigns.fixChunkSize(storeId, campaign.id, wanted);
   }
 

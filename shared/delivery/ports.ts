@@ -6,6 +6,7 @@
  */
 import type { CampaignProgress } from '#shared/domain/campaign-outcome.ts';
 import type { DeliveryChannel } from '#shared/domain/channel.ts';
+import type { DeliveryBatch } from '#shared/domain/delivery-batches.ts';
 import type {
   ChunkOutcome,
   ChunkRef,
@@ -15,6 +16,7 @@ import type {
   Owner,
   SettleResult,
 } from '#shared/domain/delivery-ledger.ts';
+import type { PaceLimit } from '#shared/domain/destinations.ts';
 import type { CampaignStatus, Template, VariableValue } from '#shared/domain/model.ts';
 
 export type * from '#shared/domain/delivery-ledger.ts';
@@ -68,6 +70,29 @@ export interface Templates {
 /** The channel each app's deliveries go through (its own destination, or the deployment's default). */
 export interface Channels {
   channelFor(appId: string): Promise<DeliveryChannel>;
+  /** The pace of the app's deliveries now; undefined (or no method) when nothing limits them. */
+  paceFor?(appId: string): Promise<PaceLimit | undefined>;
+}
+
+/** The token buckets of paced destinations (`shared/delivery/pacing.ts`). */
+export interface Pacer {
+  /**
+   * Takes `n` messages' tokens: granted at `at` (now, or within `maxWaitMs`: the caller
+   * waits until then), or not taken, to be asked again at `retryAt`.
+   */
+  take(limit: PaceLimit, n: number, maxWaitMs: number): Promise<{ at: number } | { retryAt: number }>;
+  /** The far side asked to slow down: the bucket's effective rate halves (floor 1/s); answers it. */
+  throttled(limit: PaceLimit, retryAfterMs?: number): Promise<number>;
+}
+
+/** What paces deliveries: the buckets, and the queue a message waiting for tokens goes back on. */
+export interface Pacing {
+  pacer: Pacer;
+  /**
+   * Puts `batch` (the chunks still waiting for tokens) back on the queue, received again
+   * after `delaySeconds`: a new message, so a wait for tokens never counts as a failed receive.
+   */
+  requeue(batch: DeliveryBatch, delaySeconds: number): Promise<void>;
 }
 
 export interface Clock {
@@ -81,6 +106,8 @@ export interface DeliverPorts {
   campaigns: Campaigns;
   templates: Templates;
   channels: Channels;
+  /** Absent: nothing is paced (the send function, which delivers nothing itself). */
+  pacing?: Pacing;
   clock: Clock;
   /** Waits `ms` (a short poll of a chunk another receive is delivering). */
   sleep(ms: number): Promise<void>;

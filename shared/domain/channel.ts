@@ -34,6 +34,11 @@ export interface ChannelBatch {
   /** The campaign id, or the notification id of a one-call send. */
   campaignId: string;
   messages: readonly ChannelMessage[];
+  /**
+   * Told each time the far side asks to slow down (a `429`, or an answer with
+   * `Retry-After`, in milliseconds): a paced destination's bucket slows down.
+   */
+  onThrottle?(retryAfterMs: number | undefined): void;
 }
 
 export type ChannelResult = { status: 'accepted' } | { status: 'rejected'; reason: string };

@@ -200,7 +200,7 @@ describe('function permissions', () => {
     });
   });
 
-  it("deliver: the delivery queue (event source), the table, decrypting apps' secrets, publishing to the default topic", () => {
+  it("deliver: the delivery queue (event source, and sending back paced chunks), the table, decrypting apps' secrets, publishing to the default topic", () => {
     const fn = stack.delivery.deliverFunction;
     expectPolicy(fn, [
       ...basics(fn),
@@ -215,6 +215,7 @@ describe('function permissions', () => {
         arn(stack.delivery.queue),
       ),
       tableReadWrite(),
+      sendToQueue(),
       appSecrets('kms:Decrypt'),
       allow('sns:Publish', ref(stack.defaultDestination.topic as IConstruct)),
       keyThroughSns(),

@@ -21,7 +21,7 @@ let template: Template;
 
 beforeAll(() => {
   // A webhook URL alone chooses the webhook, as it did before defaultDestination existed.
-  stack = buildStack('prod', { webhookUrl }).stack;
+  stack = buildStack('prod', { webhookUrl, defaultRatePerSecond: '50' }).stack;
   template = Template.fromStack(stack);
 }, synthTimeoutMs);
 
@@ -157,6 +157,37 @@ describe('default destination outbox (-c defaultDestination=outbox)', () => {
     outbox.resourceCountIs('AWS::SNS::Topic', 0);
     outbox.resourceCountIs('AWS::SecretsManager::Secret', 0);
     expect(JSON.stringify(outbox.findResources('AWS::IAM::Policy'))).not.toMatch(/sns:|secretsmanager:|kms:/);
+  });
+});
+
+describe('default rate (-c defaultRatePerSecond=…)', () => {
+  it('paces the default channel: the send function, the consumer, the campaigns and destination APIs know the rate', () => {
+    const given = [
+      stack.delivery.sendFunction,
+      stack.delivery.deliverFunction,
+      stack.api.functions.campaigns,
+      stack.api.functions.destination,
+    ];
+    for (const fn of given) {
+      template.hasResourceProperties('AWS::Lambda::Function', {
+        Role: arn(fn.role as IConstruct),
+        Environment: { Variables: Match.objectLike({ DELIVERY_RATE_PER_SECOND: '50' }) },
+      });
+    }
+    const others = Object.entries(template.findResources('AWS::Lambda::Function')).filter(
+      ([, r]) => r.Properties.Environment?.Variables?.DELIVERY_RATE_PER_SECOND !== undefined,
+    );
+    expect(others).toHaveLength(given.length);
+  });
+
+  it('is unset when not given, and refuses what is not a whole rate from 1 to 10,000', () => {
+    expect(stageConfig('dev').defaultRatePerSecond).toBeUndefined();
+    expect(stageConfig('dev', { defaultRatePerSecond: '10000' }).defaultRatePerSecond).toBe(10_000);
+    for (const bad of ['0', '2.5', 'fast', '10001']) {
+      expect(() => stageConfig('dev', { defaultRatePerSecond: bad })).toThrow(
+        `-c defaultRatePerSecond=${bad}: must be a whole number of messages per second from 1 to 10000 (leave it out for no limit).`,
+      );
+    }
   });
 });
 

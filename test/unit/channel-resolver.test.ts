@@ -42,6 +42,7 @@ function world() {
   };
   const resolver = createChannelResolver({
     defaultChannel,
+    defaultRatePerSecond: 40,
     read: async (appId) => {
       reads += 1;
       return items.get(appId);
@@ -86,6 +87,32 @@ const send = async (channel: DeliveryChannel, appId: string) => {
   expect(receiver.requests.length).toBe(before + 1);
   return receiver.requests.at(-1) as (typeof receiver.requests)[number];
 };
+
+describe('the pace of an app', () => {
+  it("is its webhook's rate in a bucket of its own, none without one, and the deployment's shared bucket on the default", async () => {
+    const w = world();
+    w.items.set('a', w.webhook('a', { ratePerSecond: 50, batchSize: 100 }));
+    w.items.set('b', w.webhook('b', { ratePerSecond: 500, batchSize: 20 }));
+    w.items.set('c', w.webhook('c'));
+    expect(await w.resolver.paceFor?.('a')).toEqual({ bucket: 'app:a', ratePerSecond: 50, burst: 50 });
+    // The burst is one second of the rate, at most one batch.
+    expect(await w.resolver.paceFor?.('b')).toEqual({ bucket: 'app:b', ratePerSecond: 500, burst: 20 });
+    expect(await w.resolver.paceFor?.('c')).toBeUndefined();
+    expect(await w.resolver.paceFor?.('d')).toEqual({ bucket: 'default', ratePerSecond: 40, burst: 40 });
+  });
+
+  it('follows a change of the destination within the cache time, with one read for channel and pace', async () => {
+    const w = world();
+    w.items.set('a', w.webhook('a', { ratePerSecond: 50 }));
+    await w.resolver.channelFor('a');
+    expect(await w.resolver.paceFor?.('a')).toMatchObject({ ratePerSecond: 50 });
+    expect(w.reads()).toBe(1);
+    w.items.set('a', w.webhook('a', { ratePerSecond: 5, version: 'v2' }));
+    w.advance(5_000);
+    expect(await w.resolver.paceFor?.('a')).toEqual({ bucket: 'app:a', ratePerSecond: 5, burst: 5 });
+    expect(w.reads()).toBe(2);
+  });
+});
 
 describe('the channel of an app', () => {
   it('is the default channel for an app without a destination or on default', async () => {

@@ -425,6 +425,25 @@ describe('webhook channel: transient failures', () => {
     expect(waits).toEqual([2000]);
   });
 
+  it('tells the caller each time the far side asks to slow down: a 429, or any answer with Retry-After', async () => {
+    const server = await scriptedServer([
+      { status: 429 },
+      { status: 503, headers: { 'retry-after': '1' } },
+      { status: 503 },
+      { status: 200 },
+    ]);
+    const { opts } = options(server.url, { maxAttempts: 4 });
+    const told: (number | undefined)[] = [];
+    const answer = await createWebhookChannel(opts).deliverBatch({
+      ...batch,
+      onThrottle: (retryAfterMs) => told.push(retryAfterMs),
+    });
+    expect(answer).toEqual([accepted, accepted, accepted]);
+    expect(server.received).toHaveLength(4);
+    // The plain 503 is a failure, not a request to slow down.
+    expect(told).toEqual([undefined, 1000]);
+  });
+
   it('waits until the HTTP date of Retry-After', async () => {
     const now = Date.parse('2026-01-01T00:00:00Z');
     const retryAt = new Date(now + 3000).toUTCString();
