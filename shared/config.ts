@@ -77,6 +77,14 @@ export const importConfig = section('import', {
 const optionalVariable = <T extends z.ZodType>(schema: T) =>
   z.preprocess((v) => (v === '' ? undefined : v), schema.optional());
 
+/** Most messages per webhook request (the webhook channel's `maxBatchSize`). */
+const webhookBatchSize = z.coerce.number().int().min(1).max(100).default(100);
+/**
+ * Messages per second through the deployment's default channel, for every app without a
+ * destination of its own together (one token bucket); unset: no limit (docs/delivery.md, "Pacing").
+ */
+const deliveryRatePerSecond = optionalVariable(z.coerce.number().int().min(1).max(10_000));
+
 /** The delivery channel of the deliver consumer (docs/delivery.md). */
 export const deliveryConfig = section('delivery', {
   /**
@@ -97,8 +105,7 @@ export const deliveryConfig = section('delivery', {
   OUTBOX_PATH: z.string().min(1).default('.data/outbox.jsonl'),
   /** Where the webhook channel POSTs; required with `DELIVERY_CHANNEL=webhook`. */
   WEBHOOK_URL: optionalVariable(z.url({ protocol: /^https?$/ })),
-  /** Most messages per webhook request (the webhook channel's `maxBatchSize`). */
-  WEBHOOK_BATCH_SIZE: z.coerce.number().int().min(1).max(100).default(100),
+  WEBHOOK_BATCH_SIZE: webhookBatchSize,
   /**
    * ARN of the Secrets Manager secret holding the webhook's signing secret (read with a
    * five-minute cache, shared/adapters/default-webhook-secret.ts); no signature without it.
@@ -130,11 +137,16 @@ export const deliveryConfig = section('delivery', {
   WEBHOOK_MAX_DELAY_MS: z.coerce.number().int().min(0).default(2_000),
   /** Longest Retry-After waited for in process; a longer one hands the batch back to the queue. */
   WEBHOOK_MAX_RETRY_AFTER_MS: z.coerce.number().int().min(0).default(5_000),
-  /**
-   * Messages per second through the deployment's default channel, for every app without a
-   * destination of its own together (one token bucket); unset: no limit (docs/delivery.md, "Pacing").
-   */
-  DELIVERY_RATE_PER_SECOND: optionalVariable(z.coerce.number().int().min(1).max(10_000)),
+  DELIVERY_RATE_PER_SECOND: deliveryRatePerSecond,
+});
+
+/**
+ * The deployment's pace, read by what only needs the limit (a campaign's ETA in the
+ * API): the delivery section's two variables, neither required, without the channel's.
+ */
+export const paceConfig = section('pace', {
+  DELIVERY_RATE_PER_SECOND: deliveryRatePerSecond,
+  WEBHOOK_BATCH_SIZE: webhookBatchSize,
 });
 
 /** The KMS key of apps' signing secrets (shared/adapters/secret-cipher.ts). */

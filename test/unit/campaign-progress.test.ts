@@ -5,6 +5,8 @@ import {
   RATE_SLOT_MS,
   rateSlotOf,
 } from '#shared/domain/campaign-progress.ts';
+import { campaignView, newCampaign } from '#shared/domain/campaigns.ts';
+import { CAMPAIGN_STATUSES } from '#shared/domain/model.ts';
 
 /** A slot boundary: slot `SLOT` starts at `T`. */
 const T = 1_800_000_000_000;
@@ -110,5 +112,35 @@ describe('progressOf', () => {
   it('names slots of 5 seconds', () => {
     expect(rateSlotOf(T + RATE_SLOT_MS - 1)).toBe(SLOT);
     expect(rateSlotOf(T + RATE_SLOT_MS)).toBe(SLOT + 1);
+  });
+});
+
+describe('campaignView', () => {
+  const campaign = {
+    ...newCampaign({ name: 'n', templateId: 't' }, { id: 'c', appId: 'a', now: iso(T - 60_000) }),
+    recipientCount: 1_000,
+    counts: { pending: 0, queued: 400, sent: 550, failed: 40, skipped: 10 },
+    startedAt: iso(T - 30_000),
+    settledBySlot: new Map([[SLOT - 1, 600]]),
+  };
+  const at = { now: T, limitPerSecond: null };
+
+  it('shows progress while sending, settled counted from sent, failed and skipped', () => {
+    expect(campaignView({ ...campaign, status: 'sending' }, at).progress).toEqual({
+      ratePerSecond: 20,
+      eta: iso(T + 20_000),
+      startedAt: iso(T - 30_000),
+    });
+  });
+
+  it('shows no progress in any other status, nor without a time to measure at (a listing)', () => {
+    for (const status of CAMPAIGN_STATUSES.filter((s) => s !== 'sending')) {
+      expect(campaignView({ ...campaign, status }, at), status).not.toHaveProperty('progress');
+    }
+    expect(campaignView({ ...campaign, status: 'sending' })).not.toHaveProperty('progress');
+    // Nor the bookkeeping behind it.
+    const view = campaignView({ ...campaign, status: 'sending' }, at);
+    expect(view).not.toHaveProperty('settledBySlot');
+    expect(view).not.toHaveProperty('startedAt');
   });
 });
