@@ -52,13 +52,14 @@ describe('progressOf', () => {
   it('counts the slots that start within the last minute, and divides by the time they cover', () => {
     // On a boundary: the current slot and the 12 before it, 60 s.
     const slots = new Map<number, number>();
-    for (let k = 0; k <= 12; k++) slots.set(SLOT - k, 60);
-    slots.set(SLOT - 13, 100_000); // starts 65 s ago: outside
-    expect(progressOf(input({ slots, settled: 1_000 })).ratePerSecond).toBe(13);
+    for (let k = 0; k <= 11; k++) slots.set(SLOT - k, 60);
+    slots.set(SLOT - 12, 600); // starts 60 s ago: in
+    slots.set(SLOT - 13, 100_000); // starts 65 s ago: out
+    expect(progressOf(input({ slots, settled: 1_000 })).ratePerSecond).toBe(22);
 
     // 2.5 s into the slot: the slot starting 62.5 s ago falls out, the 12 left cover 57.5 s.
     const later = progressOf(input({ slots, settled: 1_000, now: T + 2_500 }));
-    expect(later.ratePerSecond).toBe(Math.round(((12 * 60) / 57.5) * 10) / 10);
+    expect(later.ratePerSecond).toBe(12.5);
   });
 
   it('caps the ETA at the pace limit, but answers the measured rate', () => {
