@@ -100,6 +100,15 @@ export interface CampaignView {
   followUpOf?: string;
   followUpStatuses?: string[];
   copying?: boolean;
+  /** While `sending` (`GET /api/campaigns/{id}` only). */
+  progress?: CampaignProgressView;
+}
+
+/** A sending campaign's measured rate and expected end (docs/api.md, "Progress"). */
+export interface CampaignProgressView {
+  ratePerSecond: number | null;
+  eta: string | null;
+  startedAt: string | null;
 }
 
 export interface RecipientView {

@@ -13,6 +13,7 @@ import { parseArgs } from 'node:util';
 import {
   ApiClient,
   ApiError,
+  type CampaignProgressView,
   type CampaignView,
   type Connection,
   type DestinationTestView,
@@ -23,7 +24,7 @@ import {
 } from './api.ts';
 import { type CsvCheckResult, checkCsvFile, checkCsvRemote, type RemoteCheckResult } from './csv-check.ts';
 import { exportRecipients } from './export.ts';
-import { formatBytes, formatCount, ProgressBar } from './progress.ts';
+import { formatBytes, formatCount, formatDuration, ProgressBar } from './progress.ts';
 import { visible, visibleLines } from './terminal.ts';
 import { DIRECT_UPLOAD_MAX_BYTES, uploadFile } from './upload.ts';
 
@@ -137,7 +138,18 @@ function templateText(t: TemplateView): string {
   ].join('\n');
 }
 
-function campaignText(c: CampaignView): string {
+/** While sending: when it started, the rate of the last minute and the expected end, as of `now`. */
+function progressLines(progress: CampaignProgressView, now: number): string[] {
+  const { ratePerSecond, eta, startedAt } = progress;
+  return [
+    ...(startedAt ? [`  started     ${startedAt}`] : []),
+    `  rate        ${ratePerSecond === null ? 'not measured yet (nothing settled in the last minute)' : `${ratePerSecond} recipients/s over the last minute`}`,
+    `  eta         ${eta === null ? 'unknown until a rate is measured' : `${eta} (in ${formatDuration(Date.parse(eta) - now)})`}`,
+  ];
+}
+
+/** What `campaign get` and the other campaign commands print for a person. */
+export function campaignText(c: CampaignView, now: number = Date.now()): string {
   const counts: Partial<CampaignView['counts']> = c.counts ?? {};
   return [
     `campaign ${c.id}  ${c.status}`,
@@ -146,6 +158,7 @@ function campaignText(c: CampaignView): string {
     ...(c.tag ? [`  tag         ${c.tag}`] : []),
     `  recipients  ${formatCount(c.recipientCount ?? 0)}`,
     `  counts      pending ${counts.pending ?? 0}, queued ${counts.queued ?? 0}, sent ${counts.sent ?? 0}, failed ${counts.failed ?? 0}, skipped ${counts.skipped ?? 0}`,
+    ...(c.progress ? progressLines(c.progress, now) : []),
     ...(c.scheduledAt ? [`  scheduled   ${c.scheduledAt}`] : []),
     `  created     ${c.createdAt}`,
     ...(c.completedAt ? [`  completed   ${c.completedAt}`] : []),
@@ -423,7 +436,8 @@ export const commands: Record<string, Command> = {
 
   'campaign get': {
     usage: 'campaign get <campaignId>',
-    summary: 'Show a campaign: status, recipient count and delivery counts.',
+    summary:
+      'Show a campaign: status, recipient count and delivery counts; while sending, the rate and the expected end.',
     example: 'campaigns campaign get cmp_01jd…',
     positionals: 1,
     async run(ctx) {

@@ -3,8 +3,8 @@
  * `npm run demo`: the whole flow against a running API (`npm start`, or `--endpoint`):
  * a generated CSV of `--rows` users (a few deliberately bad rows among them), a template
  * created and approved, a campaign, the upload (presigned above 1 MiB, with progress bars),
- * the send, delivery followed to the end, and a summary table. `--json` prints the summary
- * as JSON on stdout and draws no bars.
+ * the send, delivery followed to the end (its ETA and rate on the line), and a summary
+ * table. `--json` prints the summary as JSON on stdout and draws no bars.
  */
 import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ApiClient, ApiError, type CampaignView, type TemplateView } from './api.ts';
 import { LOCAL_DEFAULTS } from './campaigns.ts';
-import { formatBytes, formatCount, ProgressBar } from './progress.ts';
+import { etaAndRate, formatBytes, formatCount, ProgressBar } from './progress.ts';
 import { uploadFile } from './upload.ts';
 
 const usage = `usage: npm run demo -- [--rows <n>] [--endpoint <url>] [--app-id <id>] [--api-key <key>] [--json] [--out <file.csv>]
@@ -99,6 +99,13 @@ export interface DemoSummary {
   counts: CampaignView['counts'];
 }
 
+/** The delivery line's note: while sending, the ETA and the measured rate first, then the counts. */
+export function deliveryNote(campaign: Pick<CampaignView, 'counts' | 'progress'>, now: number): string {
+  const { pending, queued, sent, failed } = campaign.counts;
+  const counts = `pending ${pending}, queued ${queued}, sent ${sent}, failed ${failed}`;
+  return campaign.progress ? `${etaAndRate(campaign.progress, now)}; ${counts}` : counts;
+}
+
 const FINAL = new Set(['sent', 'partially_failed', 'failed', 'cancelled']);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const seconds = (ms: number) => Math.round(ms / 10) / 100;
@@ -161,7 +168,7 @@ export async function runDemo(options: {
   const deadline = Date.now() + (options.timeoutSeconds ?? 1800) * 1000;
   for (;;) {
     current = await client.data<CampaignView>('GET', `/api/campaigns/${campaign.id}`);
-    const { pending, queued, sent, failed, skipped } = current.counts;
+    const { pending, sent, failed, skipped } = current.counts;
     if (dispatchMs === undefined && current.status !== 'sending' && current.status !== 'scheduled') {
       dispatchMs = performance.now() - sendStarted;
     }
@@ -171,7 +178,7 @@ export async function runDemo(options: {
       bar.finish(current.status, done);
       break;
     }
-    bar.update(done, { note: `pending ${pending}, queued ${queued}, sent ${sent}, failed ${failed}` });
+    bar.update(done, { note: deliveryNote(current, Date.now()) });
     if (Date.now() > deadline) {
       bar.finish('timed out');
       throw new ApiError(

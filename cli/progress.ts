@@ -27,6 +27,29 @@ export function formatCount(n: number): string {
   return n.toLocaleString('en-US');
 }
 
+/** A duration for people: `45 s`, `3 min 05 s`, `2 h 07 min` (under a second is `0 s`). */
+export function formatDuration(ms: number): string {
+  const total = Math.max(0, Math.round(ms / 1000));
+  if (total < 60) return `${total} s`;
+  const minutes = Math.floor(total / 60);
+  if (minutes < 60) return `${minutes} min ${String(total % 60).padStart(2, '0')} s`;
+  return `${Math.floor(minutes / 60)} h ${String(minutes % 60).padStart(2, '0')} min`;
+}
+
+/**
+ * A sending campaign's ETA and rate as of `now`, ETA first (a terminal cuts a long line):
+ * `eta in 1 min 20 s (52.3/s)`, or `eta unknown (rate not measured yet)`.
+ */
+export function etaAndRate(
+  progress: { ratePerSecond: number | null; eta: string | null },
+  now: number,
+): string {
+  const eta =
+    progress.eta === null ? 'eta unknown' : `eta in ${formatDuration(Date.parse(progress.eta) - now)}`;
+  const rate = progress.ratePerSecond === null ? 'rate not measured yet' : `${progress.ratePerSecond}/s`;
+  return `${eta} (${rate})`;
+}
+
 export class ProgressBar {
   private readonly label: string;
   private total: number;

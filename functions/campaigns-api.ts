@@ -6,6 +6,7 @@ import {
   ScheduleExistsError,
 } from '#shared/adapters/scheduler.ts';
 import { armSendFunction, startSendFunction } from '#shared/adapters/send-function.ts';
+import { paceConfig } from '#shared/config.ts';
 import { canTransition } from '#shared/domain/campaign-status.ts';
 import {
   campaignView,
@@ -16,6 +17,7 @@ import {
   newCampaign,
   parseCampaignStatusFilter,
 } from '#shared/domain/campaigns.ts';
+import { MAX_DESTINATION_BATCH_SIZE, paceOf } from '#shared/domain/destinations.ts';
 import { newId, recipientPk, recipientsByStatusPk } from '#shared/domain/keys.ts';
 import { RECIPIENT_STATUSES, type RecipientStatus } from '#shared/domain/model.ts';
 import { describeProblem, PROBLEMS_SHOWN } from '#shared/domain/variables.ts';
@@ -39,10 +41,13 @@ import {
   startSending,
   transitionCampaign,
 } from '#shared/store/campaigns.ts';
+import { readDestination } from '#shared/store/destinations.ts';
 import { followUpVariableProblems } from '#shared/store/follow-ups.ts';
 import { listRecipients, type RecipientPosition } from '#shared/store/recipients.ts';
 import { getTemplate } from '#shared/store/templates.ts';
 import { releaseStaleLock } from '#shared/store/uploads.ts';
+
+const deploymentPace = paceConfig();
 
 /** Body of `POST /api/campaigns/{id}/send`: none, `{}`, or `{ scheduledAt }` in the future. */
 const sendBody = z
@@ -107,11 +112,22 @@ export const handler = createApiHandler({
   'GET /api/campaigns': async ({ event, appId }) => {
     const status = parseCampaignStatusFilter(query(event).status);
     const { items, lastKey } = await listCampaigns(appId, page(event, appId), status);
-    return list(items.map(campaignView), encodeCursor(lastKey));
+    // No progress in a listing: it would read each sending campaign's destination.
+    return list(
+      items.map((campaign) => campaignView(campaign)),
+      encodeCursor(lastKey),
+    );
   },
 
   'GET /api/campaigns/{id}': async ({ event, appId }) => {
-    return data(campaignView(await getCampaign(appId, pathParameter(event, 'id'))));
+    const campaign = await getCampaign(appId, pathParameter(event, 'id'));
+    if (campaign.status !== 'sending') return data(campaignView(campaign));
+    // The ETA is capped by the pace the app's destination allows.
+    const pace = paceOf(appId, await readDestination(appId), {
+      ratePerSecond: deploymentPace.DELIVERY_RATE_PER_SECOND,
+      batchSize: MAX_DESTINATION_BATCH_SIZE,
+    });
+    return data(campaignView(campaign, { now: Date.now(), limitPerSecond: pace?.ratePerSecond ?? null }));
   },
 
   'POST /api/campaigns/{id}/send': async ({ event, appId }) => {

@@ -132,8 +132,11 @@ export const deliveryConfig = section('delivery', {
   WEBHOOK_MAX_RETRY_AFTER_MS: z.coerce.number().int().min(0).default(5_000),
 });
 
-/** The pace of the deployment's default channel (the send function, the consumer and the API read it). */
-export const paceConfig = section('pacing', {
+/**
+ * The pace of the deployment's default channel, read by the send function (chunk size),
+ * the consumer (its tokens) and the API (the ETA, the destination view); none required.
+ */
+export const paceConfig = section('pace', {
   /**
    * Messages per second through the deployment's default channel, for every app without a
    * destination of its own together (one token bucket); unset: no limit (docs/delivery.md, "Pacing").

@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { BadRequestError } from '#shared/errors.ts';
+import { type CampaignProgress, progressOf } from './campaign-progress.ts';
 import {
   CAMPAIGN_STATUSES,
   type Campaign,
@@ -73,10 +74,24 @@ export interface CampaignView {
   followUpStatuses?: RecipientStatus[];
   /** Follow-ups only: true while the recipients are being copied (the campaign cannot be sent yet). */
   copying?: boolean;
+  /** While `sending`, in the answer of `GET /api/campaigns/{id}` only: the rate and expected end. */
+  progress?: CampaignProgress;
 }
 
-/** The API's view of a campaign; internal bookkeeping (the running import) stays inside. */
-export function campaignView(campaign: Campaign): CampaignView {
+/** What a campaign's progress is measured against: the time and the app's pace limit. */
+export interface ProgressContext {
+  /** Epoch ms. */
+  now: number;
+  /** The app's pace limit (messages per second), null when none. */
+  limitPerSecond: number | null;
+}
+
+/**
+ * The API's view of a campaign; internal bookkeeping (the running import, the rate
+ * slots) stays inside. Given `at`, a `sending` campaign shows its `progress` at that time.
+ */
+export function campaignView(campaign: Campaign, at?: ProgressContext): CampaignView {
+  const counts = countsOf(campaign.counts);
   return {
     id: campaign.id,
     appId: campaign.appId,
@@ -87,7 +102,7 @@ export function campaignView(campaign: Campaign): CampaignView {
     recipientCount: campaign.recipientCount,
     scheduledAt: campaign.scheduledAt,
     // In status order, whatever order the stored map comes back in.
-    counts: countsOf(campaign.counts),
+    counts,
     createdAt: campaign.createdAt,
     updatedAt: campaign.updatedAt,
     ...(campaign.completedAt ? { completedAt: campaign.completedAt } : {}),
@@ -98,6 +113,18 @@ export function campaignView(campaign: Campaign): CampaignView {
           followUpStatuses: campaign.followUpStatuses ?? [],
           copying: campaign.importingUploadId === followUpLock(campaign.id),
         }),
+    ...(at && campaign.status === 'sending'
+      ? {
+          progress: progressOf({
+            startedAt: campaign.startedAt,
+            slots: campaign.settledBySlot ?? new Map(),
+            settled: counts.sent + counts.failed + counts.skipped,
+            total: campaign.recipientCount,
+            now: at.now,
+            limitPerSecond: at.limitPerSecond,
+          }),
+        }
+      : {}),
   };
 }
 

@@ -80,7 +80,15 @@ export interface Campaign {
   followUpStatuses?: RecipientStatus[];
   createdAt: string;
   updatedAt: string;
+  /** When the campaign became `sending`: set once, a resumed send keeps it. */
+  startedAt?: string;
   completedAt?: string;
+  /**
+   * Recipients settled (sent, failed or skipped) per 5-second slot of the last minutes,
+   * summed over the counter shards on read; never stored as such
+   * (shared/domain/campaign-progress.ts).
+   */
+  settledBySlot?: ReadonlyMap<number, number>;
 }
 
 export type UploadStatus = 'pending' | 'processing' | 'completed' | 'failed';

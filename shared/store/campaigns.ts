@@ -8,7 +8,9 @@
  * (`pending` = recipients); dispatch, delivery and cancel move the counters of one
  * recipient shard each (`COUNTS#<campaignId>#<shard>`, through `countsUpdate`, inside
  * their own transactions), so that no single item takes every chunk's transaction.
- * A read adds the shards to the baseline.
+ * A read adds the shards to the baseline. Each shard also keeps the recipients it
+ * settled per 5-second slot (`r<slot>`, written by the same update), from which a read
+ * gives the delivery rate of the last minute (`settledBySlot`).
  */
 import {
   GetCommand,
@@ -23,6 +25,7 @@ import {
   isTransactionCanceled,
   tableName,
 } from '#shared/adapters/dynamodb.ts';
+import { RATE_WINDOW_SLOTS, rateSlotOf } from '#shared/domain/campaign-progress.ts';
 import { canTransition } from '#shared/domain/campaign-status.ts';
 import type { CountDelta } from '#shared/domain/delivery-ledger.ts';
 import { appPk, campaignSk, campaignsByStatusPk, templateSk } from '#shared/domain/keys.ts';
@@ -49,15 +52,35 @@ function fromItem(item: Record<string, unknown>): Campaign {
   return campaign as unknown as Campaign;
 }
 
+/** The counters a settled recipient moves to: what the delivery rate counts. */
+const SETTLED_FIELDS = ['sent', 'failed', 'skipped'] as const satisfies readonly RecipientStatus[];
+/** A counter shard's rate slot attribute: `r<slot>` (shared/domain/campaign-progress.ts). */
+const slotAttribute = (slot: number) => `r${slot}`;
+const SLOT_ATTRIBUTE = /^r(\d+)$/;
+/**
+ * Slots a count removes, by age: the 12 after the 13 the rate reads (the current one and
+ * the 12 before it). A shard counted at least once a minute never holds more than 25.
+ */
+const STALE_SLOT_AGES = Array.from({ length: 12 }, (_, i) => RATE_WINDOW_SLOTS + i);
+
 /**
  * The transaction item that adds `delta` to the counters of one recipient shard of a
  * campaign. Dispatch, delivery and cancel put it in their own transactions, so the
- * counters move exactly when their state change commits.
+ * counters move exactly when their state change commits. Recipients it settles are also
+ * added to the shard's rate slot of `now` (`r<slot>`), and the slots too old to be read
+ * are removed, in the same update: the rate costs no write of its own.
  */
-export function countsUpdate(appId: string, campaignId: string, shard: number, delta: CountDelta) {
+export function countsUpdate(
+  appId: string,
+  campaignId: string,
+  shard: number,
+  delta: CountDelta,
+  now: number = Date.now(),
+) {
   const names: Record<string, string> = { '#updatedAt': 'updatedAt' };
-  const values: Record<string, unknown> = { ':now': new Date().toISOString() };
+  const values: Record<string, unknown> = { ':now': new Date(now).toISOString() };
   const adds: string[] = [];
+  const removes: string[] = [];
   for (const status of COUNT_FIELDS) {
     const n = delta[status];
     if (!n) continue;
@@ -65,20 +88,43 @@ export function countsUpdate(appId: string, campaignId: string, shard: number, d
     values[`:${status}`] = n;
     adds.push(`#${status} :${status}`);
   }
+  const settled = SETTLED_FIELDS.reduce((sum, status) => sum + Math.max(0, delta[status] ?? 0), 0);
+  if (settled > 0) {
+    const slot = rateSlotOf(now);
+    names['#slot'] = slotAttribute(slot);
+    values[':settled'] = settled;
+    adds.push('#slot :settled');
+    // Older than every slot read, so never the slot added to (an update may not name one path twice).
+    STALE_SLOT_AGES.forEach((age, i) => {
+      names[`#stale${i}`] = slotAttribute(slot - age);
+      removes.push(`#stale${i}`);
+    });
+  }
   return {
     Update: {
       TableName: tableName,
       Key: { pk: appPk(appId), sk: countsSk(campaignId, shard) },
-      UpdateExpression: `SET #updatedAt = :now${adds.length > 0 ? ` ADD ${adds.join(', ')}` : ''}`,
+      UpdateExpression: [
+        'SET #updatedAt = :now',
+        ...(adds.length > 0 ? [`ADD ${adds.join(', ')}`] : []),
+        ...(removes.length > 0 ? [`REMOVE ${removes.join(', ')}`] : []),
+      ].join(' '),
       ExpressionAttributeNames: names,
       ExpressionAttributeValues: values,
     },
   };
 }
 
+/** What a campaign's counter shards add up to: counter deltas, and recipients settled per rate slot. */
+interface ShardSums {
+  counts: CountDelta;
+  settledBySlot: Map<number, number>;
+}
+
 /** The sum of a campaign's counter shards (strongly consistent when asked). */
-async function shardCounts(appId: string, campaignId: string, consistent: boolean): Promise<CountDelta> {
-  const sum: CountDelta = {};
+async function shardCounts(appId: string, campaignId: string, consistent: boolean): Promise<ShardSums> {
+  const counts: CountDelta = {};
+  const settledBySlot = new Map<number, number>();
   let ExclusiveStartKey: Record<string, unknown> | undefined;
   do {
     const page = await documents.send(
@@ -91,18 +137,28 @@ async function shardCounts(appId: string, campaignId: string, consistent: boolea
       }),
     );
     for (const item of page.Items ?? []) {
-      for (const status of COUNT_FIELDS) sum[status] = (sum[status] ?? 0) + ((item[status] as number) ?? 0);
+      for (const status of COUNT_FIELDS)
+        counts[status] = (counts[status] ?? 0) + ((item[status] as number) ?? 0);
+      for (const [name, value] of Object.entries(item)) {
+        const slot = SLOT_ATTRIBUTE.exec(name)?.[1];
+        if (slot !== undefined)
+          settledBySlot.set(Number(slot), (settledBySlot.get(Number(slot)) ?? 0) + Number(value));
+      }
     }
     ExclusiveStartKey = page.LastEvaluatedKey;
   } while (ExclusiveStartKey);
-  return sum;
+  return { counts, settledBySlot };
 }
 
-/** The campaign with its counter shards' sum added to its baseline counts. */
-function addCounts(campaign: Campaign, delta: CountDelta): Campaign {
+/** The campaign with its counter shards' sums added to its baseline counts. */
+function addCounts(campaign: Campaign, sums: ShardSums): Campaign {
   const counts = { ...campaign.counts };
-  for (const status of COUNT_FIELDS) counts[status] = (counts[status] ?? 0) + (delta[status] ?? 0);
-  return { ...campaign, counts };
+  for (const status of COUNT_FIELDS) counts[status] = (counts[status] ?? 0) + (sums.counts[status] ?? 0);
+  return {
+    ...campaign,
+    counts,
+    ...(sums.settledBySlot.size > 0 ? { settledBySlot: sums.settledBySlot } : {}),
+  };
 }
 
 /** The campaign with its counter shards added (read now). */
@@ -186,7 +242,7 @@ export async function readCampaign(appId: string, id: string): Promise<Campaign 
 }
 
 async function read(appId: string, id: string, consistent: boolean): Promise<Campaign | undefined> {
-  const [{ Item }, delta] = await Promise.all([
+  const [{ Item }, sums] = await Promise.all([
     documents.send(
       new GetCommand({
         TableName: tableName,
@@ -196,7 +252,7 @@ async function read(appId: string, id: string, consistent: boolean): Promise<Cam
     ),
     shardCounts(appId, id, consistent),
   ]);
-  return Item ? addCounts(fromItem(Item), delta) : undefined;
+  return Item ? addCounts(fromItem(Item), sums) : undefined;
 }
 
 /** The app's campaign, or a 404. */
@@ -224,16 +280,17 @@ export async function listCampaigns(
   };
 }
 
-/** Fields a transition may set along with the status. */
+/** Fields a transition may set along with the status (`startedAt` is the move to `sending`'s own). */
 export type TransitionUpdates = Partial<
-  Omit<Campaign, 'id' | 'appId' | 'status' | 'createdAt' | 'updatedAt'>
+  Omit<Campaign, 'id' | 'appId' | 'status' | 'createdAt' | 'updatedAt' | 'startedAt' | 'settledBySlot'>
 >;
 
 /**
  * Moves a campaign from one of `from` to `to`, setting `updates` too, in one
  * conditional write: it succeeds only if the campaign's status is still one of
  * `from`, so of two racing requests exactly one wins. Also moves the campaign in the
- * by-status index. Returns the campaign after the change.
+ * by-status index. A move to `sending` sets `startedAt` unless the campaign has one.
+ * Returns the campaign after the change.
  *
  * @throws Error when some `from` → `to` is not a transition of the state machine.
  * @throws NotFoundError when the app has no such campaign.
@@ -308,6 +365,8 @@ async function transition(
     ':now': now,
   };
   const sets = ['#status = :to', 'gsi1pk = :gsi1pk', '#updatedAt = :now'];
+  // Once: a send resumed, or a second run's transition, keeps the first start.
+  if (to === 'sending') sets.push('startedAt = if_not_exists(startedAt, :now)');
   Object.entries(updates).forEach(([field, value], i) => {
     if (value === undefined) return;
     names[`#u${i}`] = field;
@@ -397,6 +456,7 @@ export async function createNotification(notification: {
     counts: { pending: notification.recipients.size, queued: 0, sent: 0, failed: 0, skipped: 0 },
     createdAt: notification.now,
     updatedAt: notification.now,
+    startedAt: notification.now,
   };
   await documents.send(
     new PutCommand({

@@ -94,6 +94,24 @@ describe('openapi.yaml', () => {
     expect(Object.keys(Campaign.properties)).toEqual(expect.arrayContaining(Object.keys(campaign)));
   });
 
+  it('describes the progress of a sending campaign with exactly the fields the API returns', () => {
+    const now = '2026-01-01T00:00:00.000Z';
+    const campaign = campaignView(
+      {
+        ...newCampaign({ name: 'n', templateId: 't' }, { id: 'x', appId: 'a', now }),
+        status: 'sending',
+        recipientCount: 10,
+        startedAt: now,
+      },
+      { now: Date.parse(now) + 5_000, limitPerSecond: null },
+    );
+    const { Campaign, CampaignProgress } = document.components.schemas;
+    expect(Campaign.properties.progress).toEqual({ $ref: '#/components/schemas/CampaignProgress' });
+    expect(Campaign.required).not.toContain('progress');
+    expect([...CampaignProgress.required].sort()).toEqual(Object.keys(campaign.progress ?? {}).sort());
+    expect(Object.keys(CampaignProgress.properties).sort()).toEqual([...CampaignProgress.required].sort());
+  });
+
   it('describes the dry run on both upload routes, with the fields a dry run answers', async () => {
     const direct = document.paths['/api/campaigns/upload'].post;
     expect(direct.parameters).toContainEqual(
