@@ -32,11 +32,15 @@
  * rate (additive increase, multiplicative decrease): a storm that goes on keeps halving
  * it every cooldown and never lets it climb. A changed configured rate replaces the
  * effective one at once. The climb is lazy: a take works it out from the stored times.
+ * A Retry-After pauses the bucket: no take conforms before it ends, and the rate climbs
+ * only from a step after it.
  *
  * Times are the consumers' clocks (epoch ms): consumers whose clocks disagree by `d` ms
  * may together send up to `rate·d/1000` messages more than the bound in one window.
  */
-import type { PaceLimit } from '#shared/domain/destinations.ts';
+import type { BucketState, PaceLimit } from '#shared/domain/destinations.ts';
+
+export type { BucketState };
 
 /** A 429 within this long after the last halving (the same storm, seen by another consumer) halves nothing. */
 export const THROTTLE_COOLDOWN_MS = 1_000;
@@ -50,32 +54,20 @@ export const RATE_STEP_MS = 1_000;
  */
 export const rateStepOf = (configured: number) => Math.max(1, configured / 10);
 /**
- * Reads and conditional writes of one take or throttle before it gives up: every lost
- * write means another consumer's won, so this many in a row means the bucket is far
- * busier than one take per chunk makes it.
+ * Reads and conditional writes of one take or throttle before it gives up. Every lost
+ * write means another consumer's won. Without a backoff, k consumers that read the same
+ * state at once (a campaign's start) are served one per round, and the last loses k − 1
+ * writes: this many consumers at once all get through. With one (`PacerOptions.sleep`),
+ * the losers spread out: 100 at once lose about ten writes in a row at the most (a
+ * prod stage runs up to 50 deliver functions at once).
  */
 export const PACE_MAX_TRIES = 20;
-
-/** The stored state of one bucket. */
-export interface BucketState {
-  /** Theoretical arrival time (epoch ms): the bucket is full from then on. */
-  tat: number;
-  /** Effective rate, messages per second: the configured one, or lower after a 429. */
-  rate: number;
-  /** The configured rate the effective one derives from (`PaceLimit.ratePerSecond`). */
-  configured: number;
-  /**
-   * When the far side last answered 429, or when the Retry-After it sent ends, whichever
-   * is later (epoch ms): the rate climbs back only a step after it.
-   */
-  throttledAt?: number;
-  /** When a 429 last halved the rate (epoch ms): the next halving waits `THROTTLE_COOLDOWN_MS` from it. */
-  halvedAt?: number;
-  /** When the rate last climbed back, counted in whole steps (epoch ms). */
-  raisedAt?: number;
-  /** Raised by every write; a write on a version that changed loses. */
-  version: number;
-}
+/**
+ * Backoff after the n-th lost write in a row, when the pacer has a `sleep`: a random
+ * wait below `min(PACE_BACKOFF_CAP_MS, PACE_BACKOFF_BASE_MS · 2^(n−1))` ("full jitter").
+ */
+export const PACE_BACKOFF_BASE_MS = 10;
+export const PACE_BACKOFF_CAP_MS = 250;
 
 /** Where the buckets' states live. */
 export interface BucketStore {
@@ -118,6 +110,12 @@ export interface PacerOptions {
   clock: PaceClock;
   /** Told after every stored change of a bucket's effective rate (for a log line or a metric). */
   onRateChange?: (bucket: string, rate: number, configured: number) => void;
+  /**
+   * Waits between a lost write and the next read (see `PACE_BACKOFF_BASE_MS`); without
+   * it the pacer reads again at once, and only `PACE_MAX_TRIES` consumers at once are sure
+   * to get through.
+   */
+  sleep?: (ms: number) => Promise<void>;
 }
 
 type Fields = Omit<BucketState, 'version'>;
@@ -175,11 +173,11 @@ function checkLimit(limit: PaceLimit): void {
 }
 
 /** A pacer over `store`: see the module comment for the algorithm and its bound. */
-export function createPacer({ store, clock, onRateChange }: PacerOptions): Pacer {
+export function createPacer({ store, clock, onRateChange, sleep }: PacerOptions): Pacer {
   /**
    * Reads the bucket, asks `decide` for the next state, and writes it on the read's
-   * version; a lost write starts over from a fresh read, at most `PACE_MAX_TRIES` times.
-   * `decide` answering no state writes nothing.
+   * version; a lost write starts over from a fresh read (after a backoff, with `sleep`),
+   * at most `PACE_MAX_TRIES` times. `decide` answering no state writes nothing.
    */
   async function update<T>(
     limit: PaceLimit,
@@ -196,6 +194,9 @@ export function createPacer({ store, clock, onRateChange }: PacerOptions): Pacer
         const before = stored?.rate ?? limit.ratePerSecond;
         if (next.rate !== before) onRateChange?.(limit.bucket, next.rate, next.configured);
         return answer;
+      }
+      if (sleep && attempt < PACE_MAX_TRIES) {
+        await sleep(Math.random() * Math.min(PACE_BACKOFF_CAP_MS, PACE_BACKOFF_BASE_MS * 2 ** (attempt - 1)));
       }
     }
     throw new Error(

@@ -10,6 +10,7 @@ import {
   type BucketState,
   type BucketStore,
   createPacer,
+  PACE_BACKOFF_CAP_MS,
   PACE_MAX_TRIES,
   type PaceGrant,
   type Pacer,
@@ -228,6 +229,44 @@ describe('concurrent takers', () => {
       expect(worstExcess(grants, paced)).toBeLessThanOrEqual(1e-3);
     },
   );
+});
+
+/** `count` takers that read the same state at once, each taking a chunk, over a store whose reads and writes yield. */
+function herd(count: number, sleep?: (ms: number) => Promise<void>) {
+  const { store } = memoryStore({ yields: true });
+  const pacer = createPacer({ store, clock: { now: () => T0 }, ...(sleep ? { sleep } : {}) });
+  const paced: PaceLimit = { bucket: 'default', ratePerSecond: 100, burst: 10 };
+  return Promise.allSettled(Array.from({ length: count }, () => pacer.take(paced, 10, 60_000)));
+}
+
+/** A turn of the event loop per millisecond: a read or a write takes one. */
+const turns = async (ms: number) => {
+  for (let i = 0; i < Math.ceil(ms); i += 1) await new Promise<void>((resolve) => setImmediate(resolve));
+};
+
+describe('takers that read the same state at once', () => {
+  it(`are served one per round without a backoff: ${PACE_MAX_TRIES} get their tokens, one more gives up`, async () => {
+    const served = await herd(PACE_MAX_TRIES);
+    expect(served.map((r) => r.status)).toEqual(Array(PACE_MAX_TRIES).fill('fulfilled'));
+    const ats = served.map((r) => (r as PromiseFulfilledResult<{ at: number }>).value.at);
+    expect(ats).toEqual(Array.from({ length: PACE_MAX_TRIES }, (_, i) => T0 + i * 100));
+    const tooMany = await herd(PACE_MAX_TRIES + 1);
+    expect(tooMany.filter((r) => r.status === 'rejected')).toHaveLength(1);
+  });
+
+  it('with a backoff all get their tokens, 100 at once', async () => {
+    const sleeps: number[] = [];
+    const served = await herd(100, (ms) => {
+      sleeps.push(ms);
+      return turns(ms);
+    });
+    expect(served.filter((r) => r.status === 'rejected')).toEqual([]);
+    const ats = served
+      .map((r) => (r as PromiseFulfilledResult<{ at: number }>).value.at)
+      .sort((a, b) => a - b);
+    expect(ats).toEqual(Array.from({ length: 100 }, (_, i) => T0 + i * 100));
+    expect(Math.max(...sleeps)).toBeLessThanOrEqual(PACE_BACKOFF_CAP_MS);
+  });
 });
 
 describe('a 429', () => {
