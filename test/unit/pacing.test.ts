@@ -16,6 +16,7 @@ import {
   type Pacer,
 } from '#shared/delivery/pacing.ts';
 import type { PaceLimit } from '#shared/domain/destinations.ts';
+import { type Grant, ROUNDING_MESSAGES, worstExcess } from '#test/support/pace-windows.ts';
 
 /** Some time in 2026, so nothing depends on a clock that starts at 0. */
 const T0 = 1_780_000_000_000;
@@ -150,7 +151,7 @@ async function simulate(options: {
       sleepers.push({ t: Math.max(tick(t), clock.t), wake });
       running -= 1;
     });
-  const grants: { at: number; n: number }[] = [];
+  const grants: Grant[] = [];
   async function taker(i: number, p: Pacer) {
     for (let k = 0; clock.t < T0 + options.durationMs; k += 1) {
       const n = options.sizes[(i + k) % options.sizes.length] as number;
@@ -189,22 +190,6 @@ async function simulate(options: {
   return { grants, lost: memory.counts.lost };
 }
 
-/** The most messages granted over any window, beyond `burst + rate·t` (≤ 0 when the bound holds). */
-function worstExcess(grants: readonly { at: number; n: number }[], { ratePerSecond, burst }: PaceLimit) {
-  const sorted = [...grants].sort((a, b) => a.at - b.at);
-  let worst = Number.NEGATIVE_INFINITY;
-  for (let i = 0; i < sorted.length; i += 1) {
-    let sum = 0;
-    for (let j = i; j < sorted.length; j += 1) {
-      const g = sorted[j] as { at: number; n: number };
-      sum += g.n;
-      const allowed = burst + (ratePerSecond * (g.at - (sorted[i] as { at: number }).at)) / 1000;
-      worst = Math.max(worst, sum - allowed);
-    }
-  }
-  return worst;
-}
-
 describe('concurrent takers', () => {
   it.each([
     { ratePerSecond: 10, burst: 5, sizes: [5, 3, 1, 4, 2] },
@@ -225,8 +210,7 @@ describe('concurrent takers', () => {
       expect(lost).toBeGreaterThan(0);
       const sent = grants.reduce((sum, g) => sum + g.n, 0);
       expect(sent).toBeGreaterThan(ratePerSecond * 60 * 0.9);
-      // Up to rounding: an epoch in ms is exact to 2^-12 ms, and `tat` sums fractions of ms.
-      expect(worstExcess(grants, paced)).toBeLessThanOrEqual(1e-3);
+      expect(worstExcess(grants, paced)).toBeLessThanOrEqual(ROUNDING_MESSAGES);
     },
   );
 });
