@@ -104,6 +104,27 @@ export interface PaceLimit {
   burst: number;
 }
 
+/** The stored state of one pace bucket (shared/delivery/pacing.ts keeps it). */
+export interface BucketState {
+  /** Theoretical arrival time (epoch ms): the bucket is full from then on. */
+  tat: number;
+  /** Effective rate, messages per second: the configured one, or lower after a 429. */
+  rate: number;
+  /** The configured rate the effective one derives from (`PaceLimit.ratePerSecond`). */
+  configured: number;
+  /**
+   * When the far side last answered 429, or when the Retry-After it sent ends, whichever
+   * is later (epoch ms): the rate climbs back only a step after it.
+   */
+  throttledAt?: number;
+  /** When a 429 last halved the rate (epoch ms): the next halving waits `THROTTLE_COOLDOWN_MS` from it. */
+  halvedAt?: number;
+  /** When the rate last climbed back, counted in whole steps (epoch ms). */
+  raisedAt?: number;
+  /** Raised by every write; a write on a version that changed loses. */
+  version: number;
+}
+
 /** The token bucket's capacity for `ratePerSecond` through batches of up to `batchSize`. */
 export const burstOf = (ratePerSecond: number, batchSize: number) =>
   Math.max(1, Math.min(batchSize, Math.floor(ratePerSecond)));

@@ -10,6 +10,8 @@
  * | upload    | `APP#<appId>`                       | `UPLOAD#<campaignId>#<uploadId>` |                                            |
  * | recipient | `APP#<appId>#C#<campaignId>#S#<n>`  | `U#<userId>`              | `APP#<appId>#C#<campaignId>#ST#<status>#S#<n>` / `<userId>` |
  * | export    | `APP#<appId>`                       | `EXPORT#<campaignId>#<exportId>` |                                            |
+ * | pace      | `APP#<appId>` (its own webhook)     | `PACE`                    |                                                   |
+ * | pace      | `DEPLOYMENT` (the default channel)  | `PACE`                    |                                                   |
  *
  * Recipients are spread over `n = shardOf(userId)` partitions so that 100,000 writes
  * are not capped by one partition's write rate (docs/design.md, "No hot partition").
@@ -75,6 +77,17 @@ export const rejectionsReportKey = (appId: string, campaignId: string, uploadId:
   `${uploadsBucket.reportsPrefix}${appId}/${campaignId}/${uploadId}-rejections.csv`;
 
 export const exportSk = (campaignId: string, exportId: string) => `EXPORT#${campaignId}#${exportId}`;
+
+/**
+ * The key of a pace bucket's item (`PaceLimit.bucket`): an app's own webhook (`app:<appId>`)
+ * under the app's key, the deployment's default channel (`default`) under `DEPLOYMENT`.
+ */
+export function paceKey(bucket: string): { pk: string; sk: string } {
+  if (bucket === 'default') return { pk: 'DEPLOYMENT', sk: 'PACE' };
+  const appId = bucket.startsWith('app:') ? bucket.slice('app:'.length) : '';
+  if (!appId) throw new Error(`Unknown pace bucket '${bucket}': expected 'default' or 'app:<appId>'.`);
+  return { pk: appPk(appId), sk: 'PACE' };
+}
 
 /** S3 key of a recipient export: `exports/<appId>/<campaignId>/<exportId>.csv` (private prefix). */
 export const exportObjectKey = (appId: string, campaignId: string, exportId: string) =>
