@@ -22,6 +22,11 @@
  *    reads each body, counts its messages and answers 204), batches of 100, signed.
  *    Its ratio is against the same bare loop; it is reported, not held to the target
  *    (the receiver shares the machine's cores with everything else).
+ * 5. Pacing: a fourth campaign of an app whose webhook has `ratePerSecond`
+ *    (`PACED_RATE`, 500/s; 30 s of recipients at most). The receiver notes each
+ *    message's arrival; the achieved rate is the messages over the time from the first
+ *    arrival to the last, against the configured rate: at least 0.9 of it, and never
+ *    more than the rate plus the burst in any second.
  *
  * `node bench/deliver.ts [--recipients n]` prints the numbers; `npm run bench` runs it
  * as its `deliver` section.
@@ -38,6 +43,11 @@ import { storeBenchTemplate } from './fixtures.ts';
 
 /** The delivery rate the consumers are held to, as a share of the bare loop's. */
 export const DELIVER_TARGET_RATIO = 0.5;
+/** The paced phase's configured rate (messages per second), and its share to reach. */
+export const PACED_RATE = 500;
+export const PACED_TARGET_RATIO = 0.9;
+/** The paced phase delivers at most this many seconds of its rate. */
+const PACED_SECONDS = 30;
 /** BatchWriteItem calls in flight at once in the bare loop, over all its pollers. */
 const BARE_WRITES_IN_FLIGHT = 8;
 /**
@@ -64,12 +74,68 @@ export interface DeliverBench {
     webhookRecipientsPerSecond: number;
     /** webhookRecipientsPerSecond / bareRecipientsPerSecond. */
     webhookRatio: number;
+    /** The paced phase: an app's webhook with `ratePerSecond: PACED_RATE`. */
+    paced: {
+      recipients: number;
+      ratePerSecond: number;
+      burst: number;
+      /** Messages over the seconds from the first arrival to the last. */
+      achievedPerSecond: number;
+      /** achievedPerSecond / ratePerSecond: the target is at least `PACED_TARGET_RATIO`. */
+      ratio: number;
+      /** The most messages that arrived in any one second: never above ratePerSecond + burst. */
+      mostInOneSecond: number;
+    };
   };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The campaign's status and counters as stored now: the one campaign read the bench makes. */
+/**
+ * A webhook receiver on loopback that reads each body, notes each message's idempotency
+ * key and arrival time, and answers 204.
+ */
+async function startCountingReceiver() {
+  const { createServer } = await import('node:http');
+  const keys = new Set<string>();
+  const arrivals: number[] = [];
+  let requests = 0;
+  const receiver = createServer(async (req, res) => {
+    const at = Date.now();
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const { messages } = JSON.parse(Buffer.concat(chunks).toString('utf8')) as {
+      messages: { idempotencyKey: string }[];
+    };
+    for (const m of messages) {
+      keys.add(m.idempotencyKey);
+      arrivals.push(at);
+    }
+    requests += 1;
+    res.writeHead(204).end();
+  });
+  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+  const port = (receiver.address() as { port: number }).port;
+  return {
+    url: `http://127.0.0.1:${port}/hook`,
+    keys,
+    arrivals,
+    requests: () => requests,
+    close: () => new Promise<void>((resolve) => receiver.close(() => resolve())),
+  };
+}
+
+/** The most of the sorted `times` within any window of `ms` that starts at one of them. */
+export function mostInAnyWindow(times: readonly number[], ms: number): number {
+  let most = 0;
+  for (let i = 0, j = 0; i < times.length; i += 1) {
+    while (j < times.length && (times[j] as number) < (times[i] as number) + ms) j += 1;
+    most = Math.max(most, j - i);
+  }
+  return most;
+}
+
 async function campaignNow(appId: string, campaignId: string): Promise<{ status: string; counts: unknown }> {
   const { readCampaign } = await import('#shared/store/campaigns.ts');
   const campaign = await readCampaign(appId, campaignId);
@@ -242,52 +308,49 @@ export async function benchDeliver(
     }
 
     // The webhook channel: another app, whose destination is a loopback receiver.
-    const { createServer } = await import('node:http');
     const { putDestination } = await import('#shared/store/destinations.ts');
     const { secretCipher } = await import('#shared/adapters/secret-cipher.ts');
-    const keys = new Set<string>();
-    let requests = 0;
-    const receiver = createServer(async (req, res) => {
-      const chunks: Buffer[] = [];
-      for await (const chunk of req) chunks.push(chunk as Buffer);
-      const { messages } = JSON.parse(Buffer.concat(chunks).toString('utf8')) as {
-        messages: { idempotencyKey: string }[];
-      };
-      for (const m of messages) keys.add(m.idempotencyKey);
-      requests += 1;
-      res.writeHead(204).end();
-    });
-    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
-    const port = (receiver.address() as { port: number }).port;
-    const hookApp = `${appId}-webhook`;
-    const hookTemplate = await storeBenchTemplate(hookApp);
-    await putDestination(
-      hookApp,
-      { kind: 'webhook', url: `http://127.0.0.1:${port}/hook`, batchSize: 100, ratePerSecond: null },
-      secretCipher,
-    );
-    const hooked = newId('cmp');
-    await createCampaign(
-      newCampaign({ name: 'bench', templateId: hookTemplate }, { id: hooked, appId: hookApp, now }),
-    );
-    await addRecipients(hookApp, hooked, recipients);
-    await transitionCampaign(hookApp, hooked, ['draft'], 'sending');
-    const hookDispatch = await sendCampaign(hookApp, hooked);
-    if (hookDispatch.enqueuedRecipients !== count) {
-      throw new Error(`dispatched ${hookDispatch.enqueuedRecipients} of ${count} recipients to the webhook`);
-    }
-    const hookStarted = performance.now();
-    runtime.startDeliveries();
-    const hookStatus = await waitForFinal(hookApp, hooked);
-    const webhookSeconds = (performance.now() - hookStarted) / 1000;
-    await runtime.stopDeliveries();
-    await new Promise<void>((resolve) => receiver.close(() => resolve()));
-    const hookSent = await countRecipients(hookApp, hooked, 'sent');
-    if (hookStatus !== 'sent' || hookSent !== count || keys.size !== count) {
-      throw new Error(
-        `webhook delivery ended '${hookStatus}' with ${hookSent} of ${count} sent and ${keys.size} distinct messages received in ${requests} requests`,
+    /** Delivers `n` recipients of a new campaign of `hookApp` to a loopback webhook at `ratePerSecond`. */
+    const throughWebhook = async (hookApp: string, n: number, ratePerSecond: number | null) => {
+      const receiver = await startCountingReceiver();
+      const hookTemplate = await storeBenchTemplate(hookApp);
+      await putDestination(
+        hookApp,
+        { kind: 'webhook', url: receiver.url, batchSize: 100, ratePerSecond },
+        secretCipher,
       );
-    }
+      const hooked = newId('cmp');
+      await createCampaign(
+        newCampaign({ name: 'bench', templateId: hookTemplate }, { id: hooked, appId: hookApp, now }),
+      );
+      await addRecipients(hookApp, hooked, recipients.slice(0, n));
+      await transitionCampaign(hookApp, hooked, ['draft'], 'sending');
+      const hookDispatch = await sendCampaign(hookApp, hooked);
+      if (hookDispatch.enqueuedRecipients !== n) {
+        throw new Error(`dispatched ${hookDispatch.enqueuedRecipients} of ${n} recipients to the webhook`);
+      }
+      const hookStarted = performance.now();
+      runtime.startDeliveries();
+      const hookStatus = await waitForFinal(hookApp, hooked);
+      const hookSeconds = (performance.now() - hookStarted) / 1000;
+      await runtime.stopDeliveries();
+      await receiver.close();
+      const hookSent = await countRecipients(hookApp, hooked, 'sent');
+      if (hookStatus !== 'sent' || hookSent !== n || receiver.keys.size !== n) {
+        throw new Error(
+          `webhook delivery ended '${hookStatus}' with ${hookSent} of ${n} sent and ${receiver.keys.size} distinct messages received in ${receiver.requests()} requests`,
+        );
+      }
+      return { seconds: hookSeconds, arrivals: receiver.arrivals };
+    };
+    const webhookSeconds = (await throughWebhook(`${appId}-webhook`, count, null)).seconds;
+
+    // Pacing: the same, to a webhook with a rate.
+    const { burstOf } = await import('#shared/domain/destinations.ts');
+    const pacedCount = Math.min(count, PACED_RATE * PACED_SECONDS);
+    const { arrivals } = await throughWebhook(`${appId}-paced`, pacedCount, PACED_RATE);
+    const spanSeconds = ((arrivals.at(-1) as number) - (arrivals[0] as number)) / 1000;
+    const achievedPerSecond = pacedCount / Math.max(spanSeconds, 1e-3);
 
     const recipientsPerSecond = count / seconds;
     const bareRecipientsPerSecond = count / bareSeconds;
@@ -304,6 +367,14 @@ export async function benchDeliver(
         webhookSeconds,
         webhookRecipientsPerSecond: Math.round(count / webhookSeconds),
         webhookRatio: count / webhookSeconds / bareRecipientsPerSecond,
+        paced: {
+          recipients: pacedCount,
+          ratePerSecond: PACED_RATE,
+          burst: burstOf(PACED_RATE, 100),
+          achievedPerSecond: Math.round(achievedPerSecond),
+          ratio: achievedPerSecond / PACED_RATE,
+          mostInOneSecond: mostInAnyWindow(arrivals, 1000),
+        },
       },
     };
   } finally {
@@ -323,6 +394,10 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     'runtime pollers + deliver function, batch webhook': {
       seconds: deliver.webhookSeconds.toFixed(2),
       'recipients/s': deliver.webhookRecipientsPerSecond,
+    },
+    'runtime pollers + deliver function, webhook paced': {
+      seconds: (deliver.paced.recipients / deliver.paced.achievedPerSecond).toFixed(2),
+      'recipients/s': deliver.paced.achievedPerSecond,
     },
     'bare Receive + BatchWrite + Delete': {
       seconds: deliver.bareSeconds.toFixed(2),

@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { benchApi } from './api.ts';
 import { benchCsvParse } from './csv.ts';
-import { benchDeliver, DELIVER_TARGET_RATIO, recipientsOption } from './deliver.ts';
+import { benchDeliver, DELIVER_TARGET_RATIO, PACED_TARGET_RATIO, recipientsOption } from './deliver.ts';
 import { benchDispatch } from './dispatch.ts';
 import { benchImport } from './import.ts';
 import { formatTable } from './lib/table.ts';
@@ -38,7 +38,7 @@ try {
 }
 const only = values.only ? new Set(values.only.split(',')) : undefined;
 
-const result: Record<string, Record<string, number>> = {};
+const result: Record<string, Record<string, number | Record<string, number>>> = {};
 const rows: Array<[string, string, string, string]> = [];
 const wanted = (name: string) => values.section === name;
 
@@ -138,6 +138,7 @@ if (wanted('deliver')) {
     webhookSeconds: deliver.webhookSeconds,
     webhookRecipientsPerSecond: deliver.webhookRecipientsPerSecond,
     webhookRatio: deliver.webhookRatio,
+    paced: deliver.paced,
   };
   const met = deliver.ratio >= DELIVER_TARGET_RATIO;
   rows.push([
@@ -151,6 +152,15 @@ if (wanted('deliver')) {
     `${deliver.webhookSeconds.toFixed(2)} s, ${deliver.webhookRecipientsPerSecond} recipients/s (${deliver.webhookRatio.toFixed(2)}x bare)`,
     `bare Receive + BatchWriteItem + DeleteMessageBatch ${deliver.bareRecipientsPerSecond} recipients/s`,
     'reported, no target of its own',
+  ]);
+  const { paced } = deliver;
+  const pacedMet =
+    paced.ratio >= PACED_TARGET_RATIO && paced.mostInOneSecond <= paced.ratePerSecond + paced.burst;
+  rows.push([
+    `delivery of ${paced.recipients} recipients to a webhook paced at ${paced.ratePerSecond}/s (burst ${paced.burst})`,
+    `${paced.achievedPerSecond} recipients/s at the receiver (${paced.ratio.toFixed(2)}x the rate); at most ${paced.mostInOneSecond} in any second`,
+    `configured ${paced.ratePerSecond}/s`,
+    `>= ${PACED_TARGET_RATIO}x the rate, <= ${paced.ratePerSecond + paced.burst} in any second: ${pacedMet ? 'met' : 'MISSED'}`,
   ]);
 }
 

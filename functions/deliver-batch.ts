@@ -4,7 +4,11 @@
  * and reports partial batch failures with Powertools batch. A message that does not
  * parse, or that left a chunk for later, is reported failed and given a backoff before
  * its next receive; after the queue's last receive it goes to the dead-letter queue.
+ * A paced destination's chunks that have no tokens yet go back on the queue as a new,
+ * delayed message (docs/delivery.md, "Pacing"), and the effective rate of each bucket
+ * is logged and metered when it changes.
  */
+import { setTimeout } from 'node:timers/promises';
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { ChangeMessageVisibilityCommand } from '@aws-sdk/client-sqs';
@@ -12,18 +16,24 @@ import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda'
 import { deliveryQueue } from '#infra/resources.ts';
 import { deliveryChannel, webhookTimingOf } from '#shared/adapters/channel.ts';
 import { secretCipher } from '#shared/adapters/secret-cipher.ts';
-import { deliveryQueueUrl, sqs } from '#shared/adapters/sqs.ts';
-import { deliveryConfig, destinationConfig, retryConfig } from '#shared/config.ts';
+import { deliveryQueueUrl, sendMessageBatch, sqs } from '#shared/adapters/sqs.ts';
+import { deliveryConfig, destinationConfig, paceConfig, retryConfig } from '#shared/config.ts';
 import { awsDeliverPorts, deploymentShardOf } from '#shared/delivery/aws-ports.ts';
 import { createChannelResolver } from '#shared/delivery/channels.ts';
 import { createDeliverer, DELIVERY_OUTCOME_UNKNOWN } from '#shared/delivery/deliver.ts';
+import { createPacer } from '#shared/delivery/pacing.ts';
 import { claimCutoffMs } from '#shared/delivery/time-budget.ts';
 import type { DeliveryChannel } from '#shared/domain/channel.ts';
-import { InvalidDeliveryBatchError, parseDeliveryBatch } from '#shared/domain/delivery-batches.ts';
+import {
+  type DeliveryBatch,
+  InvalidDeliveryBatchError,
+  parseDeliveryBatch,
+} from '#shared/domain/delivery-batches.ts';
 import { retryDelaySeconds } from '#shared/domain/sending.ts';
 import { lambdaStack } from '#shared/lambda.ts';
 import { logger, metrics } from '#shared/observability.ts';
 import { readDestination } from '#shared/store/destinations.ts';
+import { dynamoBucketStore } from '#shared/store/pacing.ts';
 
 export { DELIVERY_OUTCOME_UNKNOWN };
 
@@ -57,8 +67,27 @@ export function createDeliverHandler(options: DeliverHandlerOptions) {
     cipher: secretCipher,
     webhook: { ...timing, policy: { allowLoopback: destinations.DESTINATION_ALLOW_LOOPBACK } },
     cacheMs: destinations.DESTINATION_CACHE_MS,
+    defaultRatePerSecond: paceConfig().DELIVERY_RATE_PER_SECOND,
   });
-  const deliverer = createDeliverer(awsDeliverPorts(channels), {
+  const pacer = createPacer({
+    store: dynamoBucketStore,
+    clock: { now: () => Date.now() },
+    // A lost conditional write backs off before reading again, so a herd of consumers gets through.
+    sleep: (ms) => setTimeout(ms),
+    onRateChange(bucket, rate, configured) {
+      logger.info('deliver: effective rate changed', { bucket, ratePerSecond: rate, configured });
+      metrics.addMetric('effectiveRatePerSecond', MetricUnit.CountPerSecond, rate);
+    },
+  });
+  const pacing = {
+    pacer,
+    async requeue(batch: DeliveryBatch, delaySeconds: number) {
+      await sendMessageBatch([
+        { Id: 'paced', MessageBody: JSON.stringify(batch), DelaySeconds: delaySeconds },
+      ]);
+    },
+  };
+  const deliverer = createDeliverer(awsDeliverPorts(channels, pacing), {
     maxReceiveCount: options.maxReceiveCount ?? deliveryQueue.maxReceiveCount,
     claimCutoffMs: claimCutoffMs(timing, deliveryQueue.consumerTimeoutSeconds * 1000),
     shardOf: deploymentShardOf,
@@ -102,6 +131,13 @@ export function createDeliverHandler(options: DeliverHandlerOptions) {
         });
         for (const [status, metric] of COUNTED_METRICS) {
           if (result.counted[status] > 0) metrics.addMetric(metric, MetricUnit.Count, result.counted[status]);
+        }
+        if (result.requeued) {
+          metrics.addMetric('recipientsPaced', MetricUnit.Count, result.requeued.recipients);
+          logger.debug('deliver: chunks wait for their tokens on the queue', {
+            messageId: record.messageId,
+            ...result.requeued,
+          });
         }
         if (result.retry !== undefined) {
           logger.warn('deliver: some chunks will be tried again', {

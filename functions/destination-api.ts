@@ -7,7 +7,7 @@
 import { z } from 'zod';
 import { secretCipher } from '#shared/adapters/secret-cipher.ts';
 import { sendTestEvent } from '#shared/adapters/webhook-channel.ts';
-import { destinationConfig } from '#shared/config.ts';
+import { destinationConfig, paceConfig } from '#shared/config.ts';
 import { checkDestinationUrl, checkResolvedUrl } from '#shared/domain/destination-url.ts';
 import {
   destinationView,
@@ -26,6 +26,8 @@ import { putDestination, readDestination, rotateSecret } from '#shared/store/des
 
 const config = destinationConfig();
 const policy = { allowLoopback: config.DESTINATION_ALLOW_LOOPBACK };
+/** Shown as the default destination's `ratePerSecond`. */
+const defaultRate = paceConfig().DELIVERY_RATE_PER_SECOND;
 
 const putBody = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('default') }).strict(),
@@ -55,7 +57,8 @@ async function acceptedUrl(raw: string): Promise<string> {
 }
 
 export const handler = createApiHandler({
-  'GET /api/destination': async ({ appId }) => data(destinationView(await readDestination(appId))),
+  'GET /api/destination': async ({ appId }) =>
+    data(destinationView(await readDestination(appId), defaultRate)),
 
   'PUT /api/destination': async ({ event, appId }) => {
     const input = jsonBody(event, putBody);
@@ -71,7 +74,10 @@ export const handler = createApiHandler({
           },
       secretCipher,
     );
-    return data({ ...destinationView(item), ...(signingSecret === undefined ? {} : { signingSecret }) });
+    return data({
+      ...destinationView(item, defaultRate),
+      ...(signingSecret === undefined ? {} : { signingSecret }),
+    });
   },
 
   'POST /api/destination/rotate-secret': async ({ event, appId }) => {

@@ -11,14 +11,15 @@ import { readCampaign, transitionCampaign } from '#shared/store/campaigns.ts';
 import { dynamoLedger } from '#shared/store/ledger.ts';
 import { projectOutcomes } from '#shared/store/recipients.ts';
 import { findTemplate } from '#shared/store/templates.ts';
-import type { Channels, DeliverPorts } from './ports.ts';
+import type { Channels, DeliverPorts, Pacing } from './ports.ts';
 
 /** Approved templates never change: a process keeps the ones it has read (a few hundred at most). */
 const TEMPLATE_CACHE_SIZE = 500;
 
-export function awsDeliverPorts(channels: Channels): DeliverPorts {
+export function awsDeliverPorts(channels: Channels, pacing?: Pacing): DeliverPorts {
   const templates = new Map<string, Template>();
   return {
+    ...(pacing ? { pacing } : {}),
     ledger: dynamoLedger,
     recipients: {
       project: (ref, outcomes) => projectOutcomes(ref.storeId, ref.campaignId, ref.chunkId, outcomes),

@@ -167,16 +167,19 @@ export interface DestinationView {
   updatedAt: string | null;
 }
 
-export function destinationView(item: DestinationItem | undefined): DestinationView {
+/**
+ * The view of an app's destination; on the default, `ratePerSecond` is the deployment's
+ * pace of the default channel (`DELIVERY_RATE_PER_SECOND`), null when it has none.
+ */
+export function destinationView(
+  item: DestinationItem | undefined,
+  defaultRatePerSecond: number | undefined = undefined,
+): DestinationView {
+  const ratePerSecond = defaultRatePerSecond ?? null;
   if (!item)
-    return { kind: 'default', batchSize: MAX_DESTINATION_BATCH_SIZE, ratePerSecond: null, updatedAt: null };
+    return { kind: 'default', batchSize: MAX_DESTINATION_BATCH_SIZE, ratePerSecond, updatedAt: null };
   if (item.kind === 'default') {
-    return {
-      kind: 'default',
-      batchSize: item.batchSize,
-      ratePerSecond: item.ratePerSecond,
-      updatedAt: item.updatedAt,
-    };
+    return { kind: 'default', batchSize: item.batchSize, ratePerSecond, updatedAt: item.updatedAt };
   }
   return {
     kind: 'webhook',

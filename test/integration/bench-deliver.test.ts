@@ -8,7 +8,7 @@ import { once } from 'node:events';
 import { describe, expect, it } from 'vitest';
 
 describe('npm run bench -- --only deliver', () => {
-  it('delivers a small campaign with the runtime (outbox, and an app webhook) and with the bare loop, and reports all three', async () => {
+  it('delivers a small campaign with the runtime (outbox, an app webhook, a paced one) and with the bare loop, and reports all four', async () => {
     const child = spawn(
       process.execPath,
       ['bench/run.ts', '--only', 'deliver', '--recipients', '250', '--json'],
@@ -25,9 +25,12 @@ describe('npm run bench -- --only deliver', () => {
     const [code] = await once(child, 'exit');
     expect(code, stderr).toBe(0);
     const last = stdout.trim().split('\n').pop() ?? '';
-    const report = JSON.parse(last) as { deliver: Record<string, number> };
+    const report = JSON.parse(last) as {
+      deliver: Record<string, number> & { paced: Record<string, number> };
+    };
     expect(Object.keys(report.deliver).sort()).toEqual([
       'bareRecipientsPerSecond',
+      'paced',
       'ratio',
       'recipients',
       'recipientsPerSecond',
@@ -48,5 +51,11 @@ describe('npm run bench -- --only deliver', () => {
     ]) {
       expect(report.deliver[key], key).toBeGreaterThan(0);
     }
+    // The paced phase: every recipient through a webhook at 500/s, never more than rate + burst in a second.
+    const { paced } = report.deliver;
+    expect(paced).toMatchObject({ recipients: 250, ratePerSecond: 500, burst: 100 });
+    expect(paced.achievedPerSecond).toBeGreaterThan(0);
+    expect(paced.mostInOneSecond).toBeGreaterThan(0);
+    expect(paced.mostInOneSecond).toBeLessThanOrEqual(600);
   }, 300_000);
 });
