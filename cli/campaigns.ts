@@ -787,7 +787,7 @@ export const commands: Record<string, Command> = {
       '--url <url>': 'the webhook: https (plain http only to loopback, in the local runtime)',
       '--batch-size <n>': 'most recipients a request, 1-100 (default 100)',
       '--rate <n>':
-        'most recipients a second, 1-10,000 (default none; stored, deliveries not paced by it yet)',
+        'most recipients a second, 1-10,000 (default none): deliveries to the webhook never go faster',
       '--no-rate': 'no rate limit of its own (the same as leaving --rate out)',
       '--default': "back to the deployment's default channel (the secret is kept for a later webhook)",
     },

@@ -243,7 +243,7 @@ function WebhookForm(props: {
         />
       </label>
       <p id="rate-help" class="muted small">
-        The rate is stored with the destination; deliveries are not paced by it yet.
+        Messages a second: deliveries to the webhook never go faster, however many consumers run.
       </p>
       {error && (
         <p class="error" role="alert">
