@@ -58,6 +58,8 @@ try {
     mimeType: 'text/csv',
     buffer: Buffer.from(audience()),
   });
+  // The page checks the file first (the dry run); the import is the second click.
+  await page.getByRole('button', { name: 'Import 1,200 recipients' }).click({ timeout: 120_000 });
   await page.locator('.success', { hasText: 'Import complete' }).waitFor({ timeout: 120_000 });
   await page.getByRole('button', { name: 'Send now' }).click();
   await page.locator('.badge', { hasText: 'sent' }).waitFor({ timeout: 120_000 });
