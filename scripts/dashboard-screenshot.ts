@@ -1,7 +1,10 @@
 /**
  * `npm run dashboard:screenshot`: docs/dashboard.png, the dashboard at 1280×800 showing
- * a campaign after its delivery, driven as an operator would (sign in, drop a CSV with
- * a few bad rows, Send now) against a local runtime of its own.
+ * a campaign while it is delivered, with its chart two thirds of the way up, driven as an
+ * operator would (sign in, drop a CSV with a few bad rows, Send now) against a local
+ * runtime of its own. Its messages go to a webhook on loopback that takes a second per
+ * batch of 10 and turns a few users away, so the send lasts long enough to
+ * draw a line and shows some failures.
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,11 +12,26 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startLocalRuntime } from '#infra/local/runtime.ts';
 import { launchChromium } from '#test/support/browser.ts';
+import { startWebhookReceiver } from '#test/support/webhook-receiver.ts';
 
 const output = fileURLToPath(new URL('../docs/dashboard.png', import.meta.url));
 const outbox = join(mkdtempSync(join(tmpdir(), 'dashboard-shot-')), 'outbox.jsonl');
 const runtime = await startLocalRuntime({ port: 0, env: { OUTBOX_PATH: outbox } });
 const browser = await launchChromium();
+const receiver = await startWebhookReceiver();
+receiver.answer(async (request) => {
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  return {
+    status: 200,
+    body: {
+      results: request.json.messages.map((m) =>
+        m.userId.endsWith('7')
+          ? { idempotencyKey: m.idempotencyKey, status: 'rejected', reason: 'mailbox full' }
+          : { idempotencyKey: m.idempotencyKey, status: 'accepted' },
+      ),
+    },
+  };
+});
 
 async function api(method: string, path: string, body?: unknown): Promise<{ id: string }> {
   const res = await fetch(`${runtime.url}/api${path}`, {
@@ -36,6 +54,7 @@ function audience(): string {
 }
 
 try {
+  await api('PUT', '/destination', { kind: 'webhook', url: receiver.url, batchSize: 10 });
   const template = await api('POST', '/templates', {
     name: 'Spring offer',
     body: 'Hi {{name}}, {{discount}}% off everything this week.',
@@ -58,12 +77,19 @@ try {
     mimeType: 'text/csv',
     buffer: Buffer.from(audience()),
   });
+  // The page checks the file first (the dry run); the import is the second click.
+  await page.getByRole('button', { name: 'Import 1,200 recipients' }).click({ timeout: 120_000 });
   await page.locator('.success', { hasText: 'Import complete' }).waitFor({ timeout: 120_000 });
   await page.getByRole('button', { name: 'Send now' }).click();
-  await page.locator('.badge', { hasText: 'sent' }).waitFor({ timeout: 120_000 });
+  // Caught mid-send, once 800 to 1,199 of the 1,200 are processed, as the chart's text alternative says.
+  await page
+    .getByRole('img', { name: /^Recipients processed over time: (?:[89]\d\d|1,[01]\d\d) of 1,200 / })
+    .waitFor({ timeout: 120_000 });
   await page.screenshot({ path: output });
   console.log(`wrote ${output} (campaign ${campaign.id})`);
 } finally {
   await browser.close();
+  // The runtime first: its consumers are still delivering to the receiver.
   await runtime.stop();
+  await receiver.close();
 }

@@ -24,6 +24,15 @@ export interface Counts {
   skipped: number;
 }
 
+/** A sending campaign's pace: measured over the last minute, both null until measured. */
+export interface Progress {
+  ratePerSecond: number | null;
+  /** When the last recipient should be delivered at that rate (ISO-8601). */
+  eta: string | null;
+  /** When the send started (ISO-8601). */
+  startedAt: string;
+}
+
 export interface Campaign {
   id: string;
   name: string;
@@ -35,6 +44,10 @@ export interface Campaign {
   counts: Counts;
   createdAt: string;
   updatedAt: string;
+  /** Once it ended `sent`, `partially_failed` or `failed`. */
+  completedAt?: string;
+  /** Only while `sending`. */
+  progress?: Progress;
   /** The campaign this one follows up, when it is a follow-up. */
   followUpOf?: string | null;
   /** True while a follow-up's recipients are being copied (it cannot be sent yet). */

@@ -17,6 +17,7 @@ import {
   type Upload,
   uploadCsv,
 } from './api.ts';
+import { DeliveryChart } from './delivery-chart.tsx';
 import { formatBytes, formatNumber, formatTime, messageOf, StatusBadge } from './format.tsx';
 import {
   type DashboardConfig,
@@ -174,6 +175,7 @@ function Delivery(props: { campaign: Campaign }) {
           {isLive(campaign) && campaign.status !== 'scheduled' ? ' · updating live' : ''}
         </p>
       </div>
+      <DeliveryChart campaign={campaign} />
     </section>
   );
 }

@@ -17,7 +17,7 @@ export interface DashboardFile {
   body: Buffer;
 }
 
-/** Bundles the dashboard (Preact + the app) into index.html, app.js and app.css. */
+/** Bundles the dashboard (Preact, uPlot and the app) into index.html, app.js and app.css. */
 export async function bundleDashboard(): Promise<DashboardFile[]> {
   const result = await build({
     entryPoints: [`${root}src/main.tsx`],
@@ -34,7 +34,9 @@ export async function bundleDashboard(): Promise<DashboardFile[]> {
     logLevel: 'silent',
   });
   const js = result.outputFiles.find((f) => f.path.endsWith('app.js'));
-  if (!js) throw new Error('esbuild produced no app.js for the dashboard');
+  // The CSS the page's modules import (app.css, a library's own stylesheet), in import order.
+  const css = result.outputFiles.find((f) => f.path.endsWith('app.css'));
+  if (!js || !css) throw new Error('esbuild produced no app.js or app.css for the dashboard');
   return [
     {
       name: 'index.html',
@@ -42,7 +44,7 @@ export async function bundleDashboard(): Promise<DashboardFile[]> {
       body: await readFile(`${root}index.html`),
     },
     { name: 'app.js', contentType: 'text/javascript; charset=utf-8', body: Buffer.from(js.contents) },
-    { name: 'app.css', contentType: 'text/css; charset=utf-8', body: await readFile(`${root}src/app.css`) },
+    { name: 'app.css', contentType: 'text/css; charset=utf-8', body: Buffer.from(css.contents) },
   ];
 }
 

@@ -1,8 +1,9 @@
 /**
  * The campaign dashboard in headless Chromium, served by the local runtime at `/` as
  * `npm start` serves it: an operator signs in, starts from nothing (template, campaign),
- * drops a CSV, reads the rejections, sends, and watches the counts reach the total; and
- * on Settings sets the app's webhook, copies its secret, tests it, rotates it.
+ * drops a CSV, reads the rejections, sends, and watches the counts reach the total and the
+ * delivery chart follow them; and on Settings sets the app's webhook, copies its secret,
+ * tests it, rotates it.
  */
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
@@ -13,6 +14,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readOutbox } from '#shared/adapters/outbox-channel.ts';
 import { launchChromium } from '#test/support/browser.ts';
+import { addRecipients, numberedRecipients } from '#test/support/recipients.ts';
 import { apiClient, newApp, useRuntime } from '#test/support/runtime.ts';
 import { draftCampaign } from '#test/support/uploads.ts';
 import { type ReceivedRequest, startWebhookReceiver, verifies } from '#test/support/webhook-receiver.ts';
@@ -42,6 +44,14 @@ async function openDashboard(path = '/', timezoneId?: string): Promise<Page> {
 /** What the dashboard shows for one delivery count. */
 const stat = (page: Page, label: string) =>
   page.locator('.stat', { has: page.getByText(label, { exact: true }) }).locator('dd');
+
+/** The delivery chart of the campaign view: uPlot's canvas, the chart's text alternative, and the pace beside it. */
+const chart = (page: Page) => ({
+  canvas: page.locator('.chart .uplot canvas').first(),
+  summary: () =>
+    page.getByRole('img', { name: /^Recipients processed over time/ }).getAttribute('aria-label'),
+  pace: () => page.getByTestId('pace').textContent(),
+});
 
 /** 20 good recipients, then three rows the import rejects (lines 22-24) and a duplicate. */
 function audience(): string {
@@ -167,6 +177,112 @@ describe('campaign dashboard', () => {
     await row.waitFor();
     expect(await row.locator('td').allTextContents()).toEqual(
       expect.arrayContaining(['Spring sale', 'sent', '20']),
+    );
+    await page.context().close();
+  });
+
+  it('draws the delivery as it happens: a chart whose text alternative follows the counts, the pace, and the line kept after the end', async () => {
+    const credentials = await newApp('dash-chart');
+    const api = apiClient(runtime.current.url, credentials);
+    const total = 5000;
+    const campaignId = await draftCampaign(api, { name: { type: 'string' } });
+    await addRecipients(credentials.appId, campaignId, numberedRecipients(total));
+    // The consumers hold off, so the campaign is visibly `sending` with no one delivered yet.
+    await runtime.current.stopDeliveries();
+    try {
+      expect((await api.post(`/api/campaigns/${campaignId}/send`)).status).toBe(202);
+      const page = await openDashboard(`/#/campaigns/${campaignId}`);
+      await page.getByLabel('App id').fill(credentials.appId);
+      await page.getByLabel('API key').fill(credentials.apiKey);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await expect.poll(() => page.locator('.badge').textContent(), { timeout: 30_000 }).toBe('sending');
+      const view = chart(page);
+      await view.canvas.waitFor();
+      expect(await view.summary()).toContain(': 0 of 5,000 since');
+      // Unmeasured at first, then the rate and the ETA, as the API measures them.
+      expect(await view.pace()).toMatch(/^(measuring…|≈ [\d,.]+\/s( · ETA .+)?)$/);
+
+      // Some delivered, then the consumers hold again (each finishing its batch): the page
+      // follows the counts to what the API says, short of the total.
+      runtime.current.startDeliveries();
+      await expect
+        .poll(async () => (await readOutbox(outbox)).some((m) => m.campaignId === campaignId), {
+          timeout: 60_000,
+          interval: 20,
+        })
+        .toBe(true);
+      await runtime.current.stopDeliveries();
+      const { counts } = (await api.get(`/api/campaigns/${campaignId}`)).body.data;
+      const processed = counts.sent + counts.failed + counts.skipped;
+      expect(processed).toBeGreaterThan(0);
+      expect(processed).toBeLessThan(total);
+      await expect
+        .poll(view.summary, { timeout: 10_000 })
+        .toContain(`: ${processed.toLocaleString('en-US')} of 5,000 since`);
+
+      // The end: the chart stays (its text alternative is on it), with every recipient and when it finished.
+      runtime.current.startDeliveries();
+      await expect.poll(() => page.locator('.badge').textContent(), { timeout: 60_000 }).toBe('sent');
+      await expect.poll(view.summary, { timeout: 10_000 }).toMatch(/: 5,000 of 5,000 since .*; finished at /);
+      expect(await view.pace()).toMatch(/^finished at \d\d:\d\d:\d\d$/);
+      await page.context().close();
+    } finally {
+      runtime.current.startDeliveries();
+    }
+  });
+
+  it('shows the pace and the ETA the API measured, and starts the line at the send even when opened late', async () => {
+    const api = apiClient(runtime.current.url, runtime.current);
+    const campaignId = await draftCampaign(api);
+    const draft = (await api.get(`/api/campaigns/${campaignId}`)).body.data;
+    // The campaign as the API describes it while sending (its `progress`), answered by the
+    // test so that each state of the contract is shown exactly, in the order the test sets.
+    const startedAt = '2026-03-20T14:00:00.000Z';
+    let answer: Record<string, unknown> = {
+      ...draft,
+      status: 'sending',
+      recipientCount: 1000,
+      counts: { pending: 0, queued: 850, sent: 150, failed: 0, skipped: 0 },
+      progress: { ratePerSecond: null, eta: null, startedAt },
+    };
+    const page = await openDashboard(`/#/campaigns/${campaignId}`, 'UTC');
+    await page.clock.setFixedTime('2026-03-20T14:00:30.000Z');
+    await page.route(
+      (url) => url.pathname === `/api/campaigns/${campaignId}`,
+      (route) => route.fulfill({ json: { data: answer } }),
+    );
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    const view = chart(page);
+    await view.canvas.waitFor();
+    expect(await view.pace()).toBe('measuring…');
+    // Opened 30 s into the send, with 150 already delivered: the line starts at the send.
+    expect(await view.summary()).toBe(
+      'Recipients processed over time: 150 of 1,000 since 14:00:00; ETA not measured yet.',
+    );
+    expect(await page.locator('.chart .u-legend').textContent()).toMatch(/Processed.*Failed/);
+
+    await page.clock.setFixedTime('2026-03-20T14:00:50.000Z');
+    answer = {
+      ...answer,
+      counts: { pending: 0, queued: 588, sent: 400, failed: 12, skipped: 0 },
+      progress: { ratePerSecond: 48.9, eta: '2026-03-20T14:03:20.000Z', startedAt },
+    };
+    await expect.poll(view.pace, { timeout: 10_000 }).toBe('≈ 48.9/s · ETA 14:03:20');
+    expect(await view.summary()).toBe(
+      'Recipients processed over time: 412 of 1,000 (12 failed) since 14:00:00; ETA 14:03:20.',
+    );
+
+    await page.clock.setFixedTime('2026-03-20T14:03:19.000Z');
+    const { progress: _, ...sending } = answer;
+    answer = {
+      ...sending,
+      status: 'partially_failed',
+      counts: { pending: 0, queued: 0, sent: 988, failed: 12, skipped: 0 },
+      completedAt: '2026-03-20T14:03:18.000Z',
+    };
+    await expect.poll(view.pace, { timeout: 10_000 }).toBe('finished at 14:03:18');
+    expect(await view.summary()).toBe(
+      'Recipients processed over time: 1,000 of 1,000 (12 failed) since 14:00:00; finished at 14:03:18.',
     );
     await page.context().close();
   });
