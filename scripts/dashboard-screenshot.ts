@@ -2,9 +2,9 @@
  * `npm run dashboard:screenshot`: docs/dashboard.png, the dashboard at 1280×800 showing
  * a campaign while it is delivered, with its chart two thirds of the way up, driven as an
  * operator would (sign in, drop a CSV with a few bad rows, Send now) against a local
- * runtime of its own. Its messages go to a webhook on loopback that takes a second per
- * batch of 10 and turns a few users away, so the send lasts long enough to
- * draw a line and shows some failures.
+ * runtime of its own. Its messages go to a webhook on loopback paced at 50 messages a
+ * second that turns a few users away, so the send lasts long enough to draw a line,
+ * measure its rate and show an ETA, and shows some failures.
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,7 +20,6 @@ const runtime = await startLocalRuntime({ port: 0, env: { OUTBOX_PATH: outbox } 
 const browser = await launchChromium();
 const receiver = await startWebhookReceiver();
 receiver.answer(async (request) => {
-  await new Promise((resolve) => setTimeout(resolve, 1000));
   return {
     status: 200,
     body: {
@@ -54,7 +53,7 @@ function audience(): string {
 }
 
 try {
-  await api('PUT', '/destination', { kind: 'webhook', url: receiver.url, batchSize: 10 });
+  await api('PUT', '/destination', { kind: 'webhook', url: receiver.url, ratePerSecond: 50 });
   const template = await api('POST', '/templates', {
     name: 'Spring offer',
     body: 'Hi {{name}}, {{discount}}% off everything this week.',

@@ -107,6 +107,8 @@ function UPlotChart(props: { samples: readonly Sample[]; total: number; label: s
         axes: [
           {
             ...AXIS,
+            // Room for an HH:MM:SS label between two ticks.
+            space: 90,
             incrs: TIME_STEPS,
             values: (_u, splits, _axis, _space, step) => splits.map((t) => tickTime(t, step)),
           },

@@ -219,6 +219,8 @@ describe('campaign dashboard', () => {
       await expect
         .poll(view.summary, { timeout: 10_000 })
         .toContain(`: ${processed.toLocaleString('en-US')} of 5,000 since`);
+      // Recipients settled within the last minute: the API measures a rate, and the page shows it with the ETA.
+      await expect.poll(view.pace, { timeout: 10_000 }).toMatch(/^≈ [\d,.]+\/s · ETA .+$/);
 
       // The end: the chart stays (its text alternative is on it), with every recipient and when it finished.
       runtime.current.startDeliveries();
