@@ -370,7 +370,7 @@ export async function benchDeliver(
         paced: {
           recipients: pacedCount,
           ratePerSecond: PACED_RATE,
-          burst: burstOf(PACED_RATE, 100),
+          burst: burstOf(PACED_RATE),
           achievedPerSecond: Math.round(achievedPerSecond),
           ratio: achievedPerSecond / PACED_RATE,
           mostInOneSecond: mostInAnyWindow(arrivals, 1000),

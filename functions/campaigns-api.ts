@@ -17,7 +17,7 @@ import {
   newCampaign,
   parseCampaignStatusFilter,
 } from '#shared/domain/campaigns.ts';
-import { MAX_DESTINATION_BATCH_SIZE, paceOf } from '#shared/domain/destinations.ts';
+import { paceOf } from '#shared/domain/destinations.ts';
 import { newId, recipientPk, recipientsByStatusPk } from '#shared/domain/keys.ts';
 import { RECIPIENT_STATUSES, type RecipientStatus } from '#shared/domain/model.ts';
 import { describeProblem, PROBLEMS_SHOWN } from '#shared/domain/variables.ts';
@@ -125,7 +125,6 @@ export const handler = createApiHandler({
     // The ETA is capped by the pace the app's destination allows.
     const pace = paceOf(appId, await readDestination(appId), {
       ratePerSecond: deploymentPace.DELIVERY_RATE_PER_SECOND,
-      batchSize: MAX_DESTINATION_BATCH_SIZE,
     });
     return data(campaignView(campaign, { now: Date.now(), limitPerSecond: pace?.ratePerSecond ?? null }));
   },

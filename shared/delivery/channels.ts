@@ -12,7 +12,6 @@ import { createWebhookChannel, type WebhookChannelOptions } from '#shared/adapte
 import type { DeliveryChannel } from '#shared/domain/channel.ts';
 import {
   type DestinationItem,
-  MAX_DESTINATION_BATCH_SIZE,
   type PaceLimit,
   paceOf,
   previousSecretSigns,
@@ -62,11 +61,7 @@ export function createChannelResolver(options: ChannelResolverOptions): ChannelR
   const maxApps = options.maxApps ?? 1_000;
   const cache = new Map<string, Cached>();
   const reading = new Map<string, Promise<Cached>>();
-  const deployment = {
-    ratePerSecond: options.defaultRatePerSecond,
-    // Whatever the default channel's own batches: the dispatch cuts chunks to this burst too.
-    batchSize: MAX_DESTINATION_BATCH_SIZE,
-  };
+  const deployment = { ratePerSecond: options.defaultRatePerSecond };
 
   async function load(appId: string, cached: Cached | undefined): Promise<Cached> {
     const stored = await options.read(appId);

@@ -97,9 +97,14 @@ export interface PaceLimit {
   /** Messages per second, as configured (the effective rate may be lower after a 429). */
   ratePerSecond: number;
   /**
-   * Most messages sent at once from a full bucket, and the chunk size of a paced campaign:
-   * one second of the rate, at most one batch (`min(batchSize, floor(ratePerSecond))`, at least 1).
-   * Over any window of t seconds, at most `burst + ratePerSecond × t` messages go out.
+   * The bucket's capacity, the most messages sent at once from a full bucket: one second
+   * of the rate (`floor(ratePerSecond)`, at least 1). Over any window of t seconds, at
+   * most `burst + ratePerSecond × t` messages go out. A paced campaign's chunks hold at
+   * most `min(batchSize, burst)`, so one chunk is one take and one request.
+   *
+   * A second of the rate rather than one chunk: the bound holds at the far side only as
+   * long as no request is delayed, on its way, by more than `burst / ratePerSecond`
+   * seconds relative to another; with a second's burst that is a second, whatever the rate.
    */
   burst: number;
 }
@@ -125,9 +130,8 @@ export interface BucketState {
   version: number;
 }
 
-/** The token bucket's capacity for `ratePerSecond` through batches of up to `batchSize`. */
-export const burstOf = (ratePerSecond: number, batchSize: number) =>
-  Math.max(1, Math.min(batchSize, Math.floor(ratePerSecond)));
+/** The token bucket's capacity for `ratePerSecond`: one second of it, at least one message. */
+export const burstOf = (ratePerSecond: number) => Math.max(1, Math.floor(ratePerSecond));
 
 /**
  * The pace of an app's deliveries: its own webhook's `ratePerSecond`, or, on the
@@ -137,7 +141,7 @@ export const burstOf = (ratePerSecond: number, batchSize: number) =>
 export function paceOf(
   appId: string,
   item: DestinationItem | undefined,
-  deployment: { ratePerSecond: number | undefined; batchSize: number },
+  deployment: { ratePerSecond: number | undefined },
 ): PaceLimit | undefined {
   const own = webhookOf(item);
   if (own) {
@@ -145,14 +149,14 @@ export function paceOf(
     return {
       bucket: `app:${appId}`,
       ratePerSecond: own.ratePerSecond,
-      burst: burstOf(own.ratePerSecond, own.batchSize),
+      burst: burstOf(own.ratePerSecond),
     };
   }
   if (deployment.ratePerSecond === undefined) return undefined;
   return {
     bucket: 'default',
     ratePerSecond: deployment.ratePerSecond,
-    burst: burstOf(deployment.ratePerSecond, deployment.batchSize),
+    burst: burstOf(deployment.ratePerSecond),
   };
 }
 

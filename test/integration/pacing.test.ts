@@ -90,7 +90,7 @@ const expectedUserIds = (n: number) =>
 describe('a paced destination', () => {
   it('never receives more than the rate plus the burst in any second, with several consumers, each recipient once, and an ETA on the way', async () => {
     const rate = 50;
-    const burst = burstOf(rate, 100);
+    const burst = burstOf(rate);
     const n = 1_500;
     const { api, hook, id } = await pacedCampaign('paced', rate, n);
     const accepted = new Set<number>();
@@ -114,8 +114,8 @@ describe('a paced destination', () => {
     // So the whole send took at least (n − burst) / rate seconds, less a second of slack.
     const times = hook.requests.map((r) => r.at);
     expect(Math.max(...times) - Math.min(...times)).toBeGreaterThanOrEqual(((n - burst) / rate - 1) * 1000);
-    // Chunks are cut to the burst: no request carries more than one second of the rate.
-    expect(Math.max(...hook.requests.map((r) => r.json.messages.length))).toBe(burst);
+    // Chunks are cut to the burst (here below the batch size): no request carries more than one second of the rate.
+    expect(Math.max(...hook.requests.map((r) => r.json.messages.length))).toBe(Math.min(100, burst));
     // While it was sending, the campaign said when it would end.
     expect(etas.length).toBeGreaterThan(0);
     expect(Number.isNaN(Date.parse(etas[0] as string))).toBe(false);

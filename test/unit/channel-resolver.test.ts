@@ -95,8 +95,8 @@ describe('the pace of an app', () => {
     w.items.set('b', w.webhook('b', { ratePerSecond: 500, batchSize: 20 }));
     w.items.set('c', w.webhook('c'));
     expect(await w.resolver.paceFor?.('a')).toEqual({ bucket: 'app:a', ratePerSecond: 50, burst: 50 });
-    // The burst is one second of the rate, at most one batch.
-    expect(await w.resolver.paceFor?.('b')).toEqual({ bucket: 'app:b', ratePerSecond: 500, burst: 20 });
+    // The burst is one second of the rate, whatever the batch size.
+    expect(await w.resolver.paceFor?.('b')).toEqual({ bucket: 'app:b', ratePerSecond: 500, burst: 500 });
     expect(await w.resolver.paceFor?.('c')).toBeUndefined();
     expect(await w.resolver.paceFor?.('d')).toEqual({ bucket: 'default', ratePerSecond: 40, burst: 40 });
   });

@@ -100,6 +100,12 @@ describe('deliver core, paced', () => {
     expect(statuses()).toEqual(Object.fromEntries(userIds.map((u) => [u, 'sent'])));
   });
 
+  it('charges a short last chunk a whole chunk of tokens, so grants stay evenly spaced', async () => {
+    const { receive, takes } = setup(25, [now, now, now]);
+    expect((await receive()).counted.sent).toBe(25);
+    expect(takes.map((t) => t.n)).toEqual([10, 10, 10]);
+  });
+
   it('puts a chunk with no tokens in time back on the queue with the chunks after it, its claim released, and the message done', async () => {
     const { world, batch, receive, answers, requeued, statuses } = setup(30, [
       now,

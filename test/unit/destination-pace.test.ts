@@ -15,21 +15,21 @@ const item = (patch: Partial<DestinationItem>): DestinationItem => ({
   updatedAt: '2026-01-01T00:00:00.000Z',
   ...patch,
 });
-const deployment = { ratePerSecond: 30, batchSize: 100 };
+const deployment = { ratePerSecond: 30 };
 
 describe('the pace of a destination', () => {
-  it('has a burst of one second of the rate, at most one batch and at least one message', () => {
-    expect(burstOf(50, 100)).toBe(50);
-    expect(burstOf(500, 20)).toBe(20);
-    expect(burstOf(1, 100)).toBe(1);
-    expect(burstOf(2.9, 100)).toBe(2);
+  it('has a burst of one second of the rate, and at least one message', () => {
+    expect(burstOf(50)).toBe(50);
+    expect(burstOf(500)).toBe(500);
+    expect(burstOf(1)).toBe(1);
+    expect(burstOf(2.9)).toBe(2);
   });
 
   it("is an app's own bucket for its paced webhook, and none for its unpaced one", () => {
     expect(paceOf('a', item({ ratePerSecond: 50, batchSize: 10 }), deployment)).toEqual({
       bucket: 'app:a',
       ratePerSecond: 50,
-      burst: 10,
+      burst: 50,
     });
     expect(paceOf('a', item({}), deployment)).toBeUndefined();
   });
@@ -38,7 +38,7 @@ describe('the pace of a destination', () => {
     const expected = { bucket: 'default', ratePerSecond: 30, burst: 30 };
     expect(paceOf('a', undefined, deployment)).toEqual(expected);
     expect(paceOf('b', item({ kind: 'default', ratePerSecond: 5 }), deployment)).toEqual(expected);
-    expect(paceOf('a', undefined, { ratePerSecond: undefined, batchSize: 100 })).toBeUndefined();
+    expect(paceOf('a', undefined, { ratePerSecond: undefined })).toBeUndefined();
   });
 
   it("shows the deployment's rate as the default destination's ratePerSecond", () => {
