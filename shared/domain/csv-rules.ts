@@ -3,6 +3,10 @@
  * check, the check of one data row, and the CSV writing of the rejections report.
  * Reading the bytes (encoding, delimiter, row count) is `csv-stream.ts`.
  *
+ * The `user_id` rule is written here once (`userIdProblem`) and followed by every path
+ * that adds a recipient: a CSV row, an inline add and a one-call send
+ * (`invalidUserIdsError`).
+ *
  * Value syntax, decided here and documented in docs and messages:
  *
  * - `user_id`: 1-100 characters of `[A-Za-z0-9_@.:-]`, kept exactly as written (a
@@ -89,6 +93,7 @@ function quote(value: string): string {
     : `'${points.slice(0, QUOTED_VALUE_MAX).join('')}…'`;
 }
 
+/** Characters of a string as every rule counts them: Unicode code points. */
 function codePointLength(value: string): number {
   let n = 0;
   for (let i = 0; i < value.length; i++) {
@@ -238,13 +243,49 @@ export function shownUserId(value: string | undefined): string {
   return points.length <= USER_ID_MAX_LENGTH ? value : `${points.slice(0, USER_ID_MAX_LENGTH).join('')}…`;
 }
 
-function userIdProblem(value: string): string | undefined {
-  if (value === '') return 'user_id: required, but empty';
+/**
+ * The problem with a user id (`required, but empty`, `at most 100 characters, got 123`,
+ * `only letters, digits and _ @ . : - are allowed, got ' u1'`), or undefined when it
+ * follows the rule: 1 to `USER_ID_MAX_LENGTH` characters of `USER_ID_PATTERN`. A CSV row's
+ * reason and an API body's error give it in these words.
+ */
+export function userIdProblem(value: string): string | undefined {
+  if (value === '') return 'required, but empty';
   if (value.length > USER_ID_MAX_LENGTH)
-    return `user_id: at most ${USER_ID_MAX_LENGTH} characters, got ${codePointLength(value)}`;
+    return `at most ${USER_ID_MAX_LENGTH} characters, got ${codePointLength(value)}`;
   if (!USER_ID_PATTERN.test(value))
-    return `user_id: only letters, digits and _ @ . : - are allowed, got ${quote(value)}`;
+    return `only letters, digits and _ @ . : - are allowed, got ${quote(value)}`;
   return undefined;
+}
+
+/** An API error names at most this many invalid user ids, then counts the rest. */
+const INVALID_USER_IDS_NAMED = 5;
+/** `details.invalid` of that error lists at most this many. */
+const INVALID_USER_IDS_LISTED = 100;
+
+/**
+ * The `400 ERR_BAD_REQUEST` for the user ids of a request body (`userIds` of an inline
+ * add, `targets` of a one-call send) that break the `user_id` rule, or undefined when none
+ * does. The message names the first few by their place in `field`, each with the reason a
+ * CSV row would get (`targets[2]: required, but empty`); `details.invalid` lists them.
+ */
+export function invalidUserIdsError(field: string, userIds: readonly string[]): BadRequestError | undefined {
+  const named: string[] = [];
+  const invalid: string[] = [];
+  let count = 0;
+  userIds.forEach((userId, i) => {
+    const problem = userIdProblem(userId);
+    if (problem === undefined) return;
+    count++;
+    if (named.length < INVALID_USER_IDS_NAMED) named.push(`${field}[${i}]: ${problem}`);
+    if (invalid.length < INVALID_USER_IDS_LISTED) invalid.push(userId);
+  });
+  if (count === 0) return undefined;
+  const more = count - named.length;
+  return new BadRequestError(
+    `Invalid user ids: ${named.join('; ')}${more > 0 ? `; and ${more} more` : ''}.`,
+    { field, invalid },
+  );
 }
 
 /** The value of a non-empty cell, or its problem. */
@@ -307,7 +348,7 @@ export function rowVariables(
   const userId = unneutralizeCell((plan.userIdIndex >= 0 ? fields[plan.userIdIndex] : undefined) ?? '');
   let problems: string[] | undefined;
   const idProblem = userIdProblem(userId);
-  if (idProblem !== undefined) problems = [idProblem];
+  if (idProblem !== undefined) problems = [`user_id: ${idProblem}`];
 
   const variables: Record<string, VariableValue> = {};
   const columns = plan.columns;

@@ -91,6 +91,21 @@ describe('POST /api/notifications/send', () => {
     expect(res.body.error.message).toMatch(/user 'bob': 'order' must be a number/);
   });
 
+  it('refuses a target that breaks the user_id rule, with the reason a CSV row gets', async () => {
+    const api = await client();
+    const res = await api.post('/api/notifications/send', {
+      template: { id: await template(api), variables: { order: 1 } },
+      targets: ['ada', 'has space'],
+    });
+    expect(res.status).toBe(400);
+    expect(res.body.error).toMatchObject({
+      code: 'ERR_BAD_REQUEST',
+      message:
+        "Invalid user ids: targets[1]: only letters, digits and _ @ . : - are allowed, got 'has space'.",
+      details: { field: 'targets', invalid: ['has space'] },
+    });
+  });
+
   it('answers 400 for no targets, and 404 for an unknown template', async () => {
     const api = await client();
     const empty = await api.post('/api/notifications/send', {

@@ -430,6 +430,11 @@ describe('inline recipients', () => {
     const bad = await api.post(`/api/campaigns/${campaignId}/recipients`, { userIds: ['has space'] });
     expect(bad.status).toBe(400);
     expect(bad.body.error.message).toContain("'has space'");
+    // In the words a CSV row with that user_id gets (the direct upload test above).
+    expect(bad.body.error.message).toBe(
+      "Invalid user ids: userIds[0]: only letters, digits and _ @ . : - are allowed, got 'has space'.",
+    );
+    expect(bad.body.error.details).toEqual({ field: 'userIds', invalid: ['has space'] });
   });
 });
 
