@@ -3,9 +3,12 @@
  * check, the check of one data row, and the CSV writing of the rejections report.
  * Reading the bytes (encoding, delimiter, row count) is `csv-stream.ts`.
  *
- * The `user_id` rule is written here once (`userIdProblem`) and followed by every path
- * that adds a recipient: a CSV row, an inline add and a one-call send
- * (`invalidUserIdsError`).
+ * The rules of a recipient are written here once and followed by every path that adds
+ * one: a CSV row, an inline add and a one-call send (`variables.ts` checks their JSON
+ * values). They are the `user_id` rule (`userIdProblem`, `invalidUserIdsError`), a
+ * string's length (`maxLengthProblem`), a number's stored form (`storedNumber`), what an
+ * empty value stores (`emptyValue`) and the size of a recipient's values together
+ * (`variablesSizeProblem`), so a recipient is refused, or stored, the same way on each.
  *
  * Value syntax, decided here and documented in docs and messages:
  *
@@ -62,6 +65,13 @@ export function encodedValueBytes(value: VariableValue): number {
     : String(value).length;
 }
 
+/** Bytes of one recipient's variable values together, as JSON writes them (`MAX_VARIABLES_BYTES`). */
+export function variablesBytes(values: Readonly<Record<string, VariableValue>>): number {
+  let bytes = 0;
+  for (const value of Object.values(values)) bytes += encodedValueBytes(value);
+  return bytes;
+}
+
 /**
  * Most bytes one UTF-16 code unit of a value takes as JSON writes it (`\u0001`): values
  * of fewer code units than `MAX_VARIABLES_BYTES / MAX_ENCODED_BYTES_PER_UNIT` always fit.
@@ -106,6 +116,31 @@ function codePointLength(value: string): number {
     n++;
   }
   return n;
+}
+
+/**
+ * The problem with a string value over `max` characters (`at most 5 characters, got 6`),
+ * counted in code points, or undefined when it fits (or there is no `max`).
+ */
+export function maxLengthProblem(max: number | undefined, value: string): string | undefined {
+  // A string has at least as many UTF-16 units as code points: most need no counting.
+  if (max === undefined || value.length <= max) return undefined;
+  const length = codePointLength(value);
+  return length > max ? `at most ${max} characters, got ${length}` : undefined;
+}
+
+/** A number as a recipient stores it: an IEEE double, `-0` as `0`. */
+export function storedNumber(value: number): number {
+  return value === 0 ? 0 : value;
+}
+
+/**
+ * What an empty value stores (an empty CSV cell, or `""` given inline): the key's
+ * `default`, copied into the recipient's variables (and counted in its size), or
+ * undefined, when the key has none: then it is left out, and refused if `required`.
+ */
+export function emptyValue(spec: VariableSpec): VariableValue | undefined {
+  return spec.default;
 }
 
 /** Header messages name at most this many columns ("and N more"), details list at most `LISTED_COLUMNS_MAX`. */
@@ -292,18 +327,14 @@ export function invalidUserIdsError(field: string, userIds: readonly string[]): 
 function parseValue(key: string, spec: VariableSpec, raw: string): VariableValue | { problem: string } {
   switch (spec.type) {
     case 'string': {
-      const max = spec.maxLength;
-      if (max !== undefined && raw.length > max) {
-        const length = codePointLength(raw);
-        if (length > max) return { problem: `${key}: at most ${max} characters, got ${length}` };
-      }
-      return raw;
+      const tooLong = maxLengthProblem(spec.maxLength, raw);
+      return tooLong === undefined ? raw : { problem: `${key}: ${tooLong}` };
     }
     case 'number': {
       if (!NUMBER_PATTERN.test(raw)) return { problem: `${key}: expected a number, got ${quote(raw)}` };
       const n = Number(raw);
       if (!Number.isFinite(n)) return { problem: `${key}: expected a finite number, got ${quote(raw)}` };
-      return n === 0 ? 0 : n;
+      return storedNumber(n);
     }
     case 'boolean': {
       if (raw.length === 4 || raw.length === 5) {
@@ -361,7 +392,7 @@ export function rowVariables(
     units += raw.length;
     let value: VariableValue | { problem: string } | undefined;
     if (raw === '') {
-      value = spec.default;
+      value = emptyValue(spec);
       // A default is stored with the recipient: it counts towards its size.
       if (typeof value === 'string') units += value.length;
       if (value === undefined && spec.required === true) {
@@ -382,9 +413,7 @@ export function rowVariables(
   }
   if (problems !== undefined) return reasonOf(problems);
   if (units * MAX_ENCODED_BYTES_PER_UNIT > MAX_VARIABLES_BYTES) {
-    let bytes = 0;
-    for (const value of Object.values(variables)) bytes += encodedValueBytes(value);
-    const tooLarge = variablesSizeProblem(bytes);
+    const tooLarge = variablesSizeProblem(variablesBytes(variables));
     if (tooLarge !== undefined) return tooLarge;
   }
   return variables;

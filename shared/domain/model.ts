@@ -129,7 +129,10 @@ export interface Recipient {
   campaignId: string;
   userId: string;
   status: RecipientStatus;
-  /** Values from the CSV or the inline add; template defaults apply when rendering. */
+  /**
+   * Values from the CSV or the inline add (an empty one stores its default); template
+   * defaults apply when rendering.
+   */
   variables: Record<string, VariableValue>;
   /** The upload that last wrote this recipient (absent for inline adds). */
   uploadId?: string;
