@@ -4,7 +4,6 @@
  * or `sending`. A campaign sent now goes from `draft` straight to `sending`.
  * No other transition exists; the store enforces the same map with a conditional write.
  */
-import { ConflictError } from '#shared/errors.ts';
 import { CAMPAIGN_STATUSES, type CampaignStatus } from './model.ts';
 
 /** For each status, the statuses a campaign may move to from it. */
@@ -23,26 +22,9 @@ export const FINAL_CAMPAIGN_STATUSES: readonly CampaignStatus[] = CAMPAIGN_STATU
   (status) => CAMPAIGN_TRANSITIONS[status].length === 0,
 );
 
-/** True when `status` is one of the campaign statuses. */
-export function isCampaignStatus(status: string): status is CampaignStatus {
-  return (CAMPAIGN_STATUSES as readonly string[]).includes(status);
-}
-
 /** True when a campaign may move from `from` to `to`. */
 export function canTransition(from: CampaignStatus, to: CampaignStatus): boolean {
   return CAMPAIGN_TRANSITIONS[from].includes(to);
-}
-
-/** Throws a 409 `ConflictError` unless a campaign may move from `from` to `to`. */
-export function assertTransition(from: CampaignStatus, to: CampaignStatus): void {
-  if (canTransition(from, to)) return;
-  const allowed = CAMPAIGN_TRANSITIONS[from];
-  throw new ConflictError(
-    `The campaign is ${from} and cannot become ${to}; ${
-      allowed.length > 0 ? `from ${from} it can only become ${allowed.join(', ')}` : `${from} is final`
-    }.`,
-    { status: from, requested: to, allowed },
-  );
 }
 
 /** The statuses a campaign can be in just before becoming `to`. */

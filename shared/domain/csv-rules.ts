@@ -229,17 +229,13 @@ export function checkHeader(header: readonly string[], schema: VariableSchema): 
   }
 }
 
-export type RowCheck =
-  | { ok: true; userId: string; variables: Record<string, VariableValue> }
-  | { ok: false; userId: string; reason: string };
-
 interface Column {
   index: number;
   key: string;
   spec: VariableSpec;
 }
 
-/** What `checkRow` derives from a header and schema once (cached for the last pair seen). */
+/** What `rowVariables` derives from a header and schema once (cached for the last pair seen). */
 interface Plan {
   header: readonly string[];
   schema: VariableSchema;
@@ -348,24 +344,10 @@ function parseValue(key: string, spec: VariableSpec, raw: string): VariableValue
 }
 
 /**
- * Validates one data row against the (already checked) header; columns that are not
- * keys of the schema are ignored. Every problem of the row is reported, joined by `; `.
- */
-export function checkRow(
-  fields: readonly string[],
-  header: readonly string[],
-  schema: VariableSchema,
-): RowCheck {
-  const result = rowVariables(fields, header, schema);
-  const index = planFor(header, schema).userIdIndex;
-  const rawUserId = index >= 0 ? fields[index] : undefined;
-  if (typeof result === 'string') return { ok: false, userId: shownUserId(rawUserId), reason: result };
-  return { ok: true, userId: unneutralizeCell(rawUserId as string), variables: result };
-}
-
-/**
- * `checkRow` without the result object, for the hot loop of `validateCsv`: the row's
- * variables, or the reason it is rejected. When it returns variables, the user id is
+ * Validates one data row against the (already checked) header, in the hot loop of
+ * `validateCsv`; columns that are not keys of the schema are ignored. Returns the row's
+ * variables, or the reason it is rejected, naming every problem of the row (up to
+ * `ROW_PROBLEMS_NAMED`), joined by `; `. When it returns variables, the user id is
  * `unneutralizeCell` of the `user_id` field (valid); when it returns a reason, show the
  * user id with `shownUserId`. Every cell is read through `unneutralizeCell` first.
  */
