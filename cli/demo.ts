@@ -10,6 +10,7 @@ import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { isFinalCampaignStatus } from '#shared/domain/campaign-status.ts';
 import { ApiClient, ApiError, type CampaignView, type TemplateView } from './api.ts';
 import { LOCAL_DEFAULTS } from './campaigns.ts';
 import { formatBytes, formatCount, ProgressBar } from './progress.ts';
@@ -99,7 +100,6 @@ export interface DemoSummary {
   counts: CampaignView['counts'];
 }
 
-const FINAL = new Set(['sent', 'partially_failed', 'failed', 'cancelled']);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const seconds = (ms: number) => Math.round(ms / 10) / 100;
 
@@ -167,7 +167,7 @@ export async function runDemo(options: {
     }
     if (dispatchMs === undefined && pending === 0) dispatchMs = performance.now() - sendStarted;
     const done = sent + failed + skipped;
-    if (FINAL.has(current.status)) {
+    if (isFinalCampaignStatus(current.status)) {
       bar.finish(current.status, done);
       break;
     }

@@ -1,11 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import {
+  CAMPAIGN_STATUSES,
   CAMPAIGN_TRANSITIONS,
+  type CampaignStatus,
   canTransition,
   FINAL_CAMPAIGN_STATUSES,
+  isFinalCampaignStatus,
   statusesBefore,
 } from '#shared/domain/campaign-status.ts';
-import { CAMPAIGN_STATUSES, type CampaignStatus } from '#shared/domain/model.ts';
+import * as model from '#shared/domain/model.ts';
 
 const allowed: [CampaignStatus, CampaignStatus][] = [
   ['draft', 'scheduled'],
@@ -36,6 +39,19 @@ describe('campaign state machine', () => {
   it('knows the final statuses and which statuses lead to cancelled', () => {
     expect([...FINAL_CAMPAIGN_STATUSES].sort()).toEqual(['cancelled', 'failed', 'partially_failed', 'sent']);
     expect(statusesBefore('cancelled')).toEqual(['draft', 'scheduled', 'sending']);
+  });
+
+  it('takes the final statuses from the table: those with no way out', () => {
+    for (const status of CAMPAIGN_STATUSES) {
+      expect(isFinalCampaignStatus(status), status).toBe(
+        CAMPAIGN_STATUSES.every((to) => !canTransition(status, to)),
+      );
+    }
+    expect(isFinalCampaignStatus('done')).toBe(false);
+  });
+
+  it('is the one list of campaign statuses, which the model hands on', () => {
+    expect(model.CAMPAIGN_STATUSES).toBe(CAMPAIGN_STATUSES);
   });
 
   it('has an entry for every status', () => {
