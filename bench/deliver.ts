@@ -39,6 +39,7 @@ import { parseArgs } from 'node:util';
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import pLimit from 'p-limit';
 import { startLocalRuntime } from '#infra/local/runtime.ts';
+import { isFinalCampaignStatus } from '#shared/domain/campaign-status.ts';
 import { storeBenchTemplate } from './fixtures.ts';
 
 /** The delivery rate the consumers are held to, as a share of the bare loop's. */
@@ -55,7 +56,6 @@ const BARE_WRITES_IN_FLIGHT = 8;
  * longer than the longest retry backoff (15 minutes) plus a consumer's timeout.
  */
 const STALL_MS = 20 * 60_000;
-const FINAL_STATUSES = new Set(['sent', 'partially_failed', 'failed', 'cancelled']);
 
 export interface DeliverBench {
   deliver: {
@@ -178,7 +178,7 @@ async function waitForFinal(appId: string, campaignId: string): Promise<string> 
   let movedAt = performance.now();
   for (;;) {
     const { status, counts } = await campaignNow(appId, campaignId);
-    if (FINAL_STATUSES.has(status)) return status;
+    if (isFinalCampaignStatus(status)) return status;
     const now = JSON.stringify(counts);
     if (now !== last) {
       last = now;

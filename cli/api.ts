@@ -85,38 +85,10 @@ export interface TemplateView {
   variableSchema: VariableSchema;
 }
 
-export interface CampaignView {
-  id: string;
-  status: string;
-  name: string;
-  templateId: string;
-  tag?: string;
-  recipientCount: number;
-  scheduledAt: string | null;
-  counts: { pending: number; queued: number; sent: number; failed: number; skipped: number };
-  createdAt: string;
-  completedAt?: string;
-  /** Follow-ups only. */
-  followUpOf?: string;
-  followUpStatuses?: string[];
-  copying?: boolean;
-  /** While `sending` (`GET /api/campaigns/{id}` only). */
-  progress?: CampaignProgressView;
-}
-
-/** A sending campaign's measured rate and expected end (docs/api.md, "Progress"). */
-export interface CampaignProgressView {
-  ratePerSecond: number | null;
-  eta: string | null;
-  startedAt: string | null;
-}
-
-export interface RecipientView {
-  userId: string;
-  status: string;
-  updatedAt: string;
-  error?: string;
-}
+/** A campaign and a recipient as the API answers them: its own view types, not copies. */
+export type { CampaignView } from '#shared/domain/campaigns.ts';
+export type { CampaignProgress as CampaignProgressView } from '#shared/domain/campaign-progress.ts';
+export type { RecipientView } from '#shared/http/views.ts';
 
 export interface SendView {
   id: string;

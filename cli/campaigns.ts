@@ -10,6 +10,7 @@
 import { createWriteStream, readFileSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
+import { CAMPAIGN_STATUSES } from '#shared/domain/campaign-status.ts';
 import {
   ApiClient,
   ApiError,
@@ -453,7 +454,7 @@ export const commands: Record<string, Command> = {
     usage: 'campaign list [--status <status>]',
     summary: 'List the campaigns of the app (all pages), optionally of one status.',
     options: {
-      '--status <status>': 'draft, scheduled, sending, sent, partially_failed, failed or cancelled',
+      '--status <status>': `${CAMPAIGN_STATUSES.slice(0, -1).join(', ')} or ${CAMPAIGN_STATUSES.at(-1)}`,
     },
     example: 'campaigns campaign list --status sending',
     positionals: 0,

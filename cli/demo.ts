@@ -10,6 +10,7 @@ import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { isFinalCampaignStatus } from '#shared/domain/campaign-status.ts';
 import { ApiClient, ApiError, type CampaignView, type TemplateView } from './api.ts';
 import { LOCAL_DEFAULTS } from './campaigns.ts';
 import { etaAndRate, formatBytes, formatCount, ProgressBar } from './progress.ts';
@@ -105,8 +106,6 @@ export function deliveryNote(campaign: Pick<CampaignView, 'counts' | 'progress'>
   const counts = `pending ${pending}, queued ${queued}, sent ${sent}, failed ${failed}`;
   return campaign.progress ? `${etaAndRate(campaign.progress, now)}; ${counts}` : counts;
 }
-
-const FINAL = new Set(['sent', 'partially_failed', 'failed', 'cancelled']);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const seconds = (ms: number) => Math.round(ms / 10) / 100;
 
@@ -174,7 +173,7 @@ export async function runDemo(options: {
     }
     if (dispatchMs === undefined && pending === 0) dispatchMs = performance.now() - sendStarted;
     const done = sent + failed + skipped;
-    if (FINAL.has(current.status)) {
+    if (isFinalCampaignStatus(current.status)) {
       bar.finish(current.status, done);
       break;
     }

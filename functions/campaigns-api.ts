@@ -7,7 +7,7 @@ import {
 } from '#shared/adapters/scheduler.ts';
 import { armSendFunction, startSendFunction } from '#shared/adapters/send-function.ts';
 import { paceConfig } from '#shared/config.ts';
-import { canTransition } from '#shared/domain/campaign-status.ts';
+import { canTransition, statusesBefore } from '#shared/domain/campaign-status.ts';
 import {
   campaignView,
   createCampaignBody,
@@ -208,7 +208,7 @@ export const handler = createApiHandler({
     // Recipients never put on the queue are swept to skipped by the send function.
     if (campaign.recipientCount > 0 && canTransition(campaign.status, 'cancelled'))
       await armSendFunction(appId, id);
-    const cancelled = await transitionCampaign(appId, id, ['draft', 'scheduled', 'sending'], 'cancelled');
+    const cancelled = await transitionCampaign(appId, id, statusesBefore('cancelled'), 'cancelled');
     if (cancelled.scheduledAt !== null) await deleteCampaignSchedule(id);
     if (cancelled.recipientCount > 0) await startSendFunction(appId, id);
     return data(campaignView(cancelled));

@@ -5,9 +5,10 @@
  */
 import { z } from 'zod';
 import { armSendFunction, startSendFunction } from '#shared/adapters/send-function.ts';
+import { invalidUserIdsError } from '#shared/domain/csv-rules.ts';
 import { NOTIFICATION_ID_PREFIX, storeAppId } from '#shared/domain/sending.ts';
 import { checkInlineVariables, invalidVariablesError } from '#shared/domain/variables.ts';
-import { BadRequestError, TargetLimitExceededError, TemplateNotApprovedError } from '#shared/errors.ts';
+import { TargetLimitExceededError, TemplateNotApprovedError } from '#shared/errors.ts';
 import { createApiHandler } from '#shared/http/api-handler.ts';
 import { idempotent } from '#shared/http/idempotency.ts';
 import { jsonBody } from '#shared/http/request.ts';
@@ -17,8 +18,6 @@ import { getTemplate } from '#shared/store/templates.ts';
 
 /** Most targets of one call (docs/api.md). */
 export const MAX_TARGETS = 10_000;
-/** The CSV rule for a `user_id` (docs/csv.md), applied to inline targets too. */
-const USER_ID = /^[A-Za-z0-9_@.:-]{1,100}$/;
 
 const sendBody = z
   .object({
@@ -35,16 +34,9 @@ export const handler = createApiHandler({
     const input = jsonBody(event, sendBody);
     if (input.targets.length > MAX_TARGETS)
       throw new TargetLimitExceededError(input.targets.length, MAX_TARGETS);
-    const invalid = input.targets.filter((userId) => !USER_ID.test(userId));
-    if (invalid.length > 0) {
-      throw new BadRequestError(
-        `targets must be user ids of 1-100 letters, digits, _ @ . : or -; invalid: ${invalid
-          .slice(0, 5)
-          .map((u) => JSON.stringify(u))
-          .join(', ')}${invalid.length > 5 ? ` and ${invalid.length - 5} more` : ''}.`,
-        { field: 'targets' },
-      );
-    }
+    // The CSV rule for a `user_id` (docs/csv.md), applied to inline targets too.
+    const invalid = invalidUserIdsError('targets', input.targets);
+    if (invalid) throw invalid;
     const template = await getTemplate(appId, input.template.id);
     if (template.status !== 'approved') throw new TemplateNotApprovedError(template.id, template.status);
     const check = checkInlineVariables(template.variableSchema, {

@@ -14,7 +14,7 @@ import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { z } from 'zod';
 import { bucketName, presigningS3, s3 } from '#shared/adapters/s3.ts';
 import { uploadConfig } from '#shared/config.ts';
-import { checkHeader, USER_ID_PATTERN } from '#shared/domain/csv-rules.ts';
+import { checkHeader, invalidUserIdsError } from '#shared/domain/csv-rules.ts';
 import { readCsvHeader } from '#shared/domain/csv-stream.ts';
 import { dryRunUpload } from '#shared/domain/dry-run.ts';
 import { newId } from '#shared/domain/keys.ts';
@@ -337,16 +337,8 @@ export const handler = createApiHandler({
   'POST /api/campaigns/{id}/recipients': async ({ event, appId, context }) => {
     const body = jsonBody(event, inlineBody);
     const campaign = await getCampaign(appId, pathParameter(event, 'id'));
-    const bad = body.userIds.filter((id) => id.length > 100 || !USER_ID_PATTERN.test(id));
-    if (bad.length > 0) {
-      throw new BadRequestError(
-        `Invalid user ids (1-100 of letters, digits and _ @ . : -): ${bad
-          .slice(0, 10)
-          .map((id) => `'${id}'`)
-          .join(', ')}${bad.length > 10 ? ` and ${bad.length - 10} more` : ''}.`,
-        { field: 'userIds', invalid: bad.slice(0, 100) },
-      );
-    }
+    const invalid = invalidUserIdsError('userIds', body.userIds);
+    if (invalid) throw invalid;
     const userIds = [...new Set(body.userIds)];
     const template = await getTemplate(appId, campaign.templateId);
     const checked = checkInlineVariables(template.variableSchema, { userIds, perUser: body.variables });

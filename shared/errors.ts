@@ -118,13 +118,3 @@ export class TargetLimitExceededError extends HttpError {
     );
   }
 }
-
-/** 500 with a public message; use for failures the client should know the kind of. */
-export class OperationFailedError extends HttpError {
-  constructor(
-    message = 'The operation failed. Try again; if it keeps failing, report the requestId.',
-    options?: { cause?: unknown },
-  ) {
-    super(500, 'ERR_OPERATION_FAILED', message, undefined, options);
-  }
-}

@@ -1,4 +1,7 @@
 /** The dashboard's client of the HTTP API (docs/api.md): JSON in, `{ data }` out, errors as ApiError. */
+import type { CampaignStatus } from '#shared/domain/campaign-status.ts';
+
+export type { CampaignStatus };
 
 export interface Session {
   /** The API's base URL, ending in `/api`. */
@@ -6,15 +9,6 @@ export interface Session {
   appId: string;
   apiKey: string;
 }
-
-export type CampaignStatus =
-  | 'draft'
-  | 'scheduled'
-  | 'sending'
-  | 'sent'
-  | 'partially_failed'
-  | 'failed'
-  | 'cancelled';
 
 export interface Counts {
   pending: number;
@@ -49,7 +43,7 @@ export interface Campaign {
   /** Only while `sending`. */
   progress?: Progress;
   /** The campaign this one follows up, when it is a follow-up. */
-  followUpOf?: string | null;
+  followUpOf?: string;
   /** True while a follow-up's recipients are being copied (it cannot be sent yet). */
   copying?: boolean;
 }

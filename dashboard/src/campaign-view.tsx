@@ -1,5 +1,6 @@
 /** One campaign: its live counts, the CSV drop zone with the import's outcome, and send / schedule / cancel. */
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
+import { canTransition, isFinalCampaignStatus } from '#shared/domain/campaign-status.ts';
 import {
   ApiError,
   type Campaign,
@@ -197,8 +198,7 @@ function Actions(props: {
   const [error, setError] = useState<string | undefined>();
   const [busy, setBusy] = useState(false);
   const canSend = campaign.status === 'draft';
-  const canCancel =
-    campaign.status === 'draft' || campaign.status === 'scheduled' || campaign.status === 'sending';
+  const canCancel = canTransition(campaign.status, 'cancelled');
   if (!canSend && !canCancel) return null;
 
   const act = async (action: () => Promise<Partial<Campaign>>) => {
@@ -286,8 +286,6 @@ function Actions(props: {
   );
 }
 
-const FINISHED = new Set(['sent', 'partially_failed', 'failed', 'cancelled']);
-
 /** Downloads `href` as `name` through a temporary link. */
 function download(href: string, name: string) {
   const a = document.createElement('a');
@@ -304,7 +302,7 @@ function AfterSend(props: { session: Session; campaign: Campaign }) {
   const [note, setNote] = useState<string | undefined>();
   const [error, setError] = useState<string | undefined>();
   const [busy, setBusy] = useState(false);
-  if (!FINISHED.has(campaign.status)) return null;
+  if (!isFinalCampaignStatus(campaign.status)) return null;
   const failed = campaign.counts.failed;
 
   const run = async (action: () => Promise<void>) => {

@@ -14,9 +14,11 @@
  *   `sent`, `partially_failed`, `failed` and `cancelled` already are (a cancelled
  *   campaign stays cancelled whatever its counters say).
  */
+import { type CAMPAIGN_TRANSITIONS, isFinalCampaignStatus } from '#shared/domain/campaign-status.ts';
 import type { CampaignStatus, RecipientCounts } from '#shared/domain/model.ts';
 
-export type FinalCampaignStatus = 'sent' | 'partially_failed' | 'failed';
+/** How a send ends once every recipient is settled: where `sending` leads, but `cancelled`. */
+export type SettledStatus = Exclude<(typeof CAMPAIGN_TRANSITIONS)['sending'][number], 'cancelled'>;
 
 export interface CampaignProgress {
   status: CampaignStatus;
@@ -31,15 +33,10 @@ export interface CampaignOutcome {
   status: CampaignStatus;
 }
 
-const TERMINAL: ReadonlySet<CampaignStatus> = new Set(['sent', 'partially_failed', 'failed', 'cancelled']);
-
 /**
  * The final status once every recipient is settled, or undefined while some are not.
  */
-export function finalStatus(
-  counts: RecipientCounts,
-  recipientCount: number,
-): FinalCampaignStatus | undefined {
+export function finalStatus(counts: RecipientCounts, recipientCount: number): SettledStatus | undefined {
   const sent = Math.max(0, counts.sent);
   const undelivered = Math.max(0, counts.failed) + Math.max(0, counts.skipped);
   if (sent + undelivered < recipientCount) return undefined;
@@ -51,7 +48,7 @@ export function finalStatus(
 /** Whether `campaign` is finished and the status it should have (see the module comment). */
 export function campaignOutcome(campaign: CampaignProgress): CampaignOutcome {
   if (campaign.status !== 'sending') {
-    return { finished: TERMINAL.has(campaign.status), status: campaign.status };
+    return { finished: isFinalCampaignStatus(campaign.status), status: campaign.status };
   }
   const status = finalStatus(campaign.counts, campaign.recipientCount);
   return status === undefined ? { finished: false, status: 'sending' } : { finished: true, status };

@@ -3,6 +3,7 @@
  * limits, a new campaign's initial shape, and the shape the API shows.
  */
 import { z } from 'zod';
+import { FINAL_CAMPAIGN_STATUSES } from '#shared/domain/campaign-status.ts';
 import { BadRequestError } from '#shared/errors.ts';
 import { type CampaignProgress, progressOf } from './campaign-progress.ts';
 import {
@@ -132,7 +133,7 @@ export function campaignView(campaign: Campaign, at?: ProgressContext): Campaign
 export const followUpLock = (campaignId: string) => `followup:${campaignId}`;
 
 /** Source statuses a follow-up can be made from: the finished ones. */
-export const FOLLOW_UP_SOURCE_STATUSES = ['sent', 'partially_failed', 'failed', 'cancelled'] as const;
+export const FOLLOW_UP_SOURCE_STATUSES = FINAL_CAMPAIGN_STATUSES;
 /** Recipient statuses a follow-up can copy: never `sent` (those were delivered). */
 export const FOLLOW_UP_STATUSES = ['failed', 'skipped', 'pending'] as const;
 

@@ -3,6 +3,13 @@
  * check, the check of one data row, and the CSV writing of the rejections report.
  * Reading the bytes (encoding, delimiter, row count) is `csv-stream.ts`.
  *
+ * The rules of a recipient are written here once and followed by every path that adds
+ * one: a CSV row, an inline add and a one-call send (`variables.ts` checks their JSON
+ * values). They are the `user_id` rule (`userIdProblem`, `invalidUserIdsError`), a
+ * string's length (`maxLengthProblem`), a number's stored form (`storedNumber`), what an
+ * empty value stores (`emptyValue`) and the size of a recipient's values together
+ * (`variablesSizeProblem`), so a recipient is refused, or stored, the same way on each.
+ *
  * Value syntax, decided here and documented in docs and messages:
  *
  * - `user_id`: 1-100 characters of `[A-Za-z0-9_@.:-]`, kept exactly as written (a
@@ -58,6 +65,13 @@ export function encodedValueBytes(value: VariableValue): number {
     : String(value).length;
 }
 
+/** Bytes of one recipient's variable values together, as JSON writes them (`MAX_VARIABLES_BYTES`). */
+export function variablesBytes(values: Readonly<Record<string, VariableValue>>): number {
+  let bytes = 0;
+  for (const value of Object.values(values)) bytes += encodedValueBytes(value);
+  return bytes;
+}
+
 /**
  * Most bytes one UTF-16 code unit of a value takes as JSON writes it (`\u0001`): values
  * of fewer code units than `MAX_VARIABLES_BYTES / MAX_ENCODED_BYTES_PER_UNIT` always fit.
@@ -89,6 +103,7 @@ function quote(value: string): string {
     : `'${points.slice(0, QUOTED_VALUE_MAX).join('')}…'`;
 }
 
+/** Characters of a string as every rule counts them: Unicode code points. */
 function codePointLength(value: string): number {
   let n = 0;
   for (let i = 0; i < value.length; i++) {
@@ -101,6 +116,31 @@ function codePointLength(value: string): number {
     n++;
   }
   return n;
+}
+
+/**
+ * The problem with a string value over `max` characters (`at most 5 characters, got 6`),
+ * counted in code points, or undefined when it fits (or there is no `max`).
+ */
+export function maxLengthProblem(max: number | undefined, value: string): string | undefined {
+  // A string has at least as many UTF-16 units as code points: most need no counting.
+  if (max === undefined || value.length <= max) return undefined;
+  const length = codePointLength(value);
+  return length > max ? `at most ${max} characters, got ${length}` : undefined;
+}
+
+/** A number as a recipient stores it: an IEEE double, `-0` as `0`. */
+export function storedNumber(value: number): number {
+  return value === 0 ? 0 : value;
+}
+
+/**
+ * What an empty value stores (an empty CSV cell, or `""` given inline): the key's
+ * `default`, copied into the recipient's variables (and counted in its size), or
+ * undefined, when the key has none: then it is left out, and refused if `required`.
+ */
+export function emptyValue(spec: VariableSpec): VariableValue | undefined {
+  return spec.default;
 }
 
 /** Header messages name at most this many columns ("and N more"), details list at most `LISTED_COLUMNS_MAX`. */
@@ -189,17 +229,13 @@ export function checkHeader(header: readonly string[], schema: VariableSchema): 
   }
 }
 
-export type RowCheck =
-  | { ok: true; userId: string; variables: Record<string, VariableValue> }
-  | { ok: false; userId: string; reason: string };
-
 interface Column {
   index: number;
   key: string;
   spec: VariableSpec;
 }
 
-/** What `checkRow` derives from a header and schema once (cached for the last pair seen). */
+/** What `rowVariables` derives from a header and schema once (cached for the last pair seen). */
 interface Plan {
   header: readonly string[];
   schema: VariableSchema;
@@ -238,31 +274,63 @@ export function shownUserId(value: string | undefined): string {
   return points.length <= USER_ID_MAX_LENGTH ? value : `${points.slice(0, USER_ID_MAX_LENGTH).join('')}…`;
 }
 
-function userIdProblem(value: string): string | undefined {
-  if (value === '') return 'user_id: required, but empty';
+/**
+ * The problem with a user id (`required, but empty`, `at most 100 characters, got 123`,
+ * `only letters, digits and _ @ . : - are allowed, got ' u1'`), or undefined when it
+ * follows the rule: 1 to `USER_ID_MAX_LENGTH` characters of `USER_ID_PATTERN`. A CSV row's
+ * reason and an API body's error give it in these words.
+ */
+export function userIdProblem(value: string): string | undefined {
+  if (value === '') return 'required, but empty';
   if (value.length > USER_ID_MAX_LENGTH)
-    return `user_id: at most ${USER_ID_MAX_LENGTH} characters, got ${codePointLength(value)}`;
+    return `at most ${USER_ID_MAX_LENGTH} characters, got ${codePointLength(value)}`;
   if (!USER_ID_PATTERN.test(value))
-    return `user_id: only letters, digits and _ @ . : - are allowed, got ${quote(value)}`;
+    return `only letters, digits and _ @ . : - are allowed, got ${quote(value)}`;
   return undefined;
+}
+
+/** An API error names at most this many invalid user ids, then counts the rest. */
+const INVALID_USER_IDS_NAMED = 5;
+/** `details.invalid` of that error lists at most this many. */
+const INVALID_USER_IDS_LISTED = 100;
+
+/**
+ * The `400 ERR_BAD_REQUEST` for the user ids of a request body (`userIds` of an inline
+ * add, `targets` of a one-call send) that break the `user_id` rule, or undefined when none
+ * does. The message names the first few by their place in `field`, each with the reason a
+ * CSV row would get (`targets[2]: required, but empty`); `details.invalid` lists them.
+ */
+export function invalidUserIdsError(field: string, userIds: readonly string[]): BadRequestError | undefined {
+  const named: string[] = [];
+  const invalid: string[] = [];
+  let count = 0;
+  userIds.forEach((userId, i) => {
+    const problem = userIdProblem(userId);
+    if (problem === undefined) return;
+    count++;
+    if (named.length < INVALID_USER_IDS_NAMED) named.push(`${field}[${i}]: ${problem}`);
+    if (invalid.length < INVALID_USER_IDS_LISTED) invalid.push(userId);
+  });
+  if (count === 0) return undefined;
+  const more = count - named.length;
+  return new BadRequestError(
+    `Invalid user ids: ${named.join('; ')}${more > 0 ? `; and ${more} more` : ''}.`,
+    { field, invalid },
+  );
 }
 
 /** The value of a non-empty cell, or its problem. */
 function parseValue(key: string, spec: VariableSpec, raw: string): VariableValue | { problem: string } {
   switch (spec.type) {
     case 'string': {
-      const max = spec.maxLength;
-      if (max !== undefined && raw.length > max) {
-        const length = codePointLength(raw);
-        if (length > max) return { problem: `${key}: at most ${max} characters, got ${length}` };
-      }
-      return raw;
+      const tooLong = maxLengthProblem(spec.maxLength, raw);
+      return tooLong === undefined ? raw : { problem: `${key}: ${tooLong}` };
     }
     case 'number': {
       if (!NUMBER_PATTERN.test(raw)) return { problem: `${key}: expected a number, got ${quote(raw)}` };
       const n = Number(raw);
       if (!Number.isFinite(n)) return { problem: `${key}: expected a finite number, got ${quote(raw)}` };
-      return n === 0 ? 0 : n;
+      return storedNumber(n);
     }
     case 'boolean': {
       if (raw.length === 4 || raw.length === 5) {
@@ -276,24 +344,10 @@ function parseValue(key: string, spec: VariableSpec, raw: string): VariableValue
 }
 
 /**
- * Validates one data row against the (already checked) header; columns that are not
- * keys of the schema are ignored. Every problem of the row is reported, joined by `; `.
- */
-export function checkRow(
-  fields: readonly string[],
-  header: readonly string[],
-  schema: VariableSchema,
-): RowCheck {
-  const result = rowVariables(fields, header, schema);
-  const index = planFor(header, schema).userIdIndex;
-  const rawUserId = index >= 0 ? fields[index] : undefined;
-  if (typeof result === 'string') return { ok: false, userId: shownUserId(rawUserId), reason: result };
-  return { ok: true, userId: unneutralizeCell(rawUserId as string), variables: result };
-}
-
-/**
- * `checkRow` without the result object, for the hot loop of `validateCsv`: the row's
- * variables, or the reason it is rejected. When it returns variables, the user id is
+ * Validates one data row against the (already checked) header, in the hot loop of
+ * `validateCsv`; columns that are not keys of the schema are ignored. Returns the row's
+ * variables, or the reason it is rejected, naming every problem of the row (up to
+ * `ROW_PROBLEMS_NAMED`), joined by `; `. When it returns variables, the user id is
  * `unneutralizeCell` of the `user_id` field (valid); when it returns a reason, show the
  * user id with `shownUserId`. Every cell is read through `unneutralizeCell` first.
  */
@@ -307,7 +361,7 @@ export function rowVariables(
   const userId = unneutralizeCell((plan.userIdIndex >= 0 ? fields[plan.userIdIndex] : undefined) ?? '');
   let problems: string[] | undefined;
   const idProblem = userIdProblem(userId);
-  if (idProblem !== undefined) problems = [idProblem];
+  if (idProblem !== undefined) problems = [`user_id: ${idProblem}`];
 
   const variables: Record<string, VariableValue> = {};
   const columns = plan.columns;
@@ -320,7 +374,7 @@ export function rowVariables(
     units += raw.length;
     let value: VariableValue | { problem: string } | undefined;
     if (raw === '') {
-      value = spec.default;
+      value = emptyValue(spec);
       // A default is stored with the recipient: it counts towards its size.
       if (typeof value === 'string') units += value.length;
       if (value === undefined && spec.required === true) {
@@ -341,9 +395,7 @@ export function rowVariables(
   }
   if (problems !== undefined) return reasonOf(problems);
   if (units * MAX_ENCODED_BYTES_PER_UNIT > MAX_VARIABLES_BYTES) {
-    let bytes = 0;
-    for (const value of Object.values(variables)) bytes += encodedValueBytes(value);
-    const tooLarge = variablesSizeProblem(bytes);
+    const tooLarge = variablesSizeProblem(variablesBytes(variables));
     if (tooLarge !== undefined) return tooLarge;
   }
   return variables;

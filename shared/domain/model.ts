@@ -3,6 +3,7 @@
  * path. Store modules add the table keys (`shared/domain/keys.ts`) around them.
  */
 import { z } from 'zod';
+import type { CampaignStatus } from './campaign-status.ts';
 import type { CsvDetected } from './csv-stream.ts';
 import type { PreviewEntry } from './dry-run.ts';
 
@@ -40,16 +41,8 @@ export interface Template {
   updatedAt: string;
 }
 
-export const CAMPAIGN_STATUSES = [
-  'draft',
-  'scheduled',
-  'sending',
-  'sent',
-  'partially_failed',
-  'failed',
-  'cancelled',
-] as const;
-export type CampaignStatus = (typeof CAMPAIGN_STATUSES)[number];
+// Defined with the state machine, in a module with no imports that the dashboard bundles too.
+export { CAMPAIGN_STATUSES, type CampaignStatus } from './campaign-status.ts';
 
 export const RECIPIENT_STATUSES = ['pending', 'queued', 'sent', 'failed', 'skipped'] as const;
 export type RecipientStatus = (typeof RECIPIENT_STATUSES)[number];
@@ -137,7 +130,10 @@ export interface Recipient {
   campaignId: string;
   userId: string;
   status: RecipientStatus;
-  /** Values from the CSV or the inline add; template defaults apply when rendering. */
+  /**
+   * Values from the CSV or the inline add (an empty one stores its default); template
+   * defaults apply when rendering.
+   */
   variables: Record<string, VariableValue>;
   /** The upload that last wrote this recipient (absent for inline adds). */
   uploadId?: string;

@@ -3,23 +3,29 @@
  * or an inline recipient add (`variables`) gives, checked against a template's
  * `variableSchema`.
  *
- * The rules mirror the CSV rules (docs/csv.md) so a recipient gets the same stored
- * variables whichever way it was added:
+ * The value rules are the CSV's, taken from `csv-rules.ts`, so a recipient gets the same
+ * stored variables whichever way it was added (docs/csv.md):
  *
  * - every key must be a key of the schema (unknown keys are rejected);
  * - a value must have the key's JSON type: `string`, `number` (finite) or `boolean`;
  *   nothing is coerced (`"42"` is not a number) and `null` is not a value;
- * - a string is at most `maxLength` characters, counted in Unicode code points;
- * - an empty string counts as absent, like an empty CSV cell: the key's `default`
- *   applies when rendering;
+ * - a string is at most `maxLength` characters, counted in Unicode code points
+ *   (`maxLengthProblem`); a number is stored as the CSV stores it (`storedNumber`);
+ * - an empty string is an empty CSV cell: it stores the key's `default` (`emptyValue`),
+ *   unless a shared value fills the key; a key left out is a column the file does not
+ *   have, and stores nothing (rendering applies its default);
  * - a `required` key without a `default` must have a value for every target, from
- *   the per-user variables or the shared ones (`template.variables`).
- *
- * Values are returned as given (defaults are not copied in: rendering applies them,
- * so a recipient's stored variables hold only what was supplied).
+ *   the per-user variables or the shared ones (`template.variables`);
+ * - a target's values together, defaults included, fit `MAX_VARIABLES_BYTES`.
  */
 
-import { encodedValueBytes, variablesSizeProblem } from '#shared/domain/csv-rules.ts';
+import {
+  emptyValue,
+  maxLengthProblem,
+  storedNumber,
+  variablesBytes,
+  variablesSizeProblem,
+} from '#shared/domain/csv-rules.ts';
 import type { VariableSchema, VariableSpec, VariableValue } from '#shared/domain/model.ts';
 import { InvalidVariablesError } from '#shared/errors.ts';
 
@@ -56,35 +62,36 @@ function checkValue(spec: VariableSpec, value: unknown): string | undefined {
   const ok =
     spec.type === 'number' ? typeof value === 'number' && Number.isFinite(value) : typeof value === spec.type;
   if (!ok) return `must be a ${spec.type}, got ${describeType(value)}`;
-  if (typeof value === 'string' && spec.maxLength !== undefined) {
-    const length = [...value].length;
-    if (length > spec.maxLength) return `must be at most ${spec.maxLength} characters, got ${length}`;
-  }
-  return undefined;
+  const tooLong = typeof value === 'string' ? maxLengthProblem(spec.maxLength, value) : undefined;
+  return tooLong === undefined ? undefined : `must be ${tooLong}`;
 }
 
 /**
  * Checks one object of variables (types, `maxLength`, unknown keys). It does not check
  * required keys: those may come from elsewhere (see `checkInlineVariables`).
- * Empty strings are dropped from the returned values (they count as absent).
+ * The values are returned as they are stored: an empty string is left out, or replaced
+ * by the key's default (`emptyValue`), as an empty CSV cell is.
  */
 export function checkVariables(schema: VariableSchema, input: unknown, userId?: string): VariableCheck {
-  const { values, problems } = collect(schema, input, userId);
-  return problems.length > 0 ? { ok: false, problems } : { ok: true, values };
+  const { values, empty, problems } = collect(schema, input, userId);
+  return problems.length > 0
+    ? { ok: false, problems }
+    : { ok: true, values: withDefaults(schema, values, empty) };
 }
 
-/** The valid values of `input` and the problems with the rest. */
+/** The valid non-empty values of `input`, the keys it gives as `""`, and the problems with the rest. */
 function collect(
   schema: VariableSchema,
   input: unknown,
   userId?: string,
-): { values: Record<string, VariableValue>; problems: VariableProblem[] } {
+): { values: Record<string, VariableValue>; empty: string[]; problems: VariableProblem[] } {
   const at = userId === undefined ? {} : { userId };
   if (!isPlainObject(input)) {
     const message = `variables must be an object of key/value pairs, got ${describeType(input)}`;
-    return { values: {}, problems: [{ ...at, message }] };
+    return { values: {}, empty: [], problems: [{ ...at, message }] };
   }
   const problems: VariableProblem[] = [];
+  const empty: string[] = [];
   // Entries, then fromEntries: a key named `__proto__` stays a plain property.
   const values: [string, VariableValue][] = [];
   for (const [key, value] of Object.entries(input)) {
@@ -93,19 +100,29 @@ function collect(
       problems.push({ ...at, key, message: `'${key}' is not a variable of the template` });
       continue;
     }
-    if (value === '') continue;
+    if (value === '') {
+      empty.push(key);
+      continue;
+    }
     const problem = checkValue(spec, value);
     if (problem !== undefined) problems.push({ ...at, key, message: `'${key}' ${problem}` });
-    else values.push([key, value as VariableValue]);
+    else values.push([key, typeof value === 'number' ? storedNumber(value) : (value as VariableValue)]);
   }
-  return { values: Object.fromEntries(values), problems };
+  return { values: Object.fromEntries(values), empty, problems };
 }
 
-/** Bytes of a recipient's variable values as JSON writes them (`MAX_VARIABLES_BYTES`). */
-function variablesBytes(values: Record<string, VariableValue>): number {
-  let bytes = 0;
-  for (const value of Object.values(values)) bytes += encodedValueBytes(value);
-  return bytes;
+/** `values` with the default of each key given empty and still without a value (`emptyValue`). */
+function withDefaults(
+  schema: VariableSchema,
+  values: Record<string, VariableValue>,
+  empty: readonly string[],
+): Record<string, VariableValue> {
+  const filled = empty.flatMap((key): [string, VariableValue][] => {
+    const value = Object.hasOwn(values, key) ? undefined : emptyValue(schema[key] as VariableSpec);
+    return value === undefined ? [] : [[key, value]];
+  });
+  // Entries, then fromEntries: a key named `__proto__` stays a plain property.
+  return filled.length === 0 ? values : Object.fromEntries([...Object.entries(values), ...filled]);
 }
 
 /** The keys that every target must end up with a value for. */
@@ -139,10 +156,12 @@ export function checkInlineVariables(
 ): InlineVariablesCheck {
   const problems: VariableProblem[] = [];
   let shared: Record<string, VariableValue> = {};
+  let sharedEmpty: string[] = [];
   if (input.shared !== undefined) {
     // Keep the valid shared values, so a bad one is not also reported as missing per user.
     const check = collect(schema, input.shared);
     shared = check.values;
+    sharedEmpty = check.empty;
     for (const problem of check.problems) problems.push({ ...problem, shared: true });
   }
 
@@ -166,15 +185,18 @@ export function checkInlineVariables(
   const values = new Map<string, Record<string, VariableValue>>();
   for (const userId of targets) {
     let own: Record<string, VariableValue> = {};
+    let ownEmpty: string[] = [];
     if (Object.hasOwn(perUser, userId)) {
-      const check = checkVariables(schema, perUser[userId], userId);
-      if (!check.ok) {
+      const check = collect(schema, perUser[userId], userId);
+      if (check.problems.length > 0) {
         problems.push(...check.problems);
         continue;
       }
       own = check.values;
+      ownEmpty = check.empty;
     }
-    const merged = { ...shared, ...own };
+    // A per-user `""` leaves the shared value in place; a key given only empty takes its default.
+    const merged = withDefaults(schema, { ...shared, ...own }, [...sharedEmpty, ...ownEmpty]);
     for (const key of required) {
       if (!Object.hasOwn(merged, key)) {
         problems.push({ userId, key, message: `'${key}' is required and has no default` });

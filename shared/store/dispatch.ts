@@ -23,6 +23,15 @@ import type { RecipientItem } from './recipients.ts';
 
 const checkpointSk = (campaignId: string, shard: number) => `DISPATCH#${campaignId}#${shard}`;
 
+/** Transient cancellations (conflict, throttling) after which a sweep's page transaction is sent again. */
+const SWEEP_TRANSIENT_RETRIES = 5;
+
+/** `TransactionConflict, None, None`: the reasons of a cancelled transaction, one per item. */
+function reasonsOf(error: unknown): string {
+  const reasons = (error as { CancellationReasons?: { Code?: string }[] } | undefined)?.CancellationReasons;
+  return reasons?.map((reason) => reason.Code ?? 'None').join(', ') ?? 'no reason given';
+}
+
 /** The sort key of the last recipient of `shard` put on the queue (or swept), if any. */
 export async function readCheckpoint(
   appId: string,
@@ -127,6 +136,12 @@ export interface SweptChunk {
  * got it: the same transaction moves its recipients from `pending` to `queued`, so the
  * counters end exact. Returns the chunks this sweep put (to be projected and counted).
  *
+ * A cancellation no retry can fix (no condition failed, no conflict nor throttling) is
+ * thrown at once. A conflict or throttling is sent again with backoff, and chunks already
+ * in the ledger are dropped from the next attempt, at most `chunks.length +
+ * SWEEP_TRANSIENT_RETRIES + 1` attempts in all: then an error naming the last
+ * cancellation's reasons (and keeping it as its cause).
+ *
  * @throws CheckpointMovedError when the checkpoint is no longer at `previous`.
  */
 export async function sweepPage(
@@ -139,7 +154,10 @@ export async function sweepPage(
 ): Promise<SweptChunk[]> {
   let fresh = [...chunks];
   let taken: SweptChunk[] = [];
-  for (let attempt = 0; attempt <= chunks.length + 5; attempt += 1) {
+  // Each attempt that finds chunks in the ledger drops at least one; the others are transient.
+  const attempts = chunks.length + SWEEP_TRANSIENT_RETRIES + 1;
+  let lastCancellation: unknown;
+  for (let attempt = 0; attempt < attempts; attempt += 1) {
     const corrected = taken.reduce((n, c) => n + c.userIds.length, 0);
     try {
       await documents.send(
@@ -168,6 +186,7 @@ export async function sweepPage(
         reasons.flatMap((reason, i) => (i >= 2 && reason.Code === 'ConditionalCheckFailed' ? [i - 2] : [])),
       );
       if (exists.size === 0 && !isTransientCancellation(error)) throw error;
+      lastCancellation = error;
       if (exists.size > 0) {
         taken = [...taken, ...fresh.filter((_, i) => exists.has(i))];
         fresh = fresh.filter((_, i) => !exists.has(i));
@@ -177,5 +196,8 @@ export async function sweepPage(
       }
     }
   }
-  throw new Error(`sweep of shard ${shard}: the page's transaction kept being cancelled`);
+  throw new Error(
+    `sweep of shard ${shard}: the page's transaction was cancelled ${attempts} times in a row, the last time by ${reasonsOf(lastCancellation)}; nothing of the page was written and its checkpoint did not move`,
+    { cause: lastCancellation },
+  );
 }

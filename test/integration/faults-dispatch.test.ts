@@ -145,4 +145,65 @@ describe('dispatch under SQS faults', () => {
       skipped: 0,
     });
   });
+
+  /** A campaign of 40 recipients and a sweep of two chunks of its shard 0, as a cancel's sweep makes them. */
+  async function sweepable() {
+    const credentials = await newApp('dispatch');
+    const api = apiClient(runtime.current.url, credentials);
+    const id = await draftCampaign(api, {});
+    await addRecipients(credentials.appId, id, numberedRecipients(40));
+    const { appPk } = await import('#shared/domain/keys.ts');
+    const chunks = [1, 2].map((n) => ({
+      userIds: [`u${n}`],
+      item: { pk: appPk(credentials.appId), sk: `TESTCHUNK#${id}#${n}`, state: 'settling' },
+    }));
+    const counts = async () => (await api.get(`/api/campaigns/${id}`)).body.data.counts;
+    return { appId: credentials.appId, id, chunks, counts };
+  }
+
+  /** Runs `sweep` with every TransactWriteItems cancelled with `codes`; the error it throws and the cancellations sent. */
+  async function cancelledSweep(codes: readonly string[], sweep: () => Promise<unknown>) {
+    const before = faults.injected()['dynamodb:TransactWriteItems:cancel'] ?? 0;
+    faults.set({
+      dynamodb: [{ operation: 'TransactWriteItems', rate: 1, fault: { kind: 'cancel', codes } }],
+    });
+    const error = await sweep().then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
+    const injected = (faults.injected()['dynamodb:TransactWriteItems:cancel'] ?? 0) - before;
+    faults.clear();
+    return { error, injected };
+  }
+
+  it('throws at once, and moves nothing, when a sweep is cancelled for a reason no retry can fix', async () => {
+    const { appId, id, chunks, counts } = await sweepable();
+    const { sweepPage, readCheckpoint } = await import('#shared/store/dispatch.ts');
+    const { error, injected } = await cancelledSweep(['None', 'None', 'ValidationError'], () =>
+      sweepPage(appId, id, 0, undefined, 'page-end', chunks),
+    );
+
+    expect(error).toMatchObject({ name: 'TransactionCanceledException' });
+    expect(error?.message).toContain('ValidationError');
+    expect(injected).toBe(1);
+    expect(await readCheckpoint(appId, id, 0)).toBeUndefined();
+    expect(await counts()).toMatchObject({ pending: 40, queued: 0, skipped: 0 });
+  });
+
+  it('gives up a sweep cancelled by a conflict on every attempt, after a bounded number of them, naming why', async () => {
+    const { appId, id, chunks, counts } = await sweepable();
+    const { sweepPage, readCheckpoint } = await import('#shared/store/dispatch.ts');
+    const { error, injected } = await cancelledSweep(['TransactionConflict'], () =>
+      sweepPage(appId, id, 0, undefined, 'page-end', chunks),
+    );
+
+    // One attempt per chunk the ledger could already hold, and 6 for conflicts and throttling.
+    expect(injected).toBe(8);
+    expect(error?.message).toBe(
+      "sweep of shard 0: the page's transaction was cancelled 8 times in a row, the last time by TransactionConflict, None, None, None; nothing of the page was written and its checkpoint did not move",
+    );
+    expect(error?.cause).toMatchObject({ name: 'TransactionCanceledException' });
+    expect(await readCheckpoint(appId, id, 0)).toBeUndefined();
+    expect(await counts()).toMatchObject({ pending: 40, queued: 0, skipped: 0 });
+  });
 });

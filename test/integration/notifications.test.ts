@@ -3,7 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readOutbox } from '#shared/adapters/outbox-channel.ts';
+import { storeAppId } from '#shared/domain/sending.ts';
 import { apiClient, newApp, useRuntime } from '#test/support/runtime.ts';
+import { postUpload, storedRecipient, uploadForm } from '#test/support/uploads.ts';
 
 const outbox = join(mkdtempSync(join(tmpdir(), 'notify-')), 'outbox.jsonl');
 const runtime = useRuntime({ env: { OUTBOX_PATH: outbox } });
@@ -89,6 +91,51 @@ describe('POST /api/notifications/send', () => {
     expect(res.status).toBe(400);
     expect(res.body.error.code).toBe('ERR_INVALID_VARIABLES');
     expect(res.body.error.message).toMatch(/user 'bob': 'order' must be a number/);
+  });
+
+  it('refuses a target that breaks the user_id rule, with the reason a CSV row gets', async () => {
+    const api = await client();
+    const res = await api.post('/api/notifications/send', {
+      template: { id: await template(api), variables: { order: 1 } },
+      targets: ['ada', 'has space'],
+    });
+    expect(res.status).toBe(400);
+    expect(res.body.error).toMatchObject({
+      code: 'ERR_BAD_REQUEST',
+      message:
+        "Invalid user ids: targets[1]: only letters, digits and _ @ . : - are allowed, got 'has space'.",
+      details: { field: 'targets', invalid: ['has space'] },
+    });
+  });
+
+  it('stores for each target what a CSV row of the same values stores: an empty value takes its default', async () => {
+    const credentials = await newApp('ntf');
+    const api = apiClient(runtime.current.url, credentials);
+    const id = await template(api);
+    const res = await api.post('/api/notifications/send', {
+      template: { id, variables: { order: 7 } },
+      targets: ['ada', 'bob'],
+      variables: { ada: { name: '' }, bob: { name: 'Bob' } },
+    });
+    expect(res.status).toBe(202);
+    const { notificationId } = res.body.data;
+    const campaign = (await api.post('/api/campaigns', { name: 'C', templateId: id })).body.data;
+    const upload = await postUpload(api, uploadForm(campaign.id, 'user_id,name,order\nada,,7\nbob,Bob,7\n'));
+    expect(upload.body.data).toMatchObject({ uploaded: 2 });
+
+    for (const userId of ['ada', 'bob']) {
+      const sent = await storedRecipient(
+        storeAppId(credentials.appId, notificationId),
+        notificationId,
+        userId,
+      );
+      const uploaded = await storedRecipient(credentials.appId, campaign.id, userId);
+      expect(sent?.variables).toEqual(uploaded?.variables);
+    }
+    expect(
+      (await storedRecipient(storeAppId(credentials.appId, notificationId), notificationId, 'ada'))
+        ?.variables,
+    ).toEqual({ name: 'there', order: 7 });
   });
 
   it('answers 400 for no targets, and 404 for an unknown template', async () => {

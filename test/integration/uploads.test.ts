@@ -430,6 +430,42 @@ describe('inline recipients', () => {
     const bad = await api.post(`/api/campaigns/${campaignId}/recipients`, { userIds: ['has space'] });
     expect(bad.status).toBe(400);
     expect(bad.body.error.message).toContain("'has space'");
+    // In the words a CSV row with that user_id gets (the direct upload test above).
+    expect(bad.body.error.message).toBe(
+      "Invalid user ids: userIds[0]: only letters, digits and _ @ . : - are allowed, got 'has space'.",
+    );
+    expect(bad.body.error.details).toEqual({ field: 'userIds', invalid: ['has space'] });
+  });
+
+  it('stores what a CSV row of the same values stores: an empty value takes its default', async () => {
+    const api = await client();
+    const schema = {
+      name: { type: 'string', maxLength: 5 },
+      greeting: { type: 'string', default: 'Hi' },
+      note: { type: 'string' },
+    };
+    const viaCsv = await draftCampaign(api, schema);
+    const viaInline = await draftCampaign(api, schema);
+    const csv = 'user_id,name,greeting,note\nu1,Ada,,\nu2,😀😀😀😀😀,Yo,n\n';
+    expect((await postUpload(api, uploadForm(viaCsv, csv))).body.data).toMatchObject({ uploaded: 2 });
+    const added = await api.post(`/api/campaigns/${viaInline}/recipients`, {
+      userIds: ['u1', 'u2'],
+      variables: {
+        u1: { name: 'Ada', greeting: '', note: '' },
+        u2: { name: '😀😀😀😀😀', greeting: 'Yo', note: 'n' },
+      },
+    });
+    expect(added.status).toBe(200);
+
+    const listed = async (id: string) =>
+      Object.fromEntries(
+        (await api.get(`/api/campaigns/${id}/recipients`)).body.data.map((r: any) => [r.userId, r.variables]),
+      );
+    expect(await listed(viaInline)).toEqual({
+      u1: { name: 'Ada', greeting: 'Hi' },
+      u2: { name: '😀😀😀😀😀', greeting: 'Yo', note: 'n' },
+    });
+    expect(await listed(viaInline)).toEqual(await listed(viaCsv));
   });
 });
 

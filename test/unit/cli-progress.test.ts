@@ -67,12 +67,15 @@ describe("a sending campaign's rate and ETA", () => {
   const now = Date.parse('2026-12-01T09:00:00.000Z');
   const sending: CampaignView = {
     id: 'cmp_1',
+    appId: 'app_1',
     status: 'sending',
     name: 'Spring',
     templateId: 'tpl_1',
+    tag: null,
     recipientCount: 10_000,
     scheduledAt: null,
     counts: { pending: 0, queued: 5_800, sent: 4_200, failed: 0, skipped: 0 },
+    updatedAt: '2026-12-01T08:58:00.000Z',
     createdAt: '2026-12-01T08:50:00.000Z',
     progress: { ratePerSecond: 52.3, eta: '2026-12-01T09:01:20.000Z', startedAt: '2026-12-01T08:58:40.000Z' },
   };

@@ -74,6 +74,19 @@ describe('validateCsv', () => {
     expect(totals).toEqual({ rowsRead: 3, valid: 1, rejected: 2, duplicates: 0 });
   });
 
+  it('keeps user_id exactly as written, leading zeros included, and reads a neutralised one back', async () => {
+    const { batches } = await run("user_id,code\n007,x\n'@bob,y\n");
+    expect(batches.flat().map((r) => r.userId)).toEqual(['007', '@bob']);
+  });
+
+  it("shows a rejected row's user_id as written, cut to 100 characters", async () => {
+    const { rejections } = await run(`user_id,code\n${'a'.repeat(101)},x\n u1,y\n`);
+    expect(rejections).toEqual([
+      { row: 2, userId: `${'a'.repeat(100)}…`, reason: 'user_id: at most 100 characters, got 101' },
+      { row: 3, userId: ' u1', reason: "user_id: only letters, digits and _ @ . : - are allowed, got ' u1'" },
+    ]);
+  });
+
   it('treats user ids that differ only in letter case as different recipients', async () => {
     const { totals } = await run('user_id,code\nabc,x\nABC,x\n');
     expect(totals.valid).toBe(2);

@@ -73,8 +73,16 @@ describe('checkVariables', () => {
     expect(result.ok && Object.getPrototypeOf(result.values)).toBe(Object.prototype);
   });
 
-  it('drops empty strings, which count as absent like an empty CSV cell', () => {
-    expect(checkVariables(schema, { name: '', greeting: '' })).toEqual({ ok: true, values: {} });
+  it("stores an empty string as an empty CSV cell: the key's default, or nothing without one", () => {
+    expect(checkVariables(schema, { name: '', greeting: '' })).toEqual({
+      ok: true,
+      values: { greeting: 'Hi' },
+    });
+  });
+
+  it('stores -0 as 0, as a CSV cell of -0 is', () => {
+    const result = checkVariables(schema, { count: -0 });
+    expect(result.ok && Object.is(result.values.count, 0)).toBe(true);
   });
 
   it('reports every problem of the object, not just the first', () => {
@@ -122,9 +130,32 @@ describe('checkInlineVariables', () => {
     expect(result.values.get('u2')).toEqual({ name: 'Bob', vip: true });
   });
 
-  it('does not copy defaults into the values (rendering applies them)', () => {
+  it('stores no default for a key left out, as for a column the file does not have (rendering applies it)', () => {
     const result = checkInlineVariables(schema, { userIds: ['u1'], perUser: { u1: { name: 'Ada' } } });
     expect(result.ok && result.values.get('u1')).toEqual({ name: 'Ada' });
+  });
+
+  it("stores the key's default for a key given empty, as for an empty CSV cell", () => {
+    const result = checkInlineVariables(schema, {
+      userIds: ['u1'],
+      perUser: { u1: { name: 'Ada', greeting: '' } },
+    });
+    expect(result.ok && result.values.get('u1')).toEqual({ name: 'Ada', greeting: 'Hi' });
+  });
+
+  it('keeps the shared value for a key a target gives empty, and the default for one empty in both', () => {
+    const result = checkInlineVariables(schema, {
+      userIds: ['u1', 'u2'],
+      shared: { name: 'All', greeting: 'Hello' },
+      perUser: { u1: { greeting: '' } },
+    });
+    expect(result.ok && result.values.get('u1')).toEqual({ name: 'All', greeting: 'Hello' });
+    const empty = checkInlineVariables(schema, {
+      userIds: ['u1'],
+      shared: { name: 'All', greeting: '' },
+      perUser: { u1: { greeting: '' } },
+    });
+    expect(empty.ok && empty.values.get('u1')).toEqual({ name: 'All', greeting: 'Hi' });
   });
 
   it('reports a required key without default missing, naming each user and the key', () => {
