@@ -4,11 +4,11 @@
  * Each record expires (TTL) with its object.
  */
 import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { uploadsBucket } from '#infra/resources.ts';
 import { documents, tableName } from '#shared/adapters/dynamodb.ts';
 import { appPk, exportSk } from '#shared/domain/keys.ts';
 import type { RecipientStatus } from '#shared/domain/model.ts';
 import { NotFoundError } from '#shared/errors.ts';
+import { uploadsBucket } from '#shared/resources.ts';
 
 export type ExportStatus = 'running' | 'ready' | 'failed';
 
