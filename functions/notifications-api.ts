@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { armSendFunction, startSendFunction } from '#shared/adapters/send-function.ts';
 import { NOTIFICATION_ID_PREFIX, storeAppId } from '#shared/domain/sending.ts';
 import { checkInlineVariables, invalidVariablesError } from '#shared/domain/variables.ts';
-import { BadRequestError, TargetLimitExceededError, TemplateNotApprovedError } from '#shared/errors.ts';
+import { InvalidInputError, TargetLimitExceededError, TemplateNotApprovedError } from '#shared/errors.ts';
 import { createApiHandler } from '#shared/http/api-handler.ts';
 import { idempotent } from '#shared/http/idempotency.ts';
 import { jsonBody } from '#shared/http/request.ts';
@@ -37,7 +37,7 @@ export const handler = createApiHandler({
       throw new TargetLimitExceededError(input.targets.length, MAX_TARGETS);
     const invalid = input.targets.filter((userId) => !USER_ID.test(userId));
     if (invalid.length > 0) {
-      throw new BadRequestError(
+      throw new InvalidInputError(
         `targets must be user ids of 1-100 letters, digits, _ @ . : or -; invalid: ${invalid
           .slice(0, 5)
           .map((u) => JSON.stringify(u))

@@ -33,7 +33,7 @@ export function canTransition(from: CampaignStatus, to: CampaignStatus): boolean
   return CAMPAIGN_TRANSITIONS[from].includes(to);
 }
 
-/** Throws a 409 `ConflictError` unless a campaign may move from `from` to `to`. */
+/** Throws a `ConflictError` unless a campaign may move from `from` to `to`. */
 export function assertTransition(from: CampaignStatus, to: CampaignStatus): void {
   if (canTransition(from, to)) return;
   const allowed = CAMPAIGN_TRANSITIONS[from];

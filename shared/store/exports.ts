@@ -52,7 +52,7 @@ export async function createExport(job: ExportJob): Promise<void> {
   );
 }
 
-/** The app's export of that campaign, or a 404 (also for another app's or campaign's). */
+/** The app's export of that campaign, or a `NotFoundError` (also for another app's or campaign's). */
 export async function getExport(appId: string, campaignId: string, exportId: string): Promise<ExportJob> {
   const { Item } = await documents.send(
     new GetCommand({ TableName: tableName, Key: key(appId, campaignId, exportId), ConsistentRead: true }),

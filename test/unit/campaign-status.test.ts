@@ -37,12 +37,13 @@ describe('campaign state machine', () => {
     }
   });
 
-  it('refuses to cancel a sent campaign with a 409 that says the status is final', () => {
+  it('refuses to cancel a sent campaign with a conflict that says the status is final', () => {
     try {
       assertTransition('sent', 'cancelled');
       expect.unreachable();
     } catch (error) {
-      expect(error).toMatchObject({ status: 409, code: 'ERR_CONFLICT' });
+      expect(error).toBeInstanceOf(ConflictError);
+      expect(error).toMatchObject({ code: 'ERR_CONFLICT' });
       expect((error as Error).message).toContain('sent is final');
     }
   });
