@@ -85,9 +85,9 @@ export interface TemplateView {
   variableSchema: VariableSchema;
 }
 
+export type { CampaignProgress as CampaignProgressView } from '#shared/domain/campaign-progress.ts';
 /** A campaign and a recipient as the API answers them: its own view types, not copies. */
 export type { CampaignView } from '#shared/domain/campaigns.ts';
-export type { CampaignProgress as CampaignProgressView } from '#shared/domain/campaign-progress.ts';
 export type { RecipientView } from '#shared/http/views.ts';
 
 export interface SendView {

@@ -15,15 +15,17 @@ import {
   followUpBody,
   followUpLock,
   newCampaign,
+  noRecipientsError,
   parseCampaignStatusFilter,
+  sendDuringImportError,
 } from '#shared/domain/campaigns.ts';
 import { paceOf } from '#shared/domain/destinations.ts';
 import { newId, recipientPk, recipientsByStatusPk } from '#shared/domain/keys.ts';
 import { RECIPIENT_STATUSES, type RecipientStatus } from '#shared/domain/model.ts';
 import { describeProblem, PROBLEMS_SHOWN } from '#shared/domain/variables.ts';
 import {
-  BadRequestError,
   ConflictError,
+  InvalidInputError,
   InvalidVariablesError,
   TemplateNotApprovedError,
 } from '#shared/errors.ts';
@@ -69,7 +71,7 @@ function sendView(campaign: { id: string; status: string; scheduledAt: string | 
 function parseRecipientStatus(value: string | undefined): RecipientStatus | undefined {
   if (value === undefined) return undefined;
   if ((RECIPIENT_STATUSES as readonly string[]).includes(value)) return value as RecipientStatus;
-  throw new BadRequestError(
+  throw new InvalidInputError(
     `status '${value}' is not a recipient status; use one of ${RECIPIENT_STATUSES.join(', ')}.`,
     {
       field: 'status',
@@ -87,7 +89,7 @@ function recipientCursor(
 ): RecipientPosition | undefined {
   if (cursor === undefined) return undefined;
   const { shard, ...key } = decodeCursor(cursor, appId);
-  const invalid = new BadRequestError(
+  const invalid = new InvalidInputError(
     'cursor is invalid for this listing; pass the meta.next value of the previous page with the same filters.',
     { field: 'cursor' },
   );
@@ -134,7 +136,7 @@ export const handler = createApiHandler({
     const input = event.body ? jsonBody(event, sendBody) : {};
     const scheduledAt = input.scheduledAt === undefined ? undefined : new Date(input.scheduledAt);
     if (scheduledAt && scheduledAt.getTime() <= Date.now()) {
-      throw new BadRequestError(
+      throw new InvalidInputError(
         `scheduledAt must be in the future, got '${input.scheduledAt}'; omit it to send now.`,
         {
           field: 'scheduledAt',
@@ -155,18 +157,11 @@ export const handler = createApiHandler({
       );
     }
     if (campaign.importingUploadId && !(await releaseStaleLock(campaign))) {
-      throw new ConflictError(
-        `Campaign '${id}' has an import running (upload '${campaign.importingUploadId}'); send it once the upload is completed.`,
-        { campaignId: id, uploadId: campaign.importingUploadId },
-      );
+      throw sendDuringImportError(id, campaign.importingUploadId);
     }
     // A released stale lock recounted the recipients: read the campaign again.
     const current = campaign.importingUploadId ? await getCampaign(appId, id) : campaign;
-    if (current.recipientCount === 0) {
-      throw new ConflictError(`Campaign '${id}' has no recipients; upload a CSV or add recipients first.`, {
-        campaignId: id,
-      });
-    }
+    if (current.recipientCount === 0) throw noRecipientsError(id);
     if (!scheduledAt) {
       // The conditional write lets exactly one of two racing sends through, and none past
       // an import that claimed the campaign after the checks above.

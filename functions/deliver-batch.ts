@@ -13,7 +13,6 @@ import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-p
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { ChangeMessageVisibilityCommand } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { deliveryQueue } from '#infra/resources.ts';
 import { deliveryChannel, webhookTimingOf } from '#shared/adapters/channel.ts';
 import { secretCipher } from '#shared/adapters/secret-cipher.ts';
 import { deliveryQueueUrl, sendMessageBatch, sqs } from '#shared/adapters/sqs.ts';
@@ -32,6 +31,7 @@ import {
 import { retryDelaySeconds } from '#shared/domain/sending.ts';
 import { lambdaStack } from '#shared/lambda.ts';
 import { logger, metrics } from '#shared/observability.ts';
+import { deliveryQueue } from '#shared/resources.ts';
 import { readDestination } from '#shared/store/destinations.ts';
 import { dynamoBucketStore } from '#shared/store/pacing.ts';
 

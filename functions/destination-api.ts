@@ -18,7 +18,7 @@ import {
   signingSecretsOf,
   webhookOf,
 } from '#shared/domain/destinations.ts';
-import { BadRequestError, ConflictError } from '#shared/errors.ts';
+import { ConflictError, InvalidInputError } from '#shared/errors.ts';
 import { createApiHandler } from '#shared/http/api-handler.ts';
 import { bodyBytes, jsonBody } from '#shared/http/request.ts';
 import { data } from '#shared/http/responses.ts';
@@ -50,9 +50,9 @@ function emptyBody(event: Parameters<typeof jsonBody>[0]): void {
 /** The URL as it will be called, or a 400 naming the rule it breaks. */
 async function acceptedUrl(raw: string): Promise<string> {
   const checked = checkDestinationUrl(raw, policy);
-  if (!checked.ok) throw new BadRequestError(checked.message, { field: 'url', rule: checked.rule });
+  if (!checked.ok) throw new InvalidInputError(checked.message, { field: 'url', rule: checked.rule });
   const resolved = await checkResolvedUrl(checked.url, policy);
-  if (!resolved.ok) throw new BadRequestError(resolved.message, { field: 'url', rule: resolved.rule });
+  if (!resolved.ok) throw new InvalidInputError(resolved.message, { field: 'url', rule: resolved.rule });
   return checked.url.href;
 }
 

@@ -7,7 +7,6 @@
  */
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { z } from 'zod';
-import { deliveryQueue } from '#infra/resources.ts';
 import { recipientShards } from '#shared/adapters/dynamodb.ts';
 import { dispatchConfig, paceConfig } from '#shared/config.ts';
 import { awsDispatchPorts } from '#shared/delivery/aws-dispatch.ts';
@@ -20,6 +19,7 @@ import { CHUNK_MAX_RECIPIENTS } from '#shared/domain/delivery-batches.ts';
 import { MAX_DESTINATION_BATCH_SIZE } from '#shared/domain/destinations.ts';
 import { lambdaStack } from '#shared/lambda.ts';
 import { logger, metrics } from '#shared/observability.ts';
+import { deliveryQueue } from '#shared/resources.ts';
 import { copyFollowUpRecipients } from '#shared/store/follow-ups.ts';
 
 export type { SendResult };

@@ -14,13 +14,14 @@ import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { z } from 'zod';
 import { bucketName, presigningS3, s3 } from '#shared/adapters/s3.ts';
 import { uploadConfig } from '#shared/config.ts';
+import { importRunningError, recipientsNeedDraftError } from '#shared/domain/campaigns.ts';
 import { checkHeader, invalidUserIdsError } from '#shared/domain/csv-rules.ts';
 import { readCsvHeader } from '#shared/domain/csv-stream.ts';
 import { dryRunUpload } from '#shared/domain/dry-run.ts';
 import { newId } from '#shared/domain/keys.ts';
 import type { Campaign, Upload } from '#shared/domain/model.ts';
 import { checkInlineVariables, invalidVariablesError } from '#shared/domain/variables.ts';
-import { BadRequestError, ConflictError, type ErrorCode, HttpError } from '#shared/errors.ts';
+import { InvalidInputError, isErrorCode, PublicError } from '#shared/errors.ts';
 import { createApiHandler } from '#shared/http/api-handler.ts';
 import { parseDirectUpload } from '#shared/http/multipart.ts';
 import { bodyBytes, header, jsonBody, pathParameter, query } from '#shared/http/request.ts';
@@ -47,17 +48,9 @@ const MAX_INLINE = 10_000;
 
 /** Refuses a campaign that cannot take recipients now: not a draft, or an import running. */
 async function assertAcceptsRecipients(campaign: Campaign): Promise<void> {
-  if (campaign.status !== 'draft') {
-    throw new ConflictError(
-      `Campaign '${campaign.id}' is ${campaign.status}; recipients can only be added to a draft campaign.`,
-      { campaignId: campaign.id, status: campaign.status },
-    );
-  }
+  if (campaign.status !== 'draft') throw recipientsNeedDraftError(campaign.id, campaign.status);
   if (campaign.importingUploadId && !(await releaseStaleLock(campaign))) {
-    throw new ConflictError(
-      `An import is already running for campaign '${campaign.id}'; wait for it to finish (GET /api/campaigns/${campaign.id}/uploads/${campaign.importingUploadId}), then try again.`,
-      { campaignId: campaign.id, uploadId: campaign.importingUploadId },
-    );
+    throw importRunningError(campaign.id, campaign.importingUploadId);
   }
 }
 
@@ -92,7 +85,7 @@ function dryRunParameter(event: Parameters<typeof query>[0]): boolean {
   const value = query(event).dryRun;
   if (value === undefined || value === 'false') return false;
   if (value === 'true') return true;
-  throw new BadRequestError(
+  throw new InvalidInputError(
     `Query parameter 'dryRun' must be 'true' or 'false', got '${value.slice(0, 40)}'; use ?dryRun=true to check a file without adding it.`,
     { field: 'dryRun' },
   );
@@ -115,7 +108,7 @@ async function directDryRun(appId: string, campaign: Campaign, file: Buffer) {
     }
     return pieces();
   }, template);
-  if (!outcome.ok) throw new BadRequestError(outcome.error.message, { campaignId: campaign.id });
+  if (!outcome.ok) throw new InvalidInputError(outcome.error.message, { campaignId: campaign.id });
   const { totals } = outcome;
   return data({
     campaignId: campaign.id,
@@ -131,23 +124,16 @@ async function directDryRun(appId: string, campaign: Campaign, file: Buffer) {
   });
 }
 
-const STATUS_OF: Partial<Record<string, number>> = {
-  ERR_BAD_REQUEST: 400,
-  ERR_NOT_FOUND: 404,
-  ERR_CONFLICT: 409,
-};
-
-/** A failed import as the error the direct upload answers with. */
-function uploadFailure(upload: Upload): HttpError {
-  const code = (upload.error?.code ?? 'ERR_OPERATION_FAILED') as ErrorCode;
-  return new HttpError(
-    STATUS_OF[code] ?? 500,
-    STATUS_OF[code] ? code : 'ERR_OPERATION_FAILED',
-    upload.error?.message ?? 'The import failed.',
-    {
-      uploadId: upload.uploadId,
-      campaignId: upload.campaignId,
-    },
+/**
+ * A failed import as the error the direct upload answers with: the code and message its
+ * upload record keeps (a code this system does not know answers as ERR_OPERATION_FAILED).
+ */
+function uploadFailure(upload: Upload): PublicError {
+  const stored = upload.error;
+  return new PublicError(
+    stored && isErrorCode(stored.code) ? stored.code : 'ERR_OPERATION_FAILED',
+    stored?.message ?? 'The import failed.',
+    { uploadId: upload.uploadId, campaignId: upload.campaignId },
   );
 }
 

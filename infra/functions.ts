@@ -2,7 +2,7 @@
  * Every Lambda function of the system: its entry under `functions/` and the limits the
  * CDK stack gives it. The local runtime loads the same entries.
  */
-import { deliveryQueue } from './resources.ts';
+import { deliveryQueue } from '#shared/resources.ts';
 import { apiFunctions } from './routes.ts';
 
 export interface FunctionSpec {

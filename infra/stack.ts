@@ -4,6 +4,7 @@
  */
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
+import { uploadsBucket as bucketSpec } from '#shared/resources.ts';
 import { Alarms } from './constructs/alarms.ts';
 import { Api } from './constructs/api.ts';
 import { DefaultDestination } from './constructs/default-destination.ts';
@@ -21,7 +22,6 @@ import { Scheduling } from './constructs/scheduling.ts';
 import { Secrets } from './constructs/secrets.ts';
 import { Storage } from './constructs/storage.ts';
 import { functions } from './functions.ts';
-import { uploadsBucket as bucketSpec } from './resources.ts';
 import type { StageConfig } from './stages.ts';
 
 export interface CsvCampaignsStackProps extends StackProps {

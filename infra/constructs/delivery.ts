@@ -7,8 +7,8 @@ import { Duration } from 'aws-cdk-lib';
 import * as sources from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { deliveryQueue as queueSpec } from '#shared/resources.ts';
 import { functions } from '../functions.ts';
-import { deliveryQueue as queueSpec } from '../resources.ts';
 import { CampaignFunction, type FunctionDefaults } from './function.ts';
 
 export interface DeliveryProps extends FunctionDefaults {

@@ -9,7 +9,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
-import { table as tableSpec } from '../resources.ts';
+import { table as tableSpec } from '#shared/resources.ts';
 
 /** Item-level DynamoDB actions; no Scan, no table management. */
 export const tableActions = {

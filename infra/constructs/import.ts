@@ -3,8 +3,8 @@ import { Stack, Validations } from 'aws-cdk-lib';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as s3n from 'aws-cdk-lib/aws-s3-notifications';
 import { Construct } from 'constructs';
+import { uploadsBucket as bucketSpec } from '#shared/resources.ts';
 import { functions } from '../functions.ts';
-import { uploadsBucket as bucketSpec } from '../resources.ts';
 import { CampaignFunction, type FunctionDefaults } from './function.ts';
 
 export interface ImportProps extends FunctionDefaults {

@@ -10,7 +10,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
-import { secretsKey } from '../resources.ts';
+import { secretsKey } from '#shared/resources.ts';
 
 export interface SecretsProps {
   /** What happens to the key on stack deletion (DESTROY schedules its deletion). */

@@ -3,7 +3,7 @@ import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { uploadsBucket as bucketSpec, table as tableSpec } from '../resources.ts';
+import { uploadsBucket as bucketSpec, table as tableSpec } from '#shared/resources.ts';
 
 export interface StorageProps {
   removalPolicy: RemovalPolicy;

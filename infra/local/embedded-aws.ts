@@ -2,11 +2,11 @@
  * The AWS services the system uses, on this machine. Without `AWS_ENDPOINT_URL` it
  * starts real-protocol emulators (DynamoDB Local; fauxqs for S3 and SQS) on free
  * loopback ports; with it (LocalStack) it uses that endpoint. Either way it creates
- * the resources of `infra/resources.ts` that are missing, and puts an S3
+ * the resources of `shared/resources.ts` that are missing, and puts an S3
  * notification proxy in front of S3 so that new uploads reach the importer.
  */
 import type { S3Event } from 'aws-lambda';
-import { uploadsBucket } from '../resources.ts';
+import { uploadsBucket } from '#shared/resources.ts';
 import { startDynamoDbLocal } from './dynamodb-local.ts';
 import { startFauxqsProcess } from './fauxqs.ts';
 import { provision } from './provision.ts';

@@ -1,5 +1,5 @@
 /**
- * Creates the table, bucket and queues of `infra/resources.ts` where they are missing,
+ * Creates the table, bucket and queues of `shared/resources.ts` where they are missing,
  * against whatever endpoint the SDK is given (the embedded emulators or LocalStack).
  * The local runtime adds the secrets key and the default webhook's secret
  * (`ensureSecretsKey`, `ensureDefaultWebhookSecret`) on the KMS and Secrets Manager it uses.
@@ -26,7 +26,7 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { newSigningSecret } from '#shared/domain/destinations.ts';
-import { defaultWebhookSecret, deliveryQueue, secretsKey, table, uploadsBucket } from '../resources.ts';
+import { defaultWebhookSecret, deliveryQueue, secretsKey, table, uploadsBucket } from '#shared/resources.ts';
 
 export interface Endpoints {
   dynamodb?: string;

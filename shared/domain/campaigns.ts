@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { FINAL_CAMPAIGN_STATUSES } from '#shared/domain/campaign-status.ts';
-import { BadRequestError } from '#shared/errors.ts';
+import { ConflictError, InvalidInputError } from '#shared/errors.ts';
 import { type CampaignProgress, progressOf } from './campaign-progress.ts';
 import {
   CAMPAIGN_STATUSES,
@@ -132,6 +132,39 @@ export function campaignView(campaign: Campaign, at?: ProgressContext): Campaign
 /** The lock a follow-up's draft holds (as `importingUploadId`) until its recipients are copied. */
 export const followUpLock = (campaignId: string) => `followup:${campaignId}`;
 
+/*
+ * A campaign's state refusing recipients or a send. The API checks it before writing and
+ * the store's conditional write refuses the same states (a race the check lost), in the
+ * same words, written here once.
+ */
+
+/** Recipients offered to a campaign that is no longer a draft. */
+export const recipientsNeedDraftError = (campaignId: string, status: string) =>
+  new ConflictError(
+    `Campaign '${campaignId}' is ${status}; recipients can only be added to a draft campaign.`,
+    { campaignId, status },
+  );
+
+/** Recipients offered while an import (or another add) holds the campaign's lock, `uploadId` when known. */
+export const importRunningError = (campaignId: string, uploadId: string | undefined) =>
+  new ConflictError(
+    `An import is already running for campaign '${campaignId}'${uploadId === undefined ? '' : ` (upload '${uploadId}')`}; wait for it to finish, then try again.`,
+    { campaignId, uploadId },
+  );
+
+/** A send while an import holds the campaign's lock. */
+export const sendDuringImportError = (campaignId: string, uploadId: string) =>
+  new ConflictError(
+    `Campaign '${campaignId}' has an import running (upload '${uploadId}'); send it once the upload is completed.`,
+    { campaignId, uploadId },
+  );
+
+/** A send of a campaign with no recipients. */
+export const noRecipientsError = (campaignId: string) =>
+  new ConflictError(`Campaign '${campaignId}' has no recipients; upload a CSV or add recipients first.`, {
+    campaignId,
+  });
+
 /** Source statuses a follow-up can be made from: the finished ones. */
 export const FOLLOW_UP_SOURCE_STATUSES = FINAL_CAMPAIGN_STATUSES;
 /** Recipient statuses a follow-up can copy: never `sent` (those were delivered). */
@@ -167,11 +200,11 @@ export const followUpBody = z
   .strict();
 export type FollowUpInput = z.infer<typeof followUpBody>;
 
-/** `?status=` of a campaign listing: a campaign status, or a 400 listing the valid ones. */
+/** `?status=` of a campaign listing: a campaign status, or an `InvalidInputError` listing the valid ones. */
 export function parseCampaignStatusFilter(value: string | undefined): CampaignStatus | undefined {
   if (value === undefined) return undefined;
   if ((CAMPAIGN_STATUSES as readonly string[]).includes(value)) return value as CampaignStatus;
-  throw new BadRequestError(
+  throw new InvalidInputError(
     `status '${value}' is not a campaign status; use one of ${CAMPAIGN_STATUSES.join(', ')}.`,
     { field: 'status', allowed: CAMPAIGN_STATUSES },
   );

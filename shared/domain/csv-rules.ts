@@ -26,7 +26,7 @@
  *   a default it is omitted, and for a `required` key it rejects the row.
  */
 import type { VariableSchema, VariableSpec, VariableValue } from '#shared/domain/model.ts';
-import { BadRequestError } from '#shared/errors.ts';
+import { InvalidInputError } from '#shared/errors.ts';
 
 /** At most this many data rows per file (docs/csv.md). */
 export const MAX_DATA_ROWS = 100_000;
@@ -160,7 +160,7 @@ function listed(names: readonly string[]): string[] {
 }
 
 /**
- * Throws `BadRequestError` when the header breaks a rule. The checks run in this order
+ * Throws `InvalidInputError` when the header breaks a rule. The checks run in this order
  * and the first failing one is reported (fixing it often fixes the next): column names,
  * uniqueness, `user_id`, unknown columns, required columns. The message names the
  * offending columns and the fix; `details.columns` lists them.
@@ -175,7 +175,7 @@ export function checkHeader(header: readonly string[], schema: VariableSchema): 
   });
   if (invalidCount > 0) {
     const more = invalidCount > invalid.length ? ` and ${invalidCount - invalid.length} more` : '';
-    throw new BadRequestError(
+    throw new InvalidInputError(
       `Invalid column name(s) in the header: ${invalid.join(', ')}${more}. Column names may use only letters, digits, '_' and '-' (no spaces).`,
       { columns: listed(header.filter((name) => !COLUMN_NAME_PATTERN.test(name))) },
     );
@@ -188,7 +188,7 @@ export function checkHeader(header: readonly string[], schema: VariableSchema): 
     seen.add(name);
   }
   if (duplicates.size > 0) {
-    throw new BadRequestError(
+    throw new InvalidInputError(
       `Duplicate column name(s) in the header: ${list([...duplicates])}. Give each column a distinct name.`,
       { columns: listed([...duplicates]) },
     );
@@ -197,7 +197,7 @@ export function checkHeader(header: readonly string[], schema: VariableSchema): 
   if (!seen.has(USER_ID)) {
     const near = header.find((name) => name.toLowerCase().replace(/-/g, '_') === USER_ID);
     const hint = near === undefined ? '' : ` ('${near}' was found; names are case-sensitive)`;
-    throw new BadRequestError(
+    throw new InvalidInputError(
       `The header has no user_id column${hint}. Add a column named user_id holding each recipient's id.`,
       { columns: [USER_ID] },
     );
@@ -212,7 +212,7 @@ export function checkHeader(header: readonly string[], schema: VariableSchema): 
       keys.length === 0
         ? 'The template has no variables, so user_id is the only column allowed.'
         : `Every column other than user_id must be a variable of the template: ${keys.join(', ')}.`;
-    throw new BadRequestError(`Unknown column(s) in the header: ${list(unknown)}. ${valid}`, {
+    throw new InvalidInputError(`Unknown column(s) in the header: ${list(unknown)}. ${valid}`, {
       columns: listed(unknown),
       validColumns: [USER_ID, ...keys],
     });
@@ -222,7 +222,7 @@ export function checkHeader(header: readonly string[], schema: VariableSchema): 
     (key) => schema[key]?.required === true && schema[key]?.default === undefined && !seen.has(key),
   );
   if (missing.length > 0) {
-    throw new BadRequestError(
+    throw new InvalidInputError(
       `Missing column(s) for required variable(s) without a default: ${missing.join(', ')}. Add them to the header.`,
       { columns: missing },
     );
@@ -300,7 +300,10 @@ const INVALID_USER_IDS_LISTED = 100;
  * does. The message names the first few by their place in `field`, each with the reason a
  * CSV row would get (`targets[2]: required, but empty`); `details.invalid` lists them.
  */
-export function invalidUserIdsError(field: string, userIds: readonly string[]): BadRequestError | undefined {
+export function invalidUserIdsError(
+  field: string,
+  userIds: readonly string[],
+): InvalidInputError | undefined {
   const named: string[] = [];
   const invalid: string[] = [];
   let count = 0;
@@ -313,7 +316,7 @@ export function invalidUserIdsError(field: string, userIds: readonly string[]): 
   });
   if (count === 0) return undefined;
   const more = count - named.length;
-  return new BadRequestError(
+  return new InvalidInputError(
     `Invalid user ids: ${named.join('; ')}${more > 0 ? `; and ${more} more` : ''}.`,
     { field, invalid },
   );

@@ -33,7 +33,7 @@
  */
 import csvParser from 'csv-parser';
 import { MAX_DATA_ROWS } from '#shared/domain/csv-rules.ts';
-import { BadRequestError } from '#shared/errors.ts';
+import { InvalidInputError } from '#shared/errors.ts';
 
 export type LineEndings = 'LF' | 'CRLF' | 'mixed' | 'none';
 
@@ -54,7 +54,7 @@ export interface CsvDetected {
 }
 
 /** A file-level problem (encoding, delimiter, empty, header, too many rows). The whole upload fails; nothing is added. */
-export class CsvFileError extends BadRequestError {}
+export class CsvFileError extends InvalidInputError {}
 
 export interface CsvRow {
   /** Physical line number of the record's first line, the header being 1. */

@@ -19,7 +19,7 @@ import { checkHeader, rowVariables, shownUserId, unneutralizeCell } from '#share
 import { type CsvDetected, CsvFileError, openCsvBatches } from '#shared/domain/csv-stream.ts';
 import type { Rejection, VariableSchema, VariableValue } from '#shared/domain/model.ts';
 import { CompactStringSet } from '#shared/domain/string-set.ts';
-import { BadRequestError } from '#shared/errors.ts';
+import { InvalidInputError } from '#shared/errors.ts';
 
 export interface ValidRecipient {
   row: number;
@@ -68,7 +68,7 @@ export async function validateCsv(
     checkHeader(header, schema);
   } catch (error) {
     await reader.batches[Symbol.asyncIterator]().return?.();
-    if (error instanceof BadRequestError) throw new CsvFileError(error.message, error.details);
+    if (error instanceof InvalidInputError) throw new CsvFileError(error.message, error.details);
     throw error;
   }
 

@@ -9,7 +9,7 @@
  */
 import type { CsvDetected } from './csv-stream.ts';
 import type { ValidationTotals, ValidRecipient } from './csv-validate.ts';
-import { type ImportPorts, importUpload } from './import-upload.ts';
+import { type ImportOutcome, type ImportPorts, importUpload } from './import-upload.ts';
 import type { Rejection, VariableValue } from './model.ts';
 import { type RenderableTemplate, type RenderedMessage, render } from './render.ts';
 
@@ -46,9 +46,7 @@ export interface DryRunResult {
   preview: PreviewEntry[];
 }
 
-export type DryRunOutcome =
-  | ({ ok: true } & DryRunResult)
-  | { ok: false; error: { code: 'ERR_BAD_REQUEST'; message: string } };
+export type DryRunOutcome = ({ ok: true } & DryRunResult) | Extract<ImportOutcome, { ok: false }>;
 
 /** A text cut to `PREVIEW_TEXT_CHARS` code points, and whether it was cut. */
 function cut(text: string): [string, boolean] {

@@ -10,6 +10,7 @@
  * Reading the file twice costs one more parse (about a second per 100,000 rows) and
  * no writes; it keeps "all or nothing" for file errors without staging recipients.
  */
+import type { ErrorCode } from '#shared/errors.ts';
 import { type CsvDetected, CsvFileError } from './csv-stream.ts';
 import { type ValidationTotals, type ValidRecipient, validateCsv } from './csv-validate.ts';
 import type { Rejection, VariableSchema } from './model.ts';
@@ -43,7 +44,8 @@ export interface ImportPorts {
 
 export type ImportOutcome =
   | { ok: true; totals: ValidationTotals; rejections: Rejection[]; detected: CsvDetected }
-  | { ok: false; error: { code: 'ERR_BAD_REQUEST'; message: string } };
+  /** A file-level error (`CsvFileError`), with its public code: the upload fails with it. */
+  | { ok: false; error: { code: ErrorCode; message: string } };
 
 export async function importUpload(
   ports: ImportPorts,
@@ -59,7 +61,7 @@ export async function importUpload(
     );
   } catch (error) {
     if (error instanceof CsvFileError)
-      return { ok: false, error: { code: 'ERR_BAD_REQUEST', message: error.message } };
+      return { ok: false, error: { code: error.code, message: error.message } };
     throw error;
   }
   const rejections: Rejection[] = [];

@@ -18,7 +18,7 @@
  * Ids are time-ordered (see `newId`), so listings by sort key come oldest first.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { uploadsBucket } from '#infra/resources.ts';
+import { uploadsBucket } from '#shared/resources.ts';
 
 export const appPk = (appId: string) => `APP#${appId}`;
 export const APP_SK = 'APP';

@@ -17,7 +17,7 @@ import {
   type VariableSchema,
   type VariableValue,
 } from '#shared/domain/model.ts';
-import { BadRequestError } from '#shared/errors.ts';
+import { InvalidInputError } from '#shared/errors.ts';
 
 /** What a line needs of a recipient. */
 export interface ExportedRecipient {
@@ -89,11 +89,11 @@ export async function collectInline(
   return { fits: true, csv: parts.join(''), rows: Math.max(rows, 0) };
 }
 
-/** `?status=` of an export: a recipient status, or a 400 naming the field and the valid ones. */
+/** `?status=` of an export: a recipient status, or an `InvalidInputError` naming the field and the valid ones. */
 export function parseExportStatus(value: string | undefined): RecipientStatus | undefined {
   if (value === undefined) return undefined;
   if ((RECIPIENT_STATUSES as readonly string[]).includes(value)) return value as RecipientStatus;
-  throw new BadRequestError(
+  throw new InvalidInputError(
     `status '${value}' is not a recipient status; use one of ${RECIPIENT_STATUSES.join(', ')}, or omit it to export every recipient.`,
     { field: 'status', allowed: RECIPIENT_STATUSES },
   );

@@ -6,7 +6,7 @@
  */
 import { isDeepStrictEqual } from 'node:util';
 import { z } from 'zod';
-import { BadRequestError, ConflictError } from '#shared/errors.ts';
+import { ConflictError, InvalidInputError, TemplateContentFrozenError } from '#shared/errors.ts';
 import { encodedValueBytes, MAX_VARIABLES_BYTES } from './csv-rules.ts';
 import {
   type Template,
@@ -77,13 +77,13 @@ export const TEMPLATE_TRANSITIONS: Readonly<Record<TemplateStatus, readonly Temp
 
 /**
  * Checks a variable schema: identifier keys, never `user_id`, a `default` of the
- * key's type (within `maxLength`), `maxLength` only on strings. Throws a 400 naming
- * the key.
+ * key's type (within `maxLength`), `maxLength` only on strings. Throws an `InvalidInputError`
+ * naming the key.
  */
 export function assertValidVariableSchema(schema: VariableSchema): void {
   const keys = Object.keys(schema);
   if (keys.length > TEMPLATE_LIMITS.variableKeys) {
-    throw new BadRequestError(
+    throw new InvalidInputError(
       `variableSchema has ${keys.length} keys; at most ${TEMPLATE_LIMITS.variableKeys} are allowed.`,
       { field: 'variableSchema' },
     );
@@ -91,13 +91,13 @@ export function assertValidVariableSchema(schema: VariableSchema): void {
   for (const key of keys) {
     const field = `variableSchema.${key}`;
     if (key === RESERVED_VARIABLE_KEY) {
-      throw new BadRequestError(
+      throw new InvalidInputError(
         `variableSchema key '${key}' is reserved for the recipient id; rename the variable.`,
         { field, key },
       );
     }
     if (!VARIABLE_KEY_PATTERN.test(key) || key.length > TEMPLATE_LIMITS.variableKeyMaxLength) {
-      throw new BadRequestError(
+      throw new InvalidInputError(
         `variableSchema key '${key}' is invalid: use letters, digits and '_', not starting with a digit, at most ${TEMPLATE_LIMITS.variableKeyMaxLength} characters.`,
         { field, key },
       );
@@ -105,21 +105,21 @@ export function assertValidVariableSchema(schema: VariableSchema): void {
     const spec = schema[key];
     if (!spec) continue;
     if (spec.maxLength !== undefined && spec.type !== 'string') {
-      throw new BadRequestError(
+      throw new InvalidInputError(
         `variableSchema key '${key}': maxLength applies only to type 'string', not '${spec.type}'.`,
         { field: `${field}.maxLength`, key },
       );
     }
     if (spec.default !== undefined) {
       if (typeof spec.default !== spec.type) {
-        throw new BadRequestError(
+        throw new InvalidInputError(
           `variableSchema key '${key}': default must be a ${spec.type}, got ${typeof spec.default}.`,
           { field: `${field}.default`, key },
         );
       }
       if (typeof spec.default === 'string' && spec.maxLength !== undefined) {
         if (spec.default.length > spec.maxLength) {
-          throw new BadRequestError(
+          throw new InvalidInputError(
             `variableSchema key '${key}': default is longer than its maxLength ${spec.maxLength}.`,
             { field: `${field}.default`, key },
           );
@@ -134,14 +134,14 @@ export function assertValidVariableSchema(schema: VariableSchema): void {
     if (spec?.default !== undefined) defaultsBytes += encodedValueBytes(spec.default);
   }
   if (defaultsBytes > MAX_VARIABLES_BYTES) {
-    throw new BadRequestError(
+    throw new InvalidInputError(
       `variableSchema: the defaults are ${defaultsBytes} bytes together, over the limit of ${MAX_VARIABLES_BYTES} bytes a recipient's values may take; shorten them.`,
       { field: 'variableSchema', defaultsBytes, limitBytes: MAX_VARIABLES_BYTES },
     );
   }
 }
 
-/** Checks that every `{{key}}` in `title` and `body` is a key of `schema`; a 400 names the first that is not. */
+/** Checks that every `{{key}}` in `title` and `body` is a key of `schema`; an `InvalidInputError` names the first that is not. */
 export function assertPlaceholdersDeclared(
   texts: { title?: string | undefined; body: string },
   schema: VariableSchema,
@@ -149,7 +149,7 @@ export function assertPlaceholdersDeclared(
   for (const field of ['title', 'body'] as const) {
     for (const key of placeholders(texts[field] ?? '')) {
       if (!Object.hasOwn(schema, key)) {
-        throw new BadRequestError(
+        throw new InvalidInputError(
           `${field} uses placeholder '{{${key}}}', which is not a key of variableSchema; add '${key}' to variableSchema or remove the placeholder.`,
           { field, key },
         );
@@ -160,7 +160,7 @@ export function assertPlaceholdersDeclared(
 
 /**
  * Checks that the largest message the template can render (`renderedSizeBound`) is
- * within `MAX_RENDERED_BYTES`; a 400 names the variable that takes the most of it.
+ * within `MAX_RENDERED_BYTES`; an `InvalidInputError` names the variable that takes the most of it.
  */
 export function assertRenderedSizeBounded(template: {
   title?: string | undefined;
@@ -174,7 +174,7 @@ export function assertRenderedSizeBounded(template: {
   const top = bound.placeholders[0];
   const limits = { worstCaseBytes: bound.bytes, limitBytes: MAX_RENDERED_BYTES };
   if (top === undefined)
-    throw new BadRequestError(`${over}: shorten the title or the body.`, { field: 'body', ...limits });
+    throw new InvalidInputError(`${over}: shorten the title or the body.`, { field: 'body', ...limits });
   const { key, occurrences, bytesEach } = top;
   const maxLength = variableSchema[key]?.maxLength;
   const why =
@@ -189,7 +189,7 @@ export function assertRenderedSizeBounded(template: {
       : maxLength === undefined
         ? `add a maxLength to variable '${key}' or use fewer {{${key}}} placeholders`
         : `lower the maxLength of variable '${key}' or use fewer {{${key}}} placeholders`;
-  throw new BadRequestError(
+  throw new InvalidInputError(
     `${over}: {{${key}}} appears ${occurrences} time${occurrences === 1 ? '' : 's'} and may be ${bytesEach} bytes each (${why}). To fix it, ${fix}.`,
     { field: `variableSchema.${key}.maxLength`, key, ...limits },
   );
@@ -219,7 +219,7 @@ export function newTemplate(
 const CONTENT_FIELDS = ['name', 'title', 'body', 'variableSchema'] as const;
 
 /**
- * The template after `change`, or a 409 when its status forbids it: content changes
+ * The template after `change`, or a `ConflictError` when its status forbids it: content changes
  * only while `draft` (resending an approved template's current content is accepted),
  * status changes only along `TEMPLATE_TRANSITIONS`.
  */
@@ -228,10 +228,7 @@ export function updatedTemplate(current: Template, change: UpdateTemplateInput, 
     (field) => change[field] !== undefined && !isDeepStrictEqual(change[field], current[field]),
   );
   if (changed.length > 0 && current.status !== 'draft') {
-    throw new ConflictError(
-      `Template '${current.id}' is ${current.status}: its ${changed.join(', ')} can no longer change. Create a new template (POST /api/templates) with the new content instead.`,
-      { templateId: current.id, status: current.status, fields: changed },
-    );
+    throw new TemplateContentFrozenError(current.id, current.status, changed);
   }
   const to = change.status ?? current.status;
   if (to !== current.status && !TEMPLATE_TRANSITIONS[current.status].includes(to)) {

@@ -224,7 +224,7 @@ export function describeProblem(problem: VariableProblem): string {
 export const PROBLEMS_SHOWN = 20;
 
 /**
- * The `400 ERR_INVALID_VARIABLES` for a list of problems: the message names the first
+ * The `InvalidVariablesError` for a list of problems: the message names the first
  * few and counts the rest; `details.problems` holds the first `PROBLEMS_SHOWN`.
  */
 export function invalidVariablesError(problems: readonly VariableProblem[]): InvalidVariablesError {

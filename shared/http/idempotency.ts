@@ -31,9 +31,10 @@ import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/l
 import type { APIGatewayProxyResult } from 'aws-lambda';
 import { documents, isConditionalCheckFailed, tableName } from '#shared/adapters/dynamodb.ts';
 import { appPk, newId } from '#shared/domain/keys.ts';
-import { BadRequestError, ConflictError, HttpError } from '#shared/errors.ts';
+import { ConflictError, IdempotencyKeyReusedError, InvalidInputError, PublicError } from '#shared/errors.ts';
 import { logger } from '#shared/observability.ts';
 import type { ApiRequest, RouteHandler } from './api-handler.ts';
+import { statusOf } from './middleware.ts';
 import { bodyBytes, header } from './request.ts';
 
 export const IDEMPOTENCY_HEADER = 'Idempotency-Key';
@@ -100,7 +101,7 @@ export function idempotencyKey(request: ApiRequest): string | undefined {
   const key = header(request.event, IDEMPOTENCY_HEADER);
   if (key === undefined) return undefined;
   if (!IDEMPOTENCY_KEY_PATTERN.test(key)) {
-    throw new BadRequestError(
+    throw new InvalidInputError(
       `The ${IDEMPOTENCY_HEADER} header must be 1-${IDEMPOTENCY_KEY_MAX_LENGTH} letters, digits or - _ . : + / = (it has ${key.length} characters${key.length > 0 && key.length <= IDEMPOTENCY_KEY_MAX_LENGTH ? ', some of them not allowed' : ''}); send a UUID, or omit the header.`,
       { field: IDEMPOTENCY_HEADER, maxLength: IDEMPOTENCY_KEY_MAX_LENGTH },
     );
@@ -149,7 +150,7 @@ export function idempotent(
     try {
       answer = await route({ ...request, resourceId: claimed.resourceId, resumed: claimed.resumed });
     } catch (error) {
-      await release(Key, claimed.resourceId, error instanceof HttpError && error.status < 500);
+      await release(Key, claimed.resourceId, error instanceof PublicError && statusOf(error) < 500);
       throw error;
     }
     if (answer.statusCode >= 500) {
@@ -220,9 +221,7 @@ async function claim(
     const found = Item as IdempotencyRecord | undefined;
     if (!found) continue; // freed meanwhile: claim it again
     if (found.requestHash !== hash) {
-      throw new HttpError(
-        422,
-        'ERR_IDEMPOTENCY_KEY_REUSED',
+      throw new IdempotencyKeyReusedError(
         `This ${IDEMPOTENCY_HEADER} was already used with a different request (another body or path) in the last 24 hours; send a new key for a new request, or repeat the first request exactly.`,
         { field: IDEMPOTENCY_HEADER },
       );

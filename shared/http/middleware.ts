@@ -1,12 +1,19 @@
 /**
  * The cross-cutting middleware of every API function: error mapping (the only place
- * an error becomes an HTTP response) and authentication from the `appId` / `apiKey`
- * headers.
+ * an error gets an HTTP status and becomes a response) and authentication from the
+ * `appId` / `apiKey` headers.
  */
 import type { MiddlewareObj } from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { APP_ID_PATTERN, apiKeyMatches, MAX_API_KEY_LENGTH } from '#shared/domain/api-keys.ts';
-import { HttpError, UnauthorizedError } from '#shared/errors.ts';
+import {
+  type ErrorCode,
+  NoSigningSecretError,
+  PublicError,
+  TemplateContentFrozenError,
+  TemplateNotApprovedError,
+  UnauthorizedError,
+} from '#shared/errors.ts';
 import { logger } from '#shared/observability.ts';
 import { findApp } from '#shared/store/apps.ts';
 import { createAuthCache } from './auth-cache.ts';
@@ -18,13 +25,42 @@ export interface ApiContext extends Context {
   appId: string;
 }
 
-/** Maps `HttpError`s to their envelope; anything else is a logged, generic 500. */
+/** The HTTP status of each public code (docs/api.md, Error codes): the one place an error gets one. */
+const STATUS: Readonly<Record<ErrorCode, number>> = {
+  ERR_BAD_REQUEST: 400,
+  ERR_UNAUTHORIZED: 401,
+  ERR_NOT_FOUND: 404,
+  ERR_METHOD_NOT_ALLOWED: 405,
+  ERR_CONFLICT: 409,
+  ERR_PAYLOAD_TOO_LARGE: 413,
+  ERR_TEMPLATE_NOT_APPROVED: 400,
+  ERR_INVALID_VARIABLES: 400,
+  ERR_TARGET_LIMIT_EXCEEDED: 400,
+  ERR_IDEMPOTENCY_KEY_REUSED: 422,
+  ERR_OPERATION_FAILED: 500,
+};
+
+/** The HTTP status a public error is answered with. */
+export function statusOf(failure: PublicError): number {
+  return STATUS[failure.code];
+}
+
+/** The answer's message: where the fix is a call of this API, it names the call's route. */
+function answerMessage(failure: PublicError): string {
+  if (failure instanceof TemplateNotApprovedError)
+    return failure.messageNaming(`PUT /api/templates/${failure.templateId} with {"status":"approved"}`);
+  if (failure instanceof TemplateContentFrozenError) return failure.messageNaming('POST /api/templates');
+  if (failure instanceof NoSigningSecretError) return failure.messageNaming('PUT /api/destination');
+  return failure.message;
+}
+
+/** Maps `PublicError`s to their status and envelope; anything else is a logged, generic 500. */
 export function errorResponses(): MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult> {
   return {
     onError: async (request) => {
       const failure = request.error;
-      if (failure instanceof HttpError) {
-        request.response = error(failure.status, failure.code, failure.message, failure.details);
+      if (failure instanceof PublicError) {
+        request.response = error(statusOf(failure), failure.code, answerMessage(failure), failure.details);
         return;
       }
       const requestId = request.context.awsRequestId;

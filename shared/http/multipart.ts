@@ -4,7 +4,7 @@
  * the direct-upload limit; past it the request is refused with the presigned path named.
  */
 import busboy from 'busboy';
-import { BadRequestError, PayloadTooLargeError } from '#shared/errors.ts';
+import { InvalidInputError, PayloadTooLargeError } from '#shared/errors.ts';
 
 export interface DirectUpload {
   campaignId: string;
@@ -19,7 +19,7 @@ export async function parseDirectUpload(
   maxBytes: number,
 ): Promise<DirectUpload> {
   if (!/^multipart\/form-data\b/i.test(contentType) || !/boundary=/i.test(contentType)) {
-    throw new BadRequestError(
+    throw new InvalidInputError(
       `Content-Type must be multipart/form-data with a boundary, got '${contentType || '(none)'}'; send the CSV as the form field 'file' and the campaign id as 'campaignId'.`,
     );
   }
@@ -31,7 +31,7 @@ export async function parseDirectUpload(
         limits: { files: 2, fields: 10, fileSize: maxBytes, fieldSize: 1024 },
       });
     } catch (error) {
-      reject(new BadRequestError(`The multipart body cannot be read: ${(error as Error).message}.`));
+      reject(new InvalidInputError(`The multipart body cannot be read: ${(error as Error).message}.`));
       return;
     }
     let campaignId: string | undefined;
@@ -47,7 +47,7 @@ export async function parseDirectUpload(
       if (name === 'campaignId') campaignId = value.trim();
       else
         fail(
-          new BadRequestError(`Unknown form field '${name}'; send only 'file' and 'campaignId'.`, {
+          new InvalidInputError(`Unknown form field '${name}'; send only 'file' and 'campaignId'.`, {
             field: name,
           }),
         );
@@ -56,7 +56,7 @@ export async function parseDirectUpload(
       files += 1;
       if (name !== 'file') {
         fail(
-          new BadRequestError(`The CSV must be sent in the form field 'file', not '${name}'.`, {
+          new InvalidInputError(`The CSV must be sent in the form field 'file', not '${name}'.`, {
             field: name,
           }),
         );
@@ -64,7 +64,7 @@ export async function parseDirectUpload(
         return;
       }
       if (files > 1) {
-        fail(new BadRequestError("Send exactly one file in the field 'file'.", { field: 'file' }));
+        fail(new InvalidInputError("Send exactly one file in the field 'file'.", { field: 'file' }));
         stream.resume();
         return;
       }
@@ -86,19 +86,19 @@ export async function parseDirectUpload(
       });
     });
     parser.on('filesLimit', () =>
-      fail(new BadRequestError("Send exactly one file in the field 'file'.", { field: 'file' })),
+      fail(new InvalidInputError("Send exactly one file in the field 'file'.", { field: 'file' })),
     );
     parser.on('error', (error: Error) =>
-      reject(failure ?? new BadRequestError(`The multipart body is malformed: ${error.message}.`)),
+      reject(failure ?? new InvalidInputError(`The multipart body is malformed: ${error.message}.`)),
     );
     parser.on('close', () => {
       if (failure) return reject(failure);
       if (!file)
         return reject(
-          new BadRequestError("No file: send the CSV in the form field 'file'.", { field: 'file' }),
+          new InvalidInputError("No file: send the CSV in the form field 'file'.", { field: 'file' }),
         );
       if (!campaignId) {
-        return reject(new BadRequestError("Missing form field 'campaignId'.", { field: 'campaignId' }));
+        return reject(new InvalidInputError("Missing form field 'campaignId'.", { field: 'campaignId' }));
       }
       resolve({ campaignId, file, filename });
     });

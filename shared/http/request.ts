@@ -2,7 +2,7 @@
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import type { z } from 'zod';
 import { appPk } from '#shared/domain/keys.ts';
-import { BadRequestError } from '#shared/errors.ts';
+import { InvalidInputError } from '#shared/errors.ts';
 import type { Page } from '#shared/store/paging.ts';
 
 /** A header's value, whatever the letter case of its name. */
@@ -39,20 +39,20 @@ export function parseWith<T extends z.ZodType>(schema: T, value: unknown, where:
   if (result.success) return result.data;
   const fields = describeIssues(result.error);
   const summary = fields.map((f) => `${f.field}: ${f.problem}`).join('; ');
-  throw new BadRequestError(`Invalid ${where}: ${summary}`, { fields });
+  throw new InvalidInputError(`Invalid ${where}: ${summary}`, { fields });
 }
 
 /** Parses the JSON body with `schema`: requires `application/json`, names each bad field. */
 export function jsonBody<T extends z.ZodType>(event: APIGatewayProxyEvent, schema: T): z.infer<T> {
   const contentType = header(event, 'content-type') ?? '';
   if (!/^application\/json\b/i.test(contentType)) {
-    throw new BadRequestError(`Content-Type must be application/json, got '${contentType || '(none)'}'.`);
+    throw new InvalidInputError(`Content-Type must be application/json, got '${contentType || '(none)'}'.`);
   }
   let value: unknown;
   try {
     value = JSON.parse(bodyBytes(event).toString('utf8'));
   } catch {
-    throw new BadRequestError('The body is not valid JSON.');
+    throw new InvalidInputError('The body is not valid JSON.');
   }
   return parseWith(schema, value, 'request body');
 }
@@ -67,7 +67,7 @@ export function query(event: APIGatewayProxyEvent): Record<string, string> {
 /** A path parameter that the route guarantees. */
 export function pathParameter(event: APIGatewayProxyEvent, name: string): string {
   const value = event.pathParameters?.[name];
-  if (!value) throw new BadRequestError(`Missing path parameter '${name}'.`);
+  if (!value) throw new InvalidInputError(`Missing path parameter '${name}'.`);
   return value;
 }
 
@@ -80,7 +80,7 @@ export function page(event: APIGatewayProxyEvent, appId: string): Page {
   if (q.limit !== undefined) {
     limit = Number(q.limit);
     if (!Number.isInteger(limit) || limit < 1 || limit > 100) {
-      throw new BadRequestError(`limit must be a whole number from 1 to 100, got '${q.limit}'.`, {
+      throw new InvalidInputError(`limit must be a whole number from 1 to 100, got '${q.limit}'.`, {
         field: 'limit',
       });
     }
@@ -95,7 +95,7 @@ export function encodeCursor(lastKey: Record<string, unknown> | undefined): stri
 
 /** Decodes a cursor, refusing one that points into another app's items. */
 export function decodeCursor(cursor: string, appId: string): Record<string, unknown> {
-  const invalid = new BadRequestError('cursor is invalid; pass the meta.next value of the previous page.', {
+  const invalid = new InvalidInputError('cursor is invalid; pass the meta.next value of the previous page.', {
     field: 'cursor',
   });
   let key: unknown;

@@ -27,6 +27,7 @@ import {
 } from '#shared/adapters/dynamodb.ts';
 import { RATE_WINDOW_SLOTS, rateSlotOf } from '#shared/domain/campaign-progress.ts';
 import { canTransition } from '#shared/domain/campaign-status.ts';
+import { noRecipientsError, sendDuringImportError } from '#shared/domain/campaigns.ts';
 import type { CountDelta } from '#shared/domain/delivery-ledger.ts';
 import { appPk, campaignSk, campaignsByStatusPk, templateSk } from '#shared/domain/keys.ts';
 import type { Campaign, CampaignStatus, RecipientStatus, VariableValue } from '#shared/domain/model.ts';
@@ -255,7 +256,7 @@ async function read(appId: string, id: string, consistent: boolean): Promise<Cam
   return Item ? addCounts(fromItem(Item), sums) : undefined;
 }
 
-/** The app's campaign, or a 404. */
+/** The app's campaign, or a `NotFoundError`. */
 export async function getCampaign(appId: string, id: string): Promise<Campaign> {
   const campaign = await findCampaign(appId, id);
   if (!campaign) throw new NotFoundError('Campaign', id);
@@ -410,15 +411,8 @@ async function transition(
     const status = old.status?.S ?? 'unknown';
     if (idleWithRecipients && from.includes(status as CampaignStatus)) {
       const uploadId = old.importingUploadId?.S;
-      if (uploadId) {
-        throw new ConflictError(
-          `Campaign '${id}' has an import running (upload '${uploadId}'); send it once the upload is completed.`,
-          { campaignId: id, uploadId },
-        );
-      }
-      throw new ConflictError(`Campaign '${id}' has no recipients; upload a CSV or add recipients first.`, {
-        campaignId: id,
-      });
+      if (uploadId) throw sendDuringImportError(id, uploadId);
+      throw noRecipientsError(id);
     }
     throw new ConflictError(
       `Campaign '${id}' is ${status}; it can become ${to} only from ${from.join(' or ')}.`,

@@ -21,7 +21,7 @@ export { signingSecretsOf } from '#shared/domain/destinations.ts';
 export type { DestinationItem };
 
 import { appPk } from '#shared/domain/keys.ts';
-import { ConflictError } from '#shared/errors.ts';
+import { ConflictError, NoSigningSecretError } from '#shared/errors.ts';
 
 const DESTINATION_SK = 'DESTINATION';
 const key = (appId: string) => ({ pk: appPk(appId), sk: DESTINATION_SK });
@@ -109,9 +109,7 @@ export async function rotateSecret(
 ): Promise<{ item: DestinationItem; signingSecret: string }> {
   const current = await readDestination(appId);
   if (current?.kind !== 'webhook' || current.secretCiphertext === undefined) {
-    throw new ConflictError(
-      'This app has no webhook destination, so it has no signing secret to rotate: set one with PUT /api/destination first.',
-    );
+    throw new NoSigningSecretError();
   }
   const secret = newSigningSecret();
   const ciphertext = await cipher.encrypt(secret, appId);

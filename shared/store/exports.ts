@@ -4,11 +4,11 @@
  * Each record expires (TTL) with its object.
  */
 import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { uploadsBucket } from '#infra/resources.ts';
 import { documents, tableName } from '#shared/adapters/dynamodb.ts';
 import { appPk, exportSk } from '#shared/domain/keys.ts';
 import type { RecipientStatus } from '#shared/domain/model.ts';
 import { NotFoundError } from '#shared/errors.ts';
+import { uploadsBucket } from '#shared/resources.ts';
 
 export type ExportStatus = 'running' | 'ready' | 'failed';
 
@@ -52,7 +52,7 @@ export async function createExport(job: ExportJob): Promise<void> {
   );
 }
 
-/** The app's export of that campaign, or a 404 (also for another app's or campaign's). */
+/** The app's export of that campaign, or a `NotFoundError` (also for another app's or campaign's). */
 export async function getExport(appId: string, campaignId: string, exportId: string): Promise<ExportJob> {
   const { Item } = await documents.send(
     new GetCommand({ TableName: tableName, Key: key(appId, campaignId, exportId), ConsistentRead: true }),

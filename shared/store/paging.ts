@@ -1,11 +1,11 @@
 /**
  * Paged DynamoDB queries for the list endpoints: reads one item more than the page
  * so `next` is null exactly on the last page, and checks that a cursor belongs to
- * the listing it is used with (a cursor of another listing is a 400, not a 500).
+ * the listing it is used with (a cursor of another listing is an `InvalidInputError`, not a failure).
  */
 import { QueryCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import { documents, tableName } from '#shared/adapters/dynamodb.ts';
-import { BadRequestError } from '#shared/errors.ts';
+import { InvalidInputError } from '#shared/errors.ts';
 
 /** A page of a listing to read: how many, and where to start. */
 export interface Page {
@@ -72,7 +72,7 @@ function assertKeyOf(query: PagedQuery, keyNames: string[], key: Key): void {
     partition === query.partition &&
     (query.index || !query.skPrefix || String(key.sk).startsWith(query.skPrefix));
   if (!sameNames || !inListing) {
-    throw new BadRequestError(
+    throw new InvalidInputError(
       'cursor is invalid for this listing; pass the meta.next value of the previous page with the same filters.',
       { field: 'cursor' },
     );

@@ -33,7 +33,7 @@ export async function findTemplate(appId: string, id: string): Promise<Template 
   return Item ? fromItem(Item) : undefined;
 }
 
-/** The app's template, or a 404 (also when the id belongs to another app). */
+/** The app's template, or a `NotFoundError` (also when the id belongs to another app). */
 export async function getTemplate(appId: string, id: string): Promise<Template> {
   const template = await findTemplate(appId, id);
   if (!template) throw new NotFoundError('Template', id);
@@ -42,7 +42,7 @@ export async function getTemplate(appId: string, id: string): Promise<Template> 
 
 /**
  * Replaces a template with `next`, only if it still has the `updatedAt` and `status`
- * it was read with; a concurrent change makes this a 409 rather than a lost update.
+ * it was read with; a concurrent change makes this a `ConflictError` rather than a lost update.
  */
 export async function replaceTemplate(previous: Template, next: Template): Promise<void> {
   await documents

@@ -13,9 +13,10 @@ import {
   transactWrite,
 } from '#shared/adapters/dynamodb.ts';
 import { importConfig } from '#shared/config.ts';
+import { importRunningError, recipientsNeedDraftError } from '#shared/domain/campaigns.ts';
 import { appPk, campaignSk, uploadObjectKey, uploadSk } from '#shared/domain/keys.ts';
 import type { Campaign, Rejection, Upload } from '#shared/domain/model.ts';
-import { ConflictError, NotFoundError } from '#shared/errors.ts';
+import { type ErrorCode, NotFoundError } from '#shared/errors.ts';
 import { countRecipients } from './recipients.ts';
 
 /** How long a claim holds without a progress write (`IMPORT_LEASE_SECONDS`, 60 s by default). */
@@ -168,16 +169,8 @@ async function campaignRefusal(
 }
 
 function conflictOf(campaignId: string, campaign: Campaign | undefined): Error {
-  if (campaign && campaign.status !== 'draft') {
-    return new ConflictError(
-      `Campaign '${campaignId}' is ${campaign.status}; recipients can only be added to a draft campaign.`,
-      { campaignId, status: campaign.status },
-    );
-  }
-  return new ConflictError(
-    `An import is already running for campaign '${campaignId}' (upload '${campaign?.importingUploadId}'); wait for it to finish, then try again.`,
-    { campaignId, uploadId: campaign?.importingUploadId },
-  );
+  if (campaign && campaign.status !== 'draft') return recipientsNeedDraftError(campaignId, campaign.status);
+  return importRunningError(campaignId, campaign?.importingUploadId);
 }
 
 /** Claims tried by `claimUpload` while each one loses a race to a state that has moved on since. */
@@ -459,7 +452,7 @@ export async function failUpload(
   appId: string,
   campaignId: string,
   uploadId: string,
-  error: { code: string; message: string },
+  error: { code: ErrorCode; message: string },
   guard: FailGuard,
   recipientCount?: number,
 ): Promise<boolean> {

@@ -8,9 +8,9 @@ import { accessLogFields, gatewayErrors } from '#infra/constructs/api.ts';
 import { checkVisibilityTimeout, deliveryBatchSize } from '#infra/constructs/delivery.ts';
 import type { CampaignFunction } from '#infra/constructs/function.ts';
 import { type FunctionName, functions } from '#infra/functions.ts';
-import { deliveryQueue, table as tableSpec, uploadsBucket } from '#infra/resources.ts';
 import { binaryMediaTypes, routes } from '#infra/routes.ts';
 import type { CsvCampaignsStack } from '#infra/stack.ts';
+import { deliveryQueue, table as tableSpec, uploadsBucket } from '#shared/resources.ts';
 import { buildStack, synthTimeoutMs } from './synth.ts';
 
 let stack: CsvCampaignsStack;

@@ -326,7 +326,6 @@ describe('campaign transitions', () => {
     const { appId } = await client();
     const { transitionCampaign } = await store();
     await expect(transitionCampaign(appId, 'cmp_missing', ['draft'], 'cancelled')).rejects.toMatchObject({
-      status: 404,
       code: 'ERR_NOT_FOUND',
     });
   });

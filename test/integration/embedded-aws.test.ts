@@ -13,7 +13,7 @@ import { GetCommand, PutCommand, TransactWriteCommand } from '@aws-sdk/lib-dynam
 import type { S3Event } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type EmbeddedAws, startEmbeddedAws } from '#infra/local/embedded-aws.ts';
-import { deliveryQueue, table } from '#infra/resources.ts';
+import { deliveryQueue, table } from '#shared/resources.ts';
 
 let aws: EmbeddedAws;
 let adapters: {

@@ -51,7 +51,7 @@ describe('Idempotency-Key', () => {
     const first = route(request('app-a', 'key-1', { n: 1 }));
     await running;
     await expect(route(request('app-a', 'key-1', { n: 1 }))).rejects.toMatchObject({
-      status: 409,
+      code: 'ERR_CONFLICT',
       message: expect.stringMatching(/still in progress; retry in a few seconds/),
     });
     release();
@@ -84,14 +84,16 @@ describe('Idempotency-Key', () => {
 
   it('frees the key after a 4xx: the corrected retry runs', async () => {
     const { idempotent } = await import('#shared/http/idempotency.ts');
-    const { BadRequestError } = await import('#shared/errors.ts');
+    const { InvalidInputError } = await import('#shared/errors.ts');
     let runs = 0;
     const route = idempotent('thg', async ({ resourceId }) => {
       runs += 1;
-      if (runs === 1) throw new BadRequestError('name is missing', { field: 'name' });
+      if (runs === 1) throw new InvalidInputError('name is missing', { field: 'name' });
       return created(resourceId);
     });
-    await expect(route(request('app-c', 'key-3', { n: 3 }))).rejects.toMatchObject({ status: 400 });
+    await expect(route(request('app-c', 'key-3', { n: 3 }))).rejects.toMatchObject({
+      code: 'ERR_BAD_REQUEST',
+    });
     const retry = await route(request('app-c', 'key-3', { n: 3 }));
     expect(retry.statusCode).toBe(201);
     expect(runs).toBe(2);

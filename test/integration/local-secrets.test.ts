@@ -8,8 +8,8 @@ import { connect } from 'node:net';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { describe, expect, it } from 'vitest';
 import { startLocalRuntime } from '#infra/local/runtime.ts';
-import { secretsKey } from '#infra/resources.ts';
 import { createDefaultWebhookSecret } from '#shared/adapters/default-webhook-secret.ts';
+import { secretsKey } from '#shared/resources.ts';
 
 function listening(endpoint: string): Promise<boolean> {
   const { hostname, port } = new URL(endpoint);

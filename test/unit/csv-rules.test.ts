@@ -11,7 +11,7 @@ import {
   unneutralizeCell,
 } from '#shared/domain/csv-rules.ts';
 import type { VariableSchema } from '#shared/domain/model.ts';
-import { BadRequestError } from '#shared/errors.ts';
+import { InvalidInputError } from '#shared/errors.ts';
 
 const schema: VariableSchema = {
   name: { type: 'string', maxLength: 5 },
@@ -21,12 +21,12 @@ const schema: VariableSchema = {
   vip: { type: 'boolean', default: false },
 };
 
-function headerError(header: string[], s: VariableSchema = schema): BadRequestError {
+function headerError(header: string[], s: VariableSchema = schema): InvalidInputError {
   try {
     checkHeader(header, s);
   } catch (error) {
-    expect(error).toBeInstanceOf(BadRequestError);
-    return error as BadRequestError;
+    expect(error).toBeInstanceOf(InvalidInputError);
+    return error as InvalidInputError;
   }
   throw new Error('expected checkHeader to throw');
 }

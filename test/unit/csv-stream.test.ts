@@ -10,7 +10,7 @@ import {
   openCsvBatches,
   readCsvHeader,
 } from '#shared/domain/csv-stream.ts';
-import { BadRequestError } from '#shared/errors.ts';
+import { InvalidInputError } from '#shared/errors.ts';
 
 /** `bytes` as a source of `size`-byte chunks. */
 async function* chunks(bytes: Uint8Array | string, size = 7): AsyncGenerator<Uint8Array> {
@@ -34,7 +34,7 @@ async function fileError(bytes: Uint8Array | string, size?: number, maxRows?: nu
     await readAll(bytes, size, maxRows);
   } catch (error) {
     expect(error).toBeInstanceOf(CsvFileError);
-    expect(error).toBeInstanceOf(BadRequestError);
+    expect(error).toBeInstanceOf(InvalidInputError);
     return error as CsvFileError;
   }
   throw new Error('expected a CsvFileError');

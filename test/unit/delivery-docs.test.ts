@@ -1,10 +1,10 @@
 /**
- * docs/delivery.md states the queue's timings; they must be the ones infra/resources.ts
+ * docs/delivery.md states the queue's timings; they must be the ones shared/resources.ts
  * and the consumer use, so a change to either fails here until the page says so too.
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { deliveryQueue } from '#infra/resources.ts';
+import { deliveryQueue } from '#shared/resources.ts';
 
 /** The page with every run of whitespace (line breaks too) as one space. */
 const page = readFileSync(new URL('../../docs/delivery.md', import.meta.url), 'utf8').replace(/\s+/g, ' ');
@@ -13,7 +13,7 @@ const secondsNamed = (name: RegExp) =>
   [...page.matchAll(new RegExp(`${name.source}[^.]{0,40}?\\((\\d+) s`, 'g'))].map((m) => Number(m[1]));
 
 describe('docs/delivery.md', () => {
-  it('gives the consumer timeout and visibility timeout of infra/resources.ts', () => {
+  it('gives the consumer timeout and visibility timeout of shared/resources.ts', () => {
     const timeouts = secondsNamed(/consumer's timeout/);
     const visibility = secondsNamed(/visibility timeout/);
     expect(timeouts.length).toBeGreaterThan(0);

@@ -34,7 +34,6 @@ describe('direct upload form', () => {
       { name: 'file', value: 'x'.repeat(2000), filename: 'big.csv' },
     ]);
     await expect(parseDirectUpload(body, contentType, 1000)).rejects.toMatchObject({
-      status: 413,
       code: 'ERR_PAYLOAD_TOO_LARGE',
       message: expect.stringContaining('/upload-url'),
     });
@@ -76,7 +75,7 @@ describe('direct upload form', () => {
 
   it('refuses a body that is not multipart', async () => {
     await expect(parseDirectUpload(Buffer.from('{}'), 'application/json', 1000)).rejects.toMatchObject({
-      status: 400,
+      code: 'ERR_BAD_REQUEST',
       message: expect.stringContaining('multipart/form-data'),
     });
   });
@@ -89,7 +88,7 @@ describe('direct upload form', () => {
     await expect(
       parseDirectUpload(whole.subarray(0, whole.length - 30), contentType, 1000),
     ).rejects.toMatchObject({
-      status: 400,
+      code: 'ERR_BAD_REQUEST',
     });
   });
 });

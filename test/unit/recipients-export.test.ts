@@ -8,7 +8,7 @@ import {
   jsonEscapedBytes,
   parseExportStatus,
 } from '#shared/domain/recipients-export.ts';
-import { BadRequestError } from '#shared/errors.ts';
+import { InvalidInputError } from '#shared/errors.ts';
 
 /** Lines `line 0`… , counting how many the consumer pulled. */
 function countingLines(count: number, size = 100) {
@@ -42,7 +42,7 @@ describe('export lines', () => {
   });
 
   it('names the status field, the valid ones and the fix for a bad filter', () => {
-    expect(() => parseExportStatus('failes')).toThrow(BadRequestError);
+    expect(() => parseExportStatus('failes')).toThrow(InvalidInputError);
     expect(() => parseExportStatus('failes')).toThrow(
       "status 'failes' is not a recipient status; use one of pending, queued, sent, failed, skipped, or omit it to export every recipient.",
     );

@@ -9,7 +9,7 @@ import {
   updatedTemplate,
   updateTemplateBody,
 } from '#shared/domain/templates.ts';
-import { BadRequestError, ConflictError } from '#shared/errors.ts';
+import { ConflictError, InvalidInputError } from '#shared/errors.ts';
 
 const ids = { id: 'tpl_1', appId: 'app-1', now: '2026-01-01T00:00:00.000Z' };
 const later = '2026-01-02T00:00:00.000Z';
@@ -32,14 +32,14 @@ function draft(overrides: Partial<Template> = {}): Template {
   };
 }
 
-function badRequest(run: () => unknown): BadRequestError {
+function badRequest(run: () => unknown): InvalidInputError {
   try {
     run();
   } catch (error) {
-    expect(error).toBeInstanceOf(BadRequestError);
-    return error as BadRequestError;
+    expect(error).toBeInstanceOf(InvalidInputError);
+    return error as InvalidInputError;
   }
-  throw new Error('expected a BadRequestError');
+  throw new Error('expected an InvalidInputError');
 }
 
 function conflict(run: () => unknown): ConflictError {
@@ -127,7 +127,7 @@ describe('placeholder check', () => {
   });
 
   it('rejects {{user_id}}, which is never a schema key', () => {
-    expect(() => assertPlaceholdersDeclared({ body: 'for {{user_id}}' }, {})).toThrow(BadRequestError);
+    expect(() => assertPlaceholdersDeclared({ body: 'for {{user_id}}' }, {})).toThrow(InvalidInputError);
   });
 });
 
@@ -177,7 +177,7 @@ describe('updates', () => {
   });
 
   it('checks placeholders against the schema after a draft edit', () => {
-    expect(() => updatedTemplate(draft(), { variableSchema: {} }, later)).toThrow(BadRequestError);
+    expect(() => updatedTemplate(draft(), { variableSchema: {} }, later)).toThrow(InvalidInputError);
   });
 
   it.each([

@@ -239,14 +239,13 @@ describe('checkInlineVariables', () => {
 });
 
 describe('invalidVariablesError', () => {
-  it('is a 400 ERR_INVALID_VARIABLES whose message names users and keys', () => {
+  it('is an ERR_INVALID_VARIABLES whose message names users and keys', () => {
     const error = invalidVariablesError([
       { userId: 'u1', key: 'name', message: "'name' is required and has no default" },
       { key: 'bogus', shared: true, message: "'bogus' is not a variable of the template" },
       { message: 'variables must be an object keyed by user id, got an array' },
     ]);
     expect(error).toBeInstanceOf(InvalidVariablesError);
-    expect(error.status).toBe(400);
     expect(error.code).toBe('ERR_INVALID_VARIABLES');
     expect(error.message).toBe(
       "Invalid variables: user 'u1': 'name' is required and has no default; template.variables: 'bogus' is not a variable of the template; variables: variables must be an object keyed by user id, got an array.",

@@ -1,6 +1,8 @@
 /**
  * The one description of the system's stateful resources. The CDK stack and the
- * local runtime both build from it, so a key name or queue setting lives here only.
+ * local runtime both build from it, and the handlers read the parts they run by (key
+ * prefixes, receive counts, the consumer's timeout), so a key name or queue setting lives
+ * here only, below both.
  */
 
 /** DynamoDB single table: apps, templates, campaigns, uploads and recipients. */
