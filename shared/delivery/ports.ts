@@ -18,6 +18,7 @@ import type {
 } from '#shared/domain/delivery-ledger.ts';
 import type { PaceLimit } from '#shared/domain/destinations.ts';
 import type { CampaignStatus, Template, VariableValue } from '#shared/domain/model.ts';
+import type { Pacer } from './pacing.ts';
 
 export type * from '#shared/domain/delivery-ledger.ts';
 
@@ -74,16 +75,8 @@ export interface Channels {
   paceFor?(appId: string): Promise<PaceLimit | undefined>;
 }
 
-/** The token buckets of paced destinations (`shared/delivery/pacing.ts`). */
-export interface Pacer {
-  /**
-   * Takes `n` messages' tokens: granted at `at` (now, or within `maxWaitMs`: the caller
-   * waits until then), or not taken, to be asked again at `retryAt`.
-   */
-  take(limit: PaceLimit, n: number, maxWaitMs: number): Promise<{ at: number } | { retryAt: number }>;
-  /** The far side asked to slow down: the bucket's effective rate halves (floor 1/s); answers it. */
-  throttled(limit: PaceLimit, retryAfterMs?: number): Promise<number>;
-}
+/** The token buckets of paced destinations. */
+export type { Pacer };
 
 /** What paces deliveries: the buckets, and the queue a message waiting for tokens goes back on. */
 export interface Pacing {

@@ -10,6 +10,7 @@ import { mostInAnyWindow } from '#bench/deliver.ts';
 import { burstOf } from '#shared/domain/destinations.ts';
 import { addRecipients, numberedRecipients } from '#test/support/recipients.ts';
 import { apiClient, newApp, useRuntime } from '#test/support/runtime.ts';
+import { draftCampaign } from '#test/support/uploads.ts';
 import {
   type ReceivedRequest,
   startWebhookReceiver,
@@ -34,16 +35,9 @@ async function pacedCampaign(prefix: string, ratePerSecond: number, n: number) {
   receivers.push(hook);
   const credentials = await newApp(prefix);
   const api = apiClient(runtime.current.url, credentials);
-  const template = await api.post('/api/templates', {
-    name: 'Greeting',
-    body: 'Hi {{name}}.',
-    variableSchema: { name: { type: 'string', required: true, maxLength: 100 } },
-  });
-  await api.put(`/api/templates/${template.body.data.id}`, { status: 'approved' });
   const put = await api.put('/api/destination', { kind: 'webhook', url: hook.url, ratePerSecond });
   expect(put.status).toBe(200);
-  const created = await api.post('/api/campaigns', { name: 'Paced', templateId: template.body.data.id });
-  const id: string = created.body.data.id;
+  const id = await draftCampaign(api, { name: { type: 'string', required: true, maxLength: 100 } });
   await addRecipients(credentials.appId, id, numberedRecipients(n));
   return { api, hook, id, appId: credentials.appId };
 }

@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import type { ChannelBatch, ChannelResult, DeliveryChannel } from '#shared/domain/channel.ts';
 import { addRecipients, numberedRecipients } from '#test/support/recipients.ts';
 import { apiClient, type Credentials, newApp, useRuntime } from '#test/support/runtime.ts';
+import { draftCampaign as approvedDraft } from '#test/support/uploads.ts';
 
 /** A campaign's deliveries: the first `pass` channel calls go through, the others wait for `open`. */
 interface Gate {
@@ -50,14 +51,7 @@ type Api = ReturnType<typeof apiClient>;
 async function draftCampaign(recipients: number) {
   const credentials = await newApp('progress');
   const api = apiClient(runtime.current.url, credentials);
-  const template = await api.post('/api/templates', {
-    name: 'Progress',
-    body: 'Hi {{name}}',
-    variableSchema: { name: { type: 'string' } },
-  });
-  await api.put(`/api/templates/${template.body.data.id}`, { status: 'approved' });
-  const campaign = await api.post('/api/campaigns', { name: 'Progress', templateId: template.body.data.id });
-  const id: string = campaign.body.data.id;
+  const id = await approvedDraft(api, { name: { type: 'string' } });
   if (recipients > 0) await addRecipients(credentials.appId, id, numberedRecipients(recipients));
   return { api, id, credentials };
 }

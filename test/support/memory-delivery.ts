@@ -17,6 +17,18 @@ import type {
 import type { ChannelBatch, ChannelResult, DeliveryChannel } from '#shared/domain/channel.ts';
 import type { CampaignStatus, RecipientCounts, Template } from '#shared/domain/model.ts';
 
+/** An approved template `Hi {{name}}` of app `app`, for the deliver core's tests. */
+export const greetingTemplate: Template = {
+  id: 'tpl_1',
+  appId: 'app',
+  name: 't',
+  body: 'Hi {{name}}',
+  variableSchema: { name: { type: 'string' } },
+  status: 'approved',
+  createdAt: '2026-01-01T00:00:00.000Z',
+  updatedAt: '2026-01-01T00:00:00.000Z',
+};
+
 /** Thrown by a port told to crash: the receive stops there. */
 export class Crash extends Error {}
 

@@ -8,19 +8,9 @@ import { describe, expect, it } from 'vitest';
 import { createDeliverer, DELIVERY_OUTCOME_UNKNOWN, LEASE_MARGIN_MS } from '#shared/delivery/deliver.ts';
 import { PermanentDeliveryError, TransientDeliveryError } from '#shared/domain/channel.ts';
 import type { DeliveryBatch } from '#shared/domain/delivery-batches.ts';
-import type { Template } from '#shared/domain/model.ts';
-import { Crash, memoryWorld } from '#test/support/memory-delivery.ts';
+import { Crash, greetingTemplate, memoryWorld } from '#test/support/memory-delivery.ts';
 
-const template: Template = {
-  id: 'tpl_1',
-  appId: 'app',
-  name: 't',
-  body: 'Hi {{name}}',
-  variableSchema: { name: { type: 'string' } },
-  status: 'approved',
-  createdAt: '2026-01-01T00:00:00.000Z',
-  updatedAt: '2026-01-01T00:00:00.000Z',
-};
+const template = greetingTemplate;
 
 const users = (n: number, prefix = 'u') => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
 

@@ -10,19 +10,9 @@ import { createDeliverer, MAX_REQUEUE_DELAY_SECONDS, PACE_MAX_WAIT_MS } from '#s
 import type { Pacer } from '#shared/delivery/ports.ts';
 import { chunksOf, type DeliveryBatch } from '#shared/domain/delivery-batches.ts';
 import type { PaceLimit } from '#shared/domain/destinations.ts';
-import type { Template } from '#shared/domain/model.ts';
-import { memoryWorld } from '#test/support/memory-delivery.ts';
+import { greetingTemplate, memoryWorld } from '#test/support/memory-delivery.ts';
 
-const template: Template = {
-  id: 'tpl_1',
-  appId: 'app',
-  name: 't',
-  body: 'Hi {{name}}',
-  variableSchema: { name: { type: 'string' } },
-  status: 'approved',
-  createdAt: '2026-01-01T00:00:00.000Z',
-  updatedAt: '2026-01-01T00:00:00.000Z',
-};
+const template = greetingTemplate;
 
 const pace: PaceLimit = { bucket: 'app:app', ratePerSecond: 10, burst: 10 };
 
