@@ -9,6 +9,7 @@
 import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { ApiClient, ApiError, type CampaignView, type TemplateView } from './api.ts';
 import { LOCAL_DEFAULTS } from './campaigns.ts';
@@ -107,7 +108,6 @@ export function deliveryNote(campaign: Pick<CampaignView, 'counts' | 'progress'>
 }
 
 const FINAL = new Set(['sent', 'partially_failed', 'failed', 'cancelled']);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const seconds = (ms: number) => Math.round(ms / 10) / 100;
 
 export async function runDemo(options: {
