@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { BatchWriteItemCommandOutput } from '@aws-sdk/client-dynamodb';
 import type { BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
@@ -49,16 +50,16 @@ describe('BatchWriter', () => {
     });
     await vi.waitFor(() => expect(held).toHaveLength(2));
     // Two calls in flight, a third waiting for a slot: the writer is held back.
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await sleep(20);
     expect(handedOver).toBe(false);
     while (!handedOver) {
       held.shift()?.();
-      await new Promise((resolve) => setTimeout(resolve, 1));
+      await sleep(1);
     }
     const flushed = writer.flush();
     while (held.length > 0 || inFlight > 0) {
       held.shift()?.();
-      await new Promise((resolve) => setTimeout(resolve, 1));
+      await sleep(1);
     }
     await flushed;
     await writing;
@@ -142,7 +143,7 @@ describe('BatchWriter', () => {
     });
     await writer.write(items(25));
     await vi.waitFor(() => expect(calls).toBe(1));
-    await new Promise((resolve) => setTimeout(resolve, 5));
+    await sleep(5);
     await expect(writer.write(items(25))).rejects.toThrow('broken');
     await expect(writer.flush()).rejects.toThrow('broken');
     expect(calls).toBe(1);
