@@ -34,12 +34,14 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import pLimit from 'p-limit';
 import { startLocalRuntime } from '#infra/local/runtime.ts';
 import { isFinalCampaignStatus } from '#shared/domain/campaign-status.ts';
+import { retry } from '#shared/retry.ts';
 import { storeBenchTemplate } from './fixtures.ts';
 
 /** The delivery rate the consumers are held to, as a share of the bare loop's. */
@@ -88,8 +90,6 @@ export interface DeliverBench {
     };
   };
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The campaign's status and counters as stored now: the one campaign read the bench makes. */
 /**
@@ -206,7 +206,7 @@ export async function benchDeliver(
     const { newId, recipientsByStatusPk, shardOf } = await import('#shared/domain/keys.ts');
     const { newCampaign } = await import('#shared/domain/campaigns.ts');
     const { createCampaign, transitionCampaign } = await import('#shared/store/campaigns.ts');
-    const { recipientItem } = await import('#shared/store/recipients.ts');
+    const { BATCH_WRITE_RETRY, recipientItem } = await import('#shared/store/recipients.ts');
     const { addRecipients, numberedRecipients } = await import('#test/support/recipients.ts');
     const { sendCampaign } = await import('#functions/send-campaign.ts');
     const { BatchWriteCommand } = await import('@aws-sdk/lib-dynamodb');
@@ -252,12 +252,13 @@ export async function benchDeliver(
     let written = 0;
     const writeAll = async (items: Record<string, unknown>[]) => {
       let requests = items.map((Item) => ({ PutRequest: { Item } }));
-      while (requests.length > 0) {
+      await retry(async () => {
         const { UnprocessedItems } = await documents.send(
           new BatchWriteCommand({ RequestItems: { [tableName]: requests } }),
         );
         requests = (UnprocessedItems?.[tableName] ?? []) as typeof requests;
-      }
+        if (requests.length > 0) throw new Error(`bare loop: ${requests.length} items left unprocessed`);
+      }, BATCH_WRITE_RETRY);
     };
     const bareStarted = performance.now();
     let bareEnded = bareStarted;

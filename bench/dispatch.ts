@@ -12,6 +12,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { PurgeQueueCommand, SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
+import pLimit from 'p-limit';
 import { startLocalRuntime } from '#infra/local/runtime.ts';
 import { storeBenchTemplate } from './fixtures.ts';
 
@@ -73,26 +74,21 @@ export async function benchDispatch(
     const bareRead = async () => {
       const readStarted = performance.now();
       let read = 0;
-      let shardNext = 0;
       await Promise.all(
-        Array.from({ length: recipientShards }, async () => {
-          while (shardNext < recipientShards) {
-            const shard = shardNext;
-            shardNext += 1;
-            let startKey: Record<string, unknown> | undefined;
-            do {
-              const page = await documents.send(
-                new QueryCommand({
-                  TableName: tableName,
-                  KeyConditionExpression: 'pk = :pk',
-                  ExpressionAttributeValues: { ':pk': recipientPk(appId, campaign.id, shard) },
-                  ExclusiveStartKey: startKey,
-                }),
-              );
-              read += page.Items?.length ?? 0;
-              startKey = page.LastEvaluatedKey;
-            } while (startKey);
-          }
+        Array.from({ length: recipientShards }, async (_, shard) => {
+          let startKey: Record<string, unknown> | undefined;
+          do {
+            const page = await documents.send(
+              new QueryCommand({
+                TableName: tableName,
+                KeyConditionExpression: 'pk = :pk',
+                ExpressionAttributeValues: { ':pk': recipientPk(appId, campaign.id, shard) },
+                ExclusiveStartKey: startKey,
+              }),
+            );
+            read += page.Items?.length ?? 0;
+            startKey = page.LastEvaluatedKey;
+          } while (startKey);
         }),
       );
       if (read !== count) throw new Error(`bare read found ${read} of ${count} recipients`);
@@ -118,19 +114,12 @@ export async function benchDispatch(
     const bytes = bodies.reduce((n, b) => n + Buffer.byteLength(b), 0);
     const calls = [...groupSendBatches(bodies)];
     const bareStarted = performance.now();
-    let next = 0;
-    await Promise.all(
-      Array.from({ length: concurrency }, async () => {
-        while (next < calls.length) {
-          const entries = calls[next];
-          next += 1;
-          const { Failed = [] } = await sqs.send(
-            new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: entries }),
-          );
-          if (Failed.length > 0) throw new Error(`bare loop: ${Failed.length} entries failed`);
-        }
-      }),
-    );
+    await pLimit(concurrency).map(calls, async (entries) => {
+      const { Failed = [] } = await sqs.send(
+        new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: entries }),
+      );
+      if (Failed.length > 0) throw new Error(`bare loop: ${Failed.length} entries failed`);
+    });
     const bareSeconds = (performance.now() - bareStarted) / 1000;
     await sqs.send(new PurgeQueueCommand({ QueueUrl: queueUrl }));
 

@@ -9,6 +9,7 @@
  */
 import { createWriteStream, readFileSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { CAMPAIGN_STATUSES } from '#shared/domain/campaign-status.ts';
 import {
@@ -554,7 +555,7 @@ export const commands: Record<string, Command> = {
       let campaign = created;
       while (campaign.copying) {
         bar.update(0, { note: 'recipients being copied' });
-        await new Promise((resolve) => setTimeout(resolve, 500));
+        await sleep(500);
         campaign = await api.data<CampaignView>('GET', `/api/campaigns/${created.id}`);
       }
       bar.finish('copied', campaign.recipientCount);

@@ -14,6 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { CsvDetected } from '#shared/domain/csv-stream.ts';
 import type { PreviewEntry } from '#shared/domain/dry-run.ts';
 import { importUpload } from '#shared/domain/import-upload.ts';
@@ -209,6 +210,6 @@ export async function checkCsvRemote(
     if (current.status === 'completed' || current.status === 'failed') {
       return fromDryRun(current, { campaignId, path: 'presigned', uploadId: grant.uploadId });
     }
-    await new Promise((r) => setTimeout(r, options.pollMs ?? 250));
+    await sleep(options.pollMs ?? 250);
   }
 }

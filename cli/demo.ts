@@ -9,6 +9,7 @@
 import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { isFinalCampaignStatus } from '#shared/domain/campaign-status.ts';
 import { ApiClient, ApiError, type CampaignView, type TemplateView } from './api.ts';
@@ -106,7 +107,7 @@ export function deliveryNote(campaign: Pick<CampaignView, 'counts' | 'progress'>
   const counts = `pending ${pending}, queued ${queued}, sent ${sent}, failed ${failed}`;
   return campaign.progress ? `${etaAndRate(campaign.progress, now)}; ${counts}` : counts;
 }
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
 const seconds = (ms: number) => Math.round(ms / 10) / 100;
 
 export async function runDemo(options: {

@@ -8,6 +8,7 @@
 import { Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { type ApiClient, ApiError, type CampaignView } from './api.ts';
 import { ProgressBar } from './progress.ts';
 
@@ -30,8 +31,6 @@ export interface ExportResult {
 
 /** How often a running export is asked about. */
 export const EXPORT_POLL_MS = 500;
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Streams `body` to `out` (left open when it is stdout), counting bytes. */
 async function streamTo(

@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat, writeFile } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { type ApiClient, ApiError } from './api.ts';
 import { ProgressBar } from './progress.ts';
 
@@ -84,8 +85,6 @@ async function* multipart(
   yield* counted(file, lines);
   yield Buffer.from(tail);
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function uploadFile(
   client: ApiClient,

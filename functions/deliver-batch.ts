@@ -8,7 +8,7 @@
  * delayed message (docs/delivery.md, "Pacing"), and the effective rate of each bucket
  * is logged and metered when it changes.
  */
-import { setTimeout } from 'node:timers/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { ChangeMessageVisibilityCommand } from '@aws-sdk/client-sqs';
@@ -73,7 +73,7 @@ export function createDeliverHandler(options: DeliverHandlerOptions) {
     store: dynamoBucketStore,
     clock: { now: () => Date.now() },
     // A lost conditional write backs off before reading again, so a herd of consumers gets through.
-    sleep: (ms) => setTimeout(ms),
+    sleep,
     onRateChange(bucket, rate, configured) {
       logger.info('deliver: effective rate changed', { bucket, ratePerSecond: rate, configured });
       metrics.addMetric('effectiveRatePerSecond', MetricUnit.CountPerSecond, rate);

@@ -9,6 +9,7 @@
  * record flagged `dryRun` that never takes the campaign's lock. Neither refuses a campaign
  * that is no longer a draft: nothing is added to it.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { z } from 'zod';
@@ -174,7 +175,7 @@ async function importResult(appId: string, campaignId: string, uploadId: string,
         });
       }
       if (current?.status === 'failed') throw uploadFailure(current);
-      await new Promise((r) => setTimeout(r, 100));
+      await sleep(100);
     }
     return undefined;
   };

@@ -6,6 +6,7 @@
  * Direct, because that is what docs/api.md says a file of this size takes: the largest CSV
  * the API accepts, 100,000 audience rows, is 2.8 MB, under the 4 MiB direct-upload limit.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fetchFailure } from './loopback.ts';
 
 /** docs/api.md's direct-upload limit (`DIRECT_UPLOAD_MAX_BYTES`' default). */
@@ -91,7 +92,7 @@ async function settle(call: Call, campaignId: string, uploadId: string, started:
         `upload ${uploadId} still ${body.data.status} after ${SETTLE_TIMEOUT_MS} ms`,
       );
     }
-    await new Promise((r) => setTimeout(r, 250));
+    await sleep(250);
   }
 }
 

@@ -4,6 +4,7 @@
  * delay (Lambda waits about 1 and 2 minutes; the local runtime defaults to 1 and 2
  * seconds), then dropped with a log line.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Context } from 'aws-lambda';
 import { lambdaContext } from './lambda-context.ts';
 
@@ -44,7 +45,7 @@ export function asyncInvoker<E>(
         options.onFailure?.(error, attempt + 1);
         const delay = delays[attempt];
         if (delay === undefined) return;
-        await new Promise((r) => setTimeout(r, delay));
+        await sleep(delay);
       }
     }
   };

@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
+import { type BuildOptions, build } from 'esbuild';
 
 const root = fileURLToPath(new URL('../../dashboard/', import.meta.url));
 
@@ -17,22 +17,25 @@ export interface DashboardFile {
   body: Buffer;
 }
 
+/** How esbuild bundles the dashboard, in memory (the output paths only name the files). */
+export const dashboardBuildOptions = {
+  entryPoints: [`${root}src/main.tsx`],
+  bundle: true,
+  format: 'esm',
+  platform: 'browser',
+  target: 'es2022',
+  jsx: 'automatic',
+  jsxImportSource: 'preact',
+  minify: true,
+  legalComments: 'none',
+  write: false,
+  outfile: `${root}dist/app.js`,
+  logLevel: 'silent',
+} satisfies BuildOptions;
+
 /** Bundles the dashboard (Preact, uPlot and the app) into index.html, app.js and app.css. */
 export async function bundleDashboard(): Promise<DashboardFile[]> {
-  const result = await build({
-    entryPoints: [`${root}src/main.tsx`],
-    bundle: true,
-    format: 'esm',
-    platform: 'browser',
-    target: 'es2022',
-    jsx: 'automatic',
-    jsxImportSource: 'preact',
-    minify: true,
-    legalComments: 'none',
-    write: false,
-    outfile: `${root}dist/app.js`,
-    logLevel: 'silent',
-  });
+  const result = await build(dashboardBuildOptions);
   const js = result.outputFiles.find((f) => f.path.endsWith('app.js'));
   // The CSS the page's modules import (app.css, a library's own stylesheet), in import order.
   const css = result.outputFiles.find((f) => f.path.endsWith('app.css'));

@@ -5,6 +5,8 @@
 import { readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { retry } from '#shared/retry.ts';
 import { type ManagedChild, spawnManaged } from './child-process.ts';
 import { freePort } from './free-port.ts';
 
@@ -34,13 +36,13 @@ export async function startDynamoDbLocal(
   // The port is free when chosen, but another process may bind it before Java does (the
   // other emulators and servers of a parallel test file pick ports too): Java then exits
   // on "Address already in use", and we try again on another port.
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await startOnce(await choosePort(), options.heapMb ?? 1024);
-    } catch (error) {
-      if (!(error instanceof PortTakenError) || attempt >= 5) throw error;
-    }
-  }
+  return retry(async () => startOnce(await choosePort(), options.heapMb ?? 1024), {
+    maxAttempts: 5,
+    // Another port is free at once: no wait.
+    baseDelayMs: 0,
+    maxDelayMs: 0,
+    retryable: (error) => error instanceof PortTakenError,
+  });
 }
 
 class PortTakenError extends Error {}
@@ -87,7 +89,7 @@ async function startOnce(port: number, heapMb: number): Promise<DynamoDbLocal> {
     }
     if (await answers(endpoint))
       return { endpoint, processGroup: child.process.pid as number, stop: () => child.stop() };
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
   }
   await child.stop();
   throw new Error(`DynamoDB Local did not answer on ${endpoint} within 60 s: ${output}`);

@@ -5,6 +5,7 @@
  * come back after their visibility timeout, as Lambda does. `concurrency` pollers run
  * at once, like the mapping's maximum concurrency.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   DeleteMessageBatchCommand,
   type Message,
@@ -66,7 +67,7 @@ export function startSqsEventSource(
       } catch (error) {
         if (abort.signal.aborted) return;
         options.onError?.(error);
-        await new Promise((r) => setTimeout(r, 500));
+        await sleep(500);
         continue;
       }
       if (messages.length === 0) continue;

@@ -10,9 +10,9 @@ import {
   TransactWriteCommand,
   type TransactWriteCommandInput,
 } from '@aws-sdk/lib-dynamodb';
-import pRetry, { AbortError } from 'p-retry';
 import { tableConfig } from '#shared/config.ts';
 import { tracer } from '#shared/observability.ts';
+import { retry } from '#shared/retry.ts';
 
 const config = tableConfig();
 
@@ -91,8 +91,11 @@ export function isTransientCancellation(error: unknown): boolean {
   return reasonCodes(error).some((code) => transientReasons.has(code));
 }
 
-/** Attempts of `transactWrite` in all (the SDK retries no cancelled transaction itself). */
-const TRANSACTION_ATTEMPTS = 6;
+/**
+ * Tries of `transactWrite` in all, and the backoff between them (the SDK retries no
+ * cancelled transaction itself): waits below 40, 80, 160, 320 and 640 ms.
+ */
+const TRANSACTION_RETRY = { maxAttempts: 6, baseDelayMs: 40, maxDelayMs: 1000 };
 
 /**
  * Sends a `TransactWriteItems`, and sends it again with backoff while it is cancelled
@@ -102,17 +105,10 @@ const TRANSACTION_ATTEMPTS = 6;
  * (`isRetryableError` says yes to it, for a caller that retries later).
  */
 export async function transactWrite(input: TransactWriteCommandInput): Promise<void> {
-  await pRetry(
-    async () => {
-      try {
-        await documents.send(new TransactWriteCommand(input));
-      } catch (error) {
-        if (isTransientCancellation(error)) throw error;
-        throw new AbortError(error as Error);
-      }
-    },
-    { retries: TRANSACTION_ATTEMPTS - 1, minTimeout: 20, maxTimeout: 1000, randomize: true },
-  );
+  await retry(() => documents.send(new TransactWriteCommand(input)), {
+    ...TRANSACTION_RETRY,
+    retryable: isTransientCancellation,
+  });
 }
 
 const retryableNames = new Set([

@@ -24,7 +24,6 @@
  * may quote the deployment's ARNs and roles to the apps that read the reasons.
  */
 import { PublishBatchCommand, type PublishBatchRequestEntry, type SNSClient } from '@aws-sdk/client-sns';
-import pRetry from 'p-retry';
 import {
   boundReason,
   type ChannelBatch,
@@ -34,6 +33,7 @@ import {
   PermanentDeliveryError,
   TransientDeliveryError,
 } from '#shared/domain/channel.ts';
+import { retry } from '#shared/retry.ts';
 
 /** SNS's most entries per `PublishBatch`. */
 export const SNS_MAX_BATCH_SIZE = 10;
@@ -52,8 +52,8 @@ export interface SnsChannelOptions {
   topicArn: string;
   /** Tries of an entry SNS failed on its side, the first included (default 3). */
   maxAttempts?: number;
-  /** Backoff before try n+1: from `minDelayMs` × 2^(n-1), randomised, at most `maxDelayMs` (defaults 100, 1,000). */
-  minDelayMs?: number;
+  /** Backoff before try n+1 is random in [0, min(maxDelayMs, baseDelayMs × 2^(n-1))) (defaults 200, 1,000 ms). */
+  baseDelayMs?: number;
   maxDelayMs?: number;
 }
 
@@ -143,7 +143,7 @@ class EntriesFailed extends Error {}
 export function createSnsChannel(options: SnsChannelOptions): DeliveryChannel {
   const { client, topicArn } = options;
   const maxAttempts = Math.max(1, options.maxAttempts ?? 3);
-  const minDelayMs = options.minDelayMs ?? 100;
+  const baseDelayMs = options.baseDelayMs ?? 200;
   const maxDelayMs = options.maxDelayMs ?? 1_000;
 
   return {
@@ -173,9 +173,9 @@ export function createSnsChannel(options: SnsChannelOptions): DeliveryChannel {
         let tries = 0;
         let lastFailure = '';
         try {
-          await pRetry(
-            async () => {
-              tries += 1;
+          await retry(
+            async (attempt) => {
+              tries = attempt;
               const answer = await client.send(
                 new PublishBatchCommand({
                   TopicArn: topicArn,
@@ -208,13 +208,11 @@ export function createSnsChannel(options: SnsChannelOptions): DeliveryChannel {
               if (remaining.length > 0) throw new EntriesFailed(lastFailure || 'not in the answer');
             },
             {
-              retries: maxAttempts - 1,
-              minTimeout: minDelayMs,
-              maxTimeout: maxDelayMs,
-              factor: 2,
-              randomize: true,
+              maxAttempts,
+              baseDelayMs,
+              maxDelayMs,
               // Before anything was accepted, a failed call is the whole batch's (the SDK retried it).
-              shouldRetry: ({ error }) => error instanceof EntriesFailed || (accepted && isTransient(error)),
+              retryable: (error) => error instanceof EntriesFailed || (accepted && isTransient(error)),
             },
           );
         } catch (error) {

@@ -3,17 +3,23 @@
  * delivery queue it serves.
  */
 import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
-import pRetry, { AbortError } from 'p-retry';
 import { queueConfig } from '#shared/config.ts';
 import { tracer } from '#shared/observability.ts';
+import { retry } from '#shared/retry.ts';
 
 /** URL of the delivery queue. */
 export const deliveryQueueUrl = queueConfig().DELIVERY_QUEUE_URL;
 
 export const sqs = tracer.captureAWSv3Client(new SQSClient({}));
 
-/** Tries of one `SendMessageBatch` (its failed entries, or the whole call) in all. */
-const SEND_ATTEMPTS = 8;
+/**
+ * Tries of one `SendMessageBatch` (its failed entries, or the whole call) in all, and the
+ * backoff between them: waits below 0.2, 0.4, 0.8, 1.6, 3.2, 5 and 5 s.
+ */
+const SEND_RETRY = { maxAttempts: 8, baseDelayMs: 200, maxDelayMs: 5000 };
+
+/** Entries of a `SendMessageBatch` that SQS refused as malformed: sending them again cannot help. */
+class SenderFaultError extends Error {}
 
 /** One entry of a `SendMessageBatch` call. */
 export interface MessageEntry {
@@ -30,7 +36,7 @@ export interface MessageEntry {
  */
 export async function sendMessageBatch(entries: readonly MessageEntry[]): Promise<void> {
   let remaining = [...entries];
-  await pRetry(
+  await retry(
     async (attempt) => {
       const { Failed = [] } = await sqs.send(
         new SendMessageBatchCommand({ QueueUrl: deliveryQueueUrl, Entries: remaining }),
@@ -41,9 +47,9 @@ export async function sendMessageBatch(entries: readonly MessageEntry[]): Promis
       const message = `SendMessageBatch: ${remaining.length} entries failed after ${attempt} attempts: ${
         Failed.find((f) => f.SenderFault)?.Message ?? Failed[0]?.Message ?? 'unknown'
       }`;
-      if (Failed.some((f) => f.SenderFault)) throw new AbortError(message);
+      if (Failed.some((f) => f.SenderFault)) throw new SenderFaultError(message);
       throw new Error(message);
     },
-    { retries: SEND_ATTEMPTS - 1, minTimeout: 200, maxTimeout: 5000, factor: 2 },
+    { ...SEND_RETRY, retryable: (error) => !(error instanceof SenderFaultError) },
   );
 }

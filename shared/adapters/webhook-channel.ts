@@ -47,7 +47,6 @@
  * `sendTestEvent` makes one request of the same shape, for an app to try its receiver.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { setTimeout as sleepFor } from 'node:timers/promises';
 import { Webhook } from 'standardwebhooks';
 import { type Agent, fetch as undiciFetch } from 'undici';
 import { z } from 'zod';
@@ -66,6 +65,7 @@ import {
   guardedDispatcher,
 } from '#shared/domain/destination-url.ts';
 import { type DestinationTestResult, SIGNING_SECRET_PREFIX } from '#shared/domain/destinations.ts';
+import { retry } from '#shared/retry.ts';
 
 export interface WebhookChannelOptions {
   url: string;
@@ -212,29 +212,31 @@ export function parseRetryAfter(value: string | null | undefined, now: number): 
   return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
 
-/** Full-jitter exponential backoff before try `attempt + 1`. */
-export function backoffDelay(
-  attempt: number,
-  baseDelayMs: number,
-  maxDelayMs: number,
-  random: number,
-): number {
-  const ceiling = Math.min(maxDelayMs, baseDelayMs * 2 ** (attempt - 1));
-  return Math.floor(random * ceiling);
+interface Transient {
+  kind: 'transient';
+  reason: string;
+  summary: string;
+  retryAfterMs?: number;
+  /** The far side asked us to slow down: a 429, or any answer with `Retry-After`. */
+  throttled?: boolean;
+  cause?: unknown;
 }
 
 type Outcome =
   | { kind: 'answered'; results: ChannelResult[] }
   | { kind: 'permanent'; reason: string; summary: string }
-  | {
-      kind: 'transient';
-      reason: string;
-      summary: string;
-      retryAfterMs?: number;
-      /** The far side asked us to slow down: a 429, or any answer with `Retry-After`. */
-      throttled?: boolean;
-      cause?: unknown;
-    };
+  | Transient;
+
+/** A transient outcome of try `tries`: another try follows, unless it was the last. */
+class TransientTry extends Error {
+  readonly outcome: Transient;
+  readonly tries: number;
+  constructor(outcome: Transient, tries: number) {
+    super(outcome.summary);
+    this.outcome = outcome;
+    this.tries = tries;
+  }
+}
 
 const SNIPPET_CHARS = 200;
 
@@ -418,7 +420,6 @@ export function createWebhookChannel(options: WebhookChannelOptions): DeliveryCh
   const maxDelayMs = options.maxDelayMs ?? WEBHOOK_DEFAULTS.maxDelayMs;
   const maxRetryAfterMs = options.maxRetryAfterMs ?? WEBHOOK_DEFAULTS.maxRetryAfterMs;
   const random = options.random ?? Math.random;
-  const sleep = options.sleep ?? ((ms: number) => sleepFor(ms));
   const now = options.now ?? Date.now;
   const { secrets } = options;
   const fixedSigners = typeof secrets === 'function' ? undefined : signersOf(secrets ?? []);
@@ -514,31 +515,46 @@ export function createWebhookChannel(options: WebhookChannelOptions): DeliveryCh
       const key = batchIdempotencyKey(messages);
       const signers = await signersNow();
 
-      for (let tries = 1; ; tries += 1) {
-        // Signed anew on every try: a retry carries the time it is made, not the first try's.
-        const headers = requestHeaders(key, now(), body, signers);
-        const outcome = await attempt(body, headers, messages);
-        if (outcome.kind === 'answered') return outcome.results;
-        if (outcome.kind === 'permanent') {
-          throw new PermanentDeliveryError(boundReason(outcome.reason), {
-            attempts: tries,
-            summary: outcome.summary,
-          });
-        }
+      const tooLong = (retryAfterMs: number | undefined) =>
+        retryAfterMs !== undefined && retryAfterMs > maxRetryAfterMs;
+      try {
+        return await retry(
+          async (tries) => {
+            // Signed anew on every try: a retry carries the time it is made, not the first try's.
+            const headers = requestHeaders(key, now(), body, signers);
+            const outcome = await attempt(body, headers, messages);
+            if (outcome.kind === 'answered') return outcome.results;
+            if (outcome.kind === 'permanent') {
+              throw new PermanentDeliveryError(boundReason(outcome.reason), {
+                attempts: tries,
+                summary: outcome.summary,
+              });
+            }
+            if (outcome.throttled) batch.onThrottle?.(outcome.retryAfterMs);
+            throw new TransientTry(outcome, tries);
+          },
+          {
+            maxAttempts,
+            baseDelayMs,
+            maxDelayMs,
+            random,
+            sleep: options.sleep,
+            retryable: (error) => error instanceof TransientTry && !tooLong(error.outcome.retryAfterMs),
+            delayOf: (error) => (error as TransientTry).outcome.retryAfterMs,
+          },
+        );
+      } catch (error) {
+        if (!(error instanceof TransientTry)) throw error;
+        const { outcome, tries } = error;
         const { retryAfterMs } = outcome;
-        if (outcome.throttled) batch.onThrottle?.(retryAfterMs);
-        const tooLong = retryAfterMs !== undefined && retryAfterMs > maxRetryAfterMs;
-        if (tries >= maxAttempts || tooLong) {
-          const why = tooLong ? `; it asked to retry after ${retryAfterMs} ms` : '';
-          const after = ` (after ${tries} ${tries === 1 ? 'try' : 'tries'}${why})`;
-          throw new TransientDeliveryError(boundReason(`${outcome.reason}${after}`), {
-            attempts: tries,
-            summary: `${outcome.summary}${after}`,
-            cause: outcome.cause,
-            ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
-          });
-        }
-        await sleep(retryAfterMs ?? backoffDelay(tries, baseDelayMs, maxDelayMs, random()));
+        const why = tooLong(retryAfterMs) ? `; it asked to retry after ${retryAfterMs} ms` : '';
+        const after = ` (after ${tries} ${tries === 1 ? 'try' : 'tries'}${why})`;
+        throw new TransientDeliveryError(boundReason(`${outcome.reason}${after}`), {
+          attempts: tries,
+          summary: `${outcome.summary}${after}`,
+          cause: outcome.cause,
+          ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+        });
       }
     },
   };

@@ -3,6 +3,7 @@
  * templates in DynamoDB, the configured channel, the system clock.
  */
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { recipientShards } from '#shared/adapters/dynamodb.ts';
 import { shardOf } from '#shared/domain/keys.ts';
 import type { Template } from '#shared/domain/model.ts';
@@ -50,7 +51,7 @@ export function awsDeliverPorts(channels: Channels, pacing?: Pacing): DeliverPor
     },
     channels,
     clock: { now: () => Date.now() },
-    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+    sleep,
     newToken: randomUUID,
   };
 }

@@ -19,6 +19,7 @@
  * sent: each page's chunks are put in the ledger as skipped in one transaction with the
  * checkpoint's move, then projected and counted.
  */
+import pLimit from 'p-limit';
 import {
   chunksOf,
   type DeliveryBatchHeader,
@@ -157,15 +158,10 @@ export interface SendResult {
 
 /** Runs `work` for shards 0..n-1, at most `limit` at once. */
 async function forEachShard(shards: number, limit: number, work: (shard: number) => Promise<void>) {
-  let next = 0;
-  const worker = async () => {
-    while (next < shards) {
-      const shard = next;
-      next += 1;
-      await work(shard);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, shards) }, worker));
+  await pLimit(limit).map(
+    Array.from({ length: shards }, (_, shard) => shard),
+    work,
+  );
 }
 
 function headerOf(appId: string, campaign: Campaign, chunkSize: number): DeliveryBatchHeader {

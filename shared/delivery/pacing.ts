@@ -39,6 +39,7 @@
  * may together send up to `rate·d/1000` messages more than the bound in one window.
  */
 import type { BucketState, PaceLimit } from '#shared/domain/destinations.ts';
+import { retry } from '#shared/retry.ts';
 
 export type { BucketState };
 
@@ -172,6 +173,11 @@ function checkLimit(limit: PaceLimit): void {
   }
 }
 
+/** A conditional write of a bucket that another consumer's write beat. */
+class LostWrite extends Error {}
+
+const readAgainAtOnce = async () => {};
+
 /** A pacer over `store`: see the module comment for the algorithm and its bound. */
 export function createPacer({ store, clock, onRateChange, sleep }: PacerOptions): Pacer {
   /**
@@ -184,24 +190,34 @@ export function createPacer({ store, clock, onRateChange, sleep }: PacerOptions)
     what: string,
     decide: (state: Fields, now: number, stored: BucketState | undefined) => { next?: Fields; answer: T },
   ): Promise<T> {
-    for (let attempt = 1; attempt <= PACE_MAX_TRIES; attempt += 1) {
-      const stored = await store.read(limit.bucket);
-      const now = clock.now();
-      const { next, answer } = decide(current(stored, limit, now), now, stored);
-      if (!next) return answer;
-      const version = (stored?.version ?? 0) + 1;
-      if (await store.write(limit.bucket, { ...next, version }, stored?.version)) {
-        const before = stored?.rate ?? limit.ratePerSecond;
-        if (next.rate !== before) onRateChange?.(limit.bucket, next.rate, next.configured);
-        return answer;
-      }
-      if (sleep && attempt < PACE_MAX_TRIES) {
-        await sleep(Math.random() * Math.min(PACE_BACKOFF_CAP_MS, PACE_BACKOFF_BASE_MS * 2 ** (attempt - 1)));
-      }
+    try {
+      return await retry(
+        async () => {
+          const stored = await store.read(limit.bucket);
+          const now = clock.now();
+          const { next, answer } = decide(current(stored, limit, now), now, stored);
+          if (!next) return answer;
+          const version = (stored?.version ?? 0) + 1;
+          if (!(await store.write(limit.bucket, { ...next, version }, stored?.version)))
+            throw new LostWrite();
+          const before = stored?.rate ?? limit.ratePerSecond;
+          if (next.rate !== before) onRateChange?.(limit.bucket, next.rate, next.configured);
+          return answer;
+        },
+        {
+          maxAttempts: PACE_MAX_TRIES,
+          baseDelayMs: PACE_BACKOFF_BASE_MS,
+          maxDelayMs: PACE_BACKOFF_CAP_MS,
+          retryable: (error) => error instanceof LostWrite,
+          sleep: sleep ?? readAgainAtOnce,
+        },
+      );
+    } catch (error) {
+      if (!(error instanceof LostWrite)) throw error;
+      throw new Error(
+        `Pacing bucket '${limit.bucket}': ${what} lost ${PACE_MAX_TRIES} conditional writes in a row to other consumers; the bucket is busier than one take per chunk should make it.`,
+      );
     }
-    throw new Error(
-      `Pacing bucket '${limit.bucket}': ${what} lost ${PACE_MAX_TRIES} conditional writes in a row to other consumers; the bucket is busier than one take per chunk should make it.`,
-    );
   }
 
   return {

@@ -8,6 +8,7 @@
  * A checkpoint only moves from the value its writer read (a conditional write), so two
  * runs of the send function, or a dispatch and a cancel's sweep, never both take a page.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { GetCommand, QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import {
   documents,
@@ -18,6 +19,7 @@ import {
 } from '#shared/adapters/dynamodb.ts';
 import { CheckpointMovedError } from '#shared/domain/delivery-ledger.ts';
 import { appPk, recipientPk } from '#shared/domain/keys.ts';
+import { backoffDelay } from '#shared/retry.ts';
 import { countsUpdate } from './campaigns.ts';
 import type { RecipientItem } from './recipients.ts';
 
@@ -120,6 +122,9 @@ export async function commitDispatchedPage(
   }
 }
 
+/** Backoff of a sweep's transaction cancelled by a conflict or throttling: waits below 20, 40, … 1,280 ms. */
+const SWEEP_BACKOFF = { baseDelayMs: 20, maxDelayMs: 1280 };
+
 /** One chunk of a page a cancel's sweep settles. */
 export interface SweptChunk {
   userIds: readonly string[];
@@ -192,7 +197,7 @@ export async function sweepPage(
         fresh = fresh.filter((_, i) => !exists.has(i));
       } else {
         // A conflict or throttling: nothing was written; try the same again.
-        await new Promise((r) => setTimeout(r, 20 * 2 ** Math.min(attempt, 6) * Math.random()));
+        await sleep(backoffDelay(attempt + 1, SWEEP_BACKOFF, Math.random()));
       }
     }
   }

@@ -17,6 +17,7 @@
  * eventual consistency could miss a recipient settled just before the source finished.
  */
 import { GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import pLimit from 'p-limit';
 import {
   documents,
   isConditionalCheckFailed,
@@ -53,37 +54,32 @@ export async function forEachSourceRecipient(
     values[`:s${i}`] = status;
     return `:s${i}`;
   });
-  let next = 0;
   let total = 0;
-  const worker = async () => {
-    while (next < recipientShards) {
-      const shard = next;
-      next += 1;
-      let ExclusiveStartKey: Record<string, unknown> | undefined;
-      do {
-        const page = await documents.send(
-          new QueryCommand({
-            TableName: tableName,
-            KeyConditionExpression: 'pk = :pk',
-            FilterExpression: `#status IN (${names.join(', ')})`,
-            ProjectionExpression: 'userId, variables',
-            ExpressionAttributeNames: { '#status': 'status' },
-            ExpressionAttributeValues: { ':pk': recipientPk(appId, sourceId, shard), ...values },
-            ConsistentRead: true,
-            ExclusiveStartKey,
-          }),
-        );
-        const recipients = (page.Items ?? []).map((item) => ({
-          userId: item.userId as string,
-          variables: (item.variables as Record<string, VariableValue> | undefined) ?? {},
-        }));
-        total += recipients.length;
-        if (recipients.length > 0) await onPage(recipients);
-        ExclusiveStartKey = page.LastEvaluatedKey;
-      } while (ExclusiveStartKey);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(SHARD_CONCURRENCY, recipientShards) }, worker));
+  const shards = Array.from({ length: recipientShards }, (_, shard) => shard);
+  await pLimit(SHARD_CONCURRENCY).map(shards, async (shard) => {
+    let ExclusiveStartKey: Record<string, unknown> | undefined;
+    do {
+      const page = await documents.send(
+        new QueryCommand({
+          TableName: tableName,
+          KeyConditionExpression: 'pk = :pk',
+          FilterExpression: `#status IN (${names.join(', ')})`,
+          ProjectionExpression: 'userId, variables',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: { ':pk': recipientPk(appId, sourceId, shard), ...values },
+          ConsistentRead: true,
+          ExclusiveStartKey,
+        }),
+      );
+      const recipients = (page.Items ?? []).map((item) => ({
+        userId: item.userId as string,
+        variables: (item.variables as Record<string, VariableValue> | undefined) ?? {},
+      }));
+      total += recipients.length;
+      if (recipients.length > 0) await onPage(recipients);
+      ExclusiveStartKey = page.LastEvaluatedKey;
+    } while (ExclusiveStartKey);
+  });
   return total;
 }
 

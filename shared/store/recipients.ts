@@ -6,6 +6,7 @@
  */
 import type { BatchWriteItemCommandOutput } from '@aws-sdk/client-dynamodb';
 import { BatchGetCommand, BatchWriteCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import pLimit, { type LimitFunction } from 'p-limit';
 import {
   documents,
   isConditionalCheckFailed,
@@ -15,6 +16,7 @@ import {
 } from '#shared/adapters/dynamodb.ts';
 import { recipientPk, recipientSk, recipientsByStatusPk, shardOf } from '#shared/domain/keys.ts';
 import type { Recipient, RecipientStatus, VariableValue } from '#shared/domain/model.ts';
+import { type RetryOptions, retry } from '#shared/retry.ts';
 
 type Key = Record<string, unknown>;
 
@@ -57,6 +59,9 @@ export function recipientItem(
   };
 }
 
+/** Tries of one BatchWriteItem call's items in all, and the backoff between them. */
+export const BATCH_WRITE_RETRY = { maxAttempts: 10, baseDelayMs: 25, maxDelayMs: 2000 } as const;
+
 export interface BatchWriterOptions {
   /** BatchWriteItem calls in flight at once. */
   concurrency?: number;
@@ -68,6 +73,9 @@ export interface BatchWriterOptions {
   send?: (command: BatchWriteCommand) => Promise<Pick<BatchWriteItemCommandOutput, 'UnprocessedItems'>>;
 }
 
+/** Items a BatchWriteItem call left unprocessed (DynamoDB's answer to throttling): sent again. */
+class UnprocessedItemsError extends Error {}
+
 /**
  * Writes items 25 per BatchWriteItem call with at most `concurrency` calls in flight:
  * `write` waits while the pipeline is full, so a fast reader cannot outrun DynamoDB.
@@ -76,19 +84,23 @@ export interface BatchWriterOptions {
  * call a key appears once (the later item wins).
  */
 export class BatchWriter {
-  readonly #options: Required<Omit<BatchWriterOptions, 'send'>>;
+  readonly #retry: RetryOptions;
   readonly #send: NonNullable<BatchWriterOptions['send']>;
-  readonly #inFlight = new Set<Promise<void>>();
+  readonly #limit: LimitFunction;
+  readonly #calls = new Set<Promise<void>>();
   #pending: Record<string, unknown>[] = [];
   #failure: unknown;
   written = 0;
 
   constructor(options: BatchWriterOptions = {}) {
-    this.#options = {
-      concurrency: options.concurrency ?? 8,
-      maxAttempts: options.maxAttempts ?? 10,
-      baseDelayMs: options.baseDelayMs ?? 25,
-      maxDelayMs: options.maxDelayMs ?? 2000,
+    this.#limit = pLimit(options.concurrency ?? 8);
+    this.#retry = {
+      maxAttempts: options.maxAttempts ?? BATCH_WRITE_RETRY.maxAttempts,
+      baseDelayMs: options.baseDelayMs ?? BATCH_WRITE_RETRY.baseDelayMs,
+      maxDelayMs: options.maxDelayMs ?? BATCH_WRITE_RETRY.maxDelayMs,
+      // Throttled (or a 5xx) beyond the SDK's own few retries: the whole call is sent
+      // again like unprocessed items (keyed puts: a repeat is harmless).
+      retryable: (error) => error instanceof UnprocessedItemsError || isRetryableError(error),
     };
     this.#send =
       options.send ??
@@ -107,51 +119,41 @@ export class BatchWriter {
   /** Writes what is queued and waits for every call; throws the first failure. */
   async flush(): Promise<void> {
     if (this.#pending.length > 0) await this.#dispatch();
-    while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
+    while (this.#calls.size > 0) await Promise.all([...this.#calls]);
     if (this.#failure) throw this.#failure;
   }
 
   async #dispatch(): Promise<void> {
     if (this.#failure) throw this.#failure;
-    while (this.#inFlight.size >= this.#options.concurrency) await Promise.race(this.#inFlight);
-    if (this.#failure) throw this.#failure;
     const byKey = new Map<string, Record<string, unknown>>();
     for (const item of this.#pending) byKey.set(`${item.pk}\u0000${item.sk}`, item);
     this.#pending = [];
-    const call = this.#writeAll([...byKey.values()]).then(
-      () => undefined,
-      (error: unknown) => {
+    // Resolves once the call has its slot: while every slot is taken, the writer waits.
+    await new Promise<void>((started) => {
+      const call = this.#limit(async () => {
+        started();
+        // A call that failed meanwhile stops the writer: what was queued is not sent.
+        if (!this.#failure) await this.#writeAll([...byKey.values()]);
+      }).catch((error: unknown) => {
         this.#failure ??= error;
-      },
-    );
-    const tracked = call.finally(() => this.#inFlight.delete(tracked));
-    this.#inFlight.add(tracked);
+      });
+      this.#calls.add(call);
+      void call.finally(() => this.#calls.delete(call));
+    });
+    if (this.#failure) throw this.#failure;
   }
 
   async #writeAll(items: Record<string, unknown>[]): Promise<void> {
     let requests = items.map((Item) => ({ PutRequest: { Item } }));
-    for (let attempt = 1; ; attempt += 1) {
-      let unprocessed: typeof requests;
-      try {
-        const result = await this.#send(new BatchWriteCommand({ RequestItems: { [tableName]: requests } }));
-        unprocessed = (result.UnprocessedItems?.[tableName] ?? []) as typeof requests;
-      } catch (error) {
-        // Throttled (or a 5xx) beyond the SDK's own few retries: the whole call is
-        // unprocessed, and is retried like unprocessed items (keyed puts: a repeat is harmless).
-        if (!isRetryableError(error) || attempt >= this.#options.maxAttempts) throw error;
-        unprocessed = requests;
-      }
+    await retry(async (attempt) => {
+      const result = await this.#send(new BatchWriteCommand({ RequestItems: { [tableName]: requests } }));
+      const unprocessed = (result.UnprocessedItems?.[tableName] ?? []) as typeof requests;
       this.written += requests.length - unprocessed.length;
       if (unprocessed.length === 0) return;
-      if (attempt >= this.#options.maxAttempts) {
-        throw new Error(
-          `DynamoDB left ${unprocessed.length} of ${requests.length} items unprocessed after ${attempt} attempts`,
-        );
-      }
+      const left = `DynamoDB left ${unprocessed.length} of ${requests.length} items unprocessed after ${attempt} attempts`;
       requests = unprocessed;
-      const ceiling = Math.min(this.#options.maxDelayMs, this.#options.baseDelayMs * 2 ** (attempt - 1));
-      await new Promise((r) => setTimeout(r, Math.random() * ceiling));
-    }
+      throw new UnprocessedItemsError(left);
+    }, this.#retry);
   }
 }
 
@@ -208,33 +210,27 @@ export async function markQueued(
 ): Promise<void> {
   const now = new Date().toISOString();
   const gsi1pk = recipientsByStatusPk(appId, campaignId, 'queued', shard);
-  let next = 0;
-  const worker = async () => {
-    while (next < recipients.length) {
-      const recipient = recipients[next] as RecipientItem;
-      next += 1;
-      try {
-        await documents.send(
-          new UpdateCommand({
-            TableName: tableName,
-            Key: { pk: recipient.pk, sk: recipient.sk },
-            UpdateExpression: 'SET #status = :queued, gsi1pk = :gsi1pk, updatedAt = :now',
-            ConditionExpression: '#status = :pending',
-            ExpressionAttributeNames: { '#status': 'status' },
-            ExpressionAttributeValues: {
-              ':queued': 'queued',
-              ':pending': 'pending',
-              ':gsi1pk': gsi1pk,
-              ':now': now,
-            },
-          }),
-        );
-      } catch (error) {
-        if (!isConditionalCheckFailed(error)) throw error;
-      }
+  await pLimit(concurrency).map(recipients, async (recipient) => {
+    try {
+      await documents.send(
+        new UpdateCommand({
+          TableName: tableName,
+          Key: { pk: recipient.pk, sk: recipient.sk },
+          UpdateExpression: 'SET #status = :queued, gsi1pk = :gsi1pk, updatedAt = :now',
+          ConditionExpression: '#status = :pending',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: {
+            ':queued': 'queued',
+            ':pending': 'pending',
+            ':gsi1pk': gsi1pk,
+            ':now': now,
+          },
+        }),
+      );
+    } catch (error) {
+      if (!isConditionalCheckFailed(error)) throw error;
     }
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, recipients.length) }, worker));
+  });
 }
 
 /** A settled recipient's new status, as the delivery engine decided it. */
@@ -331,6 +327,12 @@ export async function listRecipients(
   return { items: page.map((f) => f.item), next: { shard: last.shard, key } };
 }
 
+/** Tries of one BatchGetItem call's keys in all, and the backoff between them. */
+const BATCH_GET_RETRY = { maxAttempts: 10, baseDelayMs: 50, maxDelayMs: 12_800 };
+
+/** Keys a BatchGetItem call left unprocessed: asked for again. */
+class UnprocessedKeysError extends Error {}
+
 /** The stored variables of some recipients of a campaign (strongly consistent; absent users left out). */
 export async function variablesOf(
   appId: string,
@@ -343,21 +345,23 @@ export async function variablesOf(
       pk: recipientPk(appId, campaignId, shardOf(userId, recipientShards)),
       sk: recipientSk(userId),
     }));
-    for (let attempt = 1; keys.length > 0; attempt += 1) {
-      const { Responses = {}, UnprocessedKeys = {} } = await documents.send(
-        new BatchGetCommand({
-          RequestItems: {
-            [tableName]: { Keys: keys, ConsistentRead: true, ProjectionExpression: 'userId, variables' },
-          },
-        }),
-      );
-      for (const item of Responses[tableName] ?? [])
-        found.set(item.userId as string, (item.variables as Record<string, VariableValue>) ?? {});
-      keys = (UnprocessedKeys[tableName]?.Keys ?? []) as Record<string, unknown>[];
-      if (keys.length > 0 && attempt >= 10)
-        throw new Error(`BatchGetItem left ${keys.length} keys unprocessed`);
-      if (keys.length > 0) await new Promise((r) => setTimeout(r, Math.random() * 25 * 2 ** attempt));
-    }
+    await retry(
+      async () => {
+        const { Responses = {}, UnprocessedKeys = {} } = await documents.send(
+          new BatchGetCommand({
+            RequestItems: {
+              [tableName]: { Keys: keys, ConsistentRead: true, ProjectionExpression: 'userId, variables' },
+            },
+          }),
+        );
+        for (const item of Responses[tableName] ?? [])
+          found.set(item.userId as string, (item.variables as Record<string, VariableValue>) ?? {});
+        keys = (UnprocessedKeys[tableName]?.Keys ?? []) as Record<string, unknown>[];
+        if (keys.length > 0)
+          throw new UnprocessedKeysError(`BatchGetItem left ${keys.length} keys unprocessed`);
+      },
+      { ...BATCH_GET_RETRY, retryable: (error) => error instanceof UnprocessedKeysError },
+    );
   }
   return found;
 }

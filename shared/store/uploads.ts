@@ -206,11 +206,11 @@ export async function claimUpload(
   owner: string,
   now = Date.now(),
 ): Promise<ClaimResult> {
-  for (let attempt = 1; ; attempt += 1) {
+  for (let attempt = 1; attempt <= CLAIM_ATTEMPTS; attempt += 1) {
     const result = await tryClaim(appId, campaignId, uploadId, owner, now);
-    if (result !== 'lost' || attempt >= CLAIM_ATTEMPTS)
-      return result === 'lost' ? { outcome: 'busy' } : result;
+    if (result !== 'lost') return result;
   }
+  return { outcome: 'busy' };
 }
 
 async function tryClaim(

@@ -1,44 +1,5 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { readOutbox } from '#shared/adapters/outbox-channel.ts';
-
-const VARIABLES = [
-  'DELIVERY_CHANNEL',
-  'SNS_TOPIC_ARN',
-  'OUTBOX_PATH',
-  'WEBHOOK_URL',
-  'WEBHOOK_BATCH_SIZE',
-  'WEBHOOK_SECRET_ARN',
-  'WEBHOOK_SECRET',
-  'WEBHOOK_TIMEOUT_MS',
-  'WEBHOOK_MAX_ATTEMPTS',
-  'WEBHOOK_BASE_DELAY_MS',
-  'WEBHOOK_MAX_DELAY_MS',
-  'WEBHOOK_MAX_RETRY_AFTER_MS',
-];
-
-/**
- * A fresh copy of the modules (config sections are read once per module instance), so
- * errors thrown by them are compared by name, not by class.
- */
-async function load(env: Record<string, string>) {
-  for (const name of VARIABLES) vi.stubEnv(name, env[name] ?? '');
-  for (const name of VARIABLES) if (env[name] === undefined) delete process.env[name];
-  vi.resetModules();
-  const config = await import('#shared/config.ts');
-  const channel = await import('#shared/adapters/channel.ts').catch((error: unknown) => error as Error);
-  return { config, channel };
-}
-
-const batch = {
-  appId: 'a',
-  campaignId: 'c',
-  messages: [{ userId: 'u', title: null, body: 'b', idempotencyKey: 'c:u' }],
-};
+import { loadDelivery as load } from '#test/support/delivery-env.ts';
 
 afterEach(() => {
   vi.unstubAllEnvs();
@@ -126,23 +87,6 @@ describe('the plain-text WEBHOOK_SECRET of earlier versions', () => {
 });
 
 describe('delivery channel from configuration', () => {
-  let dir: string | undefined;
-  afterEach(async () => {
-    if (dir) await rm(dir, { recursive: true, force: true });
-    dir = undefined;
-  });
-
-  it('is the outbox channel by default, writing to OUTBOX_PATH', async () => {
-    dir = await mkdtemp(join(tmpdir(), 'channel-'));
-    const path = join(dir, 'outbox.jsonl');
-    const { channel } = await load({ OUTBOX_PATH: path });
-    if (channel instanceof Error) throw channel;
-    expect(channel.deliveryChannel.name).toBe('outbox');
-    expect(channel.deliveryChannel.maxBatchSize).toBe(100);
-    expect(await channel.deliveryChannel.deliverBatch(batch)).toEqual([{ status: 'accepted' }]);
-    expect((await readOutbox(path)).map((e) => e.userId)).toEqual(['u']);
-  });
-
   it('fails at load when DELIVERY_CHANNEL=webhook has no WEBHOOK_URL', async () => {
     const { channel } = await load({ DELIVERY_CHANNEL: 'webhook' });
     expect(channel).toBeInstanceOf(Error);
@@ -167,35 +111,5 @@ describe('delivery channel from configuration', () => {
     if (channel instanceof Error) throw channel;
     expect(channel.deliveryChannel.name).toBe('sns');
     expect(channel.deliveryChannel.maxBatchSize).toBe(100);
-  });
-
-  it('is the webhook channel with the configured attempts when DELIVERY_CHANNEL=webhook', async () => {
-    let requests = 0;
-    const server = createServer((_req, res) => {
-      requests += 1;
-      res.writeHead(503).end();
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    try {
-      const { port } = server.address() as AddressInfo;
-      const { channel } = await load({
-        DELIVERY_CHANNEL: 'webhook',
-        WEBHOOK_URL: `http://127.0.0.1:${port}/hook`,
-        WEBHOOK_MAX_ATTEMPTS: '2',
-        WEBHOOK_BASE_DELAY_MS: '0',
-        WEBHOOK_BATCH_SIZE: '7',
-      });
-      if (channel instanceof Error) throw channel;
-      expect(channel.deliveryChannel.name).toBe('webhook');
-      expect(channel.deliveryChannel.maxBatchSize).toBe(7);
-      await expect(channel.deliveryChannel.deliverBatch(batch)).rejects.toMatchObject({
-        name: 'TransientDeliveryError',
-        attempts: 2,
-      });
-      expect(requests).toBe(2);
-    } finally {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    }
   });
 });

@@ -132,7 +132,6 @@ describe('the user_id rule on every path', () => {
         const error = invalidUserIdsError(field, ['ok', userId]);
         expect(error?.message).toBe(`Invalid user ids: ${field}[1]: ${problem}.`);
         expect(error).toMatchObject({
-          status: 400,
           code: 'ERR_BAD_REQUEST',
           details: { field, invalid: [userId] },
         });

@@ -77,7 +77,7 @@ function batchOf(count: number, body = (i: number) => `Hello u${i}`): ChannelBat
   };
 }
 
-const fast = { minDelayMs: 0, maxDelayMs: 0 };
+const fast = { baseDelayMs: 0, maxDelayMs: 0 };
 
 describe('SNS channel', () => {
   it('publishes a batch as one PublishBatch: each message its JSON, appId and campaignId attributes, its index as Id', async () => {

@@ -3,6 +3,7 @@
  * reach a point of its progress, and SIGKILLs it there; the seeded choice of points.
  */
 import { spawn } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import type { FunctionName } from '#infra/functions.ts';
 import { seededRandom } from '#test/support/flaky-channel.ts';
@@ -111,7 +112,7 @@ export async function killWhen(
   });
   const polled = (async () => {
     if (!reached) return new Promise<void>(() => undefined);
-    while (!done && !(await reached())) await new Promise((r) => setTimeout(r, intervalMs));
+    while (!done && !(await reached())) await sleep(intervalMs);
   })();
   await Promise.race([child.gated, polled, ended]);
   if (done) return { ...(await ended), killed: false };

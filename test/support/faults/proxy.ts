@@ -9,6 +9,7 @@
  * counts every fault it injected, so a test can show its faults really fired.
  */
 import { Agent, createServer, type IncomingMessage, request, type ServerResponse } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { listenOnLoopback } from '#infra/local/loopback.ts';
 import { seededRandom } from '#test/support/flaky-channel.ts';
 
@@ -207,8 +208,6 @@ const readBody = (req: IncomingMessage) =>
     req.on('end', () => resolve(Buffer.concat(chunks)));
     req.on('error', reject);
   });
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function startFaultProxy(options: FaultProxyOptions): Promise<FaultProxy> {
   const { service } = options;

@@ -1,5 +1,5 @@
 /**
- * Child process of test/unit/tracing.test.ts: loads the adapters and runs two handlers
+ * Child process of test/integration/tracing.test.ts: loads the adapters and runs two handlers
  * on the shared stack in whatever environment the test gives it (Lambda's, with a local
  * X-Ray daemon, or the local runtime's), then prints what it saw as one JSON line.
  *

@@ -9,7 +9,6 @@ import {
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
-  backoffDelay,
   batchIdempotencyKey,
   createWebhookChannel,
   parseRetryAfter,
@@ -745,13 +744,5 @@ describe('parseRetryAfter', () => {
     ['soon', undefined],
   ])('reads %j as %j ms', (value, expected) => {
     expect(parseRetryAfter(value, now)).toBe(expected);
-  });
-});
-
-describe('backoffDelay', () => {
-  it('doubles the ceiling per attempt up to the cap, scaled by the random draw', () => {
-    expect([1, 2, 3, 4, 5].map((n) => backoffDelay(n, 100, 1000, 1))).toEqual([100, 200, 400, 800, 1000]);
-    expect(backoffDelay(3, 100, 1000, 0)).toBe(0);
-    expect(backoffDelay(3, 100, 1000, 0.25)).toBe(100);
   });
 });
