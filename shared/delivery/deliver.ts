@@ -330,11 +330,11 @@ export function createDeliverer(ports: DeliverPorts, options: DeliverOptions) {
       // Claimed first, so a cancel still stops every chunk not yet claimed, and a chunk
       // another receive already delivered takes no tokens.
       const maxWaitMs = Math.max(0, Math.min(PACE_MAX_WAIT_MS, message.timeLeft() - options.claimCutoffMs));
-      // Every chunk takes a whole chunk's tokens, a short one (a page's last) too: grants
-      // stay evenly spaced, so a request held up on its way by less than one chunk's time
-      // cannot make the far side see more than the bound. Never faster, at worst a little slower.
+      // Grants come evenly spaced, one chunk every chunk / rate seconds: every chunk takes a
+      // whole chunk's tokens (a page's short last one too), from a bucket one chunk deep, so
+      // nothing bunches up at the sender. Never faster, at worst a little slower.
       const tokens = Math.max(chunk.recipients.length, message.batch.chunkSize ?? 0);
-      const grant = await ports.pacing.pacer.take(pace, tokens, maxWaitMs);
+      const grant = await ports.pacing.pacer.take({ ...pace, burst: tokens }, tokens, maxWaitMs);
       if ('retryAt' in grant) {
         await ports.ledger.release(ref, owner);
         return { done: false, retryAt: grant.retryAt };

@@ -97,14 +97,14 @@ export interface PaceLimit {
   /** Messages per second, as configured (the effective rate may be lower after a 429). */
   ratePerSecond: number;
   /**
-   * The bucket's capacity, the most messages sent at once from a full bucket: one second
-   * of the rate (`floor(ratePerSecond)`, at least 1). Over any window of t seconds, at
-   * most `burst + ratePerSecond × t` messages go out. A paced campaign's chunks hold at
-   * most `min(batchSize, burst)`, so one chunk is one take and one request.
+   * One second of the rate (`floor(ratePerSecond)`, at least 1): over any window of t
+   * seconds the far side receives at most `burst + ratePerSecond × t` messages. A paced
+   * campaign's chunks hold at most `min(batchSize, burst)`, one take and one request each.
    *
-   * A second of the rate rather than one chunk: the bound holds at the far side only as
-   * long as no request is delayed, on its way, by more than `burst / ratePerSecond`
-   * seconds relative to another; with a second's burst that is a second, whatever the rate.
+   * The consumers send tighter than that: one chunk every `chunk / ratePerSecond` seconds,
+   * evenly (a bucket one chunk deep), so any second carries at most the rate plus one
+   * chunk as sent. The burst is the slack for the way there: the far side sees more than
+   * the bound only if one request is held up by over a second relative to another.
    */
   burst: number;
 }
