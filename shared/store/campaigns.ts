@@ -467,3 +467,97 @@ export async function createNotification(notification: {
   );
   return campaign;
 }
+
+/*
+ * The import lock: the campaign item's `importingUploadId`. An upload, an inline add or a
+ * follow-up's copy holds it while it adds recipients, so two cannot add at once and a
+ * send waits. Every write of it is here, with the campaign item's other writes; the
+ * upload store puts the transaction items below beside its own.
+ */
+
+const campaignKey = (appId: string, campaignId: string) => ({ pk: appPk(appId), sk: campaignSk(campaignId) });
+
+/**
+ * The transaction item that takes a draft's import lock for `lockId`; with `reentrant`,
+ * a lock `lockId` holds already is kept (a claim of the upload that holds it).
+ */
+export function takeLockItem(appId: string, campaignId: string, lockId: string, reentrant = false) {
+  return {
+    Update: {
+      TableName: tableName,
+      Key: campaignKey(appId, campaignId),
+      UpdateExpression: 'SET importingUploadId = :u',
+      ConditionExpression: reentrant
+        ? '#status = :draft AND (attribute_not_exists(importingUploadId) OR importingUploadId = :u)'
+        : '#status = :draft AND attribute_not_exists(importingUploadId)',
+      ExpressionAttributeNames: { '#status': 'status' },
+      ExpressionAttributeValues: { ':u': lockId, ':draft': 'draft' },
+    },
+  };
+}
+
+/** The transaction item that ends `lockId`'s import: the recipient count set, the lock released. */
+export function completeImportItem(
+  appId: string,
+  campaignId: string,
+  lockId: string,
+  recipientCount: number,
+  now: string,
+) {
+  return {
+    Update: {
+      TableName: tableName,
+      Key: campaignKey(appId, campaignId),
+      UpdateExpression:
+        'SET recipientCount = :count, counts.pending = :count, updatedAt = :now REMOVE importingUploadId',
+      ConditionExpression: 'importingUploadId = :u',
+      ExpressionAttributeValues: { ':count': recipientCount, ':u': lockId, ':now': now },
+    },
+  };
+}
+
+/**
+ * Takes a draft's import lock for `lockId` on its own (an inline add); false when the
+ * campaign is gone, not a draft, or locked.
+ */
+export async function takeLock(appId: string, campaignId: string, lockId: string): Promise<boolean> {
+  try {
+    await documents.send(
+      new UpdateCommand({
+        ...takeLockItem(appId, campaignId, lockId).Update,
+        ConditionExpression:
+          'attribute_exists(pk) AND #status = :draft AND attribute_not_exists(importingUploadId)',
+      }),
+    );
+    return true;
+  } catch (error) {
+    if (!isConditionalCheckFailed(error)) throw error;
+    return false;
+  }
+}
+
+/**
+ * Removes the import lock if `lockId` holds it, setting the recipient count too when
+ * given (an import or copy that ended); a lock held by another, or none, is left as it is.
+ */
+export async function releaseLock(
+  appId: string,
+  campaignId: string,
+  lockId: string,
+  recipientCount?: number,
+): Promise<void> {
+  const item =
+    recipientCount === undefined
+      ? {
+          Key: campaignKey(appId, campaignId),
+          UpdateExpression: 'REMOVE importingUploadId',
+          ConditionExpression: 'importingUploadId = :u',
+          ExpressionAttributeValues: { ':u': lockId },
+        }
+      : completeImportItem(appId, campaignId, lockId, recipientCount, new Date().toISOString()).Update;
+  try {
+    await documents.send(new UpdateCommand({ TableName: tableName, ...item }));
+  } catch (error) {
+    if (!isConditionalCheckFailed(error)) throw error;
+  }
+}

@@ -16,19 +16,15 @@
  * each shard's partition, filtered by status), not from the by-status index, whose
  * eventual consistency could miss a recipient settled just before the source finished.
  */
-import { GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import pLimit from 'p-limit';
-import {
-  documents,
-  isConditionalCheckFailed,
-  recipientShards,
-  tableName,
-} from '#shared/adapters/dynamodb.ts';
+import { documents, recipientShards, tableName } from '#shared/adapters/dynamodb.ts';
 import { followUpLock } from '#shared/domain/campaigns.ts';
 import { appPk, campaignSk, recipientPk } from '#shared/domain/keys.ts';
 import type { RecipientStatus, VariableSchema, VariableValue } from '#shared/domain/model.ts';
 import { checkVariables, requiredKeys, type VariableProblem } from '#shared/domain/variables.ts';
 import { logger } from '#shared/observability.ts';
+import { releaseLock } from './campaigns.ts';
 import { BatchWriter, countRecipients, recipientItem } from './recipients.ts';
 
 export interface SourceRecipient {
@@ -161,21 +157,8 @@ export async function copyFollowUpRecipients(
     // Locked, the draft gains recipients from nowhere else: a mismatch is a bug. Keep the lock.
     throw new Error(`follow-up copy: read ${read} source recipients but the follow-up has ${copied}`);
   }
-  try {
-    await documents.send(
-      new UpdateCommand({
-        TableName: tableName,
-        Key: key,
-        UpdateExpression:
-          'SET recipientCount = :count, counts.pending = :count, updatedAt = :now REMOVE importingUploadId',
-        ConditionExpression: 'importingUploadId = :lock',
-        ExpressionAttributeValues: { ':count': copied, ':now': new Date().toISOString(), ':lock': lock },
-      }),
-    );
-  } catch (error) {
-    // Another run released it first, with the same count.
-    if (!isConditionalCheckFailed(error)) throw error;
-  }
+  // Another run may have released it first, with the same count: then nothing changes.
+  await releaseLock(appId, campaignId, lock, copied);
   logger.info('follow-up: recipients copied', { campaignId, sourceId: source, copied });
   return { copied };
 }

@@ -17,7 +17,10 @@ import { importRunningError, recipientsNeedDraftError } from '#shared/domain/cam
 import { appPk, campaignSk, uploadObjectKey, uploadSk } from '#shared/domain/keys.ts';
 import type { Campaign, Rejection, Upload } from '#shared/domain/model.ts';
 import { type ErrorCode, NotFoundError } from '#shared/errors.ts';
+import { completeImportItem, releaseLock, takeLock, takeLockItem } from './campaigns.ts';
 import { countRecipients } from './recipients.ts';
+
+export { releaseLock };
 
 /** How long a claim holds without a progress write (`IMPORT_LEASE_SECONDS`, 60 s by default). */
 export const LEASE_MS = importConfig().IMPORT_LEASE_SECONDS * 1000;
@@ -123,16 +126,7 @@ export async function createUploadLocked(upload: Upload): Promise<void> {
             ConditionExpression: 'attribute_not_exists(pk)',
           },
         },
-        {
-          Update: {
-            TableName: tableName,
-            Key: campaignKey(upload.appId, upload.campaignId),
-            UpdateExpression: 'SET importingUploadId = :u',
-            ConditionExpression: '#status = :draft AND attribute_not_exists(importingUploadId)',
-            ExpressionAttributeNames: { '#status': 'status' },
-            ExpressionAttributeValues: { ':u': upload.uploadId, ':draft': 'draft' },
-          },
-        },
+        takeLockItem(upload.appId, upload.campaignId, upload.uploadId),
       ],
     });
   } catch (error) {
@@ -242,17 +236,7 @@ async function tryClaim(
             },
           },
         },
-        {
-          Update: {
-            TableName: tableName,
-            Key: campaignKey(appId, campaignId),
-            UpdateExpression: 'SET importingUploadId = :u',
-            ConditionExpression:
-              '#status = :draft AND (attribute_not_exists(importingUploadId) OR importingUploadId = :u)',
-            ExpressionAttributeNames: { '#status': 'status' },
-            ExpressionAttributeValues: { ':u': uploadId, ':draft': 'draft' },
-          },
-        },
+        takeLockItem(appId, campaignId, uploadId, true),
       ],
     });
     return { outcome: 'claimed', upload: await getUpload(appId, campaignId, uploadId) };
@@ -421,16 +405,7 @@ export async function completeUpload(
           },
         },
       },
-      {
-        Update: {
-          TableName: tableName,
-          Key: campaignKey(appId, campaignId),
-          UpdateExpression:
-            'SET recipientCount = :count, counts.pending = :count, updatedAt = :now REMOVE importingUploadId',
-          ConditionExpression: 'importingUploadId = :u',
-          ExpressionAttributeValues: { ':count': result.recipientCount, ':u': uploadId, ':now': now },
-        },
-      },
+      completeImportItem(appId, campaignId, uploadId, result.recipientCount, now),
     ],
   });
 }
@@ -493,55 +468,13 @@ export async function failUpload(
   return failed;
 }
 
-/** Removes the campaign's import lock if `lockId` holds it, optionally setting its recipient count. */
-export async function releaseLock(
-  appId: string,
-  campaignId: string,
-  lockId: string,
-  recipientCount?: number,
-): Promise<void> {
-  const setCount =
-    recipientCount === undefined ? '' : 'SET recipientCount = :count, counts.pending = :count ';
-  await documents
-    .send(
-      new UpdateCommand({
-        TableName: tableName,
-        Key: campaignKey(appId, campaignId),
-        UpdateExpression: `${setCount}REMOVE importingUploadId`,
-        ConditionExpression: 'importingUploadId = :u',
-        ExpressionAttributeValues: {
-          ':u': lockId,
-          ...(recipientCount === undefined ? {} : { ':count': recipientCount }),
-        },
-      }),
-    )
-    .catch((e: unknown) => {
-      if (!isConditionFailure(e)) throw e;
-    });
-}
-
 /**
  * Takes the campaign's import lock for an inline add of recipients.
  *
  * @throws ConflictError when the campaign is not a draft or an import is running.
  */
 export async function lockForInlineAdd(appId: string, campaignId: string, lockId: string): Promise<void> {
-  try {
-    await documents.send(
-      new UpdateCommand({
-        TableName: tableName,
-        Key: campaignKey(appId, campaignId),
-        UpdateExpression: 'SET importingUploadId = :u',
-        ConditionExpression:
-          'attribute_exists(pk) AND #status = :draft AND attribute_not_exists(importingUploadId)',
-        ExpressionAttributeNames: { '#status': 'status' },
-        ExpressionAttributeValues: { ':u': lockId, ':draft': 'draft' },
-      }),
-    );
-  } catch (error) {
-    if (!isConditionFailure(error)) throw error;
-    throw await campaignConflict(appId, campaignId);
-  }
+  if (!(await takeLock(appId, campaignId, lockId))) throw await campaignConflict(appId, campaignId);
 }
 
 /**
