@@ -1,13 +1,18 @@
 /**
- * Reading a CSV upload as a stream of records, on `csv-parser` (raw arrays,
- * `headers: false`, so a row with too many or too few fields stays visible).
+ * Reading a CSV upload as a stream of records, on `csv-parser` used through its public
+ * interface: whole records are written to it, its options hand each row's fields over as
+ * an array (`mapHeaders`, `mapValues`), and its events say when the header and each row
+ * are complete (`headers`, `data`, `error`, `end`). Two pre-passes of ours read the bytes
+ * before it: `ByteChecker` (encoding, emptiness, line breaks) and `RecordSplitter`
+ * (where records end, record size, stray quotes, blank lines and CRs before the header).
  *
  * File-level checks (docs/csv.md), each a `CsvFileError`:
  *
- * - encoding: strict UTF-8 (a streaming, fatal `TextDecoder` over every byte); a UTF-8
- *   BOM is dropped; a UTF-16 BOM, NUL bytes or invalid UTF-8 anywhere fail the file, and
- *   so does a gzip or ZIP (.xlsx) file, named as such by its first bytes.
- *   Byte positions in messages are 1-based offsets in the file as uploaded.
+ * - encoding: strict UTF-8 over every byte (`isUtf8`, a character cut by a chunk's end
+ *   checked with the next); a UTF-8 BOM is dropped; a UTF-16 BOM, NUL bytes or invalid
+ *   UTF-8 anywhere fail the file, and so does a gzip or ZIP (.xlsx) file, named as such
+ *   by its first bytes. Byte positions in messages are 1-based offsets in the file as
+ *   uploaded.
  * - empty: no bytes, or only spaces, tabs and line breaks (a UTF-8 BOM alone included).
  *   A header with no data rows is a valid file with zero rows.
  * - delimiter: a one-column header holding `;` or a tab.
@@ -23,14 +28,18 @@
  * Row numbers are physical line numbers (the header's first line is 1); a record whose
  * quoted fields hold line breaks spans several lines and is numbered by its first.
  * Blank lines (empty, or only a CR) are skipped, are not data rows, and still count as
- * lines.
+ * lines. A row with too many or too few fields is kept as read, for the row check.
  *
  * Reading is pull-based: a source chunk is read and checked only when the consumer asks
- * for more rows than are already parsed, and parsed in `PARSE_SLICE_BYTES` pieces, each
- * piece's rows handed on before the next is parsed; memory holds one source chunk and
- * one piece's rows, never the file. A record longer than a piece is gathered in pieces
- * that double (`RecordSource.holds`), so it costs linear, not quadratic, copies.
+ * for more rows than are already parsed, and written to csv-parser in pieces of about
+ * `PARSE_SLICE_BYTES`, each piece's rows handed on before the next is written; memory
+ * holds one source chunk and one piece's rows, never the file. A record longer than a
+ * piece is gathered by the splitter and handed on once, when it ends, so it costs linear,
+ * not quadratic, copies.
  */
+import { isUtf8 } from 'node:buffer';
+import type { Transform } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import csvParser from 'csv-parser';
 import { MAX_DATA_ROWS } from '#shared/domain/csv-rules.ts';
 import { InvalidInputError } from '#shared/errors.ts';
@@ -77,14 +86,18 @@ export interface CsvReader {
 export const MAX_RECORD_BYTES = 1024 * 1024;
 
 const EMPTY = Buffer.alloc(0);
+const CRLF = Buffer.from('\r\n');
 const notUtf8 = (byte: number) =>
   new CsvFileError(
     `The file is not valid UTF-8 text (first invalid byte near byte ${byte}); save it as UTF-8 (in Excel: "CSV UTF-8").`,
     { byte },
   );
 
-/** Index of the first byte of the first invalid or truncated UTF-8 sequence, or -1. */
-function firstInvalidUtf8(b: Uint8Array): number {
+/**
+ * Index of the first byte of the first invalid or truncated UTF-8 sequence, or -1. With
+ * `truncatedOk`, a sequence that `b` ends in the middle of is not one, if it is valid so far.
+ */
+function firstInvalidUtf8(b: Uint8Array, truncatedOk = false): number {
   let i = 0;
   while (i < b.length) {
     const c = b[i] as number;
@@ -105,10 +118,13 @@ function firstInvalidUtf8(b: Uint8Array): number {
       if (c === 0xf0) lo = 0x90;
       else if (c === 0xf4) hi = 0x8f;
     } else return i;
-    if (i + n >= b.length) return i;
-    const d = b[i + 1] as number;
-    if (d < lo || d > hi) return i;
-    for (let k = 2; k <= n; k++) if (((b[i + k] as number) & 0xc0) !== 0x80) return i;
+    const last = Math.min(i + n, b.length - 1);
+    if (last > i) {
+      const d = b[i + 1] as number;
+      if (d < lo || d > hi) return i;
+    }
+    for (let k = i + 2; k <= last; k++) if (((b[k] as number) & 0xc0) !== 0x80) return i;
+    if (i + n >= b.length) return truncatedOk ? -1 : i;
     i += n + 1;
   }
   return -1;
@@ -134,8 +150,8 @@ class ByteChecker {
   private offset = 0;
   private started = false;
   private head: Uint8Array | undefined;
-  private readonly decoder = new TextDecoder('utf-8', { fatal: true });
-  private tail: Uint8Array = EMPTY;
+  /** The bytes of a UTF-8 sequence the bytes checked so far end in the middle of. */
+  private carry: Uint8Array = EMPTY;
   private sawContent = false;
   /** What the checks saw of the file's form (`detected`). */
   bom = false;
@@ -159,11 +175,7 @@ class ByteChecker {
   /** The last bytes to parse; throws when the file ends mid-character or is empty. */
   end(): Buffer {
     const out = this.started ? EMPTY : this.start(this.head ?? EMPTY);
-    try {
-      this.decoder.decode();
-    } catch {
-      throw notUtf8(this.offset - incompleteSuffix(this.tail).length + 1);
-    }
+    if (this.carry.length > 0) throw notUtf8(this.offset - this.carry.length + 1);
     if (!this.sawContent) {
       throw new CsvFileError(
         'The file is empty; upload a CSV with a header row (user_id and variable columns) and one row per recipient.',
@@ -201,16 +213,22 @@ class ByteChecker {
     return this.sawLf ? 'LF' : 'none';
   }
 
-  /** Notes whether the LFs of `chunk` follow a CR (one `indexOf` per line; stops once both kinds are seen). */
-  private noteLineBreaks(chunk: Uint8Array): void {
+  /**
+   * Notes whether `chunk` has a CRLF (one native search) and a LF without a CR before it
+   * (one `indexOf` per line until one is found: all of them in a CRLF-only file).
+   */
+  private noteLineBreaks(chunk: Buffer): void {
     if (chunk.length === 0) return;
-    if (!(this.sawLf && this.sawCrLf)) {
+    if (!this.sawCrLf && ((this.lastByte === 0x0d && chunk[0] === 0x0a) || chunk.indexOf(CRLF) !== -1)) {
+      this.sawCrLf = true;
+    }
+    if (!this.sawLf) {
       let i = chunk.indexOf(0x0a);
       while (i !== -1) {
-        const before = i === 0 ? this.lastByte : (chunk[i - 1] as number);
-        if (before === 0x0d) this.sawCrLf = true;
-        else this.sawLf = true;
-        if (this.sawLf && this.sawCrLf) break;
+        if ((i === 0 ? this.lastByte : chunk[i - 1]) !== 0x0d) {
+          this.sawLf = true;
+          break;
+        }
         i = chunk.indexOf(0x0a, i + 1);
       }
     }
@@ -226,26 +244,30 @@ class ByteChecker {
         { byte: base + nul + 1 },
       );
     }
-    try {
-      this.decoder.decode(chunk, { stream: true });
-    } catch {
-      const carry = incompleteSuffix(this.tail);
-      const at = firstInvalidUtf8(carry.length > 0 ? Buffer.concat([carry, chunk]) : chunk);
-      throw notUtf8((at === -1 ? base : base - carry.length + at) + 1);
+    // A copy (csv-parser unescapes `""` in place, and the caller's bytes stay untouched),
+    // after the bytes of a character the last chunk ended in the middle of.
+    const carry = this.carry;
+    const text = Buffer.allocUnsafe(carry.length + chunk.length);
+    text.set(carry, 0);
+    text.set(chunk, carry.length);
+    // Whole characters are checked natively; one cut by the chunk's end waits for the next.
+    const cut = incompleteSuffix(text);
+    if (!isUtf8(text.subarray(0, text.length - cut.length)) || firstInvalidUtf8(cut, true) !== -1) {
+      throw notUtf8(base - carry.length + firstInvalidUtf8(text) + 1);
     }
+    this.carry = cut.length > 0 ? Buffer.from(cut) : EMPTY;
+    const bytes = text.subarray(carry.length);
     if (!this.sawContent) {
-      for (let i = 0; i < chunk.length; i++) {
-        if (!isBlankByte(chunk[i] as number)) {
+      for (let i = 0; i < bytes.length; i++) {
+        if (!isBlankByte(bytes[i] as number)) {
           this.sawContent = true;
           break;
         }
       }
     }
-    this.noteLineBreaks(chunk);
-    this.tail = chunk.length >= 3 ? chunk.subarray(chunk.length - 3) : Buffer.concat([this.tail, chunk]);
-    this.offset += chunk.length;
-    // A copy: csv-parser unescapes `""` in place, and the caller's bytes stay untouched.
-    return Buffer.from(chunk);
+    this.noteLineBreaks(bytes);
+    this.offset += bytes.length;
+    return bytes;
   }
 }
 
@@ -255,8 +277,236 @@ function utf16(order: 'LE' | 'BE', bom: string): CsvFileError {
   );
 }
 
-/** A csv-parser record with `headers: false`: fields keyed `0`, `1`, ... */
-type ParsedRecord = Record<number, string | undefined>;
+/**
+ * The CSV dialect: what csv-parser is told, and the bytes `RecordSplitter` reads by.
+ * Records end at LF: csv-parser takes its line break from the header's line, which the
+ * splitter has made sure holds no CR but the one of a CRLF.
+ */
+const DIALECT = { separator: ',', quote: '"', escape: '"' } as const;
+const LF = 0x0a;
+const CR = 0x0d;
+const QUOTE = 0x22;
+const COMMA = 0x2c;
+
+/**
+ * Bytes are handed to csv-parser in pieces of about this size, each ending where a record
+ * ends, and the rows of each piece are handed on before the next is written: fewer rows
+ * alive at a time, which measurably eases garbage collection on large files.
+ */
+const PARSE_SLICE_BYTES = 16 * 1024;
+
+/**
+ * The name `mapHeaders` gives the first column, the one csv-parser keeps in the rows it
+ * builds (it drops the others): a row with fields has it, a blank line's row (`{}`) not.
+ */
+const FIRST_COLUMN = 'first';
+
+/**
+ * Whether a record (`record[0, end)`, its line break left out) has a line break in a field
+ * that does not start with '"': a stray quote in an unquoted field (`5'11"`, not RFC
+ * 4180), which runs the field on to the next '"' and the lines between into one value;
+ * without the check those rows would silently vanish into it.
+ *
+ * The fields are those csv-parser makes of the record, which the values it hands out do
+ * not show the start of: a ',' outside quotes ends a field; a '"' opens quotes wherever
+ * it is, and inside them only a '"' followed by ',' closes them (`""` is one '"'). So
+ * `say "hi" there,x` is one field to it, and a field that starts with '"' and holds an
+ * unbalanced quote (`"ab"c"d`) is read as written. test/unit/csv-stream.test.ts pins this
+ * reading of csv-parser's fields, so an upgrade that changes it fails there.
+ */
+function strayQuoteBreak(record: Buffer, end: number): boolean {
+  let field = 0;
+  let quoted = false;
+  for (let i = 0; i < end; i++) {
+    const byte = record[i];
+    if (byte === QUOTE) {
+      if (!quoted) quoted = true;
+      else if (i + 1 < end && record[i + 1] === COMMA) quoted = false;
+      else if (i + 1 < end && record[i + 1] === QUOTE) i++;
+    } else if (byte === COMMA) {
+      if (!quoted) field = i + 1;
+    } else if (byte === LF && record[field] !== QUOTE) {
+      return true;
+    }
+  }
+  return false;
+}
+
+/** The end of a record's fields: before its line break (at `length - 1` when it has one) and a CR before that. */
+function fieldsEnd(record: Buffer, length: number): number {
+  return length > 0 && record[length - 1] === CR ? length - 1 : length;
+}
+
+/** Why reading stops at a record: the file-level checks the splitter makes on the bytes. */
+type Stop = 'stray quote' | 'too long' | 'CR line breaks';
+/** What `RecordSplitter` hands on: whole records to parse, or why reading stops at the next record. */
+type Step = Buffer | Stop;
+
+/**
+ * A pre-pass over the checked bytes that finds where records end, before csv-parser sees
+ * them. A record ends at a LF outside quotes, and a LF is outside quotes when an even
+ * number of '"' came before it in the file (a '"' opens or closes a quoted field, and
+ * `""` inside one is two of them). csv-parser ends records at the same LFs; the tests pin
+ * that down (line numbers, unclosed quotes).
+ *
+ * Knowing the ends lets it hand csv-parser only whole records, in pieces of about
+ * `PARSE_SLICE_BYTES`, and keep the unfinished record itself: a record longer than a
+ * piece (a 10 MiB line, an unclosed quote) is gathered as a list of chunks and copied
+ * once, when it ends, and fails as soon as it is longer than `MAX_RECORD_BYTES`, so the
+ * memory held is bounded by that. Handed on in fixed pieces, csv-parser would copy the
+ * pending record into every piece: copies quadratic in its length.
+ *
+ * On the way it keeps the blank lines before the header from csv-parser (which reads
+ * its first line as the header), checks the header record for a CR, and checks a record
+ * with a line break inside quotes for a stray quote (`strayQuoteBreak`) once it ends.
+ *
+ * Only '"' and LF are looked for, with `indexOf`: a chunk without a '"' costs a few native
+ * searches, not a loop over its bytes.
+ */
+class RecordSplitter {
+  /** An odd number of '"' so far: inside a quoted field. */
+  private quoted = false;
+  /** The unfinished record's bytes (views of checked chunks), and their length. */
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  /** The unfinished record has a line break inside quotes. */
+  private breaks = false;
+  /** A line break inside quotes was seen: from here on records may span several lines. */
+  sawQuotedBreak = false;
+  /** No record but blank lines yet: the next record that is not blank is the header. */
+  private beforeHeader = true;
+  /** Blank lines before the header (kept from csv-parser; they still count as lines). */
+  blankLinesBeforeHeader = 0;
+  private done = false;
+  /** Within the chunk being split: its first byte not yet handed on, and where the unfinished record starts. */
+  private fed = 0;
+  private recordStart = 0;
+
+  /** The whole records that `chunk` completes, in order; its unfinished record is kept. */
+  push(chunk: Buffer): Step[] {
+    const steps: Step[] = [];
+    if (this.done || chunk.length === 0) return steps;
+    this.fed = 0;
+    this.recordStart = 0;
+    let lf = chunk.indexOf(LF);
+    let quote = chunk.indexOf(QUOTE);
+    for (;;) {
+      if (!this.quoted) {
+        if (quote === -1) break;
+        while (lf !== -1 && lf < quote) {
+          if (!this.recordEnds(chunk, lf, steps)) return steps;
+          lf = chunk.indexOf(LF, lf + 1);
+        }
+      } else {
+        const end = quote === -1 ? chunk.length : quote;
+        if (lf !== -1 && lf < end) {
+          this.breaks = true;
+          this.sawQuotedBreak = true;
+          lf = quote === -1 ? -1 : chunk.indexOf(LF, quote + 1);
+        }
+        if (quote === -1) break;
+      }
+      this.quoted = !this.quoted;
+      quote = chunk.indexOf(QUOTE, quote + 1);
+    }
+    // No '"' ahead: every line break ends a record. Until the header they are looked at one by one.
+    while (!this.quoted && lf !== -1 && this.beforeHeader) {
+      if (!this.recordEnds(chunk, lf, steps)) return steps;
+      lf = chunk.indexOf(LF, lf + 1);
+    }
+    if (!this.quoted && lf !== -1) {
+      if (!this.recordEnds(chunk, lf, steps)) return steps;
+      const last = chunk.lastIndexOf(LF);
+      while (last + 1 - this.fed > PARSE_SLICE_BYTES) {
+        let cut = chunk.lastIndexOf(LF, this.fed + PARSE_SLICE_BYTES - 1);
+        if (cut < this.fed) cut = chunk.indexOf(LF, this.fed + PARSE_SLICE_BYTES);
+        steps.push(chunk.subarray(this.fed, cut + 1));
+        this.fed = cut + 1;
+      }
+      this.recordStart = last + 1;
+    }
+    if (this.recordStart > this.fed) steps.push(chunk.subarray(this.fed, this.recordStart));
+    if (this.recordStart < chunk.length) {
+      this.pending.push(chunk.subarray(this.recordStart));
+      this.pendingBytes += chunk.length - this.recordStart;
+      if (this.pendingBytes > MAX_RECORD_BYTES) {
+        steps.push('too long');
+        this.done = true;
+      }
+    }
+    return steps;
+  }
+
+  /**
+   * The end of the file: the unfinished record (no line break after it, maybe none), and
+   * whether a quoted field in it is never closed; or why reading stops at that record.
+   */
+  end(): { last: Buffer; unclosed: boolean } | Stop | undefined {
+    if (this.done) return undefined;
+    this.done = true;
+    const last = this.pending.length === 1 ? (this.pending[0] as Buffer) : Buffer.concat(this.pending);
+    this.pending = [];
+    const stop = this.checked(last, fieldsEnd(last, last.length));
+    return stop ?? { last, unclosed: this.quoted };
+  }
+
+  /** The record that ends at the line break `chunk[at]`; false when reading stops there. */
+  private recordEnds(chunk: Buffer, at: number, steps: Step[]): boolean {
+    const length = this.pendingBytes + at + 1 - this.recordStart;
+    let stop: Stop | undefined;
+    let record: Buffer | undefined;
+    if (length > MAX_RECORD_BYTES) stop = 'too long';
+    else {
+      if (this.pendingBytes > 0) {
+        this.pending.push(chunk.subarray(0, at + 1));
+        record = Buffer.concat(this.pending);
+        this.pending = [];
+        this.pendingBytes = 0;
+      }
+      if (this.breaks || this.beforeHeader) {
+        const bytes = record ?? chunk.subarray(this.recordStart, at + 1);
+        if (this.beforeHeader && (length === 1 || (length === 2 && bytes[0] === CR))) {
+          // A blank line (empty, or only a CR) before the header.
+          this.blankLinesBeforeHeader++;
+          this.fed = this.recordStart = at + 1;
+          return true;
+        }
+        stop = this.checked(bytes, fieldsEnd(bytes, bytes.length - 1));
+      }
+    }
+    if (stop !== undefined) {
+      // The records before it are read first, so that it is numbered.
+      if (this.recordStart > this.fed) steps.push(chunk.subarray(this.fed, this.recordStart));
+      steps.push(stop);
+      this.done = true;
+      return false;
+    }
+    if (record !== undefined) {
+      steps.push(record);
+      this.fed = at + 1;
+    } else if (at + 1 - this.fed >= PARSE_SLICE_BYTES) {
+      steps.push(chunk.subarray(this.fed, at + 1));
+      this.fed = at + 1;
+    }
+    this.recordStart = at + 1;
+    return true;
+  }
+
+  /** The checks of a whole record's fields (`record[0, end)`): a stray quote; a CR in the header. */
+  private checked(record: Buffer, end: number): Stop | undefined {
+    if (this.breaks) {
+      this.breaks = false;
+      if (strayQuoteBreak(record, end)) return 'stray quote';
+    }
+    if (this.beforeHeader) {
+      this.beforeHeader = false;
+      // Before csv-parser reads it: on its first line a CR without a LF after it would be its line break.
+      const cr = record.indexOf(CR);
+      if (cr !== -1 && cr < end) return 'CR line breaks';
+    }
+    return undefined;
+  }
+}
 
 /** Counts LF characters in a string. */
 function lineBreaks(value: string): number {
@@ -269,85 +519,91 @@ function lineBreaks(value: string): number {
   return n;
 }
 
-/**
- * csv-parser is a `Transform`; these are the implementer hooks it defines. `RecordSource`
- * calls them directly, with `push` collecting the records: parsing a chunk is then one
- * synchronous call, without the per-record event and buffer bookkeeping of a stream
- * (measured: that bookkeeping alone cost more than the 40% docs/design.md allows over bare
- * csv-parser). csv-parser's `_transform` and `_flush` call back synchronously.
- *
- * csv-parser 3.x turns each record's cells array into an object in `writeRow(cells)`
- * before `push`; where that method exists it is replaced to take the array as it is
- * (no object built, none taken apart again). Without it, `push` gets the objects.
- * Every test of this module runs through this path, so a csv-parser upgrade that
- * changes it shows there.
- */
-interface ParserCore {
-  _transform(chunk: Buffer, encoding: string, callback: (error?: Error | null) => void): void;
-  _flush(callback: (error?: Error | null) => void): void;
-  push(record: ParsedRecord): boolean;
-  writeRow?: (cells: string[], byteOffset: number) => void;
-  parseCell?: (buffer: Buffer, start: number, end: number) => unknown;
-  /** csv-parser's running state; `quoted` is true inside an open quoted field. */
-  state?: { quoted?: unknown; previousEnd?: number };
-  /** The bytes csv-parser keeps of a record it has not finished; concatenated with every piece it gets. */
-  _prev?: Buffer | null;
+function tooLong(row: number): CsvFileError {
+  return new CsvFileError(
+    `A record starting on line ${row} is longer than ${MAX_RECORD_BYTES / 1024 / 1024} MiB; usually a '"' opens a quoted field that is never closed. Close the quote, and write a '"' inside a quoted value as '""'.`,
+    { row },
+  );
+}
+
+function strayQuote(row: number): CsvFileError {
+  return new CsvFileError(
+    `Line ${row} has a '"' inside a field that does not start with '"' (not RFC 4180 CSV), which runs the field on over the following lines; put the whole field in quotes and write each '"' inside it as '""'.`,
+    { row },
+  );
+}
+
+function unclosedQuote(row: number): CsvFileError {
+  return new CsvFileError(
+    `Line ${row} opens a quoted field ('"') that is never closed, so the rest of the file would be one value; close the quote, and write a '"' inside a quoted value as '""'.`,
+    { row },
+  );
 }
 
 /**
- * Bytes are handed to csv-parser in pieces of this size (views, not copies), and the rows
- * of each piece are handed on before the next is parsed: fewer rows alive at a time,
- * which measurably eases garbage collection on large files.
+ * Reads a source through the checks, the splitter and one csv-parser, on demand.
+ *
+ * csv-parser reads the header itself (its first line: the splitter keeps the blank lines
+ * before it back) and builds an object per row. `mapHeaders` notes each name and drops
+ * every column but the first from those objects (building them was most of csv-parser's
+ * cost per row, measured); `mapValues` gets each value with its column index, so a row's
+ * fields are gathered as an array, in the file's order, however many there are. The
+ * `headers` and `data` events say that a record is complete: a row object with the first
+ * column is the next gathered row, an empty one is a blank line. Gathered rows wait in
+ * order for their `data` event, so they stay with the right record even if the stream
+ * held events back.
+ *
+ * Pieces are written one at a time and each write's callback is awaited: it comes after
+ * the piece's events. `maxRowBytes` fails a record longer than `MAX_RECORD_BYTES` within
+ * a piece (the splitter, one it holds); an `error` event or a write's error is that limit.
  */
-const PARSE_SLICE_BYTES = 16 * 1024;
-
-/** Drives one csv-parser over a source, piece by piece, on demand. */
 class RecordSource {
   header: string[] | undefined;
-  private readonly parser: ParserCore;
+  private readonly parser: Transform;
   private readonly checker = new ByteChecker();
+  private readonly splitter = new RecordSplitter();
   private readonly iterator: AsyncIterator<Uint8Array>;
   private readonly maxRows: number;
   /** Rows parsed and not yet handed on. */
   private rows: CsvRow[] = [];
-  /** Checked bytes not yet parsed, from `inputAt`. */
-  private input: Buffer | undefined;
-  private inputAt = 0;
-  private parserError: Error | undefined;
+  /** What the splitter handed on and is not yet written. */
+  private steps: Step[] = [];
+  /** The first file-level error; once set, the rest of the file is not read. */
+  private failure: CsvFileError | undefined;
+  private sourceEnded = false;
   private ended = false;
   private closed = false;
-  /** Physical line number of the next record, and of the last one parsed. */
+  /** Physical line number of the next record, once the header is read (see `nextLine`). */
   private line = 1;
-  private lastLine = 1;
   private dataRows = 0;
-  /** Whether a '"' byte was seen: until one is, no field can hold a line break. */
-  private sawQuote = false;
-  /** Set by the `parseCell` wrapper: a cell with a line break that is not a quoted field. */
-  private strayQuote = false;
-  /** Line breaks in the cells of the record being parsed, counted by the `parseCell` wrapper. */
-  private cellBreaks = 0;
-  private countsCells = false;
-  /** Checked source chunks held back while a long record is pending (see `holds`). */
-  private held: Buffer[] = [];
-  private heldBytes = 0;
+  /** The header's names, from `mapHeaders`. */
+  private readonly headerFields: string[] = [];
+  /** The fields of rows `mapValues` has seen and `data` has not yet announced, in order. */
+  private readonly parsed: string[][] = [];
 
   constructor(source: AsyncIterable<Uint8Array>, maxRows: number) {
     this.iterator = source[Symbol.asyncIterator]();
     this.maxRows = maxRows;
-    this.parser = csvParser({ headers: false, maxRowBytes: MAX_RECORD_BYTES }) as unknown as ParserCore;
-    this.parser.push = (record: ParsedRecord) => {
-      const fields: string[] = [];
-      for (let i = 0; ; i++) {
-        const field = record[i];
-        if (field === undefined) break;
-        fields.push(field);
-      }
-      this.add(fields);
-      return true;
-    };
-    if (typeof this.parser.writeRow === 'function') {
-      this.parser.writeRow = (cells: string[]) => this.add(cells);
-    }
+    this.parser = csvParser({
+      ...DIALECT,
+      maxRowBytes: MAX_RECORD_BYTES,
+      mapHeaders: ({ header, index }) => {
+        this.headerFields[index] = header;
+        return index === 0 ? FIRST_COLUMN : null;
+      },
+      mapValues: ({ index, value }) => {
+        if (index === 0) this.parsed.push([value]);
+        else (this.parsed[this.parsed.length - 1] as string[])[index] = value;
+        return value;
+      },
+    });
+    this.parser.on('headers', () => this.add(this.headerFields));
+    this.parser.on('data', (row: object) =>
+      this.add(FIRST_COLUMN in row ? (this.parsed.shift() as string[]) : []),
+    );
+    this.parser.on('error', () => {
+      this.failure ??= tooLong(this.nextLine());
+    });
   }
 
   /** What the checks found; complete once `next()` has answered null. */
@@ -365,45 +621,32 @@ class RecordSource {
   async next(): Promise<CsvRow[] | null> {
     try {
       for (;;) {
-        if (this.parserError !== undefined) this.failParse();
+        if (this.failure !== undefined) throw this.failure;
         if (this.rows.length > 0) {
           const rows = this.rows;
           this.rows = [];
           return rows;
         }
-        if (this.input !== undefined) {
-          this.parseSlice();
+        const step = this.steps.shift();
+        if (typeof step === 'string') throw this.stopped(step);
+        if (step !== undefined) {
+          await this.write(step);
           continue;
         }
         if (this.ended) {
           await this.close();
           return null;
         }
-        const step = await this.iterator.next();
-        if (step.done) {
-          const last = this.release(this.checker.end());
-          if (last.length > 0) {
-            if (!this.sawQuote && last.indexOf(0x22) !== -1) this.noteQuote();
-            this.parser._transform(last, 'buffer', this.onParsed);
-          }
-          if (this.parserError === undefined) this.parser._flush(this.onParsed);
-          this.ended = true;
-          // csv-parser's own quote state: odd quotes in the last record mean an unclosed one.
-          if (this.parserError === undefined && this.parser.state?.quoted === true) {
-            const row = this.lastLine;
-            throw new CsvFileError(
-              `Line ${row} opens a quoted field ('"') that is never closed, so the rest of the file would be one value; close the quote, and write a '"' inside a quoted value as '""'.`,
-              { row },
-            );
-          }
+        if (this.sourceEnded) {
+          await this.endOfFile();
+          continue;
+        }
+        const read = await this.iterator.next();
+        if (read.done) {
+          this.sourceEnded = true;
+          this.steps = this.splitter.push(this.checker.end());
         } else {
-          const bytes = this.checker.push(step.value);
-          if (bytes.length > 0) {
-            if (!this.sawQuote && bytes.indexOf(0x22) !== -1) this.noteQuote();
-            if (this.holds(bytes)) continue;
-            this.input = this.release(bytes);
-            this.inputAt = 0;
-          }
+          this.steps = this.splitter.push(this.checker.push(read.value));
         }
       }
     } catch (error) {
@@ -416,8 +659,8 @@ class RecordSource {
     if (this.closed) return;
     this.closed = true;
     this.rows = [];
-    this.input = undefined;
-    this.held = [];
+    this.steps = [];
+    this.parser.destroy();
     try {
       await this.iterator.return?.();
     } catch {
@@ -425,132 +668,81 @@ class RecordSource {
     }
   }
 
-  private readonly onParsed = (error?: Error | null) => {
-    if (error) this.parserError ??= error;
-  };
-
-  /** Bytes csv-parser keeps of the record it has not finished (0 if its internals are not visible). */
-  private pending(): number {
-    const prev = this.parser._prev;
-    if (!prev) return 0;
-    // `_prev` may be the whole last piece, the unfinished record starting at `previousEnd`.
-    const start = this.parser.state?.previousEnd;
-    return typeof start === 'number' && start > 0 && start <= prev.length ? prev.length - start : prev.length;
+  private write(bytes: Buffer): Promise<void> {
+    return new Promise((resolve) => {
+      this.parser.write(bytes, (error) => {
+        if (error) this.failure ??= tooLong(this.nextLine());
+        resolve();
+      });
+    });
   }
 
-  /**
-   * csv-parser concatenates the bytes it keeps of an unfinished record with every piece it
-   * is given, so a long record (a 10 MiB line, an unclosed quote) fed in small pieces costs
-   * copies quadratic in its length: up to 32 MiB of garbage for one 1 MiB record in 16 KiB
-   * pieces. While a record of more than a piece is pending, source chunks are held back
-   * until there are as many bytes as it already has (and pieces are as large), so the
-   * record at least doubles at each concatenation: linear copies, and at most
-   * `MAX_RECORD_BYTES` held.
-   */
-  private holds(bytes: Buffer): boolean {
-    const pending = this.pending();
-    if (pending < PARSE_SLICE_BYTES || this.heldBytes + bytes.length >= pending) return false;
-    this.held.push(bytes);
-    this.heldBytes += bytes.length;
-    return true;
+  /** Physical line number of the next record (blank lines before the header count too). */
+  private nextLine(): number {
+    return this.header === undefined ? this.line + this.splitter.blankLinesBeforeHeader : this.line;
   }
 
-  /** `bytes` after the held ones, which are released. */
-  private release(bytes: Buffer): Buffer {
-    if (this.held.length === 0) return bytes;
-    const all = Buffer.concat([...this.held, bytes]);
-    this.held = [];
-    this.heldBytes = 0;
-    return all;
-  }
-
-  private parseSlice(): void {
-    const input = this.input as Buffer;
-    // As large as the pending record (see `holds`).
-    const end = Math.min(input.length, this.inputAt + Math.max(PARSE_SLICE_BYTES, this.pending()));
-    const slice = this.inputAt === 0 && end === input.length ? input : input.subarray(this.inputAt, end);
-    this.inputAt = end;
-    if (end === input.length) this.input = undefined;
-    this.parser._transform(slice, 'buffer', this.onParsed);
-  }
-
-  private failParse(): never {
-    const row = this.line;
-    throw new CsvFileError(
-      `A record starting on line ${row} is longer than ${MAX_RECORD_BYTES / 1024 / 1024} MiB; usually a '"' opens a quoted field that is never closed. Close the quote, and write a '"' inside a quoted value as '""'.`,
-      { row },
+  /** The error of a check that stops reading at the next record. */
+  private stopped(stop: Stop): CsvFileError {
+    if (stop === 'too long') return tooLong(this.nextLine());
+    if (stop === 'stray quote') return strayQuote(this.nextLine());
+    return new CsvFileError(
+      'The file uses CR-only line breaks (old Mac format); save it with LF or CRLF line breaks.',
     );
   }
 
-  /**
-   * The first '"' of the file: from here on fields may hold line breaks, and csv-parser's
-   * `parseCell` is wrapped to catch a line break in a cell that does not start with '"'.
-   * That is a stray quote in an unquoted field (`5'11"`, not RFC 4180), which csv-parser
-   * reads as opening a quoted span to the next '"', running the lines between into one
-   * value; without the check those rows would silently vanish into it. (Only from the
-   * first '"' on, so a file without quotes pays nothing.)
-   */
-  private noteQuote(): void {
-    this.sawQuote = true;
-    const original = this.parser.parseCell;
-    if (typeof original !== 'function') return;
-    const parser = this.parser;
-    this.countsCells = true;
-    parser.parseCell = (buffer: Buffer, start: number, end: number) => {
-      const quoted = buffer[start] === 0x22;
-      const value = original.call(parser, buffer, start, end);
-      if (typeof value === 'string' && value.indexOf('\n') !== -1) {
-        this.cellBreaks += lineBreaks(value);
-        if (!quoted) this.strayQuote = true;
-      }
-      return value;
-    };
+  /** The last record (csv-parser reads it when its input ends), then the unclosed-quote check. */
+  private async endOfFile(): Promise<void> {
+    this.ended = true;
+    const end = this.splitter.end();
+    if (typeof end === 'string') throw this.stopped(end);
+    if (end === undefined) return;
+    const row = this.nextLine();
+    if (end.last.length > 0) this.parser.end(end.last);
+    else this.parser.end();
+    try {
+      await finished(this.parser);
+    } catch {
+      // The `error` listener has noted it.
+    }
+    if (this.failure === undefined && end.unclosed) throw unclosedQuote(row);
   }
 
-  /** One record's cells from csv-parser: numbered, then the header, skipped (blank) or a data row. */
+  /** One record's fields from csv-parser: numbered, then the header, skipped (blank) or a data row. */
   private add(fields: string[]): void {
-    const row = this.line;
+    if (this.failure !== undefined) return;
+    const row = this.nextLine();
     let lines = 1;
-    // A line break inside a field needs quotes (csv-parser ends a record at any other).
-    if (this.countsCells) {
-      lines += this.cellBreaks;
-      this.cellBreaks = 0;
-    } else if (this.sawQuote) {
+    // A record spans one line more for each line break inside its quoted fields.
+    if (this.splitter.sawQuotedBreak) {
       for (let i = 0; i < fields.length; i++) {
         const field = fields[i] as string;
         if (field.indexOf('\n') !== -1) lines += lineBreaks(field);
       }
     }
-    this.lastLine = row;
-    this.line += lines;
-    if (this.strayQuote) {
-      throw new CsvFileError(
-        `Line ${row} has a '"' inside a field that does not start with '"' (not RFC 4180 CSV), which runs the field on over the following lines; put the whole field in quotes and write each '"' inside it as '""'.`,
-        { row },
-      );
-    }
+    this.line = row + lines;
     if (fields.length === 0) return;
     if (this.header === undefined) {
-      this.header = checkedHeader(fields);
+      try {
+        this.header = checkedHeader(fields);
+      } catch (error) {
+        this.failure = error as CsvFileError;
+      }
       return;
     }
     if (++this.dataRows > this.maxRows) {
-      throw new CsvFileError(
+      this.failure = new CsvFileError(
         `The file has more than ${this.maxRows.toLocaleString('en-US')} data rows (row ${this.dataRows.toLocaleString('en-US')} is on line ${row}); split it into files of at most ${this.maxRows.toLocaleString('en-US')} rows.`,
         { maxRows: this.maxRows },
       );
+      return;
     }
     this.rows.push({ row, fields });
   }
 }
 
-/** The file-level checks that only the header record shows. */
+/** The file-level checks that only the header's names show (its CRs: `RecordSplitter`). */
 function checkedHeader(fields: string[]): string[] {
-  if (fields.some((name) => name.includes('\r'))) {
-    throw new CsvFileError(
-      'The file uses CR-only line breaks (old Mac format); save it with LF or CRLF line breaks.',
-    );
-  }
   if (fields.length === 1) {
     const only = fields[0] as string;
     const semicolon = only.indexOf(';');

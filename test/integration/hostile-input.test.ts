@@ -147,10 +147,11 @@ const STORED: Record<string, Record<string, Record<string, unknown>>> = {
 const MEMORY_CASES = new Set(['10 MiB single line', '10,000 columns']);
 /**
  * Generous: the importer stops at `MAX_RECORD_BYTES` and holds that record a few times
- * over (the S3 stream's read-ahead, csv-parser's pending bytes and their concatenation),
+ * over (the S3 stream's read-ahead, the chunks of the record kept back from csv-parser),
  * while RSS also moves with garbage collection and this process's own HTTP traffic.
- * Measured 12-25 MiB over runs (30 MiB before csv-stream.ts gathered a long record in
- * doubling pieces; test/unit/hostile-corpus.test.ts pins that down deterministically).
+ * Measured 10 MiB in a run since csv-stream.ts keeps a long record back as its chunks
+ * (12-25 MiB over runs when it fed csv-parser doubling pieces, 30 MiB before that;
+ * test/unit/hostile-corpus.test.ts pins the copies down deterministically).
  */
 const MEMORY_BOUND = 40 * MAX_RECORD_BYTES;
 

@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import csvParser from 'csv-parser';
 import { describe, expect, it } from 'vitest';
 import {
   CsvFileError,
@@ -192,6 +193,20 @@ describe('openCsv: file-level rules', () => {
     );
   });
 
+  it('rejects a CR in the header even when the lines after it end in LF', async () => {
+    expect((await fileError('user_id,name\ru1,Ada\nu2,Bob\n')).message).toBe(
+      'The file uses CR-only line breaks (old Mac format); save it with LF or CRLF line breaks.',
+    );
+  });
+
+  it('counts the blank lines before the header in the line numbers of its errors and rows', async () => {
+    expect((await fileError('\n\nuser_id,"a\nb\n', 1)).message).toMatch(/^Line 3 opens a quoted field/);
+    expect((await readAll('\r\n\nuser_id,name\nu1,"x\ny"\nu2,z\n', 2)).rows).toEqual([
+      { row: 4, fields: ['u1', 'x\ny'] },
+      { row: 6, fields: ['u2', 'z'] },
+    ]);
+  });
+
   it('reads exactly maxRows data rows and rejects one more, naming the limit', async () => {
     const csv = (n: number) => `user_id\n${Array.from({ length: n }, (_, i) => `u${i}\n`).join('')}`;
     expect((await readAll(csv(5), 64, 5)).rows).toHaveLength(5);
@@ -219,6 +234,20 @@ describe('openCsv: file-level rules', () => {
     expect(error.message).toBe(
       `Line 3 has a '"' inside a field that does not start with '"' (not RFC 4180 CSV), which runs the field on over the following lines; put the whole field in quotes and write each '"' inside it as '""'.`,
     );
+  });
+
+  it('rejects a stray quote that runs a field on, even when a quoted field follows it on the line', async () => {
+    // To csv-parser `say "hi" there,"a⏎b"` is one field, holding the line break.
+    expect((await fileError('user_id,name\nu1,say "hi" there,"a\nb"\nu2,x\n')).message).toMatch(
+      /^Line 2 has a '"' inside a field that does not start with '"'/,
+    );
+  });
+
+  it('reads a field that starts with a quote and holds a stray one as written, over its lines', async () => {
+    expect((await readAll('user_id,name\nu1,"ab"c"d\nu2,x"\nu3,y\n', 1)).rows).toEqual([
+      { row: 2, fields: ['u1', 'ab"c"d\nu2,x'] },
+      { row: 4, fields: ['u3', 'y'] },
+    ]);
   });
 
   it('keeps quotes inside an unquoted field that stay on one line', async () => {
@@ -279,6 +308,66 @@ describe('readCsvHeader', () => {
     await expect(readCsvHeader(late)).rejects.toThrow(CsvFileError);
     await expect(readCsvHeader(Buffer.from(''))).rejects.toThrow('The file is empty');
     await expect(readCsvHeader(Buffer.from('user_id;name\n'))).rejects.toThrow("uses ';' as the delimiter");
+  });
+});
+
+/**
+ * What csv-stream.ts relies on csv-parser to do, on csv-parser itself: where a record ends
+ * and how it splits fields (its pre-pass reads the bytes the same way, for line numbers,
+ * record size and stray quotes), that the header's line sets the line break (why a CR in
+ * the header fails before csv-parser reads it), and how `mapHeaders` and `mapValues` hand
+ * the fields over. A csv-parser upgrade that changes one of these fails here.
+ */
+describe('csv-parser, as openCsv reads it', () => {
+  async function parse(text: string, options: csvParser.Options = { headers: false }): Promise<unknown[]> {
+    const out: unknown[] = [];
+    const parser = csvParser(options);
+    parser.on('headers', (headers) => out.push({ headers }));
+    parser.on('data', (row) => out.push(row));
+    parser.end(Buffer.from(text));
+    await new Promise((resolve) => parser.on('end', resolve));
+    return out;
+  }
+
+  it('ends a record at a line break after an even number of quotes, keeping the quoted ones', async () => {
+    expect(await parse('"a""\nb"\nc\n\n\r\nd')).toEqual([{ 0: 'a"\nb' }, { 0: 'c' }, {}, {}, { 0: 'd' }]);
+  });
+
+  it("splits fields at a comma outside quotes; a quote opens them anywhere, and only '\",' closes them", async () => {
+    expect(await parse('"a",b\nsay "hi" there,x\n"ab"c"d,e"\n5\'11",x\ny",z\n')).toEqual([
+      { 0: 'a', 1: 'b' },
+      { 0: 'say "hi" there,x' },
+      { 0: 'ab"c"d,e' },
+      { 0: '5\'11",x\ny"', 1: 'z' },
+    ]);
+  });
+
+  it("takes its line break from the header's line, a lone CR included", async () => {
+    expect((await parse('h\ra,b\nc\n', {}))[0]).toEqual({ headers: ['h'] });
+  });
+
+  it('hands each value to mapValues with its index, and leaves out the columns mapHeaders names null', async () => {
+    const seen: unknown[] = [];
+    const rows = await parse('h1,h2\na,b\n\nc,d,e\n', {
+      mapHeaders: ({ header, index }) => {
+        seen.push(['header', index, header]);
+        return index === 0 ? 'first' : null;
+      },
+      mapValues: ({ index, value }) => {
+        seen.push(['value', index, value]);
+        return value;
+      },
+    });
+    expect(rows).toEqual([{ headers: ['first', null] }, { first: 'a' }, {}, { first: 'c', _2: 'e' }]);
+    expect(seen).toEqual([
+      ['header', 0, 'h1'],
+      ['header', 1, 'h2'],
+      ['value', 0, 'a'],
+      ['value', 1, 'b'],
+      ['value', 0, 'c'],
+      ['value', 1, 'd'],
+      ['value', 2, 'e'],
+    ]);
   });
 });
 
