@@ -15,6 +15,7 @@ import type {
   SettleResult,
 } from '#shared/delivery/ports.ts';
 import type { ChannelBatch, ChannelResult, DeliveryChannel } from '#shared/domain/channel.ts';
+import type { DeliveryBatch } from '#shared/domain/delivery-batches.ts';
 import type { CampaignStatus, RecipientCounts, Template } from '#shared/domain/model.ts';
 
 /** An approved template `Hi {{name}}` of app `app`, for the deliver core's tests. */
@@ -28,6 +29,22 @@ export const greetingTemplate: Template = {
   createdAt: '2026-01-01T00:00:00.000Z',
   updatedAt: '2026-01-01T00:00:00.000Z',
 };
+
+/**
+ * A delivery message of campaign `cmp_1` of app `app` for `userIds` (each with `name`, its
+ * id in capitals), cut into chunks of `chunkSize` when given.
+ */
+export function campaignBatch(userIds: readonly string[], chunkSize?: number): DeliveryBatch {
+  return {
+    v: 1,
+    kind: 'campaign',
+    appId: 'app',
+    campaignId: 'cmp_1',
+    templateId: 'tpl_1',
+    ...(chunkSize ? { chunkSize } : {}),
+    recipients: userIds.map((userId) => ({ userId, variables: { name: userId.toUpperCase() } })),
+  };
+}
 
 /** Thrown by a port told to crash: the receive stops there. */
 export class Crash extends Error {}

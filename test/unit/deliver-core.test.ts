@@ -7,8 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { createDeliverer, DELIVERY_OUTCOME_UNKNOWN, LEASE_MARGIN_MS } from '#shared/delivery/deliver.ts';
 import { PermanentDeliveryError, TransientDeliveryError } from '#shared/domain/channel.ts';
-import type { DeliveryBatch } from '#shared/domain/delivery-batches.ts';
-import { Crash, greetingTemplate, memoryWorld } from '#test/support/memory-delivery.ts';
+import { Crash, campaignBatch, greetingTemplate, memoryWorld } from '#test/support/memory-delivery.ts';
 
 const template = greetingTemplate;
 
@@ -22,15 +21,7 @@ function setup(n: number, options: { chunkSize?: number; maxReceiveCount?: numbe
     claimCutoffMs: 20_000,
     shardOf: () => 0,
   });
-  const batch: DeliveryBatch = {
-    v: 1,
-    kind: 'campaign',
-    appId: 'app',
-    campaignId: 'cmp_1',
-    templateId: 'tpl_1',
-    ...(options.chunkSize ? { chunkSize: options.chunkSize } : {}),
-    recipients: userIds.map((userId) => ({ userId, variables: { name: userId.toUpperCase() } })),
-  };
+  const batch = campaignBatch(userIds, options.chunkSize);
   const receive = (receiveCount = 1, messageId = 'm1', timeLeft = 60_000) =>
     deliverer.deliverMessage({ batch, messageId, receiveCount, timeLeft: () => timeLeft });
   const statuses = () => Object.fromEntries([...world.recipients].map(([u, r]) => [u, r.status]));

@@ -10,7 +10,7 @@ import { createDeliverer, MAX_REQUEUE_DELAY_SECONDS, PACE_MAX_WAIT_MS } from '#s
 import type { Pacer } from '#shared/delivery/ports.ts';
 import { chunksOf, type DeliveryBatch } from '#shared/domain/delivery-batches.ts';
 import type { PaceLimit } from '#shared/domain/destinations.ts';
-import { greetingTemplate, memoryWorld } from '#test/support/memory-delivery.ts';
+import { campaignBatch, greetingTemplate, memoryWorld } from '#test/support/memory-delivery.ts';
 
 const template = greetingTemplate;
 
@@ -51,15 +51,7 @@ function setup(n: number, answers: Answer[], options: { paced?: boolean } = {}) 
     claimCutoffMs: 20_000,
     shardOf: () => 0,
   });
-  const batch: DeliveryBatch = {
-    v: 1,
-    kind: 'campaign',
-    appId: 'app',
-    campaignId: 'cmp_1',
-    templateId: 'tpl_1',
-    chunkSize: 10,
-    recipients: userIds.map((userId) => ({ userId, variables: { name: userId.toUpperCase() } })),
-  };
+  const batch = campaignBatch(userIds, 10);
   const callTimes: number[] = [];
   world.answer = async (b) => {
     callTimes.push(world.clock.ms);
