@@ -67,6 +67,12 @@ export const OWNER_WAIT_MS = 5_000;
  * chunk back on the queue, delayed, instead of keeping the function asleep.
  */
 export const PACE_MAX_WAIT_MS = 2_000;
+/**
+ * A paced chunk woken more than this after its slot takes a new one rather than send
+ * late, at most `PACE_MAX_TAKES` times (then it sends).
+ */
+export const PACE_LATE_MS = 250;
+export const PACE_MAX_TAKES = 3;
 /** SQS's longest message delay. */
 export const MAX_REQUEUE_DELAY_SECONDS = 900;
 
@@ -334,13 +340,18 @@ export function createDeliverer(ports: DeliverPorts, options: DeliverOptions) {
       // whole chunk's tokens (a page's short last one too), from a bucket one chunk deep, so
       // nothing bunches up at the sender. Never faster, at worst a little slower.
       const tokens = Math.max(chunk.recipients.length, message.batch.chunkSize ?? 0);
-      const grant = await ports.pacing.pacer.take({ ...pace, burst: tokens }, tokens, maxWaitMs);
-      if ('retryAt' in grant) {
-        await ports.ledger.release(ref, owner);
-        return { done: false, retryAt: grant.retryAt };
+      for (let takes = 1; ; takes += 1) {
+        const grant = await ports.pacing.pacer.take({ ...pace, burst: tokens }, tokens, maxWaitMs);
+        if ('retryAt' in grant) {
+          await ports.ledger.release(ref, owner);
+          return { done: false, retryAt: grant.retryAt };
+        }
+        const wait = grant.at - ports.clock.now();
+        if (wait > 0) await ports.sleep(wait);
+        // Woken well past its slot (a stalled host): sent now, it would land beside the
+        // next slot's request. Its tokens are spent; it takes a later slot instead.
+        if (ports.clock.now() - grant.at <= PACE_LATE_MS || takes >= PACE_MAX_TAKES) break;
       }
-      const wait = grant.at - ports.clock.now();
-      if (wait > 0) await ports.sleep(wait);
     }
     const answer = await callChannel(message.batch, campaignId, chunk, await template(), pace);
     onChannelCall();

@@ -6,7 +6,12 @@
  * pacer, so every answer of the bucket is chosen by the test.
  */
 import { describe, expect, it } from 'vitest';
-import { createDeliverer, MAX_REQUEUE_DELAY_SECONDS, PACE_MAX_WAIT_MS } from '#shared/delivery/deliver.ts';
+import {
+  createDeliverer,
+  MAX_REQUEUE_DELAY_SECONDS,
+  PACE_MAX_TAKES,
+  PACE_MAX_WAIT_MS,
+} from '#shared/delivery/deliver.ts';
 import type { Pacer } from '#shared/delivery/ports.ts';
 import { chunksOf, type DeliveryBatch } from '#shared/domain/delivery-batches.ts';
 import type { PaceLimit } from '#shared/domain/destinations.ts';
@@ -81,6 +86,37 @@ describe('deliver core, paced', () => {
     // The second chunk's channel call waits for its grant, 700 ms after the take.
     expect(callTimes).toEqual([start, start + 700]);
     expect(statuses()).toEqual(Object.fromEntries(userIds.map((u) => [u, 'sent'])));
+  });
+
+  it('takes a new slot when it wakes well past its own (a stalled host), so late sends never bunch', async () => {
+    const { world, receive, takes, callTimes } = setup(10, [
+      (t) => ({ at: t + 1_000 }),
+      (t) => ({ at: t + 500 }),
+    ]);
+    const start = world.clock.ms;
+    // The first sleep oversleeps by a second, as a starved process does.
+    let stalls = 1;
+    world.onSleep = () => {
+      if (stalls-- > 0) world.clock.ms += 1_000;
+    };
+    expect((await receive()).counted.sent).toBe(10);
+    expect(takes.map((t) => t.at)).toEqual([start, start + 2_000]);
+    // Sent at its second slot, not 1 s late at its first.
+    expect(callTimes).toEqual([start + 2_500]);
+  });
+
+  it('sends after PACE_MAX_TAKES late wakes rather than take slots forever', async () => {
+    const { world, receive, takes, callTimes } = setup(10, [
+      (t) => ({ at: t + 100 }),
+      (t) => ({ at: t + 100 }),
+      (t) => ({ at: t + 100 }),
+    ]);
+    world.onSleep = () => {
+      world.clock.ms += 1_000;
+    };
+    expect((await receive()).counted.sent).toBe(10);
+    expect(takes).toHaveLength(PACE_MAX_TAKES);
+    expect(callTimes).toHaveLength(1);
   });
 
   it('charges a short last chunk a whole chunk of tokens, so grants stay evenly spaced', async () => {
