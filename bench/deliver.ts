@@ -210,7 +210,7 @@ export async function benchDeliver(
     const { addRecipients, numberedRecipients } = await import('#test/support/recipients.ts');
     const { sendCampaign } = await import('#functions/send-campaign.ts');
     const { BatchWriteCommand } = await import('@aws-sdk/lib-dynamodb');
-    const { documents, recipientShards, tableName } = await import('#shared/adapters/dynamodb.ts');
+    const { client: documents, recipientShards, tableName } = runtime.table;
 
     const appId = runtime.appId;
     const now = new Date().toISOString();

@@ -7,10 +7,13 @@
  * or from LocalStack when `AWS_ENDPOINT_URL` names it; either way the runtime provisions
  * the secrets key (`SECRETS_KEY_ID`) and the default webhook's secret (`WEBHOOK_SECRET_ARN`).
  */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSEvent } from 'aws-lambda';
+import { documentClient, type Table } from '#shared/adapters/dynamodb.ts';
+import { tableConfig } from '#shared/config.ts';
 import { type FunctionName, functions } from '../functions.ts';
 import { type ApiFunctionName, apiFunctions } from '../routes.ts';
 import { type AsyncInvoker, asyncInvoker, type EventHandler } from './async-invoker.ts';
@@ -29,6 +32,11 @@ export interface LocalRuntime {
   readonly aws: EmbeddedAws;
   readonly appId: string;
   readonly apiKey: string;
+  /**
+   * The table the handlers use, through a client of its own on the handlers' endpoint:
+   * tests build stores over it (`createAppsStore(runtime.table)` …) with static imports.
+   */
+  readonly table: Table;
   /** The KMS and Secrets Manager endpoints the handlers use (the emulators', or LocalStack's). */
   readonly secrets: { kmsEndpoint: string | undefined; secretsManagerEndpoint: string | undefined };
   /** Resolves when no asynchronous invocation (import, scheduled send) is running or retrying. */
@@ -213,6 +221,12 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     });
     Object.assign(process.env, options.env);
 
+    const { TABLE_NAME, RECIPIENT_SHARDS } = tableConfig();
+    const table: Table = {
+      client: documentClient(new DynamoDBClient({})),
+      tableName: TABLE_NAME,
+      recipientShards: RECIPIENT_SHARDS,
+    };
     const { addApiKey } = await import('#shared/store/apps.ts');
     const appId = process.env.LOCAL_APP_ID as string;
     const apiKey = await addApiKey(appId, process.env.LOCAL_API_KEY as string);
@@ -277,6 +291,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       aws,
       appId,
       apiKey,
+      table,
       secrets: {
         kmsEndpoint: process.env.AWS_ENDPOINT_URL_KMS ?? process.env.AWS_ENDPOINT_URL,
         secretsManagerEndpoint: process.env.AWS_ENDPOINT_URL_SECRETS_MANAGER ?? process.env.AWS_ENDPOINT_URL,

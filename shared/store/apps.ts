@@ -1,6 +1,6 @@
 /** Apps and their API key hashes, in the single table. */
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { documents, isConditionalCheckFailed, tableName } from '#shared/adapters/dynamodb.ts';
+import { defaultTable, documents, isConditionalCheckFailed } from '#shared/adapters/dynamodb.ts';
 import { APP_ID_PATTERN, hashApiKey, newApiKey } from '#shared/domain/api-keys.ts';
 import { APP_SK, appPk } from '#shared/domain/keys.ts';
 
@@ -13,7 +13,7 @@ export interface App {
 /** The app, or undefined. */
 export async function findApp(appId: string): Promise<App | undefined> {
   const { Item } = await documents.send(
-    new GetCommand({ TableName: tableName, Key: { pk: appPk(appId), sk: APP_SK } }),
+    new GetCommand({ TableName: defaultTable().tableName, Key: { pk: appPk(appId), sk: APP_SK } }),
   );
   return Item as App | undefined;
 }
@@ -31,7 +31,7 @@ export async function addApiKey(appId: string, apiKey: string = newApiKey()): Pr
   await documents
     .send(
       new UpdateCommand({
-        TableName: tableName,
+        TableName: defaultTable().tableName,
         Key: { pk: appPk(appId), sk: APP_SK },
         UpdateExpression:
           'SET appId = :appId, createdAt = if_not_exists(createdAt, :now), keyHashes = list_append(if_not_exists(keyHashes, :empty), :hash)',

@@ -324,7 +324,7 @@ describe('campaigns CLI', () => {
       { userId: 'cy', variables: { name: 'Cy', discount: 15 }, status: 'failed', error: 'no device' },
     ]);
     const { UpdateCommand } = await import('@aws-sdk/lib-dynamodb');
-    const { documents, tableName } = await import('#shared/adapters/dynamodb.ts');
+    const { client: documents, tableName } = runtime.current.table;
     await documents.send(
       new UpdateCommand({
         TableName: tableName,

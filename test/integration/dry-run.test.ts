@@ -101,7 +101,7 @@ const mixedAnswer = {
 
 /** The campaign's item as stored: status, counts, recipientCount, lock and updatedAt. */
 async function campaignItem(appId: string, campaignId: string) {
-  const { documents, tableName } = await import('#shared/adapters/dynamodb.ts');
+  const { client: documents, tableName } = runtime.current.table;
   const { appPk, campaignSk } = await import('#shared/domain/keys.ts');
   const { Item } = await documents.send(
     new GetCommand({

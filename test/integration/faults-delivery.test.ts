@@ -213,7 +213,7 @@ describe('the same SQS message twice, and out of order', () => {
     const { transitionCampaign } = await import('#shared/store/campaigns.ts');
     await transitionCampaign(appId, id, ['draft'], 'sending');
     const { UpdateCommand } = await import('@aws-sdk/lib-dynamodb');
-    const { documents, tableName } = await import('#shared/adapters/dynamodb.ts');
+    const { client: documents, tableName } = runtime.current.table;
     const { appPk, campaignSk } = await import('#shared/domain/keys.ts');
     await documents.send(
       new UpdateCommand({

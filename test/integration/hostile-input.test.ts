@@ -308,7 +308,7 @@ describe('rows with many bad cells', () => {
     }
 
     // The stored item, straight from the table, stays far under DynamoDB's 400 KB.
-    const { documents, tableName } = await import('#shared/adapters/dynamodb.ts');
+    const { client: documents, tableName } = runtime.current.table;
     const { GetCommand } = await import('@aws-sdk/lib-dynamodb');
     const { appPk, uploadSk } = await import('#shared/domain/keys.ts');
     const { Item } = await documents.send(

@@ -157,7 +157,7 @@ describe('POST /api/notifications/send', () => {
 /** The one-call sends stored for the app (hidden campaigns in its notification scope). */
 async function storedNotifications(appId: string): Promise<{ id: string; recipientCount: number }[]> {
   const { QueryCommand } = await import('@aws-sdk/lib-dynamodb');
-  const { documents, tableName } = await import('#shared/adapters/dynamodb.ts');
+  const { client: documents, tableName } = runtime.current.table;
   const { Items = [] } = await documents.send(
     new QueryCommand({
       TableName: tableName,

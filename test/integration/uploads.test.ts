@@ -490,7 +490,7 @@ describe('the import lock', () => {
 
     // The importer dies after writing one more recipient; its lease runs out long ago.
     await putRecipients(appId, campaignId, [{ userId: 'a3', variables: { name: 'C' } }], live.uploadId);
-    const { documents, tableName } = await import('#shared/adapters/dynamodb.ts');
+    const { client: documents, tableName } = runtime.current.table;
     const { UpdateCommand } = await import('@aws-sdk/lib-dynamodb');
     const { appPk, uploadSk } = await import('#shared/domain/keys.ts');
     await documents.send(

@@ -18,7 +18,8 @@ export async function addRecipients(
   recipients: readonly TestRecipient[],
 ): Promise<void> {
   const { UpdateCommand } = await import('@aws-sdk/lib-dynamodb');
-  const { documents, tableName } = await import('#shared/adapters/dynamodb.ts');
+  const { defaultTable } = await import('#shared/adapters/dynamodb.ts');
+  const { client: documents, tableName } = defaultTable();
   const { appPk, campaignSk } = await import('#shared/domain/keys.ts');
   const { putRecipients } = await import('#shared/store/recipients.ts');
   await putRecipients(
@@ -48,7 +49,8 @@ export function numberedRecipients(count: number, prefix = 'u'): TestRecipient[]
 /** Every recipient item of a campaign, over all its shards. */
 export async function allRecipients(appId: string, campaignId: string): Promise<RecipientItem[]> {
   const { QueryCommand } = await import('@aws-sdk/lib-dynamodb');
-  const { documents, tableName, recipientShards } = await import('#shared/adapters/dynamodb.ts');
+  const { defaultTable } = await import('#shared/adapters/dynamodb.ts');
+  const { client: documents, tableName, recipientShards } = defaultTable();
   const { recipientPk } = await import('#shared/domain/keys.ts');
   const items: RecipientItem[] = [];
   for (let shard = 0; shard < recipientShards; shard += 1) {
@@ -93,7 +95,8 @@ export interface LedgerItem {
 /** Every delivery ledger item of a campaign (shared/store/ledger.ts), by chunk id. */
 export async function ledgerItems(appId: string, campaignId: string): Promise<Map<string, LedgerItem>> {
   const { QueryCommand } = await import('@aws-sdk/lib-dynamodb');
-  const { documents, tableName } = await import('#shared/adapters/dynamodb.ts');
+  const { defaultTable } = await import('#shared/adapters/dynamodb.ts');
+  const { client: documents, tableName } = defaultTable();
   const { appPk } = await import('#shared/domain/keys.ts');
   const prefix = `CHUNK#${campaignId}#`;
   const items = new Map<string, LedgerItem>();

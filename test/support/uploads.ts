@@ -58,7 +58,8 @@ export async function settledUpload(api: Client, campaignId: string, uploadId: s
 
 /** The stored recipient item of a user, read straight from the table. */
 export async function storedRecipient(appId: string, campaignId: string, userId: string) {
-  const { documents, tableName, recipientShards } = await import('#shared/adapters/dynamodb.ts');
+  const { defaultTable } = await import('#shared/adapters/dynamodb.ts');
+  const { client: documents, tableName, recipientShards } = defaultTable();
   const { GetCommand } = await import('@aws-sdk/lib-dynamodb');
   const { recipientPk, recipientSk, shardOf } = await import('#shared/domain/keys.ts');
   const { Item } = await documents.send(
