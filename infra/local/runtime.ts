@@ -7,12 +7,11 @@
  * or from LocalStack when `AWS_ENDPOINT_URL` names it; either way the runtime provisions
  * the secrets key (`SECRETS_KEY_ID`) and the default webhook's secret (`WEBHOOK_SECRET_ARN`).
  */
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSEvent } from 'aws-lambda';
-import { documentClient, type Table } from '#shared/adapters/dynamodb.ts';
+import { documentClient, type Table } from '#shared/adapters/dynamodb-table.ts';
 import { tableConfig } from '#shared/config.ts';
 import { type FunctionName, functions } from '../functions.ts';
 import { type ApiFunctionName, apiFunctions } from '../routes.ts';
@@ -223,11 +222,14 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
 
     const { TABLE_NAME, RECIPIENT_SHARDS } = tableConfig();
     const table: Table = {
-      client: documentClient(new DynamoDBClient({})),
+      client: documentClient(),
       tableName: TABLE_NAME,
       recipientShards: RECIPIENT_SHARDS,
     };
-    const { addApiKey } = await import('#shared/store/apps.ts');
+    // Loaded now, not with this module: the store loads shared/observability.ts, whose
+    // Powertools instances read the POWERTOOLS_* variables set above.
+    const { createAppsStore } = await import('#shared/store/apps.ts');
+    const { addApiKey } = createAppsStore(table);
     const appId = process.env.LOCAL_APP_ID as string;
     const apiKey = await addApiKey(appId, process.env.LOCAL_API_KEY as string);
 

@@ -6,38 +6,25 @@
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
-  DynamoDBDocumentClient,
+  type DynamoDBDocumentClient,
   TransactWriteCommand,
   type TransactWriteCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { tableConfig } from '#shared/config.ts';
 import { tracer } from '#shared/observability.ts';
 import { retry } from '#shared/retry.ts';
+import { documentClient, type Table } from './dynamodb-table.ts';
+
+export { documentClient, type Table } from './dynamodb-table.ts';
 
 /** Low-level client, for commands the document client does not wrap. */
 export const dynamodb = tracer.captureAWSv3Client(new DynamoDBClient({}));
-
-/** A document client over `client`: plain JavaScript values in and out, `undefined` fields dropped. */
-export function documentClient(client: DynamoDBClient): DynamoDBDocumentClient {
-  return DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
-}
 
 /**
  * Document client: plain JavaScript values in and out, `undefined` fields dropped. It
  * shares the low-level client's middleware stack, and so its tracing.
  */
 export const documents = documentClient(dynamodb);
-
-/**
- * The table a store works on: the document client that reaches it, its name, and the
- * number of shard partitions a campaign's recipients are spread over. Each store has a
- * factory over one (`createAppsStore(table)` …); tests and the local runtime pass their own.
- */
-export interface Table {
-  readonly client: DynamoDBDocumentClient;
-  readonly tableName: string;
-  readonly recipientShards: number;
-}
 
 let handlerTable: Table | undefined;
 
@@ -56,6 +43,19 @@ export function defaultTable(): Table {
     };
   }
   return handlerTable;
+}
+
+/**
+ * The store `create` makes over `defaultTable()`, made on the first call and the same
+ * one after: each store module keeps its handlers' functions on it, so loading the
+ * module reads no configuration.
+ */
+export function onDefaultTable<S>(create: (table: Table) => S): () => S {
+  let store: S | undefined;
+  return () => {
+    store ??= create(defaultTable());
+    return store;
+  };
 }
 
 const errorName = (error: unknown) => (error as { name?: string } | undefined)?.name;

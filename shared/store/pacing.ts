@@ -6,7 +6,7 @@
  * read the same state only one stores what it took.
  */
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { defaultTable, isConditionalCheckFailed, type Table } from '#shared/adapters/dynamodb.ts';
+import { isConditionalCheckFailed, onDefaultTable, type Table } from '#shared/adapters/dynamodb.ts';
 import type { BucketState } from '#shared/domain/destinations.ts';
 import { paceKey } from '#shared/domain/keys.ts';
 
@@ -49,11 +49,7 @@ export function createBucketStore({ client, tableName }: Pick<Table, 'client' | 
 
 export type DynamoBucketStore = ReturnType<typeof createBucketStore>;
 
-let handlerStore: DynamoBucketStore | undefined;
-const store = () => {
-  handlerStore ??= createBucketStore(defaultTable());
-  return handlerStore;
-};
+const store = onDefaultTable(createBucketStore);
 
 /** The bucket store on the handlers' table (`defaultTable()`, created on first use). */
 export const dynamoBucketStore: DynamoBucketStore = {

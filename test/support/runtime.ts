@@ -17,13 +17,27 @@ export interface ApiResponse<T = unknown> {
   body: T;
 }
 
+/** The runtime `useRuntime` started for this test file (each file loads this module afresh). */
+let started: LocalRuntime | undefined;
+
+/**
+ * The runtime of this test file, for helpers that work on its table or API without
+ * being handed it (`newApp`, `addRecipients` …); only inside tests.
+ */
+export function currentRuntime(): LocalRuntime {
+  if (!started) throw new Error('the runtime is not started yet: use it inside a test');
+  return started;
+}
+
 /** Starts a runtime for this test file; read it inside tests (after `beforeAll`). */
 export function useRuntime(options: LocalRuntimeOptions = {}): { readonly current: LocalRuntime } {
   const holder: { current?: LocalRuntime } = {};
   beforeAll(async () => {
     holder.current = await startLocalRuntime({ port: 0, ...options });
+    started = holder.current;
   });
   afterAll(async () => {
+    if (started === holder.current) started = undefined;
     await holder.current?.stop();
   });
   return {
@@ -37,8 +51,10 @@ export function useRuntime(options: LocalRuntimeOptions = {}): { readonly curren
 /** A fresh app with its own key, so tests never see each other's data. */
 export async function newApp(prefix = 'app'): Promise<Credentials> {
   const appId = `${prefix}-${Math.random().toString(36).slice(2, 10)}`;
-  // Loaded on use: the store reads TABLE_NAME when it loads, which the runtime sets in beforeAll.
-  const { addApiKey } = await import('#test/support/apps.ts');
+  // Loaded on use: the store loads shared/observability.ts, whose Powertools instances read
+  // the POWERTOOLS_* variables the runtime sets in beforeAll (logs.test.ts sets its own).
+  const { createAppsStore } = await import('#shared/store/apps.ts');
+  const { addApiKey } = createAppsStore(currentRuntime().table);
   return { appId, apiKey: await addApiKey(appId) };
 }
 

@@ -4,7 +4,7 @@
  * and nothing is read from `process.env`.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { documentClient, type Table } from '#shared/adapters/dynamodb.ts';
+import { documentClient, type Table } from '#shared/adapters/dynamodb-table.ts';
 
 /** The table named by `env` (an `EmbeddedAws`'s environment), on its endpoint, region and credentials. */
 export function tableAt(env: Readonly<Record<string, string | undefined>>): Table {
