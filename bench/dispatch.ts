@@ -60,7 +60,7 @@ export async function benchDispatch(
     await createCampaign(campaign);
     const recipients = numberedRecipients(count);
     const writeStarted = performance.now();
-    await addRecipients(appId, campaign.id, recipients);
+    await addRecipients(appId, campaign.id, recipients, runtime.table);
     const writeSeconds = (performance.now() - writeStarted) / 1000;
     await transitionCampaign(appId, campaign.id, ['draft'], 'sending');
 

@@ -5,6 +5,9 @@
  */
 import { afterAll, beforeAll } from 'vitest';
 import { type LocalRuntime, type LocalRuntimeOptions, startLocalRuntime } from '#infra/local/runtime.ts';
+import { currentRuntime, setCurrentRuntime } from '#test/support/current-runtime.ts';
+
+export { currentRuntime } from '#test/support/current-runtime.ts';
 
 export interface Credentials {
   appId: string;
@@ -17,27 +20,15 @@ export interface ApiResponse<T = unknown> {
   body: T;
 }
 
-/** The runtime `useRuntime` started for this test file (each file loads this module afresh). */
-let started: LocalRuntime | undefined;
-
-/**
- * The runtime of this test file, for helpers that work on its table or API without
- * being handed it (`newApp`, `addRecipients` …); only inside tests.
- */
-export function currentRuntime(): LocalRuntime {
-  if (!started) throw new Error('the runtime is not started yet: use it inside a test');
-  return started;
-}
-
 /** Starts a runtime for this test file; read it inside tests (after `beforeAll`). */
 export function useRuntime(options: LocalRuntimeOptions = {}): { readonly current: LocalRuntime } {
   const holder: { current?: LocalRuntime } = {};
   beforeAll(async () => {
     holder.current = await startLocalRuntime({ port: 0, ...options });
-    started = holder.current;
+    setCurrentRuntime(holder.current);
   });
   afterAll(async () => {
-    if (started === holder.current) started = undefined;
+    setCurrentRuntime(undefined);
     await holder.current?.stop();
   });
   return {
