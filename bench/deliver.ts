@@ -210,7 +210,7 @@ export async function benchDeliver(
     const { addRecipients, numberedRecipients } = await import('#test/support/recipients.ts');
     const { sendCampaign } = await import('#functions/send-campaign.ts');
     const { BatchWriteCommand } = await import('@aws-sdk/lib-dynamodb');
-    const { documents, recipientShards, tableName } = await import('#shared/adapters/dynamodb.ts');
+    const { client: documents, recipientShards, tableName } = runtime.table;
 
     const appId = runtime.appId;
     const now = new Date().toISOString();
@@ -220,7 +220,7 @@ export async function benchDeliver(
     const [ours, bare] = [newId('cmp'), newId('cmp')];
     for (const id of [ours, bare]) {
       await createCampaign(newCampaign({ name: 'bench', templateId }, { id, appId, now }));
-      await addRecipients(appId, id, recipients);
+      await addRecipients(appId, id, recipients, runtime.table);
     }
     const dispatch = async (campaignId: string) => {
       await transitionCampaign(appId, campaignId, ['draft'], 'sending');
@@ -324,7 +324,7 @@ export async function benchDeliver(
       await createCampaign(
         newCampaign({ name: 'bench', templateId: hookTemplate }, { id: hooked, appId: hookApp, now }),
       );
-      await addRecipients(hookApp, hooked, recipients.slice(0, n));
+      await addRecipients(hookApp, hooked, recipients.slice(0, n), runtime.table);
       await transitionCampaign(hookApp, hooked, ['draft'], 'sending');
       const hookDispatch = await sendCampaign(hookApp, hooked);
       if (hookDispatch.enqueuedRecipients !== n) {

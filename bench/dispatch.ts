@@ -60,7 +60,7 @@ export async function benchDispatch(
     await createCampaign(campaign);
     const recipients = numberedRecipients(count);
     const writeStarted = performance.now();
-    await addRecipients(appId, campaign.id, recipients);
+    await addRecipients(appId, campaign.id, recipients, runtime.table);
     const writeSeconds = (performance.now() - writeStarted) / 1000;
     await transitionCampaign(appId, campaign.id, ['draft'], 'sending');
 
@@ -68,7 +68,7 @@ export async function benchDispatch(
     const queueUrl = process.env.DELIVERY_QUEUE_URL as string;
 
     const { QueryCommand } = await import('@aws-sdk/lib-dynamodb');
-    const { documents, recipientShards, tableName } = await import('#shared/adapters/dynamodb.ts');
+    const { client: documents, recipientShards, tableName } = runtime.table;
     const { recipientPk } = await import('#shared/domain/keys.ts');
     /** Seconds to read every recipient with bare `Query` pages (1 MB each), every shard at once. */
     const bareRead = async () => {

@@ -27,7 +27,8 @@ export async function benchImport(rows = 100_000): Promise<ImportBench> {
   const aws = await startEmbeddedAws();
   Object.assign(process.env, aws.env, { POWERTOOLS_METRICS_DISABLED: 'true', POWERTOOLS_LOG_LEVEL: 'ERROR' });
   try {
-    const { documents, tableName } = await import('#shared/adapters/dynamodb.ts');
+    const { documents, defaultTable } = await import('#shared/adapters/dynamodb.ts');
+    const { tableName } = defaultTable();
     const { BATCH_WRITE_RETRY, recipientItem } = await import('#shared/store/recipients.ts');
     const csv = audienceCsv(rows);
     const now = new Date().toISOString();

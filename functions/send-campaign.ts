@@ -7,7 +7,7 @@
  */
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { z } from 'zod';
-import { recipientShards } from '#shared/adapters/dynamodb.ts';
+import { defaultTable } from '#shared/adapters/dynamodb.ts';
 import { dispatchConfig, paceConfig } from '#shared/config.ts';
 import { awsDispatchPorts } from '#shared/delivery/aws-dispatch.ts';
 import { awsDeliverPorts, deploymentShardOf } from '#shared/delivery/aws-ports.ts';
@@ -56,7 +56,7 @@ export function createSendDispatcher(wrap: (ports: DispatchPorts) => DispatchPor
       ),
     ),
     {
-      shards: recipientShards,
+      shards: defaultTable().recipientShards,
       pageSize: config.DISPATCH_PAGE_SIZE,
       shardConcurrency: config.DISPATCH_SHARD_CONCURRENCY,
       chunkSize: config.DISPATCH_CHUNK_SIZE,

@@ -11,6 +11,8 @@ import { KMSClient } from '@aws-sdk/client-kms';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSEvent } from 'aws-lambda';
+import { documentClient, type Table } from '#shared/adapters/dynamodb-table.ts';
+import { tableConfig } from '#shared/config.ts';
 import { type FunctionName, functions } from '../functions.ts';
 import { type ApiFunctionName, apiFunctions } from '../routes.ts';
 import { type AsyncInvoker, asyncInvoker, type EventHandler } from './async-invoker.ts';
@@ -29,6 +31,11 @@ export interface LocalRuntime {
   readonly aws: EmbeddedAws;
   readonly appId: string;
   readonly apiKey: string;
+  /**
+   * The table the handlers use, through a client of its own on the handlers' endpoint:
+   * tests build stores over it (`createAppsStore(runtime.table)` …) with static imports.
+   */
+  readonly table: Table;
   /** The KMS and Secrets Manager endpoints the handlers use (the emulators', or LocalStack's). */
   readonly secrets: { kmsEndpoint: string | undefined; secretsManagerEndpoint: string | undefined };
   /** Resolves when no asynchronous invocation (import, scheduled send) is running or retrying. */
@@ -213,7 +220,16 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     });
     Object.assign(process.env, options.env);
 
-    const { addApiKey } = await import('#shared/store/apps.ts');
+    const { TABLE_NAME, RECIPIENT_SHARDS } = tableConfig();
+    const table: Table = {
+      client: documentClient(),
+      tableName: TABLE_NAME,
+      recipientShards: RECIPIENT_SHARDS,
+    };
+    // Loaded now, not with this module: the store loads shared/observability.ts, whose
+    // Powertools instances read the POWERTOOLS_* variables set above.
+    const { createAppsStore } = await import('#shared/store/apps.ts');
+    const { addApiKey } = createAppsStore(table);
     const appId = process.env.LOCAL_APP_ID as string;
     const apiKey = await addApiKey(appId, process.env.LOCAL_API_KEY as string);
 
@@ -277,6 +293,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       aws,
       appId,
       apiKey,
+      table,
       secrets: {
         kmsEndpoint: process.env.AWS_ENDPOINT_URL_KMS ?? process.env.AWS_ENDPOINT_URL,
         secretsManagerEndpoint: process.env.AWS_ENDPOINT_URL_SECRETS_MANAGER ?? process.env.AWS_ENDPOINT_URL,

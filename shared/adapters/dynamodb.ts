@@ -6,21 +6,16 @@
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
-  DynamoDBDocumentClient,
+  type DynamoDBDocumentClient,
   TransactWriteCommand,
   type TransactWriteCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { tableConfig } from '#shared/config.ts';
 import { tracer } from '#shared/observability.ts';
 import { retry } from '#shared/retry.ts';
+import { documentClient, type Table } from './dynamodb-table.ts';
 
-const config = tableConfig();
-
-/** Name of the single table. */
-export const tableName = config.TABLE_NAME;
-
-/** Number of shard partitions a campaign's recipients are spread over. */
-export const recipientShards = config.RECIPIENT_SHARDS;
+export { documentClient, type Table } from './dynamodb-table.ts';
 
 /** Low-level client, for commands the document client does not wrap. */
 export const dynamodb = tracer.captureAWSv3Client(new DynamoDBClient({}));
@@ -29,9 +24,39 @@ export const dynamodb = tracer.captureAWSv3Client(new DynamoDBClient({}));
  * Document client: plain JavaScript values in and out, `undefined` fields dropped. It
  * shares the low-level client's middleware stack, and so its tracing.
  */
-export const documents = DynamoDBDocumentClient.from(dynamodb, {
-  marshallOptions: { removeUndefinedValues: true },
-});
+export const documents = documentClient(dynamodb);
+
+let handlerTable: Table | undefined;
+
+/**
+ * The table the handlers use: `documents`, `TABLE_NAME` and `RECIPIENT_SHARDS`. Read on
+ * first use, not when this module loads, so importing a store needs no environment; a
+ * missing or malformed variable fails that first use with a message naming it.
+ */
+export function defaultTable(): Table {
+  if (!handlerTable) {
+    const config = tableConfig();
+    handlerTable = {
+      client: documents,
+      tableName: config.TABLE_NAME,
+      recipientShards: config.RECIPIENT_SHARDS,
+    };
+  }
+  return handlerTable;
+}
+
+/**
+ * The store `create` makes over `defaultTable()`, made on the first call and the same
+ * one after: each store module keeps its handlers' functions on it, so loading the
+ * module reads no configuration.
+ */
+export function onDefaultTable<S>(create: (table: Table) => S): () => S {
+  let store: S | undefined;
+  return () => {
+    store ??= create(defaultTable());
+    return store;
+  };
+}
 
 const errorName = (error: unknown) => (error as { name?: string } | undefined)?.name;
 
@@ -102,10 +127,14 @@ const TRANSACTION_RETRY = { maxAttempts: 6, baseDelayMs: 40, maxDelayMs: 1000 };
  * only transiently (`isTransientCancellation`): a cancelled transaction wrote nothing,
  * so the same one may be sent again. Any other error, a failed condition included, is
  * thrown at once; so is the last transient cancellation when every attempt met one
- * (`isRetryableError` says yes to it, for a caller that retries later).
+ * (`isRetryableError` says yes to it, for a caller that retries later). `client` is the
+ * handlers' document client unless a store built over another table passes its own.
  */
-export async function transactWrite(input: TransactWriteCommandInput): Promise<void> {
-  await retry(() => documents.send(new TransactWriteCommand(input)), {
+export async function transactWrite(
+  input: TransactWriteCommandInput,
+  client: DynamoDBDocumentClient = documents,
+): Promise<void> {
+  await retry(() => client.send(new TransactWriteCommand(input)), {
     ...TRANSACTION_RETRY,
     retryable: isTransientCancellation,
   });

@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { recipientShards } from '#shared/adapters/dynamodb.ts';
+import { defaultTable } from '#shared/adapters/dynamodb.ts';
 import { shardOf } from '#shared/domain/keys.ts';
 import type { Template } from '#shared/domain/model.ts';
 import { ConflictError } from '#shared/errors.ts';
@@ -57,4 +57,4 @@ export function awsDeliverPorts(channels: Channels, pacing?: Pacing): DeliverPor
 }
 
 /** The recipient shard of a user id in this deployment's table. */
-export const deploymentShardOf = (userId: string) => shardOf(userId, recipientShards);
+export const deploymentShardOf = (userId: string) => shardOf(userId, defaultTable().recipientShards);

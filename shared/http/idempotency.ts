@@ -29,7 +29,7 @@
 import { createHash } from 'node:crypto';
 import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyResult } from 'aws-lambda';
-import { documents, isConditionalCheckFailed, tableName } from '#shared/adapters/dynamodb.ts';
+import { defaultTable, documents, isConditionalCheckFailed } from '#shared/adapters/dynamodb.ts';
 import { appPk, newId } from '#shared/domain/keys.ts';
 import { ConflictError, IdempotencyKeyReusedError, InvalidInputError, PublicError } from '#shared/errors.ts';
 import { logger } from '#shared/observability.ts';
@@ -160,7 +160,7 @@ export function idempotent(
     await documents
       .send(
         new UpdateCommand({
-          TableName: tableName,
+          TableName: defaultTable().tableName,
           Key,
           UpdateExpression: 'SET #state = :completed, answer = :answer REMOVE lockedUntil',
           ConditionExpression: 'resourceId = :rid',
@@ -198,7 +198,7 @@ async function claim(
     try {
       await documents.send(
         new PutCommand({
-          TableName: tableName,
+          TableName: defaultTable().tableName,
           Item: {
             ...Key,
             state: 'in_progress',
@@ -216,7 +216,7 @@ async function claim(
       if (!isConditionalCheckFailed(error)) throw error;
     }
     const { Item } = await documents.send(
-      new GetCommand({ TableName: tableName, Key, ConsistentRead: true }),
+      new GetCommand({ TableName: defaultTable().tableName, Key, ConsistentRead: true }),
     );
     const found = Item as IdempotencyRecord | undefined;
     if (!found) continue; // freed meanwhile: claim it again
@@ -237,7 +237,7 @@ async function claim(
     try {
       await documents.send(
         new UpdateCommand({
-          TableName: tableName,
+          TableName: defaultTable().tableName,
           Key,
           UpdateExpression: 'SET lockedUntil = :until',
           ConditionExpression: '#state = :inProgress AND lockedUntil = :seen',
@@ -273,13 +273,13 @@ async function release(Key: { pk: string; sk: string }, resourceId: string, forg
     .send(
       forget
         ? new DeleteCommand({
-            TableName: tableName,
+            TableName: defaultTable().tableName,
             Key,
             ...condition,
             ExpressionAttributeValues: { ':inProgress': 'in_progress', ':rid': resourceId },
           })
         : new UpdateCommand({
-            TableName: tableName,
+            TableName: defaultTable().tableName,
             Key,
             UpdateExpression: 'SET lockedUntil = :zero',
             ...condition,

@@ -20,10 +20,10 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import {
+  defaultTable,
   documents,
   isConditionalCheckFailed,
   isTransactionCanceled,
-  tableName,
 } from '#shared/adapters/dynamodb.ts';
 import { RATE_WINDOW_SLOTS, rateSlotOf } from '#shared/domain/campaign-progress.ts';
 import { canTransition } from '#shared/domain/campaign-status.ts';
@@ -103,7 +103,7 @@ export function countsUpdate(
   }
   return {
     Update: {
-      TableName: tableName,
+      TableName: defaultTable().tableName,
       Key: { pk: appPk(appId), sk: countsSk(campaignId, shard) },
       UpdateExpression: [
         'SET #updatedAt = :now',
@@ -130,7 +130,7 @@ async function shardCounts(appId: string, campaignId: string, consistent: boolea
   do {
     const page = await documents.send(
       new QueryCommand({
-        TableName: tableName,
+        TableName: defaultTable().tableName,
         KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
         ExpressionAttributeValues: { ':pk': appPk(appId), ':prefix': countsPrefix(campaignId) },
         ConsistentRead: consistent,
@@ -182,7 +182,7 @@ export async function createCampaign(campaign: Campaign): Promise<void> {
         TransactItems: [
           {
             ConditionCheck: {
-              TableName: tableName,
+              TableName: defaultTable().tableName,
               Key: templateKey,
               ConditionExpression: '#status = :approved',
               ExpressionAttributeNames: { '#status': 'status' },
@@ -192,7 +192,7 @@ export async function createCampaign(campaign: Campaign): Promise<void> {
           },
           {
             Put: {
-              TableName: tableName,
+              TableName: defaultTable().tableName,
               Item: {
                 pk: appPk(campaign.appId),
                 sk: campaignSk(campaign.id),
@@ -227,7 +227,7 @@ export async function findCampaign(appId: string, id: string): Promise<Campaign 
 export async function readCampaignStatus(appId: string, id: string): Promise<CampaignStatus | undefined> {
   const { Item } = await documents.send(
     new GetCommand({
-      TableName: tableName,
+      TableName: defaultTable().tableName,
       Key: { pk: appPk(appId), sk: campaignSk(id) },
       ConsistentRead: true,
       ProjectionExpression: '#status',
@@ -246,7 +246,7 @@ async function read(appId: string, id: string, consistent: boolean): Promise<Cam
   const [{ Item }, sums] = await Promise.all([
     documents.send(
       new GetCommand({
-        TableName: tableName,
+        TableName: defaultTable().tableName,
         Key: { pk: appPk(appId), sk: campaignSk(id) },
         ConsistentRead: consistent,
       }),
@@ -315,7 +315,7 @@ export async function transitionCampaign(
 export async function fixChunkSize(appId: string, id: string, size: number): Promise<number> {
   const { Attributes } = await documents.send(
     new UpdateCommand({
-      TableName: tableName,
+      TableName: defaultTable().tableName,
       Key: { pk: appPk(appId), sk: campaignSk(id) },
       UpdateExpression: 'SET chunkSize = if_not_exists(chunkSize, :size)',
       ConditionExpression: 'attribute_exists(pk)',
@@ -382,7 +382,7 @@ async function transition(
   try {
     const { Attributes } = await documents.send(
       new UpdateCommand({
-        TableName: tableName,
+        TableName: defaultTable().tableName,
         Key: { pk: appPk(appId), sk: campaignSk(id) },
         UpdateExpression: `SET ${sets.join(', ')}`,
         ConditionExpression: `attribute_exists(pk) AND #status IN (${fromValues.join(', ')})${
@@ -454,7 +454,7 @@ export async function createNotification(notification: {
   };
   await documents.send(
     new PutCommand({
-      TableName: tableName,
+      TableName: defaultTable().tableName,
       Item: {
         pk: appPk(scope),
         sk: campaignSk(notification.id),
@@ -484,7 +484,7 @@ const campaignKey = (appId: string, campaignId: string) => ({ pk: appPk(appId), 
 export function takeLockItem(appId: string, campaignId: string, lockId: string, reentrant = false) {
   return {
     Update: {
-      TableName: tableName,
+      TableName: defaultTable().tableName,
       Key: campaignKey(appId, campaignId),
       UpdateExpression: 'SET importingUploadId = :u',
       ConditionExpression: reentrant
@@ -506,7 +506,7 @@ export function completeImportItem(
 ) {
   return {
     Update: {
-      TableName: tableName,
+      TableName: defaultTable().tableName,
       Key: campaignKey(appId, campaignId),
       UpdateExpression:
         'SET recipientCount = :count, counts.pending = :count, updatedAt = :now REMOVE importingUploadId',
@@ -556,7 +556,7 @@ export async function releaseLock(
         }
       : completeImportItem(appId, campaignId, lockId, recipientCount, new Date().toISOString()).Update;
   try {
-    await documents.send(new UpdateCommand({ TableName: tableName, ...item }));
+    await documents.send(new UpdateCommand({ TableName: defaultTable().tableName, ...item }));
   } catch (error) {
     if (!isConditionalCheckFailed(error)) throw error;
   }

@@ -7,7 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { documents, isConditionalCheckFailed, tableName } from '#shared/adapters/dynamodb.ts';
+import { defaultTable, documents, isConditionalCheckFailed } from '#shared/adapters/dynamodb.ts';
 import {
   type DestinationItem,
   MAX_DESTINATION_BATCH_SIZE,
@@ -29,7 +29,7 @@ const key = (appId: string) => ({ pk: appPk(appId), sk: DESTINATION_SK });
 /** The app's destination item (strongly consistent), or undefined when it never set one. */
 export async function readDestination(appId: string): Promise<DestinationItem | undefined> {
   const { Item } = await documents.send(
-    new GetCommand({ TableName: tableName, Key: key(appId), ConsistentRead: true }),
+    new GetCommand({ TableName: defaultTable().tableName, Key: key(appId), ConsistentRead: true }),
   );
   if (!Item) return undefined;
   const { pk: _pk, sk: _sk, ...item } = Item;
@@ -82,7 +82,7 @@ export async function putDestination(
   }
   const { Attributes } = await documents.send(
     new UpdateCommand({
-      TableName: tableName,
+      TableName: defaultTable().tableName,
       Key: key(appId),
       UpdateExpression: `SET ${sets.join(', ')}${removes.length > 0 ? ` REMOVE ${removes.join(', ')}` : ''}`,
       ExpressionAttributeNames: { '#url': 'url' },
@@ -116,7 +116,7 @@ export async function rotateSecret(
   try {
     const { Attributes } = await documents.send(
       new UpdateCommand({
-        TableName: tableName,
+        TableName: defaultTable().tableName,
         Key: key(appId),
         UpdateExpression:
           'SET secretCiphertext = :cipher, secretHint = :hint, previousSecretCiphertext = :previous, previousSecretUntil = :until, version = :version, updatedAt = :now',

@@ -11,10 +11,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { GetCommand, QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import {
+  defaultTable,
   documents,
   isTransactionCanceled,
   isTransientCancellation,
-  tableName,
   transactWrite,
 } from '#shared/adapters/dynamodb.ts';
 import { CheckpointMovedError } from '#shared/domain/delivery-ledger.ts';
@@ -42,7 +42,7 @@ export async function readCheckpoint(
 ): Promise<string | undefined> {
   const { Item } = await documents.send(
     new GetCommand({
-      TableName: tableName,
+      TableName: defaultTable().tableName,
       Key: { pk: appPk(appId), sk: checkpointSk(campaignId, shard) },
       ConsistentRead: true,
     }),
@@ -61,7 +61,7 @@ export async function recipientsAfter(
   const pk = recipientPk(appId, campaignId, shard);
   const { Items = [] } = await documents.send(
     new QueryCommand({
-      TableName: tableName,
+      TableName: defaultTable().tableName,
       KeyConditionExpression: 'pk = :pk',
       ExpressionAttributeValues: { ':pk': pk },
       ExclusiveStartKey: afterSk === undefined ? undefined : { pk, sk: afterSk },
@@ -79,7 +79,7 @@ function checkpointUpdate(
   next: string,
 ) {
   return {
-    TableName: tableName,
+    TableName: defaultTable().tableName,
     Key: { pk: appPk(appId), sk: checkpointSk(campaignId, shard) },
     UpdateExpression: 'SET lastKey = :next, updatedAt = :now',
     ConditionExpression: previous === undefined ? 'attribute_not_exists(lastKey)' : 'lastKey = :previous',
@@ -172,7 +172,7 @@ export async function sweepPage(
             countsUpdate(appId, campaignId, shard, { pending: -corrected, queued: corrected }),
             ...fresh.map((chunk) => ({
               Put: {
-                TableName: tableName,
+                TableName: defaultTable().tableName,
                 Item: chunk.item,
                 ConditionExpression: 'attribute_not_exists(pk)',
               },

@@ -4,7 +4,7 @@
  * Each record expires (TTL) with its object.
  */
 import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { documents, tableName } from '#shared/adapters/dynamodb.ts';
+import { defaultTable, documents } from '#shared/adapters/dynamodb.ts';
 import { appPk, exportSk } from '#shared/domain/keys.ts';
 import type { RecipientStatus } from '#shared/domain/model.ts';
 import { NotFoundError } from '#shared/errors.ts';
@@ -45,7 +45,7 @@ function fromItem(item: Record<string, unknown>): ExportJob {
 export async function createExport(job: ExportJob): Promise<void> {
   await documents.send(
     new PutCommand({
-      TableName: tableName,
+      TableName: defaultTable().tableName,
       Item: { ...key(job.appId, job.campaignId, job.exportId), ...job },
       ConditionExpression: 'attribute_not_exists(pk)',
     }),
@@ -55,7 +55,11 @@ export async function createExport(job: ExportJob): Promise<void> {
 /** The app's export of that campaign, or a `NotFoundError` (also for another app's or campaign's). */
 export async function getExport(appId: string, campaignId: string, exportId: string): Promise<ExportJob> {
   const { Item } = await documents.send(
-    new GetCommand({ TableName: tableName, Key: key(appId, campaignId, exportId), ConsistentRead: true }),
+    new GetCommand({
+      TableName: defaultTable().tableName,
+      Key: key(appId, campaignId, exportId),
+      ConsistentRead: true,
+    }),
   );
   if (!Item) throw new NotFoundError('Export', exportId);
   return fromItem(Item);
@@ -77,7 +81,7 @@ export async function updateExport(
   }
   await documents.send(
     new UpdateCommand({
-      TableName: tableName,
+      TableName: defaultTable().tableName,
       Key: key(job.appId, job.campaignId, job.exportId),
       UpdateExpression: `SET ${sets.join(', ')}`,
       ConditionExpression: 'attribute_exists(pk)',

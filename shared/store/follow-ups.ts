@@ -18,7 +18,7 @@
  */
 import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import pLimit from 'p-limit';
-import { documents, recipientShards, tableName } from '#shared/adapters/dynamodb.ts';
+import { defaultTable, documents } from '#shared/adapters/dynamodb.ts';
 import { followUpLock } from '#shared/domain/campaigns.ts';
 import { appPk, campaignSk, recipientPk } from '#shared/domain/keys.ts';
 import type { RecipientStatus, VariableSchema, VariableValue } from '#shared/domain/model.ts';
@@ -51,13 +51,13 @@ export async function forEachSourceRecipient(
     return `:s${i}`;
   });
   let total = 0;
-  const shards = Array.from({ length: recipientShards }, (_, shard) => shard);
+  const shards = Array.from({ length: defaultTable().recipientShards }, (_, shard) => shard);
   await pLimit(SHARD_CONCURRENCY).map(shards, async (shard) => {
     let ExclusiveStartKey: Record<string, unknown> | undefined;
     do {
       const page = await documents.send(
         new QueryCommand({
-          TableName: tableName,
+          TableName: defaultTable().tableName,
           KeyConditionExpression: 'pk = :pk',
           FilterExpression: `#status IN (${names.join(', ')})`,
           ProjectionExpression: 'userId, variables',
@@ -130,7 +130,7 @@ export async function copyFollowUpRecipients(
   const key = { pk: appPk(appId), sk: campaignSk(campaignId) };
   const { Item } = await documents.send(
     new GetCommand({
-      TableName: tableName,
+      TableName: defaultTable().tableName,
       Key: key,
       ConsistentRead: true,
       ProjectionExpression: '#status, importingUploadId, followUpOf, followUpStatuses',

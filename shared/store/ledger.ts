@@ -23,11 +23,11 @@ import {
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import {
   type CancellationReason,
+  defaultTable,
   documents,
   isConditionalCheckFailed,
   isTransactionCanceled,
   isTransactionConditionFailed,
-  tableName,
   transactWrite,
 } from '#shared/adapters/dynamodb.ts';
 import type {
@@ -125,7 +125,7 @@ export const dynamoLedger = {
       [
         {
           ConditionCheck: {
-            TableName: tableName,
+            TableName: defaultTable().tableName,
             Key: { pk: appPk(ref.storeId), sk: campaignSk(ref.campaignId) },
             ConditionExpression: '#status = :sending',
             ExpressionAttributeNames: { '#status': 'status' },
@@ -135,7 +135,7 @@ export const dynamoLedger = {
         },
         {
           Put: {
-            TableName: tableName,
+            TableName: defaultTable().tableName,
             Item: {
               ...chunkKey(ref),
               state: 'claimed',
@@ -174,7 +174,7 @@ export const dynamoLedger = {
     try {
       await documents.send(
         new UpdateCommand({
-          TableName: tableName,
+          TableName: defaultTable().tableName,
           Key: chunkKey(ref),
           UpdateExpression: 'SET #state = :settling, outcomes = :outcomes, settledBy = :by, settledAt = :now',
           ConditionExpression: '#state = :claimed AND #owner.#token = :token',
@@ -205,7 +205,7 @@ export const dynamoLedger = {
     try {
       await documents.send(
         new PutCommand({
-          TableName: tableName,
+          TableName: defaultTable().tableName,
           Item: settlingItem(ref, outcomes, settledBy, from),
           ConditionExpression: 'attribute_not_exists(pk)',
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
@@ -219,7 +219,7 @@ export const dynamoLedger = {
 
   async read(ref: ChunkRef): Promise<LedgerEntry | undefined> {
     const { Item } = await documents.send(
-      new GetCommand({ TableName: tableName, Key: chunkKey(ref), ConsistentRead: true }),
+      new GetCommand({ TableName: defaultTable().tableName, Key: chunkKey(ref), ConsistentRead: true }),
     );
     return entryOf(Item, false);
   },
@@ -228,7 +228,7 @@ export const dynamoLedger = {
     try {
       await documents.send(
         new DeleteCommand({
-          TableName: tableName,
+          TableName: defaultTable().tableName,
           Key: chunkKey(ref),
           ConditionExpression: '#state = :claimed AND #owner.#token = :token',
           ExpressionAttributeNames: { '#state': 'state', '#owner': 'owner', '#token': 'token' },
@@ -246,7 +246,7 @@ export const dynamoLedger = {
       [
         {
           Update: {
-            TableName: tableName,
+            TableName: defaultTable().tableName,
             Key: chunkKey(ref),
             UpdateExpression: 'SET #state = :done, countedAt = :now',
             ConditionExpression: '#state = :settling',
@@ -281,7 +281,7 @@ export async function settlingChunks(
   do {
     const page = await documents.send(
       new QueryCommand({
-        TableName: tableName,
+        TableName: defaultTable().tableName,
         KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
         FilterExpression: '#state = :settling',
         ExpressionAttributeNames: { '#state': 'state' },

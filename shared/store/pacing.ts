@@ -5,18 +5,18 @@
  * and every write is a put conditional on the version read, so of two consumers that
  * read the same state only one stores what it took.
  */
-import { type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { documents, isConditionalCheckFailed, tableName } from '#shared/adapters/dynamodb.ts';
+import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { isConditionalCheckFailed, onDefaultTable, type Table } from '#shared/adapters/dynamodb.ts';
 import type { BucketState } from '#shared/domain/destinations.ts';
 import { paceKey } from '#shared/domain/keys.ts';
 
-/** The bucket store (`BucketStore` of shared/delivery/pacing.ts) on `client` and `table`. */
-export function createBucketStore({ client, table }: { client: DynamoDBDocumentClient; table: string }) {
+/** The bucket store (`BucketStore` of shared/delivery/pacing.ts) on `client` and `tableName`. */
+export function createBucketStore({ client, tableName }: Pick<Table, 'client' | 'tableName'>) {
   return {
     /** The bucket's state (strongly consistent), or undefined before its first write. */
     async read(bucket: string): Promise<BucketState | undefined> {
       const { Item } = await client.send(
-        new GetCommand({ TableName: table, Key: paceKey(bucket), ConsistentRead: true }),
+        new GetCommand({ TableName: tableName, Key: paceKey(bucket), ConsistentRead: true }),
       );
       if (!Item) return undefined;
       const { pk: _pk, sk: _sk, bucket: _bucket, ...state } = Item;
@@ -28,7 +28,7 @@ export function createBucketStore({ client, table }: { client: DynamoDBDocumentC
       try {
         await client.send(
           new PutCommand({
-            TableName: table,
+            TableName: tableName,
             Item: { ...paceKey(bucket), bucket, ...next },
             ...(expectedVersion === undefined
               ? { ConditionExpression: 'attribute_not_exists(pk)' }
@@ -47,5 +47,12 @@ export function createBucketStore({ client, table }: { client: DynamoDBDocumentC
   };
 }
 
-/** The bucket store on the single table. */
-export const dynamoBucketStore = createBucketStore({ client: documents, table: tableName });
+export type DynamoBucketStore = ReturnType<typeof createBucketStore>;
+
+const store = onDefaultTable(createBucketStore);
+
+/** The bucket store on the handlers' table (`defaultTable()`, created on first use). */
+export const dynamoBucketStore: DynamoBucketStore = {
+  read: (bucket) => store().read(bucket),
+  write: (bucket, next, expectedVersion) => store().write(bucket, next, expectedVersion),
+};

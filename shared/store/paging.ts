@@ -4,7 +4,7 @@
  * the listing it is used with (a cursor of another listing is an `InvalidInputError`, not a failure).
  */
 import { QueryCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
-import { documents, tableName } from '#shared/adapters/dynamodb.ts';
+import { defaultTable, documents } from '#shared/adapters/dynamodb.ts';
 import { InvalidInputError } from '#shared/errors.ts';
 
 /** A page of a listing to read: how many, and where to start. */
@@ -41,13 +41,13 @@ export async function queryPage(query: PagedQuery, page: Page): Promise<PageOf<K
   if (page.startKey) assertKeyOf(query, keyNames, page.startKey);
   const input: QueryCommandInput = query.index
     ? {
-        TableName: tableName,
+        TableName: defaultTable().tableName,
         IndexName: query.index,
         KeyConditionExpression: 'gsi1pk = :p',
         ExpressionAttributeValues: { ':p': query.partition },
       }
     : {
-        TableName: tableName,
+        TableName: defaultTable().tableName,
         KeyConditionExpression: query.skPrefix ? 'pk = :p AND begins_with(sk, :prefix)' : 'pk = :p',
         ExpressionAttributeValues: {
           ':p': query.partition,

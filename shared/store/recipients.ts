@@ -8,11 +8,10 @@ import type { BatchWriteItemCommandOutput } from '@aws-sdk/client-dynamodb';
 import { BatchGetCommand, BatchWriteCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import pLimit, { type LimitFunction } from 'p-limit';
 import {
+  defaultTable,
   documents,
   isConditionalCheckFailed,
   isRetryableError,
-  recipientShards,
-  tableName,
 } from '#shared/adapters/dynamodb.ts';
 import { recipientPk, recipientSk, recipientsByStatusPk, shardOf } from '#shared/domain/keys.ts';
 import type { Recipient, RecipientStatus, VariableValue } from '#shared/domain/model.ts';
@@ -43,7 +42,7 @@ export function recipientItem(
   now: string,
   uploadId?: string,
 ): Recipient & Record<string, unknown> {
-  const shard = shardOf(input.userId, recipientShards);
+  const shard = shardOf(input.userId, defaultTable().recipientShards);
   return {
     pk: recipientPk(appId, campaignId, shard),
     sk: recipientSk(input.userId),
@@ -146,8 +145,10 @@ export class BatchWriter {
   async #writeAll(items: Record<string, unknown>[]): Promise<void> {
     let requests = items.map((Item) => ({ PutRequest: { Item } }));
     await retry(async (attempt) => {
-      const result = await this.#send(new BatchWriteCommand({ RequestItems: { [tableName]: requests } }));
-      const unprocessed = (result.UnprocessedItems?.[tableName] ?? []) as typeof requests;
+      const result = await this.#send(
+        new BatchWriteCommand({ RequestItems: { [defaultTable().tableName]: requests } }),
+      );
+      const unprocessed = (result.UnprocessedItems?.[defaultTable().tableName] ?? []) as typeof requests;
       this.written += requests.length - unprocessed.length;
       if (unprocessed.length === 0) return;
       const left = `DynamoDB left ${unprocessed.length} of ${requests.length} items unprocessed after ${attempt} attempts`;
@@ -175,13 +176,13 @@ export async function putRecipients(
 /** Distinct recipients of a campaign: a COUNT query per shard, shards in parallel. Exact, and safe to repeat. */
 export async function countRecipients(appId: string, campaignId: string): Promise<number> {
   const counts = await Promise.all(
-    Array.from({ length: recipientShards }, async (_, shard) => {
+    Array.from({ length: defaultTable().recipientShards }, async (_, shard) => {
       let total = 0;
       let ExclusiveStartKey: Record<string, unknown> | undefined;
       do {
         const page = await documents.send(
           new QueryCommand({
-            TableName: tableName,
+            TableName: defaultTable().tableName,
             KeyConditionExpression: 'pk = :pk',
             ExpressionAttributeValues: { ':pk': recipientPk(appId, campaignId, shard) },
             Select: 'COUNT',
@@ -214,7 +215,7 @@ export async function markQueued(
     try {
       await documents.send(
         new UpdateCommand({
-          TableName: tableName,
+          TableName: defaultTable().tableName,
           Key: { pk: recipient.pk, sk: recipient.sk },
           UpdateExpression: 'SET #status = :queued, gsi1pk = :gsi1pk, updatedAt = :now',
           ConditionExpression: '#status = :pending',
@@ -256,7 +257,7 @@ export async function projectOutcomes(
   const writer = new BatchWriter();
   await writer.write(
     outcomes.map((o) => {
-      const shard = shardOf(o.userId, recipientShards);
+      const shard = shardOf(o.userId, defaultTable().recipientShards);
       return {
         pk: recipientPk(appId, campaignId, shard),
         sk: recipientSk(o.userId),
@@ -295,13 +296,13 @@ export async function listRecipients(
   const found: { item: RecipientItem; shard: number }[] = [];
   let shard = options.from?.shard ?? 0;
   let startKey = options.from?.key;
-  while (shard < recipientShards && found.length <= options.limit) {
+  while (shard < defaultTable().recipientShards && found.length <= options.limit) {
     const partition = options.status
       ? recipientsByStatusPk(appId, campaignId, options.status, shard)
       : recipientPk(appId, campaignId, shard);
     const { Items = [], LastEvaluatedKey } = await documents.send(
       new QueryCommand({
-        TableName: tableName,
+        TableName: defaultTable().tableName,
         ...(options.status
           ? { IndexName: 'gsi1', KeyConditionExpression: 'gsi1pk = :p' }
           : { KeyConditionExpression: 'pk = :p' }),
@@ -342,7 +343,7 @@ export async function variablesOf(
   const found = new Map<string, Record<string, VariableValue>>();
   for (let i = 0; i < userIds.length; i += 100) {
     let keys: Record<string, unknown>[] = userIds.slice(i, i + 100).map((userId) => ({
-      pk: recipientPk(appId, campaignId, shardOf(userId, recipientShards)),
+      pk: recipientPk(appId, campaignId, shardOf(userId, defaultTable().recipientShards)),
       sk: recipientSk(userId),
     }));
     await retry(
@@ -350,13 +351,17 @@ export async function variablesOf(
         const { Responses = {}, UnprocessedKeys = {} } = await documents.send(
           new BatchGetCommand({
             RequestItems: {
-              [tableName]: { Keys: keys, ConsistentRead: true, ProjectionExpression: 'userId, variables' },
+              [defaultTable().tableName]: {
+                Keys: keys,
+                ConsistentRead: true,
+                ProjectionExpression: 'userId, variables',
+              },
             },
           }),
         );
-        for (const item of Responses[tableName] ?? [])
+        for (const item of Responses[defaultTable().tableName] ?? [])
           found.set(item.userId as string, (item.variables as Record<string, VariableValue>) ?? {});
-        keys = (UnprocessedKeys[tableName]?.Keys ?? []) as Record<string, unknown>[];
+        keys = (UnprocessedKeys[defaultTable().tableName]?.Keys ?? []) as Record<string, unknown>[];
         if (keys.length > 0)
           throw new UnprocessedKeysError(`BatchGetItem left ${keys.length} keys unprocessed`);
       },

@@ -1,6 +1,6 @@
 /** Templates in the single table, under their app's partition (`shared/domain/keys.ts`). */
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { documents, isConditionalCheckFailed, tableName } from '#shared/adapters/dynamodb.ts';
+import { defaultTable, documents, isConditionalCheckFailed } from '#shared/adapters/dynamodb.ts';
 import { appPk, templateSk } from '#shared/domain/keys.ts';
 import type { Template } from '#shared/domain/model.ts';
 import { ConflictError, NotFoundError } from '#shared/errors.ts';
@@ -18,7 +18,7 @@ function fromItem(item: Record<string, unknown>): Template {
 export async function createTemplate(template: Template): Promise<void> {
   await documents.send(
     new PutCommand({
-      TableName: tableName,
+      TableName: defaultTable().tableName,
       Item: { pk: appPk(template.appId), sk: templateSk(template.id), ...template },
       ConditionExpression: 'attribute_not_exists(pk)',
     }),
@@ -28,7 +28,7 @@ export async function createTemplate(template: Template): Promise<void> {
 /** The app's template, or undefined (also when the id belongs to another app). */
 export async function findTemplate(appId: string, id: string): Promise<Template | undefined> {
   const { Item } = await documents.send(
-    new GetCommand({ TableName: tableName, Key: { pk: appPk(appId), sk: templateSk(id) } }),
+    new GetCommand({ TableName: defaultTable().tableName, Key: { pk: appPk(appId), sk: templateSk(id) } }),
   );
   return Item ? fromItem(Item) : undefined;
 }
@@ -48,7 +48,7 @@ export async function replaceTemplate(previous: Template, next: Template): Promi
   await documents
     .send(
       new PutCommand({
-        TableName: tableName,
+        TableName: defaultTable().tableName,
         Item: { pk: appPk(next.appId), sk: templateSk(next.id), ...next },
         ConditionExpression: 'updatedAt = :updatedAt AND #status = :status',
         ExpressionAttributeNames: { '#status': 'status' },

@@ -6,10 +6,10 @@
  */
 import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import {
+  defaultTable,
   documents,
   isConditionalCheckFailed,
   isTransactionConditionFailed,
-  tableName,
   transactWrite,
 } from '#shared/adapters/dynamodb.ts';
 import { importConfig } from '#shared/config.ts';
@@ -84,7 +84,7 @@ export async function findUpload(
 ): Promise<StoredUpload | undefined> {
   const { Item } = await documents.send(
     new GetCommand({
-      TableName: tableName,
+      TableName: defaultTable().tableName,
       Key: uploadKey(appId, campaignId, uploadId),
       ConsistentRead: true,
     }),
@@ -102,7 +102,7 @@ export async function getUpload(appId: string, campaignId: string, uploadId: str
 export async function createUpload(upload: Upload): Promise<void> {
   await documents.send(
     new PutCommand({
-      TableName: tableName,
+      TableName: defaultTable().tableName,
       Item: { ...uploadKey(upload.appId, upload.campaignId, upload.uploadId), ...upload },
       ConditionExpression: 'attribute_not_exists(pk)',
     }),
@@ -121,7 +121,7 @@ export async function createUploadLocked(upload: Upload): Promise<void> {
       TransactItems: [
         {
           Put: {
-            TableName: tableName,
+            TableName: defaultTable().tableName,
             Item: { ...uploadKey(upload.appId, upload.campaignId, upload.uploadId), ...upload },
             ConditionExpression: 'attribute_not_exists(pk)',
           },
@@ -151,7 +151,11 @@ async function campaignRefusal(
   uploadId?: string,
 ): Promise<Error | undefined> {
   const { Item } = await documents.send(
-    new GetCommand({ TableName: tableName, Key: campaignKey(appId, campaignId), ConsistentRead: true }),
+    new GetCommand({
+      TableName: defaultTable().tableName,
+      Key: campaignKey(appId, campaignId),
+      ConsistentRead: true,
+    }),
   );
   if (!Item) return new NotFoundError('Campaign', campaignId);
   const campaign = Item as unknown as Campaign;
@@ -219,7 +223,7 @@ async function tryClaim(
       TransactItems: [
         {
           Update: {
-            TableName: tableName,
+            TableName: defaultTable().tableName,
             Key: uploadKey(appId, campaignId, uploadId),
             UpdateExpression:
               'SET #status = :processing, #owner = :owner, leaseUntil = :lease, updatedAt = :now',
@@ -273,7 +277,7 @@ async function tryClaimDryRun(
   try {
     const { Attributes } = await documents.send(
       new UpdateCommand({
-        TableName: tableName,
+        TableName: defaultTable().tableName,
         Key: uploadKey(appId, campaignId, uploadId),
         UpdateExpression: 'SET #status = :processing, #owner = :owner, leaseUntil = :lease, updatedAt = :now',
         ConditionExpression:
@@ -312,7 +316,7 @@ export async function completeDryRun(
   const now = new Date().toISOString();
   await documents.send(
     new UpdateCommand({
-      TableName: tableName,
+      TableName: defaultTable().tableName,
       Key: uploadKey(appId, campaignId, uploadId),
       UpdateExpression:
         'SET #status = :completed, rowsRead = :rowsRead, uploaded = :uploaded, rejected = :rejected, duplicates = :duplicates, rejections = :rejections, detected = :detected, preview = :preview, completedAt = :now, updatedAt = :now REMOVE leaseUntil',
@@ -344,7 +348,7 @@ export async function recordProgress(
   const now = Date.now();
   await documents.send(
     new UpdateCommand({
-      TableName: tableName,
+      TableName: defaultTable().tableName,
       Key: uploadKey(appId, campaignId, uploadId),
       UpdateExpression:
         'SET rowsRead = :rowsRead, uploaded = :uploaded, rejected = :rejected, duplicates = :duplicates, leaseUntil = :lease, updatedAt = :now',
@@ -386,7 +390,7 @@ export async function completeUpload(
     TransactItems: [
       {
         Update: {
-          TableName: tableName,
+          TableName: defaultTable().tableName,
           Key: uploadKey(appId, campaignId, uploadId),
           UpdateExpression:
             'SET #status = :completed, rowsRead = :rowsRead, uploaded = :uploaded, rejected = :rejected, duplicates = :duplicates, rejections = :rejections, completedAt = :now, updatedAt = :now' +
@@ -436,7 +440,7 @@ export async function failUpload(
   const failed = await documents
     .send(
       new UpdateCommand({
-        TableName: tableName,
+        TableName: defaultTable().tableName,
         Key: uploadKey(appId, campaignId, uploadId),
         UpdateExpression:
           'SET #status = :failed, #error = :error, completedAt = :now, updatedAt = :now REMOVE leaseUntil',
@@ -528,7 +532,7 @@ export async function releaseClaim(
   await documents
     .send(
       new UpdateCommand({
-        TableName: tableName,
+        TableName: defaultTable().tableName,
         Key: uploadKey(appId, campaignId, uploadId),
         UpdateExpression: 'SET #status = :pending, updatedAt = :now REMOVE #owner, leaseUntil',
         ConditionExpression: '#owner = :owner AND #status = :processing',

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { newCampaign } from '#shared/domain/campaigns.ts';
 import { apiClient, newApp, useRuntime } from '#test/support/runtime.ts';
 
 const runtime = useRuntime();
@@ -228,7 +229,6 @@ describe('campaign store', () => {
     const templateId = await approvedTemplate(api);
     await api.put(`/api/templates/${templateId}`, { status: 'archived' });
     const { createCampaign } = await store();
-    const { newCampaign } = await import('#shared/domain/campaigns.ts');
     const campaign = newCampaign(
       { name: 'late', templateId },
       { id: 'cmp_late', appId, now: new Date().toISOString() },

@@ -7,6 +7,7 @@ import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hostileCorpus } from '#test/support/hostile-corpus.ts';
 import { apiClient, type Credentials, newApp, useRuntime } from '#test/support/runtime.ts';
@@ -323,8 +324,7 @@ describe('campaigns CLI', () => {
       { userId: 'bob', variables: { name: 'Bob', discount: 10 }, status: 'failed', error: 'no device' },
       { userId: 'cy', variables: { name: 'Cy', discount: 15 }, status: 'failed', error: 'no device' },
     ]);
-    const { UpdateCommand } = await import('@aws-sdk/lib-dynamodb');
-    const { documents, tableName } = await import('#shared/adapters/dynamodb.ts');
+    const { client: documents, tableName } = runtime.current.table;
     await documents.send(
       new UpdateCommand({
         TableName: tableName,

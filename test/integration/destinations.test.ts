@@ -133,7 +133,7 @@ describe('the destination routes', () => {
     const secret: string = (await api.put('/api/destination', { kind: 'webhook', url: hook.url })).body.data
       .signingSecret;
     const rotated: string = (await api.post('/api/destination/rotate-secret')).body.data.signingSecret;
-    const { documents, tableName } = await import('#shared/adapters/dynamodb.ts');
+    const { client: documents, tableName } = runtime.current.table;
     const { Items } = await documents.send(
       new ScanCommand({
         TableName: tableName,

@@ -84,7 +84,7 @@ describe("a campaign's chunk size", () => {
 
     // The destination changes, then a crash is replayed: shard 0's checkpoint never committed.
     await api.put('/api/destination', { kind: 'webhook', url: 'http://127.0.0.1:9/hook', batchSize: 50 });
-    const { documents, tableName } = await import('#shared/adapters/dynamodb.ts');
+    const { client: documents, tableName } = runtime.current.table;
     await documents.send(
       new DeleteCommand({
         TableName: tableName,

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
+import { appPk, campaignSk } from '#shared/domain/keys.ts';
 import { allRecipients } from '#test/support/recipients.ts';
 import { apiClient, newApp, useRuntime } from '#test/support/runtime.ts';
 import { audienceSchema, postUpload, settledUpload, uploadForm } from '#test/support/uploads.ts';
@@ -101,8 +102,7 @@ const mixedAnswer = {
 
 /** The campaign's item as stored: status, counts, recipientCount, lock and updatedAt. */
 async function campaignItem(appId: string, campaignId: string) {
-  const { documents, tableName } = await import('#shared/adapters/dynamodb.ts');
-  const { appPk, campaignSk } = await import('#shared/domain/keys.ts');
+  const { client: documents, tableName } = runtime.current.table;
   const { Item } = await documents.send(
     new GetCommand({
       TableName: tableName,

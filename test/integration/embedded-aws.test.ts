@@ -50,7 +50,7 @@ describe('embedded AWS', () => {
   });
 
   it('writes and reads a recipient item, and refuses a conditional write on an existing key', async () => {
-    const { documents, tableName } = adapters.ddb;
+    const { client: documents, tableName } = adapters.ddb.defaultTable();
     const { recipientPk, recipientSk, shardOf } = adapters.keys;
     const key = { pk: recipientPk('app-1', 'cmp_1', shardOf('user-007', 16)), sk: recipientSk('user-007') };
     const item = { ...key, userId: 'user-007', status: 'pending', variables: { name: 'Ada', discount: 10 } };
@@ -66,7 +66,8 @@ describe('embedded AWS', () => {
   });
 
   it('runs transactions and has time-to-live enabled on the table', async () => {
-    const { documents, dynamodb, tableName } = adapters.ddb;
+    const { dynamodb } = adapters.ddb;
+    const { client: documents, tableName } = adapters.ddb.defaultTable();
     await documents.send(
       new TransactWriteCommand({
         TransactItems: [

@@ -4,6 +4,7 @@
  * ends with every recipient and every counter checked exactly, the channel's calls per
  * recipient counted, and the proxy's counters showing the faults fired.
  */
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import { afterEach, describe, expect, it, onTestFailed } from 'vitest';
 import { lambdaContext } from '#infra/local/lambda-context.ts';
@@ -15,6 +16,7 @@ import {
   TransientDeliveryError,
 } from '#shared/domain/channel.ts';
 import { packDeliveryBatches } from '#shared/domain/delivery-batches.ts';
+import { appPk, campaignSk } from '#shared/domain/keys.ts';
 import type { AwsFaults } from '#test/support/faults/aws.ts';
 import { faultyAws } from '#test/support/faults/aws.ts';
 import { seededRandom } from '#test/support/flaky-channel.ts';
@@ -212,9 +214,7 @@ describe('the same SQS message twice, and out of order', () => {
     // Sending, as the send function leaves it: every recipient counted queued.
     const { transitionCampaign } = await import('#shared/store/campaigns.ts');
     await transitionCampaign(appId, id, ['draft'], 'sending');
-    const { UpdateCommand } = await import('@aws-sdk/lib-dynamodb');
-    const { documents, tableName } = await import('#shared/adapters/dynamodb.ts');
-    const { appPk, campaignSk } = await import('#shared/domain/keys.ts');
+    const { client: documents, tableName } = runtime.current.table;
     await documents.send(
       new UpdateCommand({
         TableName: tableName,

@@ -6,6 +6,7 @@
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { describe, expect, it, onTestFailed } from 'vitest';
 import { parseDeliveryBatch } from '#shared/domain/delivery-batches.ts';
+import { appPk } from '#shared/domain/keys.ts';
 import type { AwsFaults } from '#test/support/faults/aws.ts';
 import { faultyAws } from '#test/support/faults/aws.ts';
 import { addRecipients, numberedRecipients } from '#test/support/recipients.ts';
@@ -152,7 +153,6 @@ describe('dispatch under SQS faults', () => {
     const api = apiClient(runtime.current.url, credentials);
     const id = await draftCampaign(api, {});
     await addRecipients(credentials.appId, id, numberedRecipients(40));
-    const { appPk } = await import('#shared/domain/keys.ts');
     const chunks = [1, 2].map((n) => ({
       userIds: [`u${n}`],
       item: { pk: appPk(credentials.appId), sk: `TESTCHUNK#${id}#${n}`, state: 'settling' },

@@ -4,6 +4,7 @@
  * every counter checked exactly, and with the proxy's counters showing the faults fired.
  */
 import { isDeepStrictEqual } from 'node:util';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterEach, describe, expect, it, onTestFailed } from 'vitest';
 import type { AwsFaults } from '#test/support/faults/aws.ts';
 import { faultyAws } from '#test/support/faults/aws.ts';
@@ -181,7 +182,6 @@ describe('S3 events delivered twice and out of order', () => {
       contentLength: Buffer.byteLength(csv),
     });
     const uploadId = url.body.data.uploadId as string;
-    const { S3Client, PutObjectCommand } = await import('@aws-sdk/client-s3');
     // fauxqs itself, behind the notification proxy: no event.
     const direct = new S3Client({
       endpoint: runtime.current.aws.env.AWS_ENDPOINT_URL_SQS,

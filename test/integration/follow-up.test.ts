@@ -215,7 +215,7 @@ describe('POST /api/campaigns/{id}/follow-up', () => {
     expect(res.body.error.message).toMatch(/draft; a follow-up is made from a finished campaign/);
 
     // A follow-up draft whose copy has not completed (its lock, as the follow-up API sets it).
-    const { documents, tableName } = await import('#shared/adapters/dynamodb.ts');
+    const { client: documents, tableName } = runtime.current.table;
     await documents.send(
       new UpdateCommand({
         TableName: tableName,
@@ -280,7 +280,7 @@ describe('a follow-up of 100,000 recipients', () => {
         status: statusOf(i),
       })),
     );
-    const { documents, tableName } = await import('#shared/adapters/dynamodb.ts');
+    const { client: documents, tableName } = runtime.current.table;
     await documents.send(
       new UpdateCommand({
         TableName: tableName,

@@ -10,8 +10,10 @@ import { request } from 'node:http';
 import { connect } from 'node:net';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, describe, expect, it } from 'vitest';
 import { MAX_RECORD_BYTES } from '#shared/domain/csv-stream.ts';
+import { appPk, uploadSk } from '#shared/domain/keys.ts';
 import { FORMULAS, type HostileCase, hostileCorpus } from '#test/support/hostile-corpus.ts';
 import { storedRecipients } from '#test/support/recipients.ts';
 import { apiClient, type Credentials, newApp, useRuntime } from '#test/support/runtime.ts';
@@ -309,9 +311,7 @@ describe('rows with many bad cells', () => {
     }
 
     // The stored item, straight from the table, stays far under DynamoDB's 400 KB.
-    const { documents, tableName } = await import('#shared/adapters/dynamodb.ts');
-    const { GetCommand } = await import('@aws-sdk/lib-dynamodb');
-    const { appPk, uploadSk } = await import('#shared/domain/keys.ts');
+    const { client: documents, tableName } = runtime.current.table;
     const { Item } = await documents.send(
       new GetCommand({
         TableName: tableName,

@@ -571,7 +571,7 @@ async function seed(prefix: string): Promise<World> {
 /** Every stored item and S3 object of an app, as data to compare. */
 async function snapshot(appId: string) {
   await runtime.current.idle();
-  const { documents, tableName } = await import('#shared/adapters/dynamodb.ts');
+  const { client: documents, tableName } = runtime.current.table;
   const { s3, bucketName } = await import('#shared/adapters/s3.ts');
   const items: Record<string, unknown>[] = [];
   let start: Record<string, unknown> | undefined;

@@ -17,6 +17,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { apiClient, newApp, useRuntime } from '#test/support/runtime.ts';
 
@@ -216,7 +217,6 @@ describe('logs', () => {
       expect(seen.get(transientUser)).toBe(3);
 
       // Messages the consumer cannot read, carrying user data: not JSON, and JSON of the wrong shape.
-      const { SQSClient, SendMessageCommand } = await import('@aws-sdk/client-sqs');
       const sqs = new SQSClient({});
       for (const body of [
         `${MARK}-user-garbled`,

@@ -1,6 +1,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
 import { readOutbox } from '#shared/adapters/outbox-channel.ts';
 import { storeAppId } from '#shared/domain/sending.ts';
@@ -156,8 +157,7 @@ describe('POST /api/notifications/send', () => {
 
 /** The one-call sends stored for the app (hidden campaigns in its notification scope). */
 async function storedNotifications(appId: string): Promise<{ id: string; recipientCount: number }[]> {
-  const { QueryCommand } = await import('@aws-sdk/lib-dynamodb');
-  const { documents, tableName } = await import('#shared/adapters/dynamodb.ts');
+  const { client: documents, tableName } = runtime.current.table;
   const { Items = [] } = await documents.send(
     new QueryCommand({
       TableName: tableName,

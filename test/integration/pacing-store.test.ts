@@ -7,20 +7,21 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type EmbeddedAws, startEmbeddedAws } from '#infra/local/embedded-aws.ts';
+import type { Table } from '#shared/adapters/dynamodb.ts';
 import { type BucketStore, createPacer } from '#shared/delivery/pacing.ts';
 import type { BucketState, PaceLimit } from '#shared/domain/destinations.ts';
+import { createBucketStore, type DynamoBucketStore } from '#shared/store/pacing.ts';
 import { type Grant, ROUNDING_MESSAGES, worstExcess } from '#test/support/pace-windows.ts';
+import { tableAt } from '#test/support/table.ts';
 
 let aws: EmbeddedAws | undefined;
-let ddb: typeof import('#shared/adapters/dynamodb.ts');
-let pacing: typeof import('#shared/store/pacing.ts');
+let table: Table;
+let buckets: DynamoBucketStore;
 
 beforeAll(async () => {
   aws = await startEmbeddedAws();
-  Object.assign(process.env, aws.env);
-  // The store reads TABLE_NAME when it loads, as a Lambda does at cold start.
-  ddb = await import('#shared/adapters/dynamodb.ts');
-  pacing = await import('#shared/store/pacing.ts');
+  table = tableAt(aws.env);
+  buckets = createBucketStore(table);
 });
 
 afterAll(async () => {
@@ -37,11 +38,11 @@ const state = (version: number, tat = 1_780_000_000_000): BucketState => ({
 
 describe('the pace bucket store', () => {
   it('reads nothing for a bucket never written', async () => {
-    expect(await pacing.dynamoBucketStore.read(appBucket())).toBeUndefined();
+    expect(await buckets.read(appBucket())).toBeUndefined();
   });
 
   it('stores a first write only while the bucket has no item', async () => {
-    const store = pacing.dynamoBucketStore;
+    const store = buckets;
     const bucket = appBucket();
     expect(await store.write(bucket, state(1), undefined)).toBe(true);
     expect(await store.read(bucket)).toEqual(state(1));
@@ -50,7 +51,7 @@ describe('the pace bucket store', () => {
   });
 
   it('stores a write on the version read, and refuses one on a version that changed since', async () => {
-    const store = pacing.dynamoBucketStore;
+    const store = buckets;
     const bucket = appBucket();
     await store.write(bucket, state(1), undefined);
     const withThrottle: BucketState = {
@@ -66,7 +67,7 @@ describe('the pace bucket store', () => {
   });
 
   it("keeps each app's bucket and the default channel's as items of their own, under their own keys", async () => {
-    const store = pacing.dynamoBucketStore;
+    const store = buckets;
     const [a, b] = [appBucket(), appBucket()];
     await store.write(a, state(1, 1), undefined);
     await store.write(b, state(1, 2), undefined);
@@ -75,7 +76,7 @@ describe('the pace bucket store', () => {
     expect((await store.read(b))?.tat).toBe(2);
     expect((await store.read('default'))?.tat).toBe(3);
     const item = async (pk: string) =>
-      (await ddb.documents.send(new GetCommand({ TableName: ddb.tableName, Key: { pk, sk: 'PACE' } }))).Item;
+      (await table.client.send(new GetCommand({ TableName: table.tableName, Key: { pk, sk: 'PACE' } }))).Item;
     expect(await item(`APP#${a.slice('app:'.length)}`)).toMatchObject({ bucket: a, tat: 1 });
     expect(await item(`APP#${b.slice('app:'.length)}`)).toMatchObject({ bucket: b, tat: 2 });
     expect(await item('DEPLOYMENT')).toMatchObject({ bucket: 'default', tat: 3 });
@@ -86,9 +87,9 @@ describe('two pacers over the table', () => {
   it('give takers racing each other no more than burst + rate·t over any window', async () => {
     let lost = 0;
     const counting: BucketStore = {
-      read: (bucket) => pacing.dynamoBucketStore.read(bucket),
+      read: (bucket) => buckets.read(bucket),
       async write(bucket, next, expected) {
-        const stored = await pacing.dynamoBucketStore.write(bucket, next, expected);
+        const stored = await buckets.write(bucket, next, expected);
         if (!stored) lost += 1;
         return stored;
       },
@@ -115,7 +116,7 @@ describe('two pacers over the table', () => {
     // Every token is in the bucket's state: the last reservation ends where the tokens say.
     const sent = grants.reduce((sum, g) => sum + g.n, 0);
     const first = Math.min(...grants.map((g) => g.at));
-    const stored = await pacing.dynamoBucketStore.read(limit.bucket);
+    const stored = await buckets.read(limit.bucket);
     expect(stored?.tat).toBeGreaterThanOrEqual(first + (sent * 1000) / limit.ratePerSecond - 1e-3);
     // And the takers did race: some writes lost to another's.
     expect(lost).toBeGreaterThan(0);

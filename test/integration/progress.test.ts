@@ -5,7 +5,9 @@
  * the API and the CLI; once let go, the campaign ends and `progress` is gone.
  */
 import { execFile } from 'node:child_process';
+import { TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
+import { RATE_SLOT_MS, rateSlotOf } from '#shared/domain/campaign-progress.ts';
 import type { ChannelBatch, ChannelResult, DeliveryChannel } from '#shared/domain/channel.ts';
 import { addRecipients, numberedRecipients } from '#test/support/recipients.ts';
 import { apiClient, type Credentials, newApp, useRuntime } from '#test/support/runtime.ts';
@@ -175,10 +177,8 @@ describe('rate slots of the counter shards', () => {
   it('count settled recipients into the slot of their count, and a later count removes the slots too old to read', async () => {
     const { id, credentials } = await draftCampaign(0);
     const { appId } = credentials;
-    const { TransactWriteCommand } = await import('@aws-sdk/lib-dynamodb');
-    const { documents } = await import('#shared/adapters/dynamodb.ts');
+    const { client: documents } = runtime.current.table;
     const { countsUpdate, readCampaign } = await import('#shared/store/campaigns.ts');
-    const { RATE_SLOT_MS, rateSlotOf } = await import('#shared/domain/campaign-progress.ts');
     type Delta = Parameters<typeof countsUpdate>[3];
     const count = (shard: number, delta: Delta, at: number) =>
       documents.send(

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readOutbox } from '#shared/adapters/outbox-channel.ts';
+import { newId } from '#shared/domain/keys.ts';
 import { dispatchGate } from '#test/support/dispatch-gate.ts';
 import { addRecipients, numberedRecipients } from '#test/support/recipients.ts';
 import { apiClient, newApp, useRuntime } from '#test/support/runtime.ts';
@@ -135,7 +136,6 @@ describe('POST /api/campaigns/{id}/send', () => {
     const api = apiClient(runtime.current.url, credentials);
     // Approved before approval checked the largest message: 20 × {{note}}, no maxLength.
     const { createTemplate } = await import('#shared/store/templates.ts');
-    const { newId } = await import('#shared/domain/keys.ts');
     const now = new Date().toISOString();
     const templateId = newId('tpl');
     await createTemplate({

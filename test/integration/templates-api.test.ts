@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { newId } from '#shared/domain/keys.ts';
 import { apiClient, newApp, useRuntime } from '#test/support/runtime.ts';
 
 const runtime = useRuntime();
@@ -305,7 +306,6 @@ describe('templates API', () => {
       const api = apiClient(runtime.current.url, credentials);
       // A draft stored before the rule: written as it was, without today's checks.
       const { createTemplate } = await import('#shared/store/templates.ts');
-      const { newId } = await import('#shared/domain/keys.ts');
       const now = new Date().toISOString();
       const id = newId('tpl');
       await createTemplate({

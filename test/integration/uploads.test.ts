@@ -1,4 +1,7 @@
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
+import { appPk, uploadObjectKey, uploadSk } from '#shared/domain/keys.ts';
 import { audienceUserId } from '#test/support/audience.ts';
 import { allRecipients, storedRecipients } from '#test/support/recipients.ts';
 import { apiClient, newApp, useRuntime } from '#test/support/runtime.ts';
@@ -293,9 +296,7 @@ describe('presigned upload', () => {
     });
     expect(put.status).toBe(403);
     // ...and an object that reaches the key anyway (S3 may not check every signed length) fails at the importer.
-    const { PutObjectCommand } = await import('@aws-sdk/client-s3');
     const { s3, bucketName } = await import('#shared/adapters/s3.ts');
-    const { uploadObjectKey } = await import('#shared/domain/keys.ts');
     await s3.send(
       new PutObjectCommand({
         Bucket: bucketName,
@@ -367,7 +368,6 @@ describe('the importer is idempotent', () => {
     const csv = audienceCsv(1000);
     const { newUpload, createUpload, claimUpload } = await import('#shared/store/uploads.ts');
     const { putRecipients } = await import('#shared/store/recipients.ts');
-    const { PutObjectCommand } = await import('@aws-sdk/client-s3');
     const { s3, bucketName } = await import('#shared/adapters/s3.ts');
     const upload = newUpload({
       uploadId: 'upl_crash',
@@ -490,9 +490,7 @@ describe('the import lock', () => {
 
     // The importer dies after writing one more recipient; its lease runs out long ago.
     await putRecipients(appId, campaignId, [{ userId: 'a3', variables: { name: 'C' } }], live.uploadId);
-    const { documents, tableName } = await import('#shared/adapters/dynamodb.ts');
-    const { UpdateCommand } = await import('@aws-sdk/lib-dynamodb');
-    const { appPk, uploadSk } = await import('#shared/domain/keys.ts');
+    const { client: documents, tableName } = runtime.current.table;
     await documents.send(
       new UpdateCommand({
         TableName: tableName,

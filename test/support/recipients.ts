@@ -1,11 +1,15 @@
 /**
  * Test helper: stores recipients of a draft campaign the way the importer does (keyed
  * items over the shard partitions, status `pending`) and sets the campaign's
- * `recipientCount` and `counts.pending`, so delivery tests need no CSV.
- * Loaded on use: the stores read TABLE_NAME when they load.
+ * `recipientCount` and `counts.pending`, so delivery tests need no CSV. Each works on
+ * `table`: by default the test file's runtime's (`useRuntime`); a benchmark passes its own.
  */
+import { QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { Table } from '#shared/adapters/dynamodb-table.ts';
+import { appPk, campaignSk, recipientPk } from '#shared/domain/keys.ts';
 import type { VariableValue } from '#shared/domain/model.ts';
 import type { RecipientItem } from '#shared/store/recipients.ts';
+import { currentTable } from '#test/support/current-runtime.ts';
 
 export interface TestRecipient {
   userId: string;
@@ -16,10 +20,11 @@ export async function addRecipients(
   appId: string,
   campaignId: string,
   recipients: readonly TestRecipient[],
+  table: Table = currentTable(),
 ): Promise<void> {
-  const { UpdateCommand } = await import('@aws-sdk/lib-dynamodb');
-  const { documents, tableName } = await import('#shared/adapters/dynamodb.ts');
-  const { appPk, campaignSk } = await import('#shared/domain/keys.ts');
+  const { client: documents, tableName } = table;
+  // Loaded on use: the store loads shared/observability.ts, whose Powertools instances
+  // read the POWERTOOLS_* variables the runtime sets.
   const { putRecipients } = await import('#shared/store/recipients.ts');
   await putRecipients(
     appId,
@@ -46,10 +51,12 @@ export function numberedRecipients(count: number, prefix = 'u'): TestRecipient[]
 }
 
 /** Every recipient item of a campaign, over all its shards. */
-export async function allRecipients(appId: string, campaignId: string): Promise<RecipientItem[]> {
-  const { QueryCommand } = await import('@aws-sdk/lib-dynamodb');
-  const { documents, tableName, recipientShards } = await import('#shared/adapters/dynamodb.ts');
-  const { recipientPk } = await import('#shared/domain/keys.ts');
+export async function allRecipients(
+  appId: string,
+  campaignId: string,
+  table: Table = currentTable(),
+): Promise<RecipientItem[]> {
+  const { client: documents, tableName, recipientShards } = table;
   const items: RecipientItem[] = [];
   for (let shard = 0; shard < recipientShards; shard += 1) {
     let ExclusiveStartKey: Record<string, unknown> | undefined;
@@ -92,9 +99,7 @@ export interface LedgerItem {
 
 /** Every delivery ledger item of a campaign (shared/store/ledger.ts), by chunk id. */
 export async function ledgerItems(appId: string, campaignId: string): Promise<Map<string, LedgerItem>> {
-  const { QueryCommand } = await import('@aws-sdk/lib-dynamodb');
-  const { documents, tableName } = await import('#shared/adapters/dynamodb.ts');
-  const { appPk } = await import('#shared/domain/keys.ts');
+  const { client: documents, tableName } = currentTable();
   const prefix = `CHUNK#${campaignId}#`;
   const items = new Map<string, LedgerItem>();
   let ExclusiveStartKey: Record<string, unknown> | undefined;

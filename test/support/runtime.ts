@@ -5,6 +5,9 @@
  */
 import { afterAll, beforeAll } from 'vitest';
 import { type LocalRuntime, type LocalRuntimeOptions, startLocalRuntime } from '#infra/local/runtime.ts';
+import { currentRuntime, setCurrentRuntime } from '#test/support/current-runtime.ts';
+
+export { currentRuntime } from '#test/support/current-runtime.ts';
 
 export interface Credentials {
   appId: string;
@@ -22,8 +25,10 @@ export function useRuntime(options: LocalRuntimeOptions = {}): { readonly curren
   const holder: { current?: LocalRuntime } = {};
   beforeAll(async () => {
     holder.current = await startLocalRuntime({ port: 0, ...options });
+    setCurrentRuntime(holder.current);
   });
   afterAll(async () => {
+    setCurrentRuntime(undefined);
     await holder.current?.stop();
   });
   return {
@@ -37,8 +42,10 @@ export function useRuntime(options: LocalRuntimeOptions = {}): { readonly curren
 /** A fresh app with its own key, so tests never see each other's data. */
 export async function newApp(prefix = 'app'): Promise<Credentials> {
   const appId = `${prefix}-${Math.random().toString(36).slice(2, 10)}`;
-  // Loaded on use: the store reads TABLE_NAME when it loads, which the runtime sets in beforeAll.
-  const { addApiKey } = await import('#test/support/apps.ts');
+  // Loaded on use: the store loads shared/observability.ts, whose Powertools instances read
+  // the POWERTOOLS_* variables the runtime sets in beforeAll (logs.test.ts sets its own).
+  const { createAppsStore } = await import('#shared/store/apps.ts');
+  const { addApiKey } = createAppsStore(currentRuntime().table);
   return { appId, apiKey: await addApiKey(appId) };
 }
 

@@ -1,5 +1,8 @@
 /** Helpers for upload tests: an approved template and a campaign, forms, CSV files, polling. */
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { expect } from 'vitest';
+import { recipientPk, recipientSk, shardOf } from '#shared/domain/keys.ts';
+import { currentTable } from '#test/support/current-runtime.ts';
 import { audienceSchema } from './audience.ts';
 import type { apiClient } from './runtime.ts';
 
@@ -58,9 +61,7 @@ export async function settledUpload(api: Client, campaignId: string, uploadId: s
 
 /** The stored recipient item of a user, read straight from the table. */
 export async function storedRecipient(appId: string, campaignId: string, userId: string) {
-  const { documents, tableName, recipientShards } = await import('#shared/adapters/dynamodb.ts');
-  const { GetCommand } = await import('@aws-sdk/lib-dynamodb');
-  const { recipientPk, recipientSk, shardOf } = await import('#shared/domain/keys.ts');
+  const { client: documents, tableName, recipientShards } = currentTable();
   const { Item } = await documents.send(
     new GetCommand({
       TableName: tableName,

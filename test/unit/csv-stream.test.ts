@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import csvParser from 'csv-parser';
 import { describe, expect, it } from 'vitest';
 import {
@@ -142,7 +143,6 @@ describe('openCsv: encoding', () => {
   });
 
   it('names a gzip file and a ZIP archive (an .xlsx workbook) by their first bytes', async () => {
-    const { gzipSync } = await import('node:zlib');
     expect((await fileError(gzipSync('user_id\nu1\n'))).message).toBe(
       'The file is gzip-compressed (it starts with 1F 8B); decompress it and upload the CSV text.',
     );

@@ -1,12 +1,6 @@
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
-import { beforeAll, describe, expect, it, vi } from 'vitest';
-
-// The adapter reads TABLE_NAME when it loads; no request is sent.
-let ddb: typeof import('#shared/adapters/dynamodb.ts');
-beforeAll(async () => {
-  vi.stubEnv('TABLE_NAME', 'unused');
-  ddb = await import('#shared/adapters/dynamodb.ts');
-});
+import { describe, expect, it } from 'vitest';
+import * as ddb from '#shared/adapters/dynamodb.ts';
 
 /** The error the SDK throws for a transaction DynamoDB cancelled with these reason codes. */
 const cancelled = (...codes: string[]) =>

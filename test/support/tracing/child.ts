@@ -9,7 +9,7 @@
  */
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { lambdaContext } from '#infra/local/lambda-context.ts';
-import { documents, dynamodb, tableName } from '#shared/adapters/dynamodb.ts';
+import { defaultTable, documents, dynamodb } from '#shared/adapters/dynamodb.ts';
 import { lambda } from '#shared/adapters/lambda.ts';
 import { presigningS3, s3 } from '#shared/adapters/s3.ts';
 import { scheduler } from '#shared/adapters/scheduler.ts';
@@ -27,7 +27,9 @@ const traced = Object.fromEntries(
 );
 
 const answering = lambdaStack<unknown, { body: string }>().handler(async () => {
-  const { Item } = await documents.send(new GetCommand({ TableName: tableName, Key: { pk: 'p', sk: 's' } }));
+  const { Item } = await documents.send(
+    new GetCommand({ TableName: defaultTable().tableName, Key: { pk: 'p', sk: 's' } }),
+  );
   return { body: `${MARK} ${JSON.stringify(Item)}` };
 });
 const failing = lambdaStack().handler(async () => {

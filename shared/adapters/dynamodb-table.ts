@@ -1,0 +1,27 @@
+/**
+ * A DynamoDB table as a value, apart from the handlers' client (shared/adapters/dynamodb.ts):
+ * this module loads neither the configuration nor the observability instances, so the
+ * local runtime and tests build a table of their own before the handlers' environment
+ * is set (Powertools reads its `POWERTOOLS_*` variables when `shared/observability.ts` loads).
+ */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+
+/**
+ * The table a store works on: the document client that reaches it, its name, and the
+ * number of shard partitions a campaign's recipients are spread over. Each store has a
+ * factory over one (`createAppsStore(table)` …); tests and the local runtime pass their own.
+ */
+export interface Table {
+  readonly client: DynamoDBDocumentClient;
+  readonly tableName: string;
+  readonly recipientShards: number;
+}
+
+/**
+ * A document client over `client` (by default a new one configured by the standard AWS
+ * environment): plain JavaScript values in and out, `undefined` fields dropped.
+ */
+export function documentClient(client: DynamoDBClient = new DynamoDBClient({})): DynamoDBDocumentClient {
+  return DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
+}
