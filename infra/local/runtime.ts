@@ -13,6 +13,7 @@ import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSEvent } from 'aws-lambda';
 import { documentClient, type Table } from '#shared/adapters/dynamodb-table.ts';
 import { tableConfig } from '#shared/config.ts';
+import { createAppsStore } from '#shared/store/apps.ts';
 import { type FunctionName, functions } from '../functions.ts';
 import { type ApiFunctionName, apiFunctions } from '../routes.ts';
 import { type AsyncInvoker, asyncInvoker, type EventHandler } from './async-invoker.ts';
@@ -226,9 +227,6 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       tableName: TABLE_NAME,
       recipientShards: RECIPIENT_SHARDS,
     };
-    // Loaded now, not with this module: the store loads shared/observability.ts, whose
-    // Powertools instances read the POWERTOOLS_* variables set above.
-    const { createAppsStore } = await import('#shared/store/apps.ts');
     const { addApiKey } = createAppsStore(table);
     const appId = process.env.LOCAL_APP_ID as string;
     const apiKey = await addApiKey(appId, process.env.LOCAL_API_KEY as string);

@@ -1,5 +1,5 @@
 /**
- * The DynamoDB client, created once per process and traced (`tracer.captureAWSv3Client`:
+ * The DynamoDB client, created once per process (on first use) and traced (`tracer.captureAWSv3Client`:
  * a no-op outside Lambda). Region, credentials and endpoint (`AWS_ENDPOINT_URL_DYNAMODB`
  * or `AWS_ENDPOINT_URL`) come from the standard AWS environment, so the same code talks
  * to DynamoDB, LocalStack or DynamoDB Local.
@@ -11,52 +11,50 @@ import {
   type TransactWriteCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { tableConfig } from '#shared/config.ts';
+import { once, onFirstUse } from '#shared/first-use.ts';
 import { tracer } from '#shared/observability.ts';
 import { retry } from '#shared/retry.ts';
 import { documentClient, type Table } from './dynamodb-table.ts';
 
 export { documentClient, type Table } from './dynamodb-table.ts';
 
-/** Low-level client, for commands the document client does not wrap. */
-export const dynamodb = tracer.captureAWSv3Client(new DynamoDBClient({}));
+/** Low-level client, for commands the document client does not wrap; made on first use. */
+const lowLevelClient = once(() => tracer.captureAWSv3Client(new DynamoDBClient({})));
+export const dynamodb: DynamoDBClient = onFirstUse(lowLevelClient);
 
 /**
  * Document client: plain JavaScript values in and out, `undefined` fields dropped. It
  * shares the low-level client's middleware stack, and so its tracing.
  */
-export const documents = documentClient(dynamodb);
-
-let handlerTable: Table | undefined;
+export const documents: DynamoDBDocumentClient = onFirstUse(() => documentClient(lowLevelClient()));
 
 /**
  * The table the handlers use: `documents`, `TABLE_NAME` and `RECIPIENT_SHARDS`. Read on
  * first use, not when this module loads, so importing a store needs no environment; a
  * missing or malformed variable fails that first use with a message naming it.
  */
-export function defaultTable(): Table {
-  if (!handlerTable) {
-    const config = tableConfig();
-    handlerTable = {
-      client: documents,
-      tableName: config.TABLE_NAME,
-      recipientShards: config.RECIPIENT_SHARDS,
-    };
-  }
-  return handlerTable;
-}
+export const defaultTable = once((): Table => {
+  const config = tableConfig();
+  return { client: documents, tableName: config.TABLE_NAME, recipientShards: config.RECIPIENT_SHARDS };
+});
 
 /**
- * The store `create` makes over `defaultTable()`, made on the first call and the same
- * one after: each store module keeps its handlers' functions on it, so loading the
- * module reads no configuration.
+ * `defaultTable()` as a `Table` value whose fields are read when used: each store module
+ * makes its handlers' store over it when it loads (`createTemplatesStore(handlerTable)` …),
+ * and the configuration is read on the first query. A store therefore reads `table.…`
+ * where it sends a command, never when it is made.
  */
-export function onDefaultTable<S>(create: (table: Table) => S): () => S {
-  let store: S | undefined;
-  return () => {
-    store ??= create(defaultTable());
-    return store;
-  };
-}
+export const handlerTable: Table = {
+  get client() {
+    return defaultTable().client;
+  },
+  get tableName() {
+    return defaultTable().tableName;
+  },
+  get recipientShards() {
+    return defaultTable().recipientShards;
+  },
+};
 
 const errorName = (error: unknown) => (error as { name?: string } | undefined)?.name;
 

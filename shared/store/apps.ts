@@ -1,6 +1,6 @@
 /** Apps and their API key hashes, in the single table. */
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { isConditionalCheckFailed, onDefaultTable, type Table } from '#shared/adapters/dynamodb.ts';
+import { handlerTable, isConditionalCheckFailed, type Table } from '#shared/adapters/dynamodb.ts';
 import { APP_ID_PATTERN, hashApiKey, newApiKey } from '#shared/domain/api-keys.ts';
 import { APP_SK, appPk } from '#shared/domain/keys.ts';
 
@@ -10,13 +10,13 @@ export interface App {
   createdAt: string;
 }
 
-/** The apps store on `client` and `tableName`. */
-export function createAppsStore({ client, tableName }: Pick<Table, 'client' | 'tableName'>) {
+/** The apps store on `table`. */
+export function createAppsStore(table: Table) {
   return {
     /** The app, or undefined. */
     async findApp(appId: string): Promise<App | undefined> {
-      const { Item } = await client.send(
-        new GetCommand({ TableName: tableName, Key: { pk: appPk(appId), sk: APP_SK } }),
+      const { Item } = await table.client.send(
+        new GetCommand({ TableName: table.tableName, Key: { pk: appPk(appId), sk: APP_SK } }),
       );
       return Item as App | undefined;
     },
@@ -31,10 +31,10 @@ export function createAppsStore({ client, tableName }: Pick<Table, 'client' | 't
         throw new Error(`appId '${appId}' must be 1-64 letters, digits, '_' or '-'`);
       }
       const now = new Date().toISOString();
-      await client
+      await table.client
         .send(
           new UpdateCommand({
-            TableName: tableName,
+            TableName: table.tableName,
             Key: { pk: appPk(appId), sk: APP_SK },
             UpdateExpression:
               'SET appId = :appId, createdAt = if_not_exists(createdAt, :now), keyHashes = list_append(if_not_exists(keyHashes, :empty), :hash)',
@@ -59,10 +59,5 @@ export function createAppsStore({ client, tableName }: Pick<Table, 'client' | 't
 
 export type AppsStore = ReturnType<typeof createAppsStore>;
 
-const store = onDefaultTable(createAppsStore);
-
-/** The app, or undefined (on the handlers' table). */
-export const findApp: AppsStore['findApp'] = (appId) => store().findApp(appId);
-
-/** `AppsStore.addApiKey` on the handlers' table. */
-export const addApiKey: AppsStore['addApiKey'] = (appId, apiKey) => store().addApiKey(appId, apiKey);
+/** The apps store on the handlers' table. */
+export const { findApp, addApiKey } = createAppsStore(handlerTable);

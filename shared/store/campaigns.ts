@@ -270,6 +270,7 @@ export async function listCampaigns(
   status?: CampaignStatus,
 ): Promise<PageOf<Campaign>> {
   const { items, lastKey } = await queryPage(
+    defaultTable(),
     status
       ? { partition: campaignsByStatusPk(appId, status), index: 'gsi1' }
       : { partition: appPk(appId), skPrefix: CAMPAIGN_PREFIX },

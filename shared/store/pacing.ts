@@ -6,17 +6,17 @@
  * read the same state only one stores what it took.
  */
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { isConditionalCheckFailed, onDefaultTable, type Table } from '#shared/adapters/dynamodb.ts';
+import { handlerTable, isConditionalCheckFailed, type Table } from '#shared/adapters/dynamodb.ts';
 import type { BucketState } from '#shared/domain/destinations.ts';
 import { paceKey } from '#shared/domain/keys.ts';
 
-/** The bucket store (`BucketStore` of shared/delivery/pacing.ts) on `client` and `tableName`. */
-export function createBucketStore({ client, tableName }: Pick<Table, 'client' | 'tableName'>) {
+/** The bucket store (`BucketStore` of shared/delivery/pacing.ts) on `table`. */
+export function createBucketStore(table: Table) {
   return {
     /** The bucket's state (strongly consistent), or undefined before its first write. */
     async read(bucket: string): Promise<BucketState | undefined> {
-      const { Item } = await client.send(
-        new GetCommand({ TableName: tableName, Key: paceKey(bucket), ConsistentRead: true }),
+      const { Item } = await table.client.send(
+        new GetCommand({ TableName: table.tableName, Key: paceKey(bucket), ConsistentRead: true }),
       );
       if (!Item) return undefined;
       const { pk: _pk, sk: _sk, bucket: _bucket, ...state } = Item;
@@ -26,9 +26,9 @@ export function createBucketStore({ client, tableName }: Pick<Table, 'client' | 
     /** Stores `next` if the item's version is still `expectedVersion` (undefined: no item yet); false if not. */
     async write(bucket: string, next: BucketState, expectedVersion: number | undefined): Promise<boolean> {
       try {
-        await client.send(
+        await table.client.send(
           new PutCommand({
-            TableName: tableName,
+            TableName: table.tableName,
             Item: { ...paceKey(bucket), bucket, ...next },
             ...(expectedVersion === undefined
               ? { ConditionExpression: 'attribute_not_exists(pk)' }
@@ -49,10 +49,5 @@ export function createBucketStore({ client, tableName }: Pick<Table, 'client' | 
 
 export type DynamoBucketStore = ReturnType<typeof createBucketStore>;
 
-const store = onDefaultTable(createBucketStore);
-
-/** The bucket store on the handlers' table (`defaultTable()`, created on first use). */
-export const dynamoBucketStore: DynamoBucketStore = {
-  read: (bucket) => store().read(bucket),
-  write: (bucket, next, expectedVersion) => store().write(bucket, next, expectedVersion),
-};
+/** The bucket store on the handlers' table. */
+export const dynamoBucketStore: DynamoBucketStore = createBucketStore(handlerTable);

@@ -4,7 +4,7 @@
  * the listing it is used with (a cursor of another listing is an `InvalidInputError`, not a failure).
  */
 import { QueryCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
-import { defaultTable, documents } from '#shared/adapters/dynamodb.ts';
+import type { Table } from '#shared/adapters/dynamodb-table.ts';
 import { InvalidInputError } from '#shared/errors.ts';
 
 /** A page of a listing to read: how many, and where to start. */
@@ -33,28 +33,28 @@ export interface PagedQuery {
 }
 
 /**
- * One page of items of `query`, in sort-key order. `page.startKey` must be a key this
- * listing returned (the cursor was decoded for the caller's app already).
+ * One page of items of `query` on `table`, in sort-key order. `page.startKey` must be a
+ * key this listing returned (the cursor was decoded for the caller's app already).
  */
-export async function queryPage(query: PagedQuery, page: Page): Promise<PageOf<Key>> {
+export async function queryPage(table: Table, query: PagedQuery, page: Page): Promise<PageOf<Key>> {
   const keyNames = query.index ? ['pk', 'sk', 'gsi1pk', 'gsi1sk'] : ['pk', 'sk'];
   if (page.startKey) assertKeyOf(query, keyNames, page.startKey);
   const input: QueryCommandInput = query.index
     ? {
-        TableName: defaultTable().tableName,
+        TableName: table.tableName,
         IndexName: query.index,
         KeyConditionExpression: 'gsi1pk = :p',
         ExpressionAttributeValues: { ':p': query.partition },
       }
     : {
-        TableName: defaultTable().tableName,
+        TableName: table.tableName,
         KeyConditionExpression: query.skPrefix ? 'pk = :p AND begins_with(sk, :prefix)' : 'pk = :p',
         ExpressionAttributeValues: {
           ':p': query.partition,
           ...(query.skPrefix ? { ':prefix': query.skPrefix } : {}),
         },
       };
-  const { Items = [] } = await documents.send(
+  const { Items = [] } = await table.client.send(
     new QueryCommand({ ...input, ExclusiveStartKey: page.startKey, Limit: page.limit + 1 }),
   );
   const items = Items.slice(0, page.limit);

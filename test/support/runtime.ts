@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll } from 'vitest';
 import { type LocalRuntime, type LocalRuntimeOptions, startLocalRuntime } from '#infra/local/runtime.ts';
+import { createAppsStore } from '#shared/store/apps.ts';
 import { currentRuntime, setCurrentRuntime } from '#test/support/current-runtime.ts';
 
 export { currentRuntime } from '#test/support/current-runtime.ts';
@@ -42,11 +43,7 @@ export function useRuntime(options: LocalRuntimeOptions = {}): { readonly curren
 /** A fresh app with its own key, so tests never see each other's data. */
 export async function newApp(prefix = 'app'): Promise<Credentials> {
   const appId = `${prefix}-${Math.random().toString(36).slice(2, 10)}`;
-  // Loaded on use: the store loads shared/observability.ts, whose Powertools instances read
-  // the POWERTOOLS_* variables the runtime sets in beforeAll (logs.test.ts sets its own).
-  const { createAppsStore } = await import('#shared/store/apps.ts');
-  const { addApiKey } = createAppsStore(currentRuntime().table);
-  return { appId, apiKey: await addApiKey(appId) };
+  return { appId, apiKey: await createAppsStore(currentRuntime().table).addApiKey(appId) };
 }
 
 /** An HTTP client for the API at `baseUrl` acting as `credentials`. */

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import middy from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
-import { beforeAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   ERROR_CODES,
   InvalidInputError,
@@ -10,15 +10,8 @@ import {
   TemplateContentFrozenError,
   TemplateNotApprovedError,
 } from '#shared/errors.ts';
-
-// The middleware module loads the app store, which reads TABLE_NAME when it loads; nothing is called.
-let errorResponses: typeof import('#shared/http/middleware.ts').errorResponses;
-let logger: typeof import('#shared/observability.ts').logger;
-beforeAll(async () => {
-  vi.stubEnv('TABLE_NAME', 'unused');
-  ({ errorResponses } = await import('#shared/http/middleware.ts'));
-  ({ logger } = await import('#shared/observability.ts'));
-});
+import { errorResponses } from '#shared/http/middleware.ts';
+import { logger } from '#shared/observability.ts';
 
 const context = { awsRequestId: 'req-123' } as Context;
 

@@ -6,19 +6,14 @@
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { lambdaContext } from '#infra/local/lambda-context.ts';
-
-type Shared = typeof import('#shared/lambda.ts');
-type Observability = typeof import('#shared/observability.ts');
-let lambdaStack: Shared['lambdaStack'];
-let usesLambdaStack: Shared['usesLambdaStack'];
-let logger: Observability['logger'];
-let metrics: Observability['metrics'];
+import { lambdaStack, usesLambdaStack } from '#shared/lambda.ts';
+import { logger, metrics } from '#shared/observability.ts';
 
 const written: string[] = [];
 const realWrite = process.stdout.write;
 
 beforeAll(async () => {
-  // Read when the observability module loads: set them first.
+  // Read when the logger and metrics are first used (shared/observability.ts): set them first.
   vi.stubEnv('AWS_LAMBDA_INITIALIZATION_TYPE', 'on-demand');
   vi.stubEnv('POWERTOOLS_METRICS_DISABLED', 'false');
   vi.stubEnv('POWERTOOLS_DEV', '');
@@ -32,8 +27,6 @@ beforeAll(async () => {
     );
     return true;
   }) as typeof process.stdout.write;
-  ({ lambdaStack, usesLambdaStack } = await import('#shared/lambda.ts'));
-  ({ logger, metrics } = await import('#shared/observability.ts'));
 });
 
 afterAll(() => {
