@@ -8,11 +8,12 @@
  * the secrets key (`SECRETS_KEY_ID`) and the default webhook's secret (`WEBHOOK_SECRET_ARN`).
  */
 import { KMSClient } from '@aws-sdk/client-kms';
+import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSEvent } from 'aws-lambda';
 import { documentClient, type Table } from '#shared/adapters/dynamodb-table.ts';
-import { tableConfig } from '#shared/config.ts';
+import { bucketConfig, tableConfig } from '#shared/config.ts';
 import { createAppsStore } from '#shared/store/apps.ts';
 import { type FunctionName, functions } from '../functions.ts';
 import { type ApiFunctionName, apiFunctions } from '../routes.ts';
@@ -37,6 +38,11 @@ export interface LocalRuntime {
    * tests build stores over it (`createAppsStore(runtime.table)` …) with static imports.
    */
   readonly table: Table;
+  /**
+   * The uploads bucket the handlers use, through a client of its own on the handlers'
+   * endpoint: tests read and write its objects with static imports.
+   */
+  readonly bucket: { readonly client: S3Client; readonly name: string };
   /** The KMS and Secrets Manager endpoints the handlers use (the emulators', or LocalStack's). */
   readonly secrets: { kmsEndpoint: string | undefined; secretsManagerEndpoint: string | undefined };
   /** Resolves when no asynchronous invocation (import, scheduled send) is running or retrying. */
@@ -227,6 +233,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       tableName: TABLE_NAME,
       recipientShards: RECIPIENT_SHARDS,
     };
+    const { BUCKET_NAME, S3_FORCE_PATH_STYLE } = bucketConfig();
+    const bucket = { client: new S3Client({ forcePathStyle: S3_FORCE_PATH_STYLE }), name: BUCKET_NAME };
     const { addApiKey } = createAppsStore(table);
     const appId = process.env.LOCAL_APP_ID as string;
     const apiKey = await addApiKey(appId, process.env.LOCAL_API_KEY as string);
@@ -292,6 +300,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       appId,
       apiKey,
       table,
+      bucket,
       secrets: {
         kmsEndpoint: process.env.AWS_ENDPOINT_URL_KMS ?? process.env.AWS_ENDPOINT_URL,
         secretsManagerEndpoint: process.env.AWS_ENDPOINT_URL_SECRETS_MANAGER ?? process.env.AWS_ENDPOINT_URL,

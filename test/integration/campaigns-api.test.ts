@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { newCampaign } from '#shared/domain/campaigns.ts';
+import { ConflictError } from '#shared/errors.ts';
 import { apiClient, newApp, useRuntime } from '#test/support/runtime.ts';
 
 const runtime = useRuntime();
@@ -252,7 +253,6 @@ describe('campaign transitions', () => {
       await api.post('/api/campaigns', { name: 'race', templateId: await approvedTemplate(api) })
     ).body.data;
     const { transitionCampaign } = await store();
-    const { ConflictError } = await import('#shared/errors.ts');
 
     const results = await Promise.allSettled([
       transitionCampaign(appId, id, ['draft'], 'cancelled'),

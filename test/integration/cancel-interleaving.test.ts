@@ -19,6 +19,7 @@ import type { SendResult } from '#shared/delivery/dispatch.ts';
 import { deleteMessages, queueDepth, receiveMessages, sqsEvent } from '#test/support/crash/queue.ts';
 import { outboxLines } from '#test/support/crash/state.ts';
 import { dispatchGate } from '#test/support/dispatch-gate.ts';
+import { deliverBatchFunction, sendCampaignFunction } from '#test/support/functions.ts';
 import { addRecipients, allRecipients, numberedRecipients } from '#test/support/recipients.ts';
 import { apiClient, newApp, useRuntime } from '#test/support/runtime.ts';
 import { draftCampaign } from '#test/support/uploads.ts';
@@ -57,7 +58,7 @@ async function heldDispatch() {
   expect((await api.post(`/api/campaigns/${id}/send`)).status).toBe(202);
   expect(held.has(id)).toBe(false);
   const gate = dispatchGate();
-  const { createSendDispatcher } = await import('#functions/send-campaign.ts');
+  const { createSendDispatcher } = await sendCampaignFunction();
   const dispatched: Promise<{ result: SendResult }> = createSendDispatcher(gate.wrap).sendCampaign(
     credentials.appId,
     id,
@@ -69,7 +70,7 @@ async function heldDispatch() {
 
 /** The consumer, as the event source mapping runs it, on every message now on the queue. */
 async function consumeAll() {
-  const { handler } = (await import('#functions/deliver-batch.ts')) as {
+  const { handler } = (await deliverBatchFunction()) as {
     handler: (event: SQSEvent, context: ReturnType<typeof lambdaContext>) => Promise<SQSBatchResponse>;
   };
   const messages = await receiveMessages(await queueDepth(), 60, 10_000);

@@ -20,6 +20,7 @@ import {
 } from '#test/support/crash/child.ts';
 import { deleteMessages, queueDepth, receiveMessages, sqsEvent } from '#test/support/crash/queue.ts';
 import { allRecipients, outboxLines, storedCampaign } from '#test/support/crash/state.ts';
+import { deliverBatchFunction } from '#test/support/functions.ts';
 import { apiClient, newApp, useRuntime } from '#test/support/runtime.ts';
 import { audienceCsv, draftCampaign, postUpload, uploadForm } from '#test/support/uploads.ts';
 
@@ -107,7 +108,7 @@ describe('send function killed mid-dispatch', () => {
       expect(Math.max(...onQueue.values()), seedText).toBeLessThanOrEqual(3);
 
       // 4. The consumers (the real handler), 4 at once, duplicates and all.
-      const { handler } = (await import('#functions/deliver-batch.ts')) as {
+      const { handler } = (await deliverBatchFunction()) as {
         handler: (event: SQSEvent, context: ReturnType<typeof lambdaContext>) => Promise<SQSBatchResponse>;
       };
       const batches = Array.from({ length: Math.ceil(messages.length / 10) }, (_, i) =>

@@ -11,6 +11,7 @@ import {
 } from '#shared/domain/channel.ts';
 import { packDeliveryBatches } from '#shared/domain/delivery-batches.ts';
 import { createFlakyChannel, type FlakyCall } from '#test/support/flaky-channel.ts';
+import { deliverBatchFunction } from '#test/support/functions.ts';
 import { addRecipients, numberedRecipients, type TestRecipient } from '#test/support/recipients.ts';
 import { apiClient, newApp, useRuntime } from '#test/support/runtime.ts';
 
@@ -47,8 +48,7 @@ function countingChannel(calls: FlakyCall[]): DeliveryChannel {
 
 const runtime = useRuntime({
   env: { DELIVERY_RETRY_BASE_SECONDS: '0' },
-  loadDeliverHandler: async () =>
-    (await import('#functions/deliver-batch.ts')).createDeliverHandler({ channel }),
+  loadDeliverHandler: async () => (await deliverBatchFunction()).createDeliverHandler({ channel }),
 });
 
 type Api = ReturnType<typeof apiClient>;
@@ -144,7 +144,7 @@ describe('deliver consumer', () => {
     const { api, id, record } = await sendingCampaignMessage(3, 'c');
     const calls: FlakyCall[] = [];
     const counting = countingChannel(calls);
-    const { createDeliverHandler } = await import('#functions/deliver-batch.ts');
+    const { createDeliverHandler } = await deliverBatchFunction();
     const crashing = createDeliverHandler({
       channel: counting,
       beforeCounting: () => {
@@ -171,7 +171,7 @@ describe('deliver consumer', () => {
   it('leaves recipients for the next receive when time runs short, and fails them on the last', async () => {
     const { api, id, record } = await sendingCampaignMessage(2, 't');
     const calls: FlakyCall[] = [];
-    const { createDeliverHandler } = await import('#functions/deliver-batch.ts');
+    const { createDeliverHandler } = await deliverBatchFunction();
     const handler = createDeliverHandler({ channel: countingChannel(calls) });
     const shortOfTime = { ...consumerContext(), getRemainingTimeInMillis: () => 5_000 };
 

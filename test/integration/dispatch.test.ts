@@ -1,6 +1,7 @@
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DeleteCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
+import { sendCampaignFunction } from '#test/support/functions.ts';
 import { addRecipients, numberedRecipients } from '#test/support/recipients.ts';
 import { apiClient, newApp, useRuntime } from '#test/support/runtime.ts';
 
@@ -91,7 +92,7 @@ describe("a campaign's chunk size", () => {
         Key: { pk: `APP#${credentials.appId}`, sk: `DISPATCH#${id}#0` },
       }),
     );
-    const { sendCampaign } = await import('#functions/send-campaign.ts');
+    const { sendCampaign } = await sendCampaignFunction();
     const resent = await sendCampaign(credentials.appId, id);
     expect(resent.enqueuedRecipients).toBeGreaterThan(0);
     const again = await drainQueue();

@@ -134,7 +134,7 @@ async function presignedDryRun(api: Api, campaignId: string, file: string) {
 
 /** The dry run's object is deleted once its record is settled. */
 async function expectObjectGone(url: string) {
-  const { s3, bucketName } = await import('#shared/adapters/s3.ts');
+  const { client: s3, name: bucketName } = runtime.current.bucket;
   const key = decodeURIComponent(new URL(url).pathname.split('/').slice(2).join('/'));
   await expect
     .poll(

@@ -1,4 +1,9 @@
 import {
+  InvokeCommand,
+  LambdaClient,
+  ResourceNotFoundException as NoSuchFunction,
+} from '@aws-sdk/client-lambda';
+import {
   ConflictException,
   CreateScheduleCommand,
   DeleteScheduleCommand,
@@ -15,6 +20,7 @@ import {
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type EmbeddedAws, startEmbeddedAws } from '#infra/local/embedded-aws.ts';
+import { startLambdaEmulator } from '#infra/local/lambda-emulator.ts';
 import {
   type SchedulerEmulator,
   type ScheduleTarget,
@@ -171,8 +177,6 @@ describe('local SQS event source', () => {
 
 describe('local Lambda Invoke API', () => {
   it('queues an asynchronous invocation of a known function with its payload', async () => {
-    const { InvokeCommand, LambdaClient, ResourceNotFoundException } = await import('@aws-sdk/client-lambda');
-    const { startLambdaEmulator } = await import('#infra/local/lambda-emulator.ts');
     const invoked: Array<[string, unknown]> = [];
     const emulator = await startLambdaEmulator({
       invokeAsync: (name, payload) => {
@@ -196,7 +200,7 @@ describe('local Lambda Invoke API', () => {
         client.send(
           new InvokeCommand({ FunctionName: 'nope', InvocationType: 'Event', Payload: Buffer.from('{}') }),
         ),
-      ).rejects.toBeInstanceOf(ResourceNotFoundException);
+      ).rejects.toBeInstanceOf(NoSuchFunction);
     } finally {
       await emulator.stop();
     }

@@ -231,7 +231,7 @@ describe('recipient export', () => {
       new Map(Array.from({ length: 200 }, (_, i) => [`b${i}`, big(i)])),
     );
     // A multipart object's ETag ends with its part count: 8 MB in 5 MiB parts is 2.
-    const { s3, bucketName } = await import('#shared/adapters/s3.ts');
+    const { client: s3, name: bucketName } = runtime.current.bucket;
     const head = await s3.send(
       new HeadObjectCommand({
         Bucket: bucketName,

@@ -20,6 +20,7 @@ import { appPk, campaignSk } from '#shared/domain/keys.ts';
 import type { AwsFaults } from '#test/support/faults/aws.ts';
 import { faultyAws } from '#test/support/faults/aws.ts';
 import { seededRandom } from '#test/support/flaky-channel.ts';
+import { deliverBatchFunction } from '#test/support/functions.ts';
 import {
   addRecipients,
   numberedRecipients,
@@ -53,8 +54,7 @@ const runtime = useRuntime({
   env: { DELIVERY_RETRY_BASE_SECONDS: '0', DISPATCH_CHUNK_SIZE: '10' },
   retryDelaysMs: [200, 400],
   deliveryConcurrency: 4,
-  loadDeliverHandler: async () =>
-    (await import('#functions/deliver-batch.ts')).createDeliverHandler({ channel }),
+  loadDeliverHandler: async () => (await deliverBatchFunction()).createDeliverHandler({ channel }),
   wrapAws: faultyAws((f) => {
     faults = f;
   }),
@@ -248,7 +248,7 @@ describe('the same SQS message twice, and out of order', () => {
   it('delivers each recipient once when messages repeat and arrive out of order', async () => {
     const { api, id, appId, record, messages } = await sendingCampaign(50, 'r');
     expect(messages).toBe(5);
-    const { createDeliverHandler } = await import('#functions/deliver-batch.ts');
+    const { createDeliverHandler } = await deliverBatchFunction();
     const handler = createDeliverHandler({ channel });
     const event = (...records: SQSRecord[]): SQSEvent => ({ Records: records });
 
@@ -272,7 +272,7 @@ describe('the same SQS message twice, and out of order', () => {
     onTestFailed(() => console.error(`fault seed ${faults.seed}`, faults.injected()));
     const { api, id, appId, record, messages } = await sendingCampaign(20, 'k');
     expect(messages).toBe(2);
-    const { createDeliverHandler } = await import('#functions/deliver-batch.ts');
+    const { createDeliverHandler } = await deliverBatchFunction();
     const handler = createDeliverHandler({ channel });
     /** Receives message `n` as SQS does: again, while the handler hands it back. */
     const receive = async (n: number) => {
@@ -319,7 +319,7 @@ describe('the same SQS message twice, and out of order', () => {
   it('hands a message back at once when its claim is cancelled for a reason no retry can fix, then delivers it once', async () => {
     onTestFailed(() => console.error(`fault seed ${faults.seed}`, faults.injected()));
     const { api, id, record } = await sendingCampaign(10, 'v');
-    const { createDeliverHandler } = await import('#functions/deliver-batch.ts');
+    const { createDeliverHandler } = await deliverBatchFunction();
     const handler = createDeliverHandler({ channel });
     const before = faults.injected()['dynamodb:TransactWriteItems:cancel'] ?? 0;
     faults.set({
@@ -351,7 +351,7 @@ describe('the same SQS message twice, and out of order', () => {
 
   it('never delivers twice when receives of one message run at the same time, and counts what it stored', async () => {
     const { api, id, appId, record } = await sendingCampaign(50, 'q');
-    const { createDeliverHandler, DELIVERY_OUTCOME_UNKNOWN } = await import('#functions/deliver-batch.ts');
+    const { createDeliverHandler, DELIVERY_OUTCOME_UNKNOWN } = await deliverBatchFunction();
     const handler = createDeliverHandler({ channel });
     const event = (...records: SQSRecord[]): SQSEvent => ({ Records: records });
 

@@ -6,8 +6,10 @@
 import { isDeepStrictEqual } from 'node:util';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterEach, describe, expect, it, onTestFailed } from 'vitest';
+import { lambdaContext } from '#infra/local/lambda-context.ts';
 import type { AwsFaults } from '#test/support/faults/aws.ts';
 import { faultyAws } from '#test/support/faults/aws.ts';
+import { importCsvFunction } from '#test/support/functions.ts';
 import { storedRecipients } from '#test/support/recipients.ts';
 import { apiClient, newApp, useRuntime } from '#test/support/runtime.ts';
 import { audienceCsv, draftCampaign, postUpload, settledUpload, uploadForm } from '#test/support/uploads.ts';
@@ -171,8 +173,7 @@ describe('S3 events delivered twice and out of order', () => {
     ],
   });
   const importer = async () => {
-    const { handler } = await import('#functions/import-csv.ts');
-    const { lambdaContext } = await import('#infra/local/lambda-context.ts');
+    const { handler } = await importCsvFunction();
     return (event: unknown) => handler(event as never, lambdaContext('importCsv', 60));
   };
 

@@ -5,6 +5,7 @@
  */
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
+import { InvalidInputError } from '#shared/errors.ts';
 import type { ApiContext } from '#shared/http/middleware.ts';
 import { useRuntime } from '#test/support/runtime.ts';
 
@@ -84,7 +85,6 @@ describe('Idempotency-Key', () => {
 
   it('frees the key after a 4xx: the corrected retry runs', async () => {
     const { idempotent } = await import('#shared/http/idempotency.ts');
-    const { InvalidInputError } = await import('#shared/errors.ts');
     let runs = 0;
     const route = idempotent('thg', async ({ resourceId }) => {
       runs += 1;

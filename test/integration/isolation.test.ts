@@ -572,7 +572,7 @@ async function seed(prefix: string): Promise<World> {
 async function snapshot(appId: string) {
   await runtime.current.idle();
   const { client: documents, tableName } = runtime.current.table;
-  const { s3, bucketName } = await import('#shared/adapters/s3.ts');
+  const { client: s3, name: bucketName } = runtime.current.bucket;
   const items: Record<string, unknown>[] = [];
   let start: Record<string, unknown> | undefined;
   do {

@@ -19,6 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, describe, expect, it } from 'vitest';
+import { deliverBatchFunction } from '#test/support/functions.ts';
 import { apiClient, newApp, useRuntime } from '#test/support/runtime.ts';
 
 /** Every marker holds this; ids and keys the system makes are lower case and never do. */
@@ -74,7 +75,7 @@ const runtime = useRuntime({
   },
   // The real consumer, delivering to the webhook and then to the outbox.
   loadDeliverHandler: async () => {
-    const { createDeliverHandler } = await import('#functions/deliver-batch.ts');
+    const { createDeliverHandler } = await deliverBatchFunction();
     const { createOutboxChannel } = await import('#shared/adapters/outbox-channel.ts');
     const { createWebhookChannel } = await import('#shared/adapters/webhook-channel.ts');
     const outbox = createOutboxChannel({ path: outboxPath });

@@ -5,9 +5,11 @@
  * recipient is delivered exactly once. The receiver's arrival times are the measure: an
  * upper bound, so it holds on a slow machine too.
  */
+
 import { afterEach, describe, expect, it } from 'vitest';
 import { mostInAnyWindow } from '#bench/deliver.ts';
 import { burstOf } from '#shared/domain/destinations.ts';
+import { createBucketStore } from '#shared/store/pacing.ts';
 import {
   type ArrivalRecorder,
   type RecordedRequest,
@@ -117,11 +119,11 @@ describe('a paced destination', () => {
     const n = 1_000;
     const throttledFirst = 6;
     const { api, hook, id, appId } = await pacedCampaign('throttled', rate, n, throttledFirst);
-    const { dynamoBucketStore } = await import('#shared/store/pacing.ts');
+    const buckets = createBucketStore(runtime.current.table);
     // The bucket's effective rate, sampled while the campaign sends.
     const rates: number[] = [];
     const sample = async () => {
-      const state = await dynamoBucketStore.read(`app:${appId}`);
+      const state = await buckets.read(`app:${appId}`);
       if (state) rates.push(state.rate);
     };
     expect((await api.post(`/api/campaigns/${id}/send`)).status).toBe(202);

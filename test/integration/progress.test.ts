@@ -9,6 +9,7 @@ import { TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
 import { RATE_SLOT_MS, rateSlotOf } from '#shared/domain/campaign-progress.ts';
 import type { ChannelBatch, ChannelResult, DeliveryChannel } from '#shared/domain/channel.ts';
+import { deliverBatchFunction } from '#test/support/functions.ts';
 import { addRecipients, numberedRecipients } from '#test/support/recipients.ts';
 import { apiClient, type Credentials, newApp, useRuntime } from '#test/support/runtime.ts';
 import { draftCampaign as approvedDraft } from '#test/support/uploads.ts';
@@ -44,8 +45,7 @@ const channel: DeliveryChannel = {
 
 const runtime = useRuntime({
   env: { DELIVERY_RETRY_BASE_SECONDS: '0' },
-  loadDeliverHandler: async () =>
-    (await import('#functions/deliver-batch.ts')).createDeliverHandler({ channel }),
+  loadDeliverHandler: async () => (await deliverBatchFunction()).createDeliverHandler({ channel }),
 });
 
 type Api = ReturnType<typeof apiClient>;

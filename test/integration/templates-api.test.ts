@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { newId } from '#shared/domain/keys.ts';
+import { createTemplatesStore } from '#shared/store/templates.ts';
 import { apiClient, newApp, useRuntime } from '#test/support/runtime.ts';
 
 const runtime = useRuntime();
@@ -305,7 +306,7 @@ describe('templates API', () => {
       const credentials = await newApp('tpl');
       const api = apiClient(runtime.current.url, credentials);
       // A draft stored before the rule: written as it was, without today's checks.
-      const { createTemplate } = await import('#shared/store/templates.ts');
+      const { createTemplate } = createTemplatesStore(runtime.current.table);
       const now = new Date().toISOString();
       const id = newId('tpl');
       await createTemplate({

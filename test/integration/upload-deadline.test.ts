@@ -10,6 +10,8 @@
  */
 import type { S3Event } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
+import { lambdaContext } from '#infra/local/lambda-context.ts';
+import { importCsvFunction, uploadsApiFunction } from '#test/support/functions.ts';
 import { apiClient, newApp, useRuntime } from '#test/support/runtime.ts';
 import { audienceCsv, draftCampaign, settledUpload, uploadForm } from '#test/support/uploads.ts';
 
@@ -53,9 +55,8 @@ describe('direct upload near its function timeout', () => {
       isBase64Encoded: true,
       requestContext: { requestId: 'deadline-test' },
     };
-    const { handler } = await import('#functions/uploads-api.ts');
-    const { handler: importCsv } = await import('#functions/import-csv.ts');
-    const { lambdaContext } = await import('#infra/local/lambda-context.ts');
+    const { handler } = await uploadsApiFunction();
+    const { handler: importCsv } = await importCsvFunction();
 
     const context = lambdaContext('uploads-api', 3);
     const result = await handler(event as never, context as never);

@@ -1,8 +1,10 @@
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
+import { lambdaContext } from '#infra/local/lambda-context.ts';
 import { appPk, uploadObjectKey, uploadSk } from '#shared/domain/keys.ts';
 import { audienceUserId } from '#test/support/audience.ts';
+import { importCsvFunction } from '#test/support/functions.ts';
 import { allRecipients, storedRecipients } from '#test/support/recipients.ts';
 import { apiClient, newApp, useRuntime } from '#test/support/runtime.ts';
 import {
@@ -296,7 +298,7 @@ describe('presigned upload', () => {
     });
     expect(put.status).toBe(403);
     // ...and an object that reaches the key anyway (S3 may not check every signed length) fails at the importer.
-    const { s3, bucketName } = await import('#shared/adapters/s3.ts');
+    const { client: s3, name: bucketName } = runtime.current.bucket;
     await s3.send(
       new PutObjectCommand({
         Bucket: bucketName,
@@ -343,8 +345,7 @@ describe('the importer is idempotent', () => {
     );
     expect(written.size).toBe(300);
 
-    const { handler } = await import('#functions/import-csv.ts');
-    const { lambdaContext } = await import('#infra/local/lambda-context.ts');
+    const { handler } = await importCsvFunction();
     const key = `uploads/${appId}/${campaignId}/${res.body.data.uploadId}.csv`;
     const event = {
       Records: [{ s3: { bucket: { name: process.env.BUCKET_NAME }, object: { key, size: 10 } } }],
@@ -368,7 +369,7 @@ describe('the importer is idempotent', () => {
     const csv = audienceCsv(1000);
     const { newUpload, createUpload, claimUpload } = await import('#shared/store/uploads.ts');
     const { putRecipients } = await import('#shared/store/recipients.ts');
-    const { s3, bucketName } = await import('#shared/adapters/s3.ts');
+    const { client: s3, name: bucketName } = runtime.current.bucket;
     const upload = newUpload({
       uploadId: 'upl_crash',
       appId,

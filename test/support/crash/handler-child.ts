@@ -20,9 +20,12 @@
  * child prints `gate` on stdout and waits for the SIGKILL. Work already past the AWS
  * layer (a channel call in progress) may still finish, as it would in a real crash.
  */
+
 import type { Context } from 'aws-lambda';
 import { type FunctionName, functions } from '#infra/functions.ts';
 import { lambdaContext } from '#infra/local/lambda-context.ts';
+import { dynamodb } from '#shared/adapters/dynamodb.ts';
+import { sqs } from '#shared/adapters/sqs.ts';
 
 interface MiddlewareClient {
   middlewareStack: {
@@ -78,8 +81,6 @@ function freeze() {
 
 async function installGate(): Promise<void> {
   if (!gate) return;
-  const { dynamodb } = await import('#shared/adapters/dynamodb.ts');
-  const { sqs } = await import('#shared/adapters/sqs.ts');
   let seen = 0;
   for (const client of [dynamodb, sqs] as unknown as MiddlewareClient[]) {
     client.middlewareStack.add(
