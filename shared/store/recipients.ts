@@ -8,10 +8,10 @@ import type { BatchWriteItemCommandOutput } from '@aws-sdk/client-dynamodb';
 import { BatchGetCommand, BatchWriteCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import pLimit, { type LimitFunction } from 'p-limit';
 import {
-  defaultTable,
-  documents,
+  handlerTable,
   isConditionalCheckFailed,
   isRetryableError,
+  type Table,
 } from '#shared/adapters/dynamodb.ts';
 import { recipientPk, recipientSk, recipientsByStatusPk, shardOf } from '#shared/domain/keys.ts';
 import type { Recipient, RecipientStatus, VariableValue } from '#shared/domain/model.ts';
@@ -34,30 +34,6 @@ export interface RecipientInput {
   variables: Record<string, VariableValue>;
 }
 
-/** The stored item of a pending recipient. */
-export function recipientItem(
-  appId: string,
-  campaignId: string,
-  input: RecipientInput,
-  now: string,
-  uploadId?: string,
-): Recipient & Record<string, unknown> {
-  const shard = shardOf(input.userId, defaultTable().recipientShards);
-  return {
-    pk: recipientPk(appId, campaignId, shard),
-    sk: recipientSk(input.userId),
-    gsi1pk: recipientsByStatusPk(appId, campaignId, 'pending', shard),
-    gsi1sk: input.userId,
-    appId,
-    campaignId,
-    userId: input.userId,
-    status: 'pending',
-    variables: input.variables,
-    ...(uploadId ? { uploadId } : {}),
-    updatedAt: now,
-  };
-}
-
 /** Tries of one BatchWriteItem call's items in all, and the backoff between them. */
 export const BATCH_WRITE_RETRY = { maxAttempts: 10, baseDelayMs: 25, maxDelayMs: 2000 } as const;
 
@@ -68,6 +44,8 @@ export interface BatchWriterOptions {
   maxAttempts?: number;
   baseDelayMs?: number;
   maxDelayMs?: number;
+  /** The table written to; the handlers' by default. */
+  table?: Table;
   /** The DynamoDB call; the document client by default (tests inject failures here). */
   send?: (command: BatchWriteCommand) => Promise<Pick<BatchWriteItemCommandOutput, 'UnprocessedItems'>>;
 }
@@ -83,6 +61,7 @@ class UnprocessedItemsError extends Error {}
  * call a key appears once (the later item wins).
  */
 export class BatchWriter {
+  readonly #table: Table;
   readonly #retry: RetryOptions;
   readonly #send: NonNullable<BatchWriterOptions['send']>;
   readonly #limit: LimitFunction;
@@ -92,6 +71,7 @@ export class BatchWriter {
   written = 0;
 
   constructor(options: BatchWriterOptions = {}) {
+    this.#table = options.table ?? handlerTable;
     this.#limit = pLimit(options.concurrency ?? 8);
     this.#retry = {
       maxAttempts: options.maxAttempts ?? BATCH_WRITE_RETRY.maxAttempts,
@@ -104,7 +84,7 @@ export class BatchWriter {
     this.#send =
       options.send ??
       ((command) =>
-        documents.send(command) as Promise<Pick<BatchWriteItemCommandOutput, 'UnprocessedItems'>>);
+        this.#table.client.send(command) as Promise<Pick<BatchWriteItemCommandOutput, 'UnprocessedItems'>>);
   }
 
   /** Queues items; resolves once they are all handed to a call (not necessarily written). */
@@ -146,9 +126,9 @@ export class BatchWriter {
     let requests = items.map((Item) => ({ PutRequest: { Item } }));
     await retry(async (attempt) => {
       const result = await this.#send(
-        new BatchWriteCommand({ RequestItems: { [defaultTable().tableName]: requests } }),
+        new BatchWriteCommand({ RequestItems: { [this.#table.tableName]: requests } }),
       );
-      const unprocessed = (result.UnprocessedItems?.[defaultTable().tableName] ?? []) as typeof requests;
+      const unprocessed = (result.UnprocessedItems?.[this.#table.tableName] ?? []) as typeof requests;
       this.written += requests.length - unprocessed.length;
       if (unprocessed.length === 0) return;
       const left = `DynamoDB left ${unprocessed.length} of ${requests.length} items unprocessed after ${attempt} attempts`;
@@ -156,82 +136,6 @@ export class BatchWriter {
       throw new UnprocessedItemsError(left);
     }, this.#retry);
   }
-}
-
-/** Writes pending recipients (a new user is added; an existing one gets the new variables). */
-export async function putRecipients(
-  appId: string,
-  campaignId: string,
-  recipients: Iterable<RecipientInput>,
-  uploadId?: string,
-): Promise<void> {
-  const writer = new BatchWriter();
-  const now = new Date().toISOString();
-  const items: Record<string, unknown>[] = [];
-  for (const r of recipients) items.push(recipientItem(appId, campaignId, r, now, uploadId));
-  await writer.write(items);
-  await writer.flush();
-}
-
-/** Distinct recipients of a campaign: a COUNT query per shard, shards in parallel. Exact, and safe to repeat. */
-export async function countRecipients(appId: string, campaignId: string): Promise<number> {
-  const counts = await Promise.all(
-    Array.from({ length: defaultTable().recipientShards }, async (_, shard) => {
-      let total = 0;
-      let ExclusiveStartKey: Record<string, unknown> | undefined;
-      do {
-        const page = await documents.send(
-          new QueryCommand({
-            TableName: defaultTable().tableName,
-            KeyConditionExpression: 'pk = :pk',
-            ExpressionAttributeValues: { ':pk': recipientPk(appId, campaignId, shard) },
-            Select: 'COUNT',
-            ExclusiveStartKey,
-          }),
-        );
-        total += page.Count ?? 0;
-        ExclusiveStartKey = page.LastEvaluatedKey;
-      } while (ExclusiveStartKey);
-      return total;
-    }),
-  );
-  return counts.reduce((a, b) => a + b, 0);
-}
-
-/**
- * Marks dispatched recipients `queued` (only those still `pending`: one the consumer
- * settled first stays as it is), `concurrency` writes at a time.
- */
-export async function markQueued(
-  appId: string,
-  campaignId: string,
-  shard: number,
-  recipients: readonly RecipientItem[],
-  concurrency = 16,
-): Promise<void> {
-  const now = new Date().toISOString();
-  const gsi1pk = recipientsByStatusPk(appId, campaignId, 'queued', shard);
-  await pLimit(concurrency).map(recipients, async (recipient) => {
-    try {
-      await documents.send(
-        new UpdateCommand({
-          TableName: defaultTable().tableName,
-          Key: { pk: recipient.pk, sk: recipient.sk },
-          UpdateExpression: 'SET #status = :queued, gsi1pk = :gsi1pk, updatedAt = :now',
-          ConditionExpression: '#status = :pending',
-          ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: {
-            ':queued': 'queued',
-            ':pending': 'pending',
-            ':gsi1pk': gsi1pk,
-            ':now': now,
-          },
-        }),
-      );
-    } catch (error) {
-      if (!isConditionalCheckFailed(error)) throw error;
-    }
-  });
 }
 
 /** A settled recipient's new status, as the delivery engine decided it. */
@@ -242,90 +146,10 @@ export interface RecipientOutcome {
   error?: string;
 }
 
-/**
- * Writes the outcomes of one delivery chunk onto its recipient items (keyed puts with
- * BatchWriteItem: a replay writes the same items again). The chunk's ledger item is the
- * record of what happened; these items are its projection, for the by-status listing.
- */
-export async function projectOutcomes(
-  appId: string,
-  campaignId: string,
-  chunkId: string,
-  outcomes: readonly RecipientOutcome[],
-  now: string = new Date().toISOString(),
-): Promise<void> {
-  const writer = new BatchWriter();
-  await writer.write(
-    outcomes.map((o) => {
-      const shard = shardOf(o.userId, defaultTable().recipientShards);
-      return {
-        pk: recipientPk(appId, campaignId, shard),
-        sk: recipientSk(o.userId),
-        gsi1pk: recipientsByStatusPk(appId, campaignId, o.status, shard),
-        gsi1sk: o.userId,
-        appId,
-        campaignId,
-        userId: o.userId,
-        status: o.status,
-        variables: o.variables,
-        chunkId,
-        updatedAt: now,
-        ...(o.error === undefined ? {} : { error: o.error }),
-      };
-    }),
-  );
-  await writer.flush();
-}
-
 /** Where a recipient listing goes on: a shard, and the key to start after within it. */
 export interface RecipientPosition {
   shard: number;
   key?: Key;
-}
-
-/**
- * A page of a campaign's recipients, shard after shard, in key order within a shard;
- * with `status`, only those in it (from `gsi1`). Reads one more than `limit` so that
- * `next` is undefined exactly on the last page.
- */
-export async function listRecipients(
-  appId: string,
-  campaignId: string,
-  options: { limit: number; from?: RecipientPosition; status?: RecipientStatus },
-): Promise<{ items: RecipientItem[]; next: RecipientPosition | undefined }> {
-  const found: { item: RecipientItem; shard: number }[] = [];
-  let shard = options.from?.shard ?? 0;
-  let startKey = options.from?.key;
-  while (shard < defaultTable().recipientShards && found.length <= options.limit) {
-    const partition = options.status
-      ? recipientsByStatusPk(appId, campaignId, options.status, shard)
-      : recipientPk(appId, campaignId, shard);
-    const { Items = [], LastEvaluatedKey } = await documents.send(
-      new QueryCommand({
-        TableName: defaultTable().tableName,
-        ...(options.status
-          ? { IndexName: 'gsi1', KeyConditionExpression: 'gsi1pk = :p' }
-          : { KeyConditionExpression: 'pk = :p' }),
-        ExpressionAttributeValues: { ':p': partition },
-        ExclusiveStartKey: startKey,
-        Limit: options.limit + 1 - found.length,
-      }),
-    );
-    for (const item of Items) found.push({ item: item as RecipientItem, shard });
-    if (LastEvaluatedKey && found.length <= options.limit) {
-      startKey = LastEvaluatedKey;
-      continue;
-    }
-    if (found.length > options.limit) break;
-    shard += 1;
-    startKey = undefined;
-  }
-  const page = found.slice(0, options.limit);
-  const last = page.at(-1);
-  if (found.length <= options.limit || !last) return { items: page.map((f) => f.item), next: undefined };
-  const keyNames = options.status ? ['pk', 'sk', 'gsi1pk', 'gsi1sk'] : ['pk', 'sk'];
-  const key = Object.fromEntries(keyNames.map((k) => [k, (last.item as unknown as Key)[k]]));
-  return { items: page.map((f) => f.item), next: { shard: last.shard, key } };
 }
 
 /** Tries of one BatchGetItem call's keys in all, and the backoff between them. */
@@ -334,39 +158,245 @@ const BATCH_GET_RETRY = { maxAttempts: 10, baseDelayMs: 50, maxDelayMs: 12_800 }
 /** Keys a BatchGetItem call left unprocessed: asked for again. */
 class UnprocessedKeysError extends Error {}
 
-/** The stored variables of some recipients of a campaign (strongly consistent; absent users left out). */
-export async function variablesOf(
-  appId: string,
-  campaignId: string,
-  userIds: readonly string[],
-): Promise<Map<string, Record<string, VariableValue>>> {
-  const found = new Map<string, Record<string, VariableValue>>();
-  for (let i = 0; i < userIds.length; i += 100) {
-    let keys: Record<string, unknown>[] = userIds.slice(i, i + 100).map((userId) => ({
-      pk: recipientPk(appId, campaignId, shardOf(userId, defaultTable().recipientShards)),
-      sk: recipientSk(userId),
-    }));
-    await retry(
-      async () => {
-        const { Responses = {}, UnprocessedKeys = {} } = await documents.send(
-          new BatchGetCommand({
-            RequestItems: {
-              [defaultTable().tableName]: {
-                Keys: keys,
-                ConsistentRead: true,
-                ProjectionExpression: 'userId, variables',
-              },
+/** The recipients store on `table`. */
+export function createRecipientsStore(table: Table) {
+  /** The stored item of a pending recipient. */
+  function recipientItem(
+    appId: string,
+    campaignId: string,
+    input: RecipientInput,
+    now: string,
+    uploadId?: string,
+  ): Recipient & Record<string, unknown> {
+    const shard = shardOf(input.userId, table.recipientShards);
+    return {
+      pk: recipientPk(appId, campaignId, shard),
+      sk: recipientSk(input.userId),
+      gsi1pk: recipientsByStatusPk(appId, campaignId, 'pending', shard),
+      gsi1sk: input.userId,
+      appId,
+      campaignId,
+      userId: input.userId,
+      status: 'pending',
+      variables: input.variables,
+      ...(uploadId ? { uploadId } : {}),
+      updatedAt: now,
+    };
+  }
+
+  /** Writes pending recipients (a new user is added; an existing one gets the new variables). */
+  async function putRecipients(
+    appId: string,
+    campaignId: string,
+    recipients: Iterable<RecipientInput>,
+    uploadId?: string,
+  ): Promise<void> {
+    const writer = new BatchWriter({ table });
+    const now = new Date().toISOString();
+    const items: Record<string, unknown>[] = [];
+    for (const r of recipients) items.push(recipientItem(appId, campaignId, r, now, uploadId));
+    await writer.write(items);
+    await writer.flush();
+  }
+
+  /** Distinct recipients of a campaign: a COUNT query per shard, shards in parallel. Exact, and safe to repeat. */
+  async function countRecipients(appId: string, campaignId: string): Promise<number> {
+    const counts = await Promise.all(
+      Array.from({ length: table.recipientShards }, async (_, shard) => {
+        let total = 0;
+        let ExclusiveStartKey: Record<string, unknown> | undefined;
+        do {
+          const page = await table.client.send(
+            new QueryCommand({
+              TableName: table.tableName,
+              KeyConditionExpression: 'pk = :pk',
+              ExpressionAttributeValues: { ':pk': recipientPk(appId, campaignId, shard) },
+              Select: 'COUNT',
+              ExclusiveStartKey,
+            }),
+          );
+          total += page.Count ?? 0;
+          ExclusiveStartKey = page.LastEvaluatedKey;
+        } while (ExclusiveStartKey);
+        return total;
+      }),
+    );
+    return counts.reduce((a, b) => a + b, 0);
+  }
+
+  /**
+   * Marks dispatched recipients `queued` (only those still `pending`: one the consumer
+   * settled first stays as it is), `concurrency` writes at a time.
+   */
+  async function markQueued(
+    appId: string,
+    campaignId: string,
+    shard: number,
+    recipients: readonly RecipientItem[],
+    concurrency = 16,
+  ): Promise<void> {
+    const now = new Date().toISOString();
+    const gsi1pk = recipientsByStatusPk(appId, campaignId, 'queued', shard);
+    await pLimit(concurrency).map(recipients, async (recipient) => {
+      try {
+        await table.client.send(
+          new UpdateCommand({
+            TableName: table.tableName,
+            Key: { pk: recipient.pk, sk: recipient.sk },
+            UpdateExpression: 'SET #status = :queued, gsi1pk = :gsi1pk, updatedAt = :now',
+            ConditionExpression: '#status = :pending',
+            ExpressionAttributeNames: { '#status': 'status' },
+            ExpressionAttributeValues: {
+              ':queued': 'queued',
+              ':pending': 'pending',
+              ':gsi1pk': gsi1pk,
+              ':now': now,
             },
           }),
         );
-        for (const item of Responses[defaultTable().tableName] ?? [])
-          found.set(item.userId as string, (item.variables as Record<string, VariableValue>) ?? {});
-        keys = (UnprocessedKeys[defaultTable().tableName]?.Keys ?? []) as Record<string, unknown>[];
-        if (keys.length > 0)
-          throw new UnprocessedKeysError(`BatchGetItem left ${keys.length} keys unprocessed`);
-      },
-      { ...BATCH_GET_RETRY, retryable: (error) => error instanceof UnprocessedKeysError },
-    );
+      } catch (error) {
+        if (!isConditionalCheckFailed(error)) throw error;
+      }
+    });
   }
-  return found;
+
+  /**
+   * Writes the outcomes of one delivery chunk onto its recipient items (keyed puts with
+   * BatchWriteItem: a replay writes the same items again). The chunk's ledger item is the
+   * record of what happened; these items are its projection, for the by-status listing.
+   */
+  async function projectOutcomes(
+    appId: string,
+    campaignId: string,
+    chunkId: string,
+    outcomes: readonly RecipientOutcome[],
+    now: string = new Date().toISOString(),
+  ): Promise<void> {
+    const writer = new BatchWriter({ table });
+    await writer.write(
+      outcomes.map((o) => {
+        const shard = shardOf(o.userId, table.recipientShards);
+        return {
+          pk: recipientPk(appId, campaignId, shard),
+          sk: recipientSk(o.userId),
+          gsi1pk: recipientsByStatusPk(appId, campaignId, o.status, shard),
+          gsi1sk: o.userId,
+          appId,
+          campaignId,
+          userId: o.userId,
+          status: o.status,
+          variables: o.variables,
+          chunkId,
+          updatedAt: now,
+          ...(o.error === undefined ? {} : { error: o.error }),
+        };
+      }),
+    );
+    await writer.flush();
+  }
+
+  /**
+   * A page of a campaign's recipients, shard after shard, in key order within a shard;
+   * with `status`, only those in it (from `gsi1`). Reads one more than `limit` so that
+   * `next` is undefined exactly on the last page.
+   */
+  async function listRecipients(
+    appId: string,
+    campaignId: string,
+    options: { limit: number; from?: RecipientPosition; status?: RecipientStatus },
+  ): Promise<{ items: RecipientItem[]; next: RecipientPosition | undefined }> {
+    const found: { item: RecipientItem; shard: number }[] = [];
+    let shard = options.from?.shard ?? 0;
+    let startKey = options.from?.key;
+    while (shard < table.recipientShards && found.length <= options.limit) {
+      const partition = options.status
+        ? recipientsByStatusPk(appId, campaignId, options.status, shard)
+        : recipientPk(appId, campaignId, shard);
+      const { Items = [], LastEvaluatedKey } = await table.client.send(
+        new QueryCommand({
+          TableName: table.tableName,
+          ...(options.status
+            ? { IndexName: 'gsi1', KeyConditionExpression: 'gsi1pk = :p' }
+            : { KeyConditionExpression: 'pk = :p' }),
+          ExpressionAttributeValues: { ':p': partition },
+          ExclusiveStartKey: startKey,
+          Limit: options.limit + 1 - found.length,
+        }),
+      );
+      for (const item of Items) found.push({ item: item as RecipientItem, shard });
+      if (LastEvaluatedKey && found.length <= options.limit) {
+        startKey = LastEvaluatedKey;
+        continue;
+      }
+      if (found.length > options.limit) break;
+      shard += 1;
+      startKey = undefined;
+    }
+    const page = found.slice(0, options.limit);
+    const last = page.at(-1);
+    if (found.length <= options.limit || !last) return { items: page.map((f) => f.item), next: undefined };
+    const keyNames = options.status ? ['pk', 'sk', 'gsi1pk', 'gsi1sk'] : ['pk', 'sk'];
+    const key = Object.fromEntries(keyNames.map((k) => [k, (last.item as unknown as Key)[k]]));
+    return { items: page.map((f) => f.item), next: { shard: last.shard, key } };
+  }
+
+  /** The stored variables of some recipients of a campaign (strongly consistent; absent users left out). */
+  async function variablesOf(
+    appId: string,
+    campaignId: string,
+    userIds: readonly string[],
+  ): Promise<Map<string, Record<string, VariableValue>>> {
+    const found = new Map<string, Record<string, VariableValue>>();
+    for (let i = 0; i < userIds.length; i += 100) {
+      let keys: Record<string, unknown>[] = userIds.slice(i, i + 100).map((userId) => ({
+        pk: recipientPk(appId, campaignId, shardOf(userId, table.recipientShards)),
+        sk: recipientSk(userId),
+      }));
+      await retry(
+        async () => {
+          const { Responses = {}, UnprocessedKeys = {} } = await table.client.send(
+            new BatchGetCommand({
+              RequestItems: {
+                [table.tableName]: {
+                  Keys: keys,
+                  ConsistentRead: true,
+                  ProjectionExpression: 'userId, variables',
+                },
+              },
+            }),
+          );
+          for (const item of Responses[table.tableName] ?? [])
+            found.set(item.userId as string, (item.variables as Record<string, VariableValue>) ?? {});
+          keys = (UnprocessedKeys[table.tableName]?.Keys ?? []) as Record<string, unknown>[];
+          if (keys.length > 0)
+            throw new UnprocessedKeysError(`BatchGetItem left ${keys.length} keys unprocessed`);
+        },
+        { ...BATCH_GET_RETRY, retryable: (error) => error instanceof UnprocessedKeysError },
+      );
+    }
+    return found;
+  }
+
+  return {
+    recipientItem,
+    putRecipients,
+    countRecipients,
+    markQueued,
+    projectOutcomes,
+    listRecipients,
+    variablesOf,
+  };
 }
+
+export type RecipientsStore = ReturnType<typeof createRecipientsStore>;
+
+/** The recipients store on the handlers' table. */
+export const {
+  recipientItem,
+  putRecipients,
+  countRecipients,
+  markQueued,
+  projectOutcomes,
+  listRecipients,
+  variablesOf,
+} = createRecipientsStore(handlerTable);
