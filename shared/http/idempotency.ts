@@ -29,7 +29,7 @@
 import { createHash } from 'node:crypto';
 import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyResult } from 'aws-lambda';
-import { defaultTable, documents, isConditionalCheckFailed } from '#shared/adapters/dynamodb.ts';
+import { handlerTable, isConditionalCheckFailed, type Table } from '#shared/adapters/dynamodb.ts';
 import { appPk, newId } from '#shared/domain/keys.ts';
 import { ConflictError, IdempotencyKeyReusedError, InvalidInputError, PublicError } from '#shared/errors.ts';
 import { logger } from '#shared/observability.ts';
@@ -127,164 +127,178 @@ function lockMs(request: ApiRequest): number {
   return typeof remaining === 'number' && remaining > 0 ? remaining + 1000 : DEFAULT_LOCK_MS;
 }
 
-/**
- * Makes a route idempotent under the `Idempotency-Key` header. `idPrefix` is the prefix
- * of the id it creates (`request.resourceId`); without the header the route runs as
- * before, with a fresh id.
- */
-export function idempotent(
-  idPrefix: string,
-  route: (request: IdempotentRequest) => Promise<APIGatewayProxyResult>,
-): RouteHandler {
-  return async (request) => {
-    const key = idempotencyKey(request);
-    if (key === undefined) return route({ ...request, resourceId: newId(idPrefix), resumed: false });
+/** The `Idempotency-Key` records on `table`, and `idempotent` over them. */
+export function createIdempotency(table: Table) {
+  /**
+   * Makes a route idempotent under the `Idempotency-Key` header. `idPrefix` is the prefix
+   * of the id it creates (`request.resourceId`); without the header the route runs as
+   * before, with a fresh id.
+   */
+  function idempotent(
+    idPrefix: string,
+    route: (request: IdempotentRequest) => Promise<APIGatewayProxyResult>,
+  ): RouteHandler {
+    return async (request) => {
+      const key = idempotencyKey(request);
+      if (key === undefined) return route({ ...request, resourceId: newId(idPrefix), resumed: false });
 
-    const routeName = `${request.event.httpMethod} ${request.event.resource}`;
-    const Key = recordKey(request.appId, routeName, key);
-    const hash = requestHash(request);
-    const claimed = await claim(Key, hash, idPrefix, lockMs(request));
-    if ('replay' in claimed) return claimed.replay;
+      const routeName = `${request.event.httpMethod} ${request.event.resource}`;
+      const Key = recordKey(request.appId, routeName, key);
+      const hash = requestHash(request);
+      const claimed = await claim(Key, hash, idPrefix, lockMs(request));
+      if ('replay' in claimed) return claimed.replay;
 
-    let answer: APIGatewayProxyResult;
-    try {
-      answer = await route({ ...request, resourceId: claimed.resourceId, resumed: claimed.resumed });
-    } catch (error) {
-      await release(Key, claimed.resourceId, error instanceof PublicError && statusOf(error) < 500);
-      throw error;
-    }
-    if (answer.statusCode >= 500) {
-      await release(Key, claimed.resourceId, false);
-      return answer;
-    }
-    await documents
-      .send(
-        new UpdateCommand({
-          TableName: defaultTable().tableName,
-          Key,
-          UpdateExpression: 'SET #state = :completed, answer = :answer REMOVE lockedUntil',
-          ConditionExpression: 'resourceId = :rid',
-          ExpressionAttributeNames: { '#state': 'state' },
-          ExpressionAttributeValues: {
-            ':completed': 'completed',
-            ':rid': claimed.resourceId,
-            ':answer': {
-              statusCode: answer.statusCode,
-              headers: (answer.headers ?? {}) as Record<string, string>,
-              body: answer.body,
-            } satisfies StoredAnswer,
-          },
-        }),
-      )
-      .catch((error: unknown) =>
-        // The answer stands; a retry takes the record over once its lock expires and
-        // finds what this run created (the same resourceId).
-        logger.warn('idempotency: the answer could not be stored', { route: routeName, error }),
-      );
-    return answer;
-  };
-}
-
-/** Claims the key for this request, or gives the stored answer; throws a repeat's 409 / 422. */
-async function claim(
-  Key: { pk: string; sk: string },
-  hash: string,
-  idPrefix: string,
-  lock: number,
-): Promise<{ resourceId: string; resumed: boolean } | { replay: APIGatewayProxyResult }> {
-  for (let attempt = 1; attempt <= 3; attempt += 1) {
-    const now = Date.now();
-    const resourceId = newId(idPrefix);
-    try {
-      await documents.send(
-        new PutCommand({
-          TableName: defaultTable().tableName,
-          Item: {
-            ...Key,
-            state: 'in_progress',
-            requestHash: hash,
-            resourceId,
-            lockedUntil: now + lock,
-            expiresAt: Math.floor(now / 1000) + IDEMPOTENCY_TTL_SECONDS,
-          },
-          ConditionExpression: 'attribute_not_exists(pk) OR expiresAt < :nowSeconds',
-          ExpressionAttributeValues: { ':nowSeconds': Math.floor(now / 1000) },
-        }),
-      );
-      return { resourceId, resumed: false };
-    } catch (error) {
-      if (!isConditionalCheckFailed(error)) throw error;
-    }
-    const { Item } = await documents.send(
-      new GetCommand({ TableName: defaultTable().tableName, Key, ConsistentRead: true }),
-    );
-    const found = Item as IdempotencyRecord | undefined;
-    if (!found) continue; // freed meanwhile: claim it again
-    if (found.requestHash !== hash) {
-      throw new IdempotencyKeyReusedError(
-        `This ${IDEMPOTENCY_HEADER} was already used with a different request (another body or path) in the last 24 hours; send a new key for a new request, or repeat the first request exactly.`,
-        { field: IDEMPOTENCY_HEADER },
-      );
-    }
-    if (found.state === 'completed' && found.answer) return { replay: replay(found.answer) };
-    if (found.lockedUntil > now) {
-      throw new ConflictError(
-        `A request with this ${IDEMPOTENCY_HEADER} is still in progress; retry in a few seconds to get its answer.`,
-        { field: IDEMPOTENCY_HEADER, reason: 'in_progress' },
-      );
-    }
-    // The first run died: take over its record, keeping the id it may have used.
-    try {
-      await documents.send(
-        new UpdateCommand({
-          TableName: defaultTable().tableName,
-          Key,
-          UpdateExpression: 'SET lockedUntil = :until',
-          ConditionExpression: '#state = :inProgress AND lockedUntil = :seen',
-          ExpressionAttributeNames: { '#state': 'state' },
-          ExpressionAttributeValues: {
-            ':until': now + lock,
-            ':inProgress': 'in_progress',
-            ':seen': found.lockedUntil,
-          },
-        }),
-      );
-      return { resourceId: found.resourceId, resumed: true };
-    } catch (error) {
-      if (!isConditionalCheckFailed(error)) throw error;
-    }
-  }
-  throw new ConflictError(
-    `A request with this ${IDEMPOTENCY_HEADER} is still in progress; retry in a few seconds to get its answer.`,
-    { field: IDEMPOTENCY_HEADER, reason: 'in_progress' },
-  );
-}
-
-/**
- * After a failed run: frees the key (`forget`, a 4xx: nothing was created) or unlocks the
- * record so that the next retry takes it over at once with the same resourceId.
- */
-async function release(Key: { pk: string; sk: string }, resourceId: string, forget: boolean): Promise<void> {
-  const condition = {
-    ConditionExpression: '#state = :inProgress AND resourceId = :rid',
-    ExpressionAttributeNames: { '#state': 'state' },
-  };
-  await documents
-    .send(
-      forget
-        ? new DeleteCommand({
-            TableName: defaultTable().tableName,
+      let answer: APIGatewayProxyResult;
+      try {
+        answer = await route({ ...request, resourceId: claimed.resourceId, resumed: claimed.resumed });
+      } catch (error) {
+        await release(Key, claimed.resourceId, error instanceof PublicError && statusOf(error) < 500);
+        throw error;
+      }
+      if (answer.statusCode >= 500) {
+        await release(Key, claimed.resourceId, false);
+        return answer;
+      }
+      await table.client
+        .send(
+          new UpdateCommand({
+            TableName: table.tableName,
             Key,
-            ...condition,
-            ExpressionAttributeValues: { ':inProgress': 'in_progress', ':rid': resourceId },
-          })
-        : new UpdateCommand({
-            TableName: defaultTable().tableName,
-            Key,
-            UpdateExpression: 'SET lockedUntil = :zero',
-            ...condition,
-            ExpressionAttributeValues: { ':inProgress': 'in_progress', ':rid': resourceId, ':zero': 0 },
+            UpdateExpression: 'SET #state = :completed, answer = :answer REMOVE lockedUntil',
+            ConditionExpression: 'resourceId = :rid',
+            ExpressionAttributeNames: { '#state': 'state' },
+            ExpressionAttributeValues: {
+              ':completed': 'completed',
+              ':rid': claimed.resourceId,
+              ':answer': {
+                statusCode: answer.statusCode,
+                headers: (answer.headers ?? {}) as Record<string, string>,
+                body: answer.body,
+              } satisfies StoredAnswer,
+            },
           }),
-    )
-    .catch((error: unknown) => logger.warn('idempotency: the record could not be released', { error }));
+        )
+        .catch((error: unknown) =>
+          // The answer stands; a retry takes the record over once its lock expires and
+          // finds what this run created (the same resourceId).
+          logger.warn('idempotency: the answer could not be stored', { route: routeName, error }),
+        );
+      return answer;
+    };
+  }
+
+  /** Claims the key for this request, or gives the stored answer; throws a repeat's 409 / 422. */
+  async function claim(
+    Key: { pk: string; sk: string },
+    hash: string,
+    idPrefix: string,
+    lock: number,
+  ): Promise<{ resourceId: string; resumed: boolean } | { replay: APIGatewayProxyResult }> {
+    for (let attempt = 1; attempt <= 3; attempt += 1) {
+      const now = Date.now();
+      const resourceId = newId(idPrefix);
+      try {
+        await table.client.send(
+          new PutCommand({
+            TableName: table.tableName,
+            Item: {
+              ...Key,
+              state: 'in_progress',
+              requestHash: hash,
+              resourceId,
+              lockedUntil: now + lock,
+              expiresAt: Math.floor(now / 1000) + IDEMPOTENCY_TTL_SECONDS,
+            },
+            ConditionExpression: 'attribute_not_exists(pk) OR expiresAt < :nowSeconds',
+            ExpressionAttributeValues: { ':nowSeconds': Math.floor(now / 1000) },
+          }),
+        );
+        return { resourceId, resumed: false };
+      } catch (error) {
+        if (!isConditionalCheckFailed(error)) throw error;
+      }
+      const { Item } = await table.client.send(
+        new GetCommand({ TableName: table.tableName, Key, ConsistentRead: true }),
+      );
+      const found = Item as IdempotencyRecord | undefined;
+      if (!found) continue; // freed meanwhile: claim it again
+      if (found.requestHash !== hash) {
+        throw new IdempotencyKeyReusedError(
+          `This ${IDEMPOTENCY_HEADER} was already used with a different request (another body or path) in the last 24 hours; send a new key for a new request, or repeat the first request exactly.`,
+          { field: IDEMPOTENCY_HEADER },
+        );
+      }
+      if (found.state === 'completed' && found.answer) return { replay: replay(found.answer) };
+      if (found.lockedUntil > now) {
+        throw new ConflictError(
+          `A request with this ${IDEMPOTENCY_HEADER} is still in progress; retry in a few seconds to get its answer.`,
+          { field: IDEMPOTENCY_HEADER, reason: 'in_progress' },
+        );
+      }
+      // The first run died: take over its record, keeping the id it may have used.
+      try {
+        await table.client.send(
+          new UpdateCommand({
+            TableName: table.tableName,
+            Key,
+            UpdateExpression: 'SET lockedUntil = :until',
+            ConditionExpression: '#state = :inProgress AND lockedUntil = :seen',
+            ExpressionAttributeNames: { '#state': 'state' },
+            ExpressionAttributeValues: {
+              ':until': now + lock,
+              ':inProgress': 'in_progress',
+              ':seen': found.lockedUntil,
+            },
+          }),
+        );
+        return { resourceId: found.resourceId, resumed: true };
+      } catch (error) {
+        if (!isConditionalCheckFailed(error)) throw error;
+      }
+    }
+    throw new ConflictError(
+      `A request with this ${IDEMPOTENCY_HEADER} is still in progress; retry in a few seconds to get its answer.`,
+      { field: IDEMPOTENCY_HEADER, reason: 'in_progress' },
+    );
+  }
+
+  /**
+   * After a failed run: frees the key (`forget`, a 4xx: nothing was created) or unlocks the
+   * record so that the next retry takes it over at once with the same resourceId.
+   */
+  async function release(
+    Key: { pk: string; sk: string },
+    resourceId: string,
+    forget: boolean,
+  ): Promise<void> {
+    const condition = {
+      ConditionExpression: '#state = :inProgress AND resourceId = :rid',
+      ExpressionAttributeNames: { '#state': 'state' },
+    };
+    await table.client
+      .send(
+        forget
+          ? new DeleteCommand({
+              TableName: table.tableName,
+              Key,
+              ...condition,
+              ExpressionAttributeValues: { ':inProgress': 'in_progress', ':rid': resourceId },
+            })
+          : new UpdateCommand({
+              TableName: table.tableName,
+              Key,
+              UpdateExpression: 'SET lockedUntil = :zero',
+              ...condition,
+              ExpressionAttributeValues: { ':inProgress': 'in_progress', ':rid': resourceId, ':zero': 0 },
+            }),
+      )
+      .catch((error: unknown) => logger.warn('idempotency: the record could not be released', { error }));
+  }
+
+  return { idempotent };
 }
+
+export type Idempotency = ReturnType<typeof createIdempotency>;
+
+/** `idempotent` over the handlers' table. */
+export const { idempotent } = createIdempotency(handlerTable);

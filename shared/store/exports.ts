@@ -4,7 +4,7 @@
  * Each record expires (TTL) with its object.
  */
 import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { defaultTable, documents } from '#shared/adapters/dynamodb.ts';
+import { handlerTable, type Table } from '#shared/adapters/dynamodb.ts';
 import { appPk, exportSk } from '#shared/domain/keys.ts';
 import type { RecipientStatus } from '#shared/domain/model.ts';
 import { NotFoundError } from '#shared/errors.ts';
@@ -42,51 +42,61 @@ function fromItem(item: Record<string, unknown>): ExportJob {
   return job as unknown as ExportJob;
 }
 
-export async function createExport(job: ExportJob): Promise<void> {
-  await documents.send(
-    new PutCommand({
-      TableName: defaultTable().tableName,
-      Item: { ...key(job.appId, job.campaignId, job.exportId), ...job },
-      ConditionExpression: 'attribute_not_exists(pk)',
-    }),
-  );
-}
-
-/** The app's export of that campaign, or a `NotFoundError` (also for another app's or campaign's). */
-export async function getExport(appId: string, campaignId: string, exportId: string): Promise<ExportJob> {
-  const { Item } = await documents.send(
-    new GetCommand({
-      TableName: defaultTable().tableName,
-      Key: key(appId, campaignId, exportId),
-      ConsistentRead: true,
-    }),
-  );
-  if (!Item) throw new NotFoundError('Export', exportId);
-  return fromItem(Item);
-}
-
-/** Progress, ready or failed: sets the fields given and `updatedAt`. */
-export async function updateExport(
-  job: Pick<ExportJob, 'appId' | 'campaignId' | 'exportId'>,
-  change: { status?: ExportStatus; rows?: number; error?: string },
-): Promise<void> {
-  const names: Record<string, string> = { '#updatedAt': 'updatedAt' };
-  const values: Record<string, unknown> = { ':now': new Date().toISOString() };
-  const sets = ['#updatedAt = :now'];
-  for (const [field, value] of Object.entries(change)) {
-    if (value === undefined) continue;
-    names[`#${field}`] = field;
-    values[`:${field}`] = value;
-    sets.push(`#${field} = :${field}`);
+/** The exports store on `table`. */
+export function createExportsStore(table: Table) {
+  async function createExport(job: ExportJob): Promise<void> {
+    await table.client.send(
+      new PutCommand({
+        TableName: table.tableName,
+        Item: { ...key(job.appId, job.campaignId, job.exportId), ...job },
+        ConditionExpression: 'attribute_not_exists(pk)',
+      }),
+    );
   }
-  await documents.send(
-    new UpdateCommand({
-      TableName: defaultTable().tableName,
-      Key: key(job.appId, job.campaignId, job.exportId),
-      UpdateExpression: `SET ${sets.join(', ')}`,
-      ConditionExpression: 'attribute_exists(pk)',
-      ExpressionAttributeNames: names,
-      ExpressionAttributeValues: values,
-    }),
-  );
+
+  /** The app's export of that campaign, or a `NotFoundError` (also for another app's or campaign's). */
+  async function getExport(appId: string, campaignId: string, exportId: string): Promise<ExportJob> {
+    const { Item } = await table.client.send(
+      new GetCommand({
+        TableName: table.tableName,
+        Key: key(appId, campaignId, exportId),
+        ConsistentRead: true,
+      }),
+    );
+    if (!Item) throw new NotFoundError('Export', exportId);
+    return fromItem(Item);
+  }
+
+  /** Progress, ready or failed: sets the fields given and `updatedAt`. */
+  async function updateExport(
+    job: Pick<ExportJob, 'appId' | 'campaignId' | 'exportId'>,
+    change: { status?: ExportStatus; rows?: number; error?: string },
+  ): Promise<void> {
+    const names: Record<string, string> = { '#updatedAt': 'updatedAt' };
+    const values: Record<string, unknown> = { ':now': new Date().toISOString() };
+    const sets = ['#updatedAt = :now'];
+    for (const [field, value] of Object.entries(change)) {
+      if (value === undefined) continue;
+      names[`#${field}`] = field;
+      values[`:${field}`] = value;
+      sets.push(`#${field} = :${field}`);
+    }
+    await table.client.send(
+      new UpdateCommand({
+        TableName: table.tableName,
+        Key: key(job.appId, job.campaignId, job.exportId),
+        UpdateExpression: `SET ${sets.join(', ')}`,
+        ConditionExpression: 'attribute_exists(pk)',
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
+      }),
+    );
+  }
+
+  return { createExport, getExport, updateExport };
 }
+
+export type ExportsStore = ReturnType<typeof createExportsStore>;
+
+/** The exports store on the handlers' table. */
+export const { createExport, getExport, updateExport } = createExportsStore(handlerTable);
