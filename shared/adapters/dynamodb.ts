@@ -1,5 +1,5 @@
 /**
- * The DynamoDB client, created once per process (on first use) and traced (`tracer.captureAWSv3Client`:
+ * The DynamoDB client, created once per process on first use and traced (`tracer.captureAWSv3Client`:
  * a no-op outside Lambda). Region, credentials and endpoint (`AWS_ENDPOINT_URL_DYNAMODB`
  * or `AWS_ENDPOINT_URL`) come from the standard AWS environment, so the same code talks
  * to DynamoDB, LocalStack or DynamoDB Local.

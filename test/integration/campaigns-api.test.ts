@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { newCampaign } from '#shared/domain/campaigns.ts';
 import { ConflictError } from '#shared/errors.ts';
+import { createCampaignsStore } from '#shared/store/campaigns.ts';
 import { apiClient, newApp, useRuntime } from '#test/support/runtime.ts';
 
 const runtime = useRuntime();
@@ -20,9 +21,6 @@ async function approvedTemplate(api: Api): Promise<string> {
   expect((await api.put(`/api/templates/${id}`, { status: 'approved' })).status).toBe(200);
   return id;
 }
-
-// The store reads TABLE_NAME when it loads, which the runtime sets in beforeAll.
-const store = () => import('#shared/store/campaigns.ts');
 
 describe('campaigns API', () => {
   it('creates a draft campaign from an approved template, with every field documented', async () => {
@@ -145,7 +143,7 @@ describe('campaigns API', () => {
     for (let i = 0; i < 5; i += 1) {
       ids.push((await api.post('/api/campaigns', { name: `C${i}`, templateId })).body.data.id);
     }
-    const { transitionCampaign } = await store();
+    const { transitionCampaign } = createCampaignsStore(runtime.current.table);
     await transitionCampaign(appId, ids[1] as string, ['draft'], 'cancelled');
     await transitionCampaign(appId, ids[3] as string, ['draft'], 'scheduled', {
       scheduledAt: '2030-01-01T00:00:00.000Z',
@@ -216,7 +214,7 @@ describe('campaigns API', () => {
     });
     expect((await other.api.get('/api/campaigns')).body.data).toEqual([]);
     expect((await other.api.get('/api/campaigns?status=draft')).body.data).toEqual([]);
-    const { transitionCampaign } = await store();
+    const { transitionCampaign } = createCampaignsStore(runtime.current.table);
     await expect(transitionCampaign(other.appId, id, ['draft'], 'cancelled')).rejects.toMatchObject({
       code: 'ERR_NOT_FOUND',
     });
@@ -229,7 +227,7 @@ describe('campaign store', () => {
     const { api, appId } = await client();
     const templateId = await approvedTemplate(api);
     await api.put(`/api/templates/${templateId}`, { status: 'archived' });
-    const { createCampaign } = await store();
+    const { createCampaign } = createCampaignsStore(runtime.current.table);
     const campaign = newCampaign(
       { name: 'late', templateId },
       { id: 'cmp_late', appId, now: new Date().toISOString() },
@@ -252,7 +250,7 @@ describe('campaign transitions', () => {
     const { id } = (
       await api.post('/api/campaigns', { name: 'race', templateId: await approvedTemplate(api) })
     ).body.data;
-    const { transitionCampaign } = await store();
+    const { transitionCampaign } = createCampaignsStore(runtime.current.table);
 
     const results = await Promise.allSettled([
       transitionCampaign(appId, id, ['draft'], 'cancelled'),
@@ -275,7 +273,7 @@ describe('campaign transitions', () => {
     const { id } = (
       await api.post('/api/campaigns', { name: 'race2', templateId: await approvedTemplate(api) })
     ).body.data;
-    const { transitionCampaign } = await store();
+    const { transitionCampaign } = createCampaignsStore(runtime.current.table);
     const results = await Promise.allSettled([
       transitionCampaign(appId, id, ['draft'], 'sending'),
       transitionCampaign(appId, id, ['draft', 'scheduled'], 'cancelled'),
@@ -292,7 +290,7 @@ describe('campaign transitions', () => {
     const { api, appId } = await client();
     const created = (await api.post('/api/campaigns', { name: 's', templateId: await approvedTemplate(api) }))
       .body.data;
-    const { transitionCampaign } = await store();
+    const { transitionCampaign } = createCampaignsStore(runtime.current.table);
     const moved = await transitionCampaign(
       appId,
       created.id,
@@ -315,7 +313,7 @@ describe('campaign transitions', () => {
     const { api, appId } = await client();
     const { id } = (await api.post('/api/campaigns', { name: 'x', templateId: await approvedTemplate(api) }))
       .body.data;
-    const { transitionCampaign } = await store();
+    const { transitionCampaign } = createCampaignsStore(runtime.current.table);
     await expect(transitionCampaign(appId, id, ['draft'], 'sent')).rejects.toThrow(
       'transitionCampaign: draft -> sent is not a campaign transition',
     );
@@ -324,7 +322,7 @@ describe('campaign transitions', () => {
 
   it('throws NotFoundError for a campaign that does not exist', async () => {
     const { appId } = await client();
-    const { transitionCampaign } = await store();
+    const { transitionCampaign } = createCampaignsStore(runtime.current.table);
     await expect(transitionCampaign(appId, 'cmp_missing', ['draft'], 'cancelled')).rejects.toMatchObject({
       code: 'ERR_NOT_FOUND',
     });

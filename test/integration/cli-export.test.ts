@@ -9,6 +9,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createRecipientsStore } from '#shared/store/recipients.ts';
 import { parseCsv } from '#test/support/csv.ts';
 import { addRecipients, numberedRecipients } from '#test/support/recipients.ts';
 import { apiClient, type Credentials, newApp, useRuntime } from '#test/support/runtime.ts';
@@ -58,7 +59,7 @@ async function campaignWith(count: number, failed: number) {
   const api = apiClient(runtime.current.url, credentials);
   const campaignId = await draftCampaign(api, schema);
   await addRecipients(credentials.appId, campaignId, numberedRecipients(count));
-  const { projectOutcomes } = await import('#shared/store/recipients.ts');
+  const { projectOutcomes } = createRecipientsStore(runtime.current.table);
   await projectOutcomes(
     credentials.appId,
     campaignId,

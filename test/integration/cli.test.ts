@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createRecipientsStore } from '#shared/store/recipients.ts';
 import { hostileCorpus } from '#test/support/hostile-corpus.ts';
 import { apiClient, type Credentials, newApp, useRuntime } from '#test/support/runtime.ts';
 import {
@@ -318,7 +319,7 @@ describe('campaigns CLI', () => {
     const creds = await newApp('cli');
     const campaignId = await draft(creds, await approvedTemplate(creds), 'spring');
     // A finished campaign as delivery leaves it: ada sent, bob and cy failed.
-    const { projectOutcomes } = await import('#shared/store/recipients.ts');
+    const { projectOutcomes } = createRecipientsStore(runtime.current.table);
     await projectOutcomes(creds.appId, campaignId, 'chunk-cli', [
       { userId: 'ada', variables: { name: 'Ada', discount: 5 }, status: 'sent' },
       { userId: 'bob', variables: { name: 'Bob', discount: 10 }, status: 'failed', error: 'no device' },

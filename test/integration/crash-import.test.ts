@@ -9,6 +9,8 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { S3Event } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
+import { createRecipientsStore } from '#shared/store/recipients.ts';
+import { createUploadsStore } from '#shared/store/uploads.ts';
 import {
   CRASH_TEST_TIMEOUT_MS,
   crashRandom,
@@ -52,8 +54,8 @@ describe('importer killed mid-import', () => {
       const event = objectEvents.find((e) => e.Records[0]?.s3.object.key.includes(uploadId));
       expect(event, seedText).toBeDefined();
 
-      const { countRecipients } = await import('#shared/store/recipients.ts');
-      const { findUpload } = await import('#shared/store/uploads.ts');
+      const { countRecipients } = createRecipientsStore(runtime.current.table);
+      const { findUpload } = createUploadsStore(runtime.current.table);
 
       // 1. Killed right after a seeded progress write (the lease just renewed): 2 heartbeats of
       // the validating pass (every 5,000 rows), then 2 progress writes of the writing pass.
@@ -149,7 +151,7 @@ describe('importer killed mid-import', () => {
 
 /** Waits until the dead importer's lease has run out, as Lambda's retry delay would. */
 async function waitForLease(appId: string, campaignId: string, uploadId: string): Promise<void> {
-  const { findUpload } = await import('#shared/store/uploads.ts');
+  const { findUpload } = createUploadsStore(runtime.current.table);
   const upload = await findUpload(appId, campaignId, uploadId);
   const wait = (upload?.leaseUntil ?? 0) - Date.now() + 50;
   if (wait > 0) await new Promise((r) => setTimeout(r, wait));

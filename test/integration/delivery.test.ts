@@ -10,6 +10,7 @@ import {
   TransientDeliveryError,
 } from '#shared/domain/channel.ts';
 import { packDeliveryBatches } from '#shared/domain/delivery-batches.ts';
+import { createCampaignsStore } from '#shared/store/campaigns.ts';
 import { createFlakyChannel, type FlakyCall } from '#test/support/flaky-channel.ts';
 import { deliverBatchFunction } from '#test/support/functions.ts';
 import { addRecipients, numberedRecipients, type TestRecipient } from '#test/support/recipients.ts';
@@ -196,7 +197,7 @@ async function sendingCampaignMessage(count: number, prefix: string) {
   const recipients = numberedRecipients(count, prefix);
   const { api, id, appId, templateId } = await draftCampaign(recipients);
   // Sending, without the send function.
-  const { transitionCampaign } = await import('#shared/store/campaigns.ts');
+  const { transitionCampaign } = createCampaignsStore(runtime.current.table);
   await transitionCampaign(appId, id, ['draft'], 'sending');
   const [body] = [
     ...packDeliveryBatches(

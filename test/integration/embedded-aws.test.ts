@@ -13,14 +13,14 @@ import { GetCommand, PutCommand, TransactWriteCommand } from '@aws-sdk/lib-dynam
 import type { S3Event } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type EmbeddedAws, startEmbeddedAws } from '#infra/local/embedded-aws.ts';
+import { defaultTable, dynamodb } from '#shared/adapters/dynamodb.ts';
+import { recipientPk, recipientSk, shardOf } from '#shared/domain/keys.ts';
 import { deliveryQueue, table } from '#shared/resources.ts';
 
 let aws: EmbeddedAws;
 let adapters: {
-  ddb: typeof import('#shared/adapters/dynamodb.ts');
   s3: typeof import('#shared/adapters/s3.ts');
   sqs: typeof import('#shared/adapters/sqs.ts');
-  keys: typeof import('#shared/domain/keys.ts');
 };
 const events: S3Event[] = [];
 
@@ -28,12 +28,11 @@ beforeAll(async () => {
   aws = await startEmbeddedAws();
   Object.assign(process.env, aws.env);
   aws.onObjectCreated((event) => events.push(event));
-  // The adapters read their configuration at import, as a Lambda does at cold start.
+  // The S3 and SQS adapters read their bucket and queue at import, as a Lambda does at cold
+  // start; the DynamoDB adapter reads its table on first use.
   adapters = {
-    ddb: await import('#shared/adapters/dynamodb.ts'),
     s3: await import('#shared/adapters/s3.ts'),
     sqs: await import('#shared/adapters/sqs.ts'),
-    keys: await import('#shared/domain/keys.ts'),
   };
 });
 
@@ -50,8 +49,7 @@ describe('embedded AWS', () => {
   });
 
   it('writes and reads a recipient item, and refuses a conditional write on an existing key', async () => {
-    const { client: documents, tableName } = adapters.ddb.defaultTable();
-    const { recipientPk, recipientSk, shardOf } = adapters.keys;
+    const { client: documents, tableName } = defaultTable();
     const key = { pk: recipientPk('app-1', 'cmp_1', shardOf('user-007', 16)), sk: recipientSk('user-007') };
     const item = { ...key, userId: 'user-007', status: 'pending', variables: { name: 'Ada', discount: 10 } };
     await documents.send(new PutCommand({ TableName: tableName, Item: item }));
@@ -66,8 +64,7 @@ describe('embedded AWS', () => {
   });
 
   it('runs transactions and has time-to-live enabled on the table', async () => {
-    const { dynamodb } = adapters.ddb;
-    const { client: documents, tableName } = adapters.ddb.defaultTable();
+    const { client: documents, tableName } = defaultTable();
     await documents.send(
       new TransactWriteCommand({
         TransactItems: [

@@ -6,6 +6,8 @@
  */
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
+import { createExportsStore } from '#shared/store/exports.ts';
+import { createRecipientsStore } from '#shared/store/recipients.ts';
 import { parseCsv } from '#test/support/csv.ts';
 import { addRecipients, numberedRecipients, storedRecipients } from '#test/support/recipients.ts';
 import { apiClient, newApp, useRuntime } from '#test/support/runtime.ts';
@@ -91,7 +93,7 @@ async function settle(
   campaignId: string,
   outcomes: import('#shared/store/recipients.ts').RecipientOutcome[],
 ) {
-  const { projectOutcomes } = await import('#shared/store/recipients.ts');
+  const { projectOutcomes } = createRecipientsStore(runtime.current.table);
   await projectOutcomes(appId, campaignId, 'chunk-test', outcomes);
 }
 
@@ -244,7 +246,7 @@ describe('recipient export', () => {
   it('shows an export that stopped writing 20 minutes ago as failed, with what to do', async () => {
     const { api, appId } = await client();
     const campaignId = await draftCampaign(api, schema);
-    const { createExport } = await import('#shared/store/exports.ts');
+    const { createExport } = createExportsStore(runtime.current.table);
     const at = (minutesAgo: number) => new Date(Date.now() - minutesAgo * 60_000).toISOString();
     const job = (exportId: string, minutesAgo: number) => ({
       exportId,

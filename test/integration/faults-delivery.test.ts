@@ -17,6 +17,7 @@ import {
 } from '#shared/domain/channel.ts';
 import { packDeliveryBatches } from '#shared/domain/delivery-batches.ts';
 import { appPk, campaignSk } from '#shared/domain/keys.ts';
+import { createCampaignsStore } from '#shared/store/campaigns.ts';
 import type { AwsFaults } from '#test/support/faults/aws.ts';
 import { faultyAws } from '#test/support/faults/aws.ts';
 import { seededRandom } from '#test/support/flaky-channel.ts';
@@ -212,7 +213,7 @@ describe('the same SQS message twice, and out of order', () => {
     const recipients = numberedRecipients(count, prefix);
     const { api, id, appId, templateId } = await draftCampaign(recipients);
     // Sending, as the send function leaves it: every recipient counted queued.
-    const { transitionCampaign } = await import('#shared/store/campaigns.ts');
+    const { transitionCampaign } = createCampaignsStore(runtime.current.table);
     await transitionCampaign(appId, id, ['draft'], 'sending');
     const { client: documents, tableName } = runtime.current.table;
     await documents.send(

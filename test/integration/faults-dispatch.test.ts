@@ -7,6 +7,7 @@ import { DeleteMessageBatchCommand, ReceiveMessageCommand, SQSClient } from '@aw
 import { describe, expect, it, onTestFailed } from 'vitest';
 import { parseDeliveryBatch } from '#shared/domain/delivery-batches.ts';
 import { appPk } from '#shared/domain/keys.ts';
+import { createDispatchStore } from '#shared/store/dispatch.ts';
 import type { AwsFaults } from '#test/support/faults/aws.ts';
 import { faultyAws } from '#test/support/faults/aws.ts';
 import { addRecipients, numberedRecipients } from '#test/support/recipients.ts';
@@ -126,7 +127,7 @@ describe('dispatch under SQS faults', () => {
     const api = apiClient(runtime.current.url, credentials);
     const id = await draftCampaign(api, {});
     await addRecipients(credentials.appId, id, numberedRecipients(40));
-    const { commitDispatchedPage, readCheckpoint } = await import('#shared/store/dispatch.ts');
+    const { commitDispatchedPage, readCheckpoint } = createDispatchStore(runtime.current.table);
     const before = faults.injected()['dynamodb:TransactWriteItems:cancel'] ?? 0;
     // Cancelled twice as DynamoDB cancels the loser of a conflict: nothing written, no condition failed.
     faults.set({
@@ -178,7 +179,7 @@ describe('dispatch under SQS faults', () => {
 
   it('throws at once, and moves nothing, when a sweep is cancelled for a reason no retry can fix', async () => {
     const { appId, id, chunks, counts } = await sweepable();
-    const { sweepPage, readCheckpoint } = await import('#shared/store/dispatch.ts');
+    const { sweepPage, readCheckpoint } = createDispatchStore(runtime.current.table);
     const { error, injected } = await cancelledSweep(['None', 'None', 'ValidationError'], () =>
       sweepPage(appId, id, 0, undefined, 'page-end', chunks),
     );
@@ -192,7 +193,7 @@ describe('dispatch under SQS faults', () => {
 
   it('gives up a sweep cancelled by a conflict on every attempt, after a bounded number of them, naming why', async () => {
     const { appId, id, chunks, counts } = await sweepable();
-    const { sweepPage, readCheckpoint } = await import('#shared/store/dispatch.ts');
+    const { sweepPage, readCheckpoint } = createDispatchStore(runtime.current.table);
     const { error, injected } = await cancelledSweep(['TransactionConflict'], () =>
       sweepPage(appId, id, 0, undefined, 'page-end', chunks),
     );

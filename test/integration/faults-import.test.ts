@@ -7,6 +7,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterEach, describe, expect, it, onTestFailed } from 'vitest';
 import { lambdaContext } from '#infra/local/lambda-context.ts';
+import { createUploadsStore } from '#shared/store/uploads.ts';
 import type { AwsFaults } from '#test/support/faults/aws.ts';
 import { faultyAws } from '#test/support/faults/aws.ts';
 import { importCsvFunction } from '#test/support/functions.ts';
@@ -281,7 +282,7 @@ describe('S3 events delivered twice and out of order', () => {
     const campaignId = await draftCampaign(api);
     const { uploadId, event } = await silentUpload(api, appId, campaignId, audienceCsv(2_000));
     const invoke = await importer();
-    const { claimUpload, releaseClaim } = await import('#shared/store/uploads.ts');
+    const { claimUpload, releaseClaim } = createUploadsStore(runtime.current.table);
     let letReadGo!: () => void;
     const read = new Promise<void>((r) => {
       letReadGo = r;

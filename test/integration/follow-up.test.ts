@@ -6,6 +6,7 @@
  */
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterEach, describe, expect, it } from 'vitest';
+import { createRecipientsStore } from '#shared/store/recipients.ts';
 import { addRecipients, numberedRecipients, storedRecipients } from '#test/support/recipients.ts';
 import { apiClient, type Credentials, newApp, useRuntime } from '#test/support/runtime.ts';
 import {
@@ -269,7 +270,7 @@ describe('a follow-up of 100,000 recipients', () => {
     const total = 100_000;
     const started = Date.now();
     // The recipients as delivery leaves them (the store's own projection of outcomes), and the campaign finished.
-    const { projectOutcomes } = await import('#shared/store/recipients.ts');
+    const { projectOutcomes } = createRecipientsStore(runtime.current.table);
     await projectOutcomes(
       appId,
       sourceId,

@@ -6,7 +6,9 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
 import { InvalidInputError } from '#shared/errors.ts';
+import { createIdempotency } from '#shared/http/idempotency.ts';
 import type { ApiContext } from '#shared/http/middleware.ts';
+import { currentTable } from '#test/support/current-runtime.ts';
 import { useRuntime } from '#test/support/runtime.ts';
 
 useRuntime();
@@ -33,7 +35,7 @@ const created = (id: string): APIGatewayProxyResult => ({
 
 describe('Idempotency-Key', () => {
   it('answers 409 in progress to a retry while the first request runs, then the first answer', async () => {
-    const { idempotent } = await import('#shared/http/idempotency.ts');
+    const { idempotent } = createIdempotency(currentTable());
     let release: () => void = () => undefined;
     const held = new Promise<void>((resolve) => {
       release = resolve;
@@ -65,7 +67,7 @@ describe('Idempotency-Key', () => {
   });
 
   it('lets a retry take over a first run that died, with the same resource id', async () => {
-    const { idempotent } = await import('#shared/http/idempotency.ts');
+    const { idempotent } = createIdempotency(currentTable());
     const seen: { resourceId: string; resumed: boolean }[] = [];
     let fail = true;
     const route = idempotent('thg', async ({ resourceId, resumed }) => {
@@ -84,7 +86,7 @@ describe('Idempotency-Key', () => {
   });
 
   it('frees the key after a 4xx: the corrected retry runs', async () => {
-    const { idempotent } = await import('#shared/http/idempotency.ts');
+    const { idempotent } = createIdempotency(currentTable());
     let runs = 0;
     const route = idempotent('thg', async ({ resourceId }) => {
       runs += 1;

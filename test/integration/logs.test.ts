@@ -19,6 +19,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, describe, expect, it } from 'vitest';
+import { createOutboxChannel } from '#shared/adapters/outbox-channel.ts';
+import { createWebhookChannel } from '#shared/adapters/webhook-channel.ts';
+import { createDestinationsStore } from '#shared/store/destinations.ts';
 import { deliverBatchFunction } from '#test/support/functions.ts';
 import { apiClient, newApp, useRuntime } from '#test/support/runtime.ts';
 
@@ -76,8 +79,6 @@ const runtime = useRuntime({
   // The real consumer, delivering to the webhook and then to the outbox.
   loadDeliverHandler: async () => {
     const { createDeliverHandler } = await deliverBatchFunction();
-    const { createOutboxChannel } = await import('#shared/adapters/outbox-channel.ts');
-    const { createWebhookChannel } = await import('#shared/adapters/webhook-channel.ts');
     const outbox = createOutboxChannel({ path: outboxPath });
     const hook = createWebhookChannel({
       url: webhookUrl,
@@ -259,7 +260,7 @@ describe('logs', () => {
       });
       expect(own.status).toBe(202);
       await expect.poll(() => seen.get(`${MARK}-dst-user`) ?? 0, { timeout: 30_000 }).toBe(1);
-      const { readDestination } = await import('#shared/store/destinations.ts');
+      const { readDestination } = createDestinationsStore(runtime.current.table);
       const stored = await readDestination(owner.appId);
       expect(stored?.secretCiphertext).toEqual(expect.any(String));
       expect(stored?.previousSecretCiphertext).toEqual(expect.any(String));

@@ -9,6 +9,7 @@ import { TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
 import { RATE_SLOT_MS, rateSlotOf } from '#shared/domain/campaign-progress.ts';
 import type { ChannelBatch, ChannelResult, DeliveryChannel } from '#shared/domain/channel.ts';
+import { createCampaignsStore } from '#shared/store/campaigns.ts';
 import { deliverBatchFunction } from '#test/support/functions.ts';
 import { addRecipients, numberedRecipients } from '#test/support/recipients.ts';
 import { apiClient, type Credentials, newApp, useRuntime } from '#test/support/runtime.ts';
@@ -178,7 +179,7 @@ describe('rate slots of the counter shards', () => {
     const { id, credentials } = await draftCampaign(0);
     const { appId } = credentials;
     const { client: documents } = runtime.current.table;
-    const { countsUpdate, readCampaign } = await import('#shared/store/campaigns.ts');
+    const { countsUpdate, readCampaign } = createCampaignsStore(runtime.current.table);
     type Delta = Parameters<typeof countsUpdate>[3];
     const count = (shard: number, delta: Delta, at: number) =>
       documents.send(

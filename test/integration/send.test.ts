@@ -4,7 +4,11 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readOutbox } from '#shared/adapters/outbox-channel.ts';
 import { newId } from '#shared/domain/keys.ts';
+import { createCampaignsStore } from '#shared/store/campaigns.ts';
+import { createTemplatesStore } from '#shared/store/templates.ts';
+import { createUploadsStore, newUpload } from '#shared/store/uploads.ts';
 import { dispatchGate } from '#test/support/dispatch-gate.ts';
+import { sendCampaignFunction } from '#test/support/functions.ts';
 import { addRecipients, numberedRecipients } from '#test/support/recipients.ts';
 import { apiClient, newApp, useRuntime } from '#test/support/runtime.ts';
 import { draftCampaign as draftWith, postUpload, uploadForm } from '#test/support/uploads.ts';
@@ -114,7 +118,7 @@ describe('POST /api/campaigns/{id}/send', () => {
     const mine = (await readOutbox(outbox)).filter((e) => e.campaignId === id);
     expect(mine.map((e) => e.userId).sort()).toEqual(['u0', 'u1', 'u2', 'u3']);
     // A rerun of the send function (a retry, the backstop) settles nothing again.
-    const { sendCampaign } = await import('#functions/send-campaign.ts');
+    const { sendCampaign } = await sendCampaignFunction();
     expect(await sendCampaign(appId, id)).toMatchObject({ action: 'none', failedTooLarge: 0 });
     expect((await api.get(`/api/campaigns/${id}`)).body.data.counts.failed).toBe(1);
   });
@@ -135,7 +139,7 @@ describe('POST /api/campaigns/{id}/send', () => {
     const credentials = await newApp('send');
     const api = apiClient(runtime.current.url, credentials);
     // Approved before approval checked the largest message: 20 × {{note}}, no maxLength.
-    const { createTemplate } = await import('#shared/store/templates.ts');
+    const { createTemplate } = createTemplatesStore(runtime.current.table);
     const now = new Date().toISOString();
     const templateId = newId('tpl');
     await createTemplate({
@@ -239,7 +243,7 @@ describe('POST /api/campaigns/{id}/send', () => {
     held.add(id);
     expect((await api.post(`/api/campaigns/${id}/send`)).status).toBe(202);
     expect(held.has(id)).toBe(false);
-    const { createSendDispatcher, sendCampaign } = await import('#functions/send-campaign.ts');
+    const { createSendDispatcher, sendCampaign } = await sendCampaignFunction();
     // Three runs, each held at its first commit until all three have a page on the queue.
     const gate = dispatchGate(3);
     const runs = Array.from({ length: 3 }, () => createSendDispatcher(gate.wrap).sendCampaign(appId, id));
@@ -292,7 +296,7 @@ describe('POST /api/campaigns/{id}/send', () => {
   it('answers 409 while an import is running', async () => {
     const { api, id, appId } = await draftCampaign(2);
     // A live import: its upload is claimed, with a lease that has not run out.
-    const { newUpload, createUpload, claimUpload } = await import('#shared/store/uploads.ts');
+    const { createUpload, claimUpload } = createUploadsStore(runtime.current.table);
     const upload = newUpload({
       uploadId: 'upl_running',
       appId,
@@ -311,7 +315,7 @@ describe('POST /api/campaigns/{id}/send', () => {
   it('does not start sending when an import claims the campaign after the API checked it', async () => {
     const { id, appId, api } = await draftCampaign(2);
     // The API read the campaign idle; then an upload claims it before the status write.
-    const { newUpload, createUpload, claimUpload } = await import('#shared/store/uploads.ts');
+    const { createUpload, claimUpload } = createUploadsStore(runtime.current.table);
     const upload = newUpload({
       uploadId: 'upl_late',
       appId,
@@ -321,7 +325,7 @@ describe('POST /api/campaigns/{id}/send', () => {
     });
     await createUpload(upload);
     expect((await claimUpload(appId, id, upload.uploadId, 'late-importer')).outcome).toBe('claimed');
-    const { startSending } = await import('#shared/store/campaigns.ts');
+    const { startSending } = createCampaignsStore(runtime.current.table);
     await expect(startSending(appId, id, 'sending')).rejects.toThrow(/import running \(upload 'upl_late'\)/);
     await expect(
       startSending(appId, id, 'scheduled', { scheduledAt: new Date(Date.now() + 60_000).toISOString() }),
@@ -331,7 +335,7 @@ describe('POST /api/campaigns/{id}/send', () => {
 
   it('does not start sending a campaign that has no recipients, whatever the API read', async () => {
     const { id, appId } = await draftCampaign(0);
-    const { startSending } = await import('#shared/store/campaigns.ts');
+    const { startSending } = createCampaignsStore(runtime.current.table);
     await expect(startSending(appId, id, 'sending')).rejects.toThrow(/has no recipients/);
   });
 

@@ -3,6 +3,8 @@ import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
 import { lambdaContext } from '#infra/local/lambda-context.ts';
 import { appPk, uploadObjectKey, uploadSk } from '#shared/domain/keys.ts';
+import { createRecipientsStore } from '#shared/store/recipients.ts';
+import { createUploadsStore, newUpload } from '#shared/store/uploads.ts';
 import { audienceUserId } from '#test/support/audience.ts';
 import { importCsvFunction } from '#test/support/functions.ts';
 import { allRecipients, storedRecipients } from '#test/support/recipients.ts';
@@ -260,7 +262,7 @@ describe('large files', () => {
       code: 'ERR_BAD_REQUEST',
       message: expect.stringContaining('more than 100,000 data rows'),
     });
-    const { countRecipients } = await import('#shared/store/recipients.ts');
+    const { countRecipients } = createRecipientsStore(runtime.current.table);
     const appId = (await api.get(`/api/campaigns/${campaignId}`)).body.data.appId;
     expect(await countRecipients(appId, campaignId)).toBe(0);
     expect((await api.get(`/api/campaigns/${campaignId}`)).body.data.recipientCount).toBe(0);
@@ -367,8 +369,8 @@ describe('the importer is idempotent', () => {
     const campaignId = await draftCampaign(api);
     const appId = (await api.get(`/api/campaigns/${campaignId}`)).body.data.appId;
     const csv = audienceCsv(1000);
-    const { newUpload, createUpload, claimUpload } = await import('#shared/store/uploads.ts');
-    const { putRecipients } = await import('#shared/store/recipients.ts');
+    const { createUpload, claimUpload } = createUploadsStore(runtime.current.table);
+    const { putRecipients } = createRecipientsStore(runtime.current.table);
     const { client: s3, name: bucketName } = runtime.current.bucket;
     const upload = newUpload({
       uploadId: 'upl_crash',
@@ -479,8 +481,8 @@ describe('the import lock', () => {
       variables: { a1: { name: 'A' }, a2: { name: 'B' } },
     });
     const appId = (await api.get(`/api/campaigns/${campaignId}`)).body.data.appId;
-    const { newUpload, createUpload, claimUpload } = await import('#shared/store/uploads.ts');
-    const { putRecipients } = await import('#shared/store/recipients.ts');
+    const { createUpload, claimUpload } = createUploadsStore(runtime.current.table);
+    const { putRecipients } = createRecipientsStore(runtime.current.table);
 
     const live = newUpload({ uploadId: 'upl_live', appId, campaignId, source: 'presigned', maxBytes: 10 });
     await createUpload(live);

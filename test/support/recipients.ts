@@ -8,7 +8,7 @@ import { QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { Table } from '#shared/adapters/dynamodb-table.ts';
 import { appPk, campaignSk, recipientPk } from '#shared/domain/keys.ts';
 import type { VariableValue } from '#shared/domain/model.ts';
-import type { RecipientItem } from '#shared/store/recipients.ts';
+import { createRecipientsStore, type RecipientItem } from '#shared/store/recipients.ts';
 import { currentTable } from '#test/support/current-runtime.ts';
 
 export interface TestRecipient {
@@ -23,10 +23,7 @@ export async function addRecipients(
   table: Table = currentTable(),
 ): Promise<void> {
   const { client: documents, tableName } = table;
-  // Loaded on use: the store loads shared/observability.ts, whose Powertools instances
-  // read the POWERTOOLS_* variables the runtime sets.
-  const { putRecipients } = await import('#shared/store/recipients.ts');
-  await putRecipients(
+  await createRecipientsStore(table).putRecipients(
     appId,
     campaignId,
     recipients.map((r) => ({ userId: r.userId, variables: r.variables ?? {} })),

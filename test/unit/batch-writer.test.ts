@@ -1,14 +1,18 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { BatchWriteItemCommandOutput } from '@aws-sdk/client-dynamodb';
 import type { BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
-import { beforeAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+import type { Table } from '#shared/adapters/dynamodb-table.ts';
+import { BatchWriter } from '#shared/store/recipients.ts';
 
-// The store reads TABLE_NAME when it loads; every call goes to the test's `send`.
-let store: typeof import('#shared/store/recipients.ts');
-beforeAll(async () => {
-  vi.stubEnv('TABLE_NAME', 'unused');
-  store = await import('#shared/store/recipients.ts');
-});
+/** The table written to: named `unused`, with no client, since every call goes to the test's `send`. */
+const table: Table = {
+  get client(): never {
+    throw new Error('the BatchWriter called the table client instead of the send it was given');
+  },
+  tableName: 'unused',
+  recipientShards: 1,
+};
 
 type Put = { PutRequest: { Item: Record<string, unknown> } };
 const putsOf = (command: BatchWriteCommand) => (command.input.RequestItems?.unused ?? []) as Put[];
@@ -33,7 +37,8 @@ describe('BatchWriter', () => {
     let inFlight = 0;
     let most = 0;
     const held: (() => void)[] = [];
-    const writer = new store.BatchWriter({
+    const writer = new BatchWriter({
+      table,
       concurrency: 2,
       ...fast,
       send: async () => {
@@ -69,7 +74,8 @@ describe('BatchWriter', () => {
 
   it('sends the items DynamoDB left unprocessed again, and counts each item written once', async () => {
     const sent: number[] = [];
-    const writer = new store.BatchWriter({
+    const writer = new BatchWriter({
+      table,
       ...fast,
       send: async (command) => {
         const puts = putsOf(command);
@@ -86,7 +92,8 @@ describe('BatchWriter', () => {
 
   it('gives up after maxAttempts calls that each leave items unprocessed', async () => {
     let calls = 0;
-    const writer = new store.BatchWriter({
+    const writer = new BatchWriter({
+      table,
       ...fast,
       maxAttempts: 4,
       send: async (command) => {
@@ -102,7 +109,8 @@ describe('BatchWriter', () => {
 
   it('sends a call throttled beyond the SDK retries again, and throws any other failure at once', async () => {
     let calls = 0;
-    const writer = new store.BatchWriter({
+    const writer = new BatchWriter({
+      table,
       ...fast,
       send: async () => {
         calls += 1;
@@ -116,7 +124,8 @@ describe('BatchWriter', () => {
     expect(writer.written).toBe(3);
 
     let refused = 0;
-    const denied = new store.BatchWriter({
+    const denied = new BatchWriter({
+      table,
       ...fast,
       send: async () => {
         refused += 1;
@@ -133,7 +142,8 @@ describe('BatchWriter', () => {
 
   it('stops after a failure: the next write throws it and sends nothing more', async () => {
     let calls = 0;
-    const writer = new store.BatchWriter({
+    const writer = new BatchWriter({
+      table,
       concurrency: 1,
       ...fast,
       send: async () => {

@@ -6,6 +6,7 @@
 import { readdirSync } from 'node:fs';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { functions } from '#infra/functions.ts';
+import { usesLambdaStack } from '#shared/lambda.ts';
 
 const functionsDir = new URL('../../functions/', import.meta.url);
 const entries = readdirSync(functionsDir)
@@ -18,8 +19,7 @@ const entries = readdirSync(functionsDir)
  */
 const pending = new Set<string>();
 
-let usesLambdaStack: typeof import('#shared/lambda.ts').usesLambdaStack;
-beforeAll(async () => {
+beforeAll(() => {
   // What the modules read when they load; they create clients but call nothing.
   for (const [name, value] of Object.entries({
     TABLE_NAME: 'unused',
@@ -34,7 +34,6 @@ beforeAll(async () => {
     vi.stubEnv(name, value);
   }
   vi.stubEnv('AWS_REGION', process.env.AWS_REGION ?? 'us-east-1');
-  ({ usesLambdaStack } = await import('#shared/lambda.ts'));
 });
 
 // Loading a function loads the SDK and the store: seconds on a busy machine.

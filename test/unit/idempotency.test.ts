@@ -1,13 +1,7 @@
 import type { APIGatewayProxyEvent } from 'aws-lambda';
-import { beforeAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ApiRequest } from '#shared/http/api-handler.ts';
-
-// The module loads the table adapter, which reads TABLE_NAME when it loads; nothing is called.
-let idempotency: typeof import('#shared/http/idempotency.ts');
-beforeAll(async () => {
-  vi.stubEnv('TABLE_NAME', 'unused');
-  idempotency = await import('#shared/http/idempotency.ts');
-});
+import { idempotencyKey, requestHash } from '#shared/http/idempotency.ts';
 
 const request = (body: string, pathParameters: Record<string, string> | null = null, key?: string) =>
   ({
@@ -23,7 +17,6 @@ const request = (body: string, pathParameters: Record<string, string> | null = n
 
 describe('Idempotency-Key requests', () => {
   it('are the same request whatever the JSON key order and spacing, and another for another body or path', () => {
-    const { requestHash } = idempotency;
     const a = requestHash(request('{"name":"x","statuses":["failed"]}', { id: 'cmp_1' }));
     expect(requestHash(request('{ "statuses": ["failed"],\n "name": "x" }', { id: 'cmp_1' }))).toBe(a);
     expect(requestHash(request('{"name":"x","statuses":["skipped"]}', { id: 'cmp_1' }))).not.toBe(a);
@@ -33,7 +26,6 @@ describe('Idempotency-Key requests', () => {
   });
 
   it('take a key of 1-255 allowed characters, and answer 400 naming the header otherwise', () => {
-    const { idempotencyKey } = idempotency;
     expect(idempotencyKey(request('{}'))).toBeUndefined();
     expect(idempotencyKey(request('{}', null, '5f0c2b7e-8d1a-4c3e-9a57-1d2f3e4a5b6c'))).toBe(
       '5f0c2b7e-8d1a-4c3e-9a57-1d2f3e4a5b6c',

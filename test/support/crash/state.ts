@@ -1,8 +1,10 @@
 /**
- * Crash tests: the state a user would see, read straight from the table and the outbox.
- * Loaded on use: the stores read TABLE_NAME when they load, which the runtime sets.
+ * Crash tests: the state a user would see, read straight from the test file's runtime's
+ * table and the outbox.
  */
 import { readOutbox } from '#shared/adapters/outbox-channel.ts';
+import { createCampaignsStore } from '#shared/store/campaigns.ts';
+import { currentTable } from '#test/support/current-runtime.ts';
 
 export { allRecipients } from '#test/support/recipients.ts';
 
@@ -17,6 +19,5 @@ export async function outboxLines(path: string, campaignId: string): Promise<Map
 
 /** The campaign as stored, counters included. */
 export async function storedCampaign(appId: string, campaignId: string) {
-  const { readCampaign } = await import('#shared/store/campaigns.ts');
-  return readCampaign(appId, campaignId);
+  return createCampaignsStore(currentTable()).readCampaign(appId, campaignId);
 }
