@@ -25,3 +25,21 @@ export interface Table {
 export function documentClient(client: DynamoDBClient = new DynamoDBClient({})): DynamoDBDocumentClient {
   return DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
 }
+
+/**
+ * A `Table` whose fields are read from `table()` each time one is used: a store made over
+ * it when its module loads reads no configuration until it sends a command.
+ */
+export function tableOnUse(table: () => Table): Table {
+  return {
+    get client() {
+      return table().client;
+    },
+    get tableName() {
+      return table().tableName;
+    },
+    get recipientShards() {
+      return table().recipientShards;
+    },
+  };
+}

@@ -14,7 +14,7 @@ import { tableConfig } from '#shared/config.ts';
 import { once, onFirstUse } from '#shared/first-use.ts';
 import { tracer } from '#shared/observability.ts';
 import { retry } from '#shared/retry.ts';
-import { documentClient, type Table } from './dynamodb-table.ts';
+import { documentClient, type Table, tableOnUse } from './dynamodb-table.ts';
 
 export { documentClient, type Table } from './dynamodb-table.ts';
 
@@ -44,17 +44,7 @@ export const defaultTable = once((): Table => {
  * and the configuration is read on the first query. A store therefore reads `table.…`
  * where it sends a command, never when it is made.
  */
-export const handlerTable: Table = {
-  get client() {
-    return defaultTable().client;
-  },
-  get tableName() {
-    return defaultTable().tableName;
-  },
-  get recipientShards() {
-    return defaultTable().recipientShards;
-  },
-};
+export const handlerTable: Table = tableOnUse(defaultTable);
 
 const errorName = (error: unknown) => (error as { name?: string } | undefined)?.name;
 

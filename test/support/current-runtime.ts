@@ -21,20 +21,3 @@ export function currentRuntime(): LocalRuntime {
 
 /** The table of this test file's runtime (what the helpers default to). */
 export const currentTable = (): Table => currentRuntime().table;
-
-/**
- * `currentTable()` as a `Table` whose fields are read when used: a test file makes its
- * stores over it where it is loaded (`createTemplatesStore(runtimeTable)`), and they work
- * on the table of the runtime its `beforeAll` starts.
- */
-export const runtimeTable: Table = {
-  get client() {
-    return currentTable().client;
-  },
-  get tableName() {
-    return currentTable().tableName;
-  },
-  get recipientShards() {
-    return currentTable().recipientShards;
-  },
-};
