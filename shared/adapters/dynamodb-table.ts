@@ -1,8 +1,6 @@
 /**
- * A DynamoDB table as a value, apart from the handlers' client (shared/adapters/dynamodb.ts):
- * this module loads neither the configuration nor the observability instances, so the
- * local runtime and tests build a table of their own before the handlers' environment
- * is set (Powertools reads its `POWERTOOLS_*` variables when `shared/observability.ts` loads).
+ * A DynamoDB table as a value, apart from the handlers' client (shared/adapters/dynamodb.ts),
+ * for the local runtime, tests and benchmarks that build a table of their own.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';

@@ -7,7 +7,7 @@
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
 import { createExportsStore } from '#shared/store/exports.ts';
-import { createRecipientsStore } from '#shared/store/recipients.ts';
+import { createRecipientsStore, type RecipientOutcome } from '#shared/store/recipients.ts';
 import { parseCsv } from '#test/support/csv.ts';
 import { addRecipients, numberedRecipients, storedRecipients } from '#test/support/recipients.ts';
 import { apiClient, newApp, useRuntime } from '#test/support/runtime.ts';
@@ -88,11 +88,7 @@ async function jobExport(api: ReturnType<typeof apiClient>, campaignId: string, 
 const formulaStart = /^[=+\-@\t\r]/;
 
 /** Gives recipients a delivery outcome, as the delivery engine's projection does. */
-async function settle(
-  appId: string,
-  campaignId: string,
-  outcomes: import('#shared/store/recipients.ts').RecipientOutcome[],
-) {
+async function settle(appId: string, campaignId: string, outcomes: RecipientOutcome[]) {
   const { projectOutcomes } = createRecipientsStore(runtime.current.table);
   await projectOutcomes(appId, campaignId, 'chunk-test', outcomes);
 }
