@@ -1,7 +1,9 @@
 /**
  * Configuration, read from the environment once per section and checked with zod.
- * Each adapter asks for the section it needs at module scope, so a Lambda that lacks
- * a variable it uses fails at cold start with a message naming that variable.
+ * The function modules and the adapters of other services than DynamoDB ask for the
+ * section they need at module scope, so a Lambda that lacks a variable it uses fails at
+ * cold start with a message naming that variable; the stores' table (`defaultTable()`)
+ * is read on its first use, with the same message.
  */
 import { z } from 'zod';
 
