@@ -6,7 +6,7 @@
 import { readdirSync } from 'node:fs';
 import { describe, expect, it, vi } from 'vitest';
 
-const storeDir = new URL('../../shared/store/', import.meta.url);
+const storeDir = new URL('shared/store/', new URL('../../', import.meta.url));
 /** Store modules; `paging.ts` is the list endpoints' query helper, which every store passes its table. */
 const storeFiles = readdirSync(storeDir).filter((f) => f.endsWith('.ts') && f !== 'paging.ts');
 
